@@ -1,0 +1,201 @@
+//! The harness's one error type. Messages are lowercase fragments that read
+//! well after "failed to", and name what failed: the service, the step, the
+//! HTTP status and Ory's own error or message ids.
+
+use std::time::Duration;
+
+use crate::service::Service;
+
+/// A crate-wide result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while standing up or talking to Ory.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Docker daemon did not answer.
+    #[error("reach the Docker daemon: {reason}")]
+    Docker { reason: String },
+
+    /// The image a service runs from is not in the local image store.
+    #[error("find image {image}: it is not present locally. {hint}")]
+    ImageMissing { image: String, hint: String },
+
+    /// A config directory or file could not be used.
+    #[error("use config {path}: {reason}")]
+    Config { path: String, reason: String },
+
+    /// testcontainers could not create or start the container.
+    #[error("start {service}: {source}")]
+    Start {
+        service: Service,
+        #[source]
+        source: Box<testcontainers::TestcontainersError>,
+    },
+
+    /// The service exited before it answered its readiness probe, which is
+    /// what Ory does with a config it rejects.
+    #[error(
+        "start {service}: it exited with code {code} before it was ready; the end of its log:\n{log}"
+    )]
+    Exited {
+        service: Service,
+        code: i64,
+        log: String,
+    },
+
+    /// The readiness probe did not succeed within the deadline.
+    #[error(
+        "start {service}: {url} was not ready within {timeout:?} (last answer: {last}); the end of its log:\n{log}"
+    )]
+    NotReady {
+        service: Service,
+        url: String,
+        timeout: Duration,
+        last: String,
+        log: String,
+    },
+
+    /// The request itself failed: connection refused, timeout, bad URL.
+    #[error("{step}: {source}")]
+    Http {
+        step: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// A request was answered with a status the step does not accept.
+    #[error("{step}: HTTP {status}{}: {message}", id_suffix(.error_id.as_deref()))]
+    Status {
+        step: String,
+        status: u16,
+        error_id: Option<String>,
+        message: String,
+    },
+
+    /// A self-service flow came back with messages instead of moving on:
+    /// wrong password, unverified address, invalid code.
+    #[error("{step}: flow {flow_id} was rejected: {}", format_messages(.messages))]
+    Flow {
+        step: String,
+        flow_id: String,
+        messages: Vec<(i64, String)>,
+    },
+
+    /// A response was not what the step expected (missing node, field,
+    /// cookie or redirect).
+    #[error("{step}: {reason}")]
+    Unexpected { step: String, reason: String },
+
+    /// No mail arrived for an address in time.
+    #[error("receive mail for {address}: nothing arrived within {timeout:?}")]
+    MailTimeout { address: String, timeout: Duration },
+
+    /// A mail arrived but does not hold what the step needs.
+    #[error("read mail for {address} ({subject:?}): {reason}")]
+    Mail {
+        address: String,
+        subject: String,
+        reason: String,
+    },
+
+    /// Local I/O: binding the SMTP sink, reading config files.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Ory's error id (for example `session_inactive`), or the first message
+    /// id of a rejected flow (for example `4000010`), when there is one.
+    pub fn ory_id(&self) -> Option<String> {
+        match self {
+            Self::Status { error_id, .. } => error_id.clone(),
+            Self::Flow { messages, .. } => messages.first().map(|(id, _)| id.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a rejected request.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Http { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// The step that failed, for errors raised while talking to a service.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Self::Http { step, .. }
+            | Self::Status { step, .. }
+            | Self::Flow { step, .. }
+            | Self::Unexpected { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn unexpected(step: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Unexpected {
+            step: step.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn id_suffix(id: Option<&str>) -> String {
+    id.map(|id| format!(" ({id})")).unwrap_or_default()
+}
+
+fn format_messages(messages: &[(i64, String)]) -> String {
+    if messages.is_empty() {
+        return "no message".to_owned();
+    }
+    messages
+        .iter()
+        .map(|(id, text)| format!("[{id}] {text}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_error_names_step_status_and_ory_id() {
+        let err = Error::Status {
+            step: "kratos GET /sessions/whoami".into(),
+            status: 401,
+            error_id: Some("session_inactive".into()),
+            message: "No active session was found in this request.".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "kratos GET /sessions/whoami: HTTP 401 (session_inactive): No active session was found in this request."
+        );
+        assert_eq!(err.ory_id().as_deref(), Some("session_inactive"));
+        assert_eq!(err.status(), Some(401));
+    }
+
+    #[test]
+    fn flow_error_lists_every_message_id() {
+        let err = Error::Flow {
+            step: "kratos POST /self-service/login?flow=%".into(),
+            flow_id: "f1".into(),
+            messages: vec![(4_000_010, "Account not active yet.".into())],
+        };
+        assert!(err.to_string().contains("[4000010] Account not active yet."));
+        assert_eq!(err.ory_id().as_deref(), Some("4000010"));
+    }
+}

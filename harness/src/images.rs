@@ -1,0 +1,48 @@
+//! The images a stack runs from, checked before anything starts.
+//!
+//! testcontainers pulls an image that is missing; where no registry can be
+//! reached that would fail late and obscurely, so a missing image is reported
+//! up front with the command that builds it.
+
+use testcontainers::bollard::Docker;
+
+use crate::error::{Error, Result};
+use crate::service::Service;
+
+/// Connects to the local Docker daemon and checks that it answers.
+pub(crate) async fn docker() -> Result<Docker> {
+    let docker = Docker::connect_with_local_defaults().map_err(|e| Error::Docker {
+        reason: e.to_string(),
+    })?;
+    tokio::time::timeout(std::time::Duration::from_secs(10), docker.ping())
+        .await
+        .map_err(|_| Error::Docker {
+            reason: "no answer to a ping within 10s".into(),
+        })?
+        .map_err(|e| Error::Docker {
+            reason: format!("{e} (is dockerd running? .ci/run shows how to start it)"),
+        })?;
+    Ok(docker)
+}
+
+/// Fails with [`Error::ImageMissing`] unless `service`'s image is present.
+pub(crate) async fn ensure_present(docker: &Docker, service: Service) -> Result<()> {
+    let image = service.image_ref();
+    match docker.inspect_image(&image).await {
+        Ok(_) => Ok(()),
+        Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }) => Err(Error::ImageMissing {
+            hint: format!(
+                "Pull it from a registry (docker pull {image}) or build it offline with \
+                 `ory/images/build.sh {}`",
+                service.name()
+            ),
+            image,
+        }),
+        Err(e) => Err(Error::Docker {
+            reason: format!("inspect {image}: {e}"),
+        }),
+    }
+}

@@ -1,0 +1,45 @@
+//! Stands up an Ory deployment and talks to it.
+//!
+//! - [`OryStack`]: Kratos, Hydra and Keto in containers (host networking,
+//!   127.0.0.1, free ports), ready-probed, removed on drop.
+//! - [`MailSink`] and [`Mailbox`]: the SMTP server Kratos' courier delivers
+//!   to, and a per-address inbox.
+//! - [`Browser`]: a virtual user's client with its own cookie jar (or none,
+//!   for API flows), sending through the [`Transport`] seam.
+//! - [`kratos`], [`hydra`], [`keto`]: where each service's APIs are, and
+//!   serde types for the JSON in use.
+//!
+//! The harness knows nothing of flows: those are in the `scenarios` crate.
+
+mod browser;
+mod error;
+pub mod hydra;
+mod images;
+pub mod keto;
+pub mod kratos;
+mod logs;
+pub mod mail;
+mod ready;
+pub mod response;
+mod service;
+mod stack;
+pub mod transport;
+
+pub use browser::{Browser, Cookie, REQUEST_TIMEOUT};
+pub use error::{Error, Result};
+pub use hydra::Hydra;
+pub use keto::Keto;
+pub use kratos::Kratos;
+pub use mail::{Mail, MailSink, Mailbox};
+pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
+pub use stack::{DEFAULT_READY_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
+pub use transport::{Transport, step_name};
+
+/// The root of the orygate repository: where `ory/` and `fixtures/` are.
+/// `ORYGATE_ROOT` overrides it for a binary run from elsewhere.
+pub fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("ORYGATE_ROOT").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        std::path::PathBuf::from,
+    )
+}

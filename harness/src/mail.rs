@@ -1,0 +1,369 @@
+//! The SMTP sink Kratos' courier delivers to, and a mailbox per address.
+//!
+//! The sink speaks just enough SMTP for a courier (EHLO/HELO, MAIL, RCPT,
+//! DATA, RSET, NOOP, QUIT), listens on 127.0.0.1, keeps every message in
+//! memory and files it under each envelope recipient.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// How long a mailbox waits for a message by default. The courier polls its
+/// queue every second, so a message normally arrives in one or two.
+pub const DEFAULT_MAIL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A message as it was delivered.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// The envelope recipients (RCPT TO).
+    pub recipients: Vec<String>,
+    pub from: String,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+impl Mail {
+    fn parse(recipients: Vec<String>, from: String, raw: &[u8]) -> Self {
+        let parsed = MessageParser::default().parse(raw);
+        Self {
+            recipients,
+            from,
+            subject: parsed
+                .as_ref()
+                .and_then(|m| m.subject())
+                .unwrap_or_default()
+                .to_owned(),
+            text: parsed
+                .as_ref()
+                .and_then(|m| m.body_text(0))
+                .map(|b| b.into_owned()),
+            html: parsed
+                .as_ref()
+                .and_then(|m| m.body_html(0))
+                .map(|b| b.into_owned()),
+        }
+    }
+
+    /// The one-time code in the message: the first run of exactly six
+    /// digits in the text body (or the HTML body if there is no text).
+    pub fn code(&self) -> Option<String> {
+        let body = self.text.as_deref().or(self.html.as_deref())?;
+        six_digit_code(body)
+    }
+
+    /// Every link in the message: the `href`s of the HTML body, or the
+    /// http(s) URLs in the text body when there is no HTML.
+    pub fn links(&self) -> Vec<Url> {
+        if let Some(html) = &self.html {
+            let doc = scraper::Html::parse_document(html);
+            let anchors = scraper::Selector::parse("a[href]").expect("a static selector parses");
+            let links: Vec<Url> = doc
+                .select(&anchors)
+                .filter_map(|a| a.value().attr("href"))
+                .filter_map(|href| Url::parse(href).ok())
+                .collect();
+            if !links.is_empty() {
+                return links;
+            }
+        }
+        self.text
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            .filter_map(|w| Url::parse(w.trim_end_matches(['.', ',', ')', '>'])).ok())
+            .collect()
+    }
+
+    /// The first link whose path starts with `path`.
+    pub fn link_to(&self, path: &str) -> Option<Url> {
+        self.links().into_iter().find(|u| u.path().starts_with(path))
+    }
+}
+
+fn six_digit_code(body: &str) -> Option<String> {
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 6 {
+                return Some(body[start..i].to_owned());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    by_recipient: Mutex<HashMap<String, VecDeque<Mail>>>,
+    arrived: Notify,
+}
+
+impl Store {
+    fn deliver(&self, mail: &Mail) {
+        let mut boxes = self.by_recipient.lock().expect("mail store lock");
+        for rcpt in &mail.recipients {
+            boxes
+                .entry(rcpt.to_ascii_lowercase())
+                .or_default()
+                .push_back(mail.clone());
+        }
+        drop(boxes);
+        self.arrived.notify_waiters();
+    }
+
+    fn take(&self, address: &str) -> Option<Mail> {
+        self.by_recipient
+            .lock()
+            .expect("mail store lock")
+            .get_mut(address)
+            .and_then(VecDeque::pop_front)
+    }
+}
+
+/// An SMTP server on 127.0.0.1 that keeps what it receives. Stops when
+/// dropped.
+#[derive(Debug)]
+pub struct MailSink {
+    addr: SocketAddr,
+    store: Arc<Store>,
+    task: JoinHandle<()>,
+}
+
+impl MailSink {
+    /// Binds a free port on 127.0.0.1 and starts accepting.
+    pub async fn start() -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::io("bind the SMTP sink on 127.0.0.1", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("read the SMTP sink's address", e))?;
+        let store = Arc::new(Store::default());
+        let accept_store = Arc::clone(&store);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let store = Arc::clone(&accept_store);
+                tokio::spawn(async move {
+                    if let Err(e) = serve(stream, &store).await {
+                        tracing::warn!(error = %e, "smtp sink: session ended with an error");
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, store, task })
+    }
+
+    /// Where the sink listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The mailbox of one address (case-insensitive).
+    pub fn mailbox(&self, address: &str) -> Mailbox {
+        Mailbox {
+            address: address.to_ascii_lowercase(),
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The messages delivered to one address, in order of arrival. Each message
+/// is handed out once.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    address: String,
+    store: Arc<Store>,
+}
+
+impl Mailbox {
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Waits up to `timeout` for the next message to this address.
+    pub async fn next(&self, timeout: Duration) -> Result<Mail> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Register interest before looking, so a delivery between the
+            // look and the wait is not missed.
+            let arrived = self.store.arrived.notified();
+            if let Some(mail) = self.store.take(&self.address) {
+                return Ok(mail);
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return Err(Error::MailTimeout {
+                    address: self.address.clone(),
+                    timeout,
+                });
+            }
+        }
+    }
+
+    /// Waits for the next message and reads its one-time code.
+    pub async fn next_code(&self, timeout: Duration) -> Result<(Mail, String)> {
+        let mail = self.next(timeout).await?;
+        match mail.code() {
+            Some(code) => Ok((mail, code)),
+            None => Err(Error::Mail {
+                address: self.address.clone(),
+                subject: mail.subject,
+                reason: "no six-digit code in the body".into(),
+            }),
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, store: &Store) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 orygate-sink ESMTP\r\n").await?;
+    let mut from = String::new();
+    let mut recipients = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_owned();
+        let verb = command
+            .split([' ', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-orygate-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "HELO" => b"250 orygate-sink\r\n",
+            "MAIL" => {
+                from = angle_address(&command);
+                recipients.clear();
+                b"250 OK\r\n"
+            }
+            "RCPT" => {
+                recipients.push(angle_address(&command));
+                b"250 OK\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+                let raw = read_data(&mut lines).await?;
+                let mail = Mail::parse(std::mem::take(&mut recipients), from.clone(), &raw);
+                tracing::debug!(to = ?mail.recipients, subject = %mail.subject, "smtp sink: message");
+                store.deliver(&mail);
+                b"250 OK queued\r\n"
+            }
+            "RSET" => {
+                recipients.clear();
+                b"250 OK\r\n"
+            }
+            "NOOP" => b"250 OK\r\n",
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 command not implemented\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+/// Reads a DATA section up to the lone dot, undoing dot-stuffing.
+async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if lines.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Ok(raw);
+        }
+        let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        raw.extend_from_slice(unstuffed);
+    }
+}
+
+/// `MAIL FROM:<a@b> SIZE=1` -> `a@b`.
+fn angle_address(command: &str) -> String {
+    let inner = command
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or("", |(addr, _)| addr);
+    inner.trim().to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_six_digit_code_and_not_longer_numbers() {
+        assert_eq!(
+            six_digit_code("ref 1234567, your code: 048213.").as_deref(),
+            Some("048213")
+        );
+        assert_eq!(six_digit_code("no code 12345 here"), None);
+    }
+
+    #[test]
+    fn reads_envelope_addresses() {
+        assert_eq!(angle_address("MAIL FROM:<No-Reply@x.test> SIZE=12"), "no-reply@x.test");
+        assert_eq!(angle_address("RCPT TO:<a@b.test>"), "a@b.test");
+    }
+
+    #[tokio::test]
+    async fn delivers_to_every_recipient_over_smtp() {
+        let sink = MailSink::start().await.unwrap();
+        let stream = TcpStream::connect(sink.addr()).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        let mut line = String::new();
+        for cmd in [
+            "EHLO test\r\n",
+            "MAIL FROM:<from@x.test>\r\n",
+            "RCPT TO:<A@x.test>\r\n",
+            "RCPT TO:<b@x.test>\r\n",
+            "DATA\r\n",
+            "Subject: Hi\r\nContent-Type: text/plain\r\n\r\nyour code is 123456\r\n..dot\r\n.\r\n",
+            "QUIT\r\n",
+        ] {
+            write.write_all(cmd.as_bytes()).await.unwrap();
+        }
+        // Drain the replies so the session completes.
+        while read.read_line(&mut line).await.unwrap() > 0 {}
+        assert!(line.contains("221"), "{line}");
+
+        let mail = sink.mailbox("a@x.test").next(Duration::from_secs(2)).await.unwrap();
+        assert_eq!(mail.subject, "Hi");
+        assert_eq!(mail.code().as_deref(), Some("123456"));
+        assert!(mail.text.unwrap().contains("\n.dot"));
+        assert!(sink.mailbox("B@x.test").next(Duration::from_secs(2)).await.is_ok());
+        let err = sink.mailbox("a@x.test").next(Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(err, Error::MailTimeout { .. }), "{err}");
+    }
+}

@@ -1,0 +1,116 @@
+//! Reading Ory's answers: statuses a step accepts, JSON bodies, and Ory's
+//! error format turned into [`Error::Status`] with the error id.
+
+use reqwest::Response;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// Ory's generic error body (`{"error": {"id": .., "message": ..}}`) and
+/// the OAuth2 one (`{"error": "invalid_client", "error_description": ..}`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OryError {
+    Generic { error: GenericError },
+    OAuth2 {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct GenericError {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Builds [`Error::Status`] from a response body, reading Ory's error id and
+/// message when the body is one of Ory's error documents.
+pub fn status_error(step: &str, status: u16, body: &str) -> Error {
+    let (error_id, message) = match serde_json::from_str::<OryError>(body) {
+        Ok(OryError::Generic { error }) => {
+            let message = [error.message, error.reason]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            (error.id, message)
+        }
+        Ok(OryError::OAuth2 {
+            error,
+            error_description,
+        }) => (Some(error), error_description.unwrap_or_default()),
+        Err(_) => (None, snippet(body)),
+    };
+    Error::Status {
+        step: step.to_owned(),
+        status,
+        error_id,
+        message,
+    }
+}
+
+/// Fails unless the response's status is one of `accepted`; returns the
+/// response otherwise.
+pub async fn expect_status(step: &str, response: Response, accepted: &[u16]) -> Result<Response> {
+    let status = response.status().as_u16();
+    if accepted.contains(&status) {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(status_error(step, status, &body))
+}
+
+/// Fails unless the status is one of `accepted`, then decodes the JSON body.
+pub async fn expect_json<T: DeserializeOwned>(
+    step: &str,
+    response: Response,
+    accepted: &[u16],
+) -> Result<T> {
+    let response = expect_status(step, response, accepted).await?;
+    let body = response.text().await.map_err(|e| Error::Http {
+        step: step.to_owned(),
+        source: e,
+    })?;
+    serde_json::from_str(&body).map_err(|e| {
+        Error::unexpected(step, format!("undecodable body ({e}): {}", snippet(&body)))
+    })
+}
+
+fn snippet(body: &str) -> String {
+    const MAX: usize = 300;
+    let body = body.trim();
+    match body.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kratos_and_oauth2_errors() {
+        let e = status_error(
+            "s",
+            403,
+            r#"{"error":{"id":"security_csrf_violation","code":403,"message":"the request was rejected","reason":"csrf token missing"}}"#,
+        );
+        assert_eq!(e.ory_id().as_deref(), Some("security_csrf_violation"));
+        assert!(e.to_string().contains("the request was rejected: csrf token missing"));
+
+        let e = status_error("s", 401, r#"{"error":"invalid_client","error_description":"bad secret"}"#);
+        assert_eq!(e.ory_id().as_deref(), Some("invalid_client"));
+
+        let e = status_error("s", 502, "<html>bad gateway</html>");
+        assert_eq!(e.ory_id(), None);
+        assert!(e.to_string().contains("HTTP 502: <html>bad gateway</html>"));
+    }
+}

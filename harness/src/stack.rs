@@ -1,0 +1,318 @@
+//! [`OryStack`]: a set of Ory services in containers, owned by one value.
+//!
+//! Every container runs with host networking and listens on 127.0.0.1 at
+//! ports picked here. Dropping the stack removes every container it started,
+//! also when a test panics.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use testcontainers::CopyTargetOptions;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::error::{Error, Result};
+use crate::hydra::Hydra;
+use crate::keto::Keto;
+use crate::kratos::Kratos;
+use crate::logs;
+use crate::mail::{Mailbox, MailSink};
+use crate::service::{Endpoints, Ports, Profile, Service};
+
+/// Label put on every container a stack starts; its value is the stack id.
+pub const STACK_LABEL: &str = "dev.orygate.stack";
+
+/// How long a service may take to answer its readiness probe by default.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Configures which services to start, from which config, with what
+/// overrides. Built by [`OryStack::builder`].
+#[derive(Debug)]
+pub struct OryStackBuilder {
+    services: BTreeMap<Service, Spec>,
+    profile: Profile,
+    ready_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    config_dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl OryStackBuilder {
+    /// Adds a service with its config from `ory/<service>/`.
+    #[must_use]
+    pub fn with(mut self, service: Service) -> Self {
+        self.services.entry(service).or_insert_with(|| Spec {
+            config_dir: service.default_config_dir(),
+            env: Vec::new(),
+        });
+        self
+    }
+
+    #[must_use]
+    pub fn with_kratos(self) -> Self {
+        self.with(Service::Kratos)
+    }
+
+    #[must_use]
+    pub fn with_hydra(self) -> Self {
+        self.with(Service::Hydra)
+    }
+
+    #[must_use]
+    pub fn with_keto(self) -> Self {
+        self.with(Service::Keto)
+    }
+
+    /// Kratos, Hydra and Keto.
+    #[must_use]
+    pub fn with_all(self) -> Self {
+        Service::ALL.into_iter().fold(self, Self::with)
+    }
+
+    /// Runs `service` from another config folder (it must hold the same file
+    /// names as `ory/<service>/`). Adds the service if it was not added.
+    #[must_use]
+    pub fn config_dir(mut self, service: Service, dir: impl Into<PathBuf>) -> Self {
+        self = self.with(service);
+        if let Some(spec) = self.services.get_mut(&service) {
+            spec.config_dir = dir.into();
+        }
+        self
+    }
+
+    /// Sets one of Ory's environment overrides (for example
+    /// `SELFSERVICE_FLOWS_REGISTRATION_ENABLED=false`) on top of the
+    /// harness's own.
+    #[must_use]
+    pub fn env(mut self, service: Service, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self = self.with(service);
+        if let Some(spec) = self.services.get_mut(&service) {
+            spec.env.push((key.into(), value.into()));
+        }
+        self
+    }
+
+    /// How long each service may take to become ready.
+    #[must_use]
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Starts the services together and waits until each is ready.
+    ///
+    /// Fails fast, with the end of the service's log, when a service exits
+    /// (Ory exits on a config it rejects); fails with the same log when the
+    /// deadline passes.
+    pub async fn start(self) -> Result<OryStack> {
+        let started = Instant::now();
+        let docker = crate::images::docker().await?;
+        for service in self.services.keys() {
+            crate::images::ensure_present(&docker, *service).await?;
+        }
+        for (service, spec) in &self.services {
+            let config = spec.config_dir.join(service.config_file());
+            if !config.is_file() {
+                return Err(Error::Config {
+                    path: config.display().to_string(),
+                    reason: "no such file".into(),
+                });
+            }
+        }
+        let mail = if self.services.contains_key(&Service::Kratos) {
+            Some(MailSink::start().await?)
+        } else {
+            None
+        };
+        let id = stack_id();
+        let smtp = mail.as_ref().map(|m| m.addr().port());
+
+        // Start every service and wait for all of them, even after one
+        // failed: a container whose start was cut short would be left behind.
+        let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
+            start_service(&id, *service, spec, self.profile, smtp, self.ready_timeout)
+        }))
+        .await;
+        let mut services = BTreeMap::new();
+        let mut first_error = None;
+        for attempt in attempts {
+            match attempt {
+                Ok(running) => {
+                    services.insert(running.service, running);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let stack = OryStack { id, services, mail };
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        tracing::info!(
+            stack = %stack.id,
+            services = ?stack.services.keys().collect::<Vec<_>>(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "ory stack ready"
+        );
+        Ok(stack)
+    }
+}
+
+/// A running set of Ory services. Dropping it removes the containers.
+#[derive(Debug)]
+pub struct OryStack {
+    id: String,
+    services: BTreeMap<Service, Running>,
+    mail: Option<MailSink>,
+}
+
+#[derive(Debug)]
+struct Running {
+    service: Service,
+    container: ContainerAsync<GenericImage>,
+    endpoints: Endpoints,
+}
+
+impl OryStack {
+    pub fn builder() -> OryStackBuilder {
+        OryStackBuilder {
+            services: BTreeMap::new(),
+            profile: Profile::default(),
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+        }
+    }
+
+    /// The id in the containers' `dev.orygate.stack` label and names.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The base URLs of a running service.
+    pub fn endpoints(&self, service: Service) -> Option<&Endpoints> {
+        self.services.get(&service).map(|r| &r.endpoints)
+    }
+
+    /// Kratos' public and admin APIs. Panics if Kratos was not started.
+    pub fn kratos(&self) -> Kratos {
+        let e = self.expect(Service::Kratos);
+        Kratos::new(e.public.clone(), e.admin.clone())
+    }
+
+    /// Hydra's public and admin APIs. Panics if Hydra was not started.
+    pub fn hydra(&self) -> Hydra {
+        let e = self.expect(Service::Hydra);
+        Hydra::new(e.public.clone(), e.admin.clone())
+    }
+
+    /// Keto's read and write APIs. Panics if Keto was not started.
+    pub fn keto(&self) -> Keto {
+        let e = self.expect(Service::Keto);
+        Keto::new(e.public.clone(), e.admin.clone())
+    }
+
+    /// The mailbox of one address at the stack's SMTP sink. Panics if Kratos
+    /// (and so the sink) was not started.
+    pub fn mailbox(&self, address: &str) -> Mailbox {
+        self.mail
+            .as_ref()
+            .expect("the stack has a mail sink only when Kratos runs")
+            .mailbox(address)
+    }
+
+    /// The last `lines` lines a service logged.
+    pub async fn log_tail(&self, service: Service, lines: usize) -> String {
+        match self.services.get(&service) {
+            Some(r) => logs::tail(&r.container, lines).await,
+            None => format!("({service} is not part of this stack)"),
+        }
+    }
+
+    /// Appends the end of the log of the service a failed step talked to
+    /// (steps are named "<service> <METHOD> <path>") to the error's message.
+    pub async fn explain(&self, error: &Error) -> String {
+        let service = error.step().and_then(|step| {
+            Service::ALL
+                .into_iter()
+                .find(|s| step.starts_with(s.name()))
+        });
+        match service {
+            Some(service) if self.services.contains_key(&service) => format!(
+                "{error}\n--- the end of {service}'s log ---\n{}",
+                self.log_tail(service, 25).await
+            ),
+            _ => error.to_string(),
+        }
+    }
+
+    /// Stops and removes every container now, waiting for Docker to confirm.
+    /// Dropping the stack does the same in the background.
+    pub async fn stop(mut self) -> Result<()> {
+        let services = std::mem::take(&mut self.services);
+        for (service, running) in services {
+            running.container.rm().await.map_err(|e| Error::Start {
+                service,
+                source: Box::new(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn expect(&self, service: Service) -> &Endpoints {
+        self.endpoints(service)
+            .unwrap_or_else(|| panic!("{service} is not part of this stack"))
+    }
+}
+
+async fn start_service(
+    stack: &str,
+    service: Service,
+    spec: &Spec,
+    profile: Profile,
+    smtp: Option<u16>,
+    ready_timeout: Duration,
+) -> Result<Running> {
+    let ports = Ports::pick(service)?;
+    let mut env = service.env(profile, &ports, smtp);
+    for (key, value) in &spec.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    let mut request = GenericImage::new(service.image(), service.tag().to_owned())
+        .with_network("host")
+        .with_container_name(format!("orygate-{stack}-{service}"))
+        .with_label(STACK_LABEL, stack)
+        .with_label("dev.orygate.service", service.name())
+        .with_cmd(service.command(profile))
+        .with_copy_to(
+            CopyTargetOptions::new(service.container_config_dir()),
+            spec.config_dir.clone(),
+        );
+    for (key, value) in env {
+        request = request.with_env_var(key, value);
+    }
+    let container = request.start().await.map_err(|e| Error::Start {
+        service,
+        source: Box::new(e),
+    })?;
+    crate::ready::wait(service, &container, &service.health_url(&ports), ready_timeout).await?;
+    Ok(Running {
+        service,
+        container,
+        endpoints: Endpoints::local(service, &ports),
+    })
+}
+
+fn stack_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

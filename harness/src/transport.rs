@@ -1,0 +1,132 @@
+//! The seam between flows and how their requests are sent.
+//!
+//! A flow builds requests with [`Transport::client`] and sends each through
+//! [`Transport::send`] under a stable step name, such as
+//! `"kratos POST /self-service/login?flow=%"`. In tests the transport is a
+//! [`crate::Browser`]; under load it wraps a Goose user, so every step is a
+//! named request with its own metrics.
+
+use std::future::Future;
+
+use reqwest::{Client, RequestBuilder, Response};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Sends a flow's requests.
+pub trait Transport: Send + Sync {
+    /// The client requests are built with: it carries the user's cookie jar
+    /// (or none, for API flows) and never follows redirects by itself.
+    fn client(&self) -> &Client;
+
+    /// Sends `request` as the step `step`.
+    fn send(&self, step: &str, request: RequestBuilder) -> impl Future<Output = Result<Response>> + Send;
+}
+
+/// A stable step name for a request: the service, the method, the path and
+/// the query keys, with every value replaced by `%` so that requests group
+/// per step in metrics, e.g. `kratos GET /self-service/verification?flow=%&code=%`.
+pub fn step_name(service: &str, method: &str, url: &Url) -> String {
+    let mut name = format!("{service} {method} {}", url.path());
+    let keys: Vec<String> = url.query_pairs().map(|(k, _)| format!("{k}=%")).collect();
+    if !keys.is_empty() {
+        name.push('?');
+        name.push_str(&keys.join("&"));
+    }
+    name
+}
+
+/// One redirect answered on the way.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub status: u16,
+    pub from: Url,
+    pub to: Url,
+}
+
+/// Where following redirects ended.
+#[derive(Debug)]
+pub struct Landing {
+    /// The redirects, in order.
+    pub hops: Vec<Hop>,
+    /// The last URL: either one outside the followed origin (not fetched),
+    /// or the URL that answered without a redirect.
+    pub url: Url,
+    /// The final response, when the last URL was fetched.
+    pub response: Option<Response>,
+}
+
+/// The most redirects a step follows before it gives up.
+pub const MAX_HOPS: usize = 10;
+
+/// Follows redirects one hop at a time, as a browser does, while they stay
+/// on `origin` (scheme, host and port); a redirect elsewhere (to the UI, to a
+/// client's callback) ends the walk without being fetched. Every hop is a
+/// step of its own, named by [`step_name`] with `service`.
+pub async fn follow<T: Transport>(
+    transport: &T,
+    service: &str,
+    origin: &Url,
+    first: Response,
+) -> Result<Landing> {
+    let mut hops = Vec::new();
+    let mut response = first;
+    loop {
+        let from = response.url().clone();
+        if !response.status().is_redirection() {
+            return Ok(Landing {
+                hops,
+                url: from,
+                response: Some(response),
+            });
+        }
+        let step = step_name(service, "GET", &from);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::unexpected(&step, format!("HTTP {} without a Location", response.status())))?;
+        let to = from
+            .join(location)
+            .map_err(|e| Error::unexpected(&step, format!("bad Location {location:?}: {e}")))?;
+        hops.push(Hop {
+            status: response.status().as_u16(),
+            from,
+            to: to.clone(),
+        });
+        if to.origin() != origin.origin() {
+            return Ok(Landing {
+                hops,
+                url: to,
+                response: None,
+            });
+        }
+        if hops.len() > MAX_HOPS {
+            return Err(Error::unexpected(
+                &step,
+                format!("more than {MAX_HOPS} redirects, last to {to}"),
+            ));
+        }
+        let step = step_name(service, "GET", &to);
+        response = transport
+            .send(&step, transport.client().get(to))
+            .await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_name;
+    use url::Url;
+
+    #[test]
+    fn step_names_hide_query_values() {
+        let url = Url::parse("http://127.0.0.1:1/self-service/verification?flow=abc&code=123456").unwrap();
+        assert_eq!(
+            step_name("kratos", "GET", &url),
+            "kratos GET /self-service/verification?flow=%&code=%"
+        );
+        let url = Url::parse("http://127.0.0.1:1/sessions/whoami").unwrap();
+        assert_eq!(step_name("kratos", "GET", &url), "kratos GET /sessions/whoami");
+    }
+}

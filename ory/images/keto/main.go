@@ -1,0 +1,15 @@
+// Command keto is Ory Keto built from the Go module proxy; it runs the
+// upstream command tree exactly as upstream's main package does.
+package main
+
+import (
+	"github.com/ory/x/profilex"
+
+	"github.com/ory/keto/cmd"
+)
+
+func main() {
+	defer profilex.Profile().Stop()
+
+	cmd.Execute()
+}
