@@ -145,7 +145,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn unexpected(step: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An [`Error::Unexpected`] for `step`.
+    pub fn unexpected(step: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Unexpected {
             step: step.into(),
             reason: reason.into(),
@@ -193,9 +194,12 @@ mod tests {
         let err = Error::Flow {
             step: "kratos POST /self-service/login?flow=%".into(),
             flow_id: "f1".into(),
-            messages: vec![(4_000_010, "Account not active yet.".into())],
+            messages: vec![(4000010, "Account not active yet.".into())],
         };
-        assert!(err.to_string().contains("[4000010] Account not active yet."));
+        assert!(
+            err.to_string()
+                .contains("[4000010] Account not active yet.")
+        );
         assert_eq!(err.ory_id().as_deref(), Some("4000010"));
     }
 }

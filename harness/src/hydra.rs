@@ -54,9 +54,16 @@ impl Hydra {
 
     /// `POST /admin/clients`: registers a client; the answer carries its id
     /// and (for confidential clients) its secret.
-    pub async fn create_client<T: Transport>(&self, transport: &T, client: &OAuth2Client) -> Result<OAuth2Client> {
+    pub async fn create_client<T: Transport>(
+        &self,
+        transport: &T,
+        client: &OAuth2Client,
+    ) -> Result<OAuth2Client> {
         let step = "hydra POST /admin/clients";
-        let request = transport.client().post(self.admin("admin/clients")).json(client);
+        let request = transport
+            .client()
+            .post(self.admin("admin/clients"))
+            .json(client);
         let response = transport.send(step, request).await?;
         expect_json(step, response, &[201]).await
     }
@@ -64,7 +71,9 @@ impl Hydra {
     /// `GET /admin/clients/{id}`.
     pub async fn client<T: Transport>(&self, transport: &T, id: &str) -> Result<OAuth2Client> {
         let step = "hydra GET /admin/clients/%";
-        let request = transport.client().get(self.admin(&format!("admin/clients/{id}")));
+        let request = transport
+            .client()
+            .get(self.admin(&format!("admin/clients/{id}")));
         let response = transport.send(step, request).await?;
         expect_json(step, response, &[200]).await
     }

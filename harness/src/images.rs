@@ -26,19 +26,27 @@ pub(crate) async fn docker() -> Result<Docker> {
 }
 
 /// Fails with [`Error::ImageMissing`] unless `service`'s image is present.
-pub(crate) async fn ensure_present(docker: &Docker, service: Service) -> Result<()> {
-    let image = service.image_ref();
+pub(crate) async fn ensure_present(docker: &Docker, service: Service, tag: &str) -> Result<()> {
+    let image = format!("{}:{tag}", service.image());
     match docker.inspect_image(&image).await {
         Ok(_) => Ok(()),
         Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
             status_code: 404,
             ..
         }) => Err(Error::ImageMissing {
-            hint: format!(
-                "Pull it from a registry (docker pull {image}) or build it offline with \
-                 `ory/images/build.sh {}`",
-                service.name()
-            ),
+            hint: if tag == service.tag() {
+                format!(
+                    "Pull it from a registry (docker pull {image}) or build it offline with \
+                     `ory/images/build.sh {}`",
+                    service.name()
+                )
+            } else {
+                format!(
+                    "Pull it from a registry (docker pull {image}); `ory/images/build.sh` builds \
+                     only the pinned {}",
+                    service.image_ref()
+                )
+            },
             image,
         }),
         Err(e) => Err(Error::Docker {

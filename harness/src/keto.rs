@@ -59,7 +59,10 @@ impl Keto {
     /// `PUT /admin/relation-tuples` on the write API.
     pub async fn create<T: Transport>(&self, transport: &T, tuple: &Relationship) -> Result<()> {
         let step = "keto PUT /admin/relation-tuples";
-        let request = transport.client().put(self.write("admin/relation-tuples")).json(tuple);
+        let request = transport
+            .client()
+            .put(self.write("admin/relation-tuples"))
+            .json(tuple);
         expect_status(step, transport.send(step, request).await?, &[201]).await?;
         Ok(())
     }
@@ -84,7 +87,8 @@ impl Keto {
             .client()
             .post(self.read("relation-tuples/check/openapi"))
             .json(tuple);
-        let result: CheckResult = expect_json(step, transport.send(step, request).await?, &[200]).await?;
+        let result: CheckResult =
+            expect_json(step, transport.send(step, request).await?, &[200]).await?;
         Ok(result.allowed)
     }
 }

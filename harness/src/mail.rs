@@ -47,11 +47,11 @@ impl Mail {
             text: parsed
                 .as_ref()
                 .and_then(|m| m.body_text(0))
-                .map(|b| b.into_owned()),
+                .map(std::borrow::Cow::into_owned),
             html: parsed
                 .as_ref()
                 .and_then(|m| m.body_html(0))
-                .map(|b| b.into_owned()),
+                .map(std::borrow::Cow::into_owned),
         }
     }
 
@@ -88,7 +88,9 @@ impl Mail {
 
     /// The first link whose path starts with `path`.
     pub fn link_to(&self, path: &str) -> Option<Url> {
-        self.links().into_iter().find(|u| u.path().starts_with(path))
+        self.links()
+            .into_iter()
+            .find(|u| u.path().starts_with(path))
     }
 }
 
@@ -303,7 +305,11 @@ async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io
         if line == b".\r\n" || line == b".\n" {
             return Ok(raw);
         }
-        let unstuffed = if line.starts_with(b"..") { &line[1..] } else { &line[..] };
+        let unstuffed = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         raw.extend_from_slice(unstuffed);
     }
 }
@@ -332,7 +338,10 @@ mod tests {
 
     #[test]
     fn reads_envelope_addresses() {
-        assert_eq!(angle_address("MAIL FROM:<No-Reply@x.test> SIZE=12"), "no-reply@x.test");
+        assert_eq!(
+            angle_address("MAIL FROM:<No-Reply@x.test> SIZE=12"),
+            "no-reply@x.test"
+        );
         assert_eq!(angle_address("RCPT TO:<a@b.test>"), "a@b.test");
     }
 
@@ -358,12 +367,25 @@ mod tests {
         while read.read_line(&mut line).await.unwrap() > 0 {}
         assert!(line.contains("221"), "{line}");
 
-        let mail = sink.mailbox("a@x.test").next(Duration::from_secs(2)).await.unwrap();
+        let mail = sink
+            .mailbox("a@x.test")
+            .next(Duration::from_secs(2))
+            .await
+            .unwrap();
         assert_eq!(mail.subject, "Hi");
         assert_eq!(mail.code().as_deref(), Some("123456"));
         assert!(mail.text.unwrap().contains("\n.dot"));
-        assert!(sink.mailbox("B@x.test").next(Duration::from_secs(2)).await.is_ok());
-        let err = sink.mailbox("a@x.test").next(Duration::from_millis(50)).await.unwrap_err();
+        assert!(
+            sink.mailbox("B@x.test")
+                .next(Duration::from_secs(2))
+                .await
+                .is_ok()
+        );
+        let err = sink
+            .mailbox("a@x.test")
+            .next(Duration::from_millis(50))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::MailTimeout { .. }), "{err}");
     }
 }

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum OryError {
-    Generic { error: GenericError },
+    Generic {
+        error: GenericError,
+    },
     OAuth2 {
         error: String,
         #[serde(default)]
@@ -78,9 +80,8 @@ pub async fn expect_json<T: DeserializeOwned>(
         step: step.to_owned(),
         source: e,
     })?;
-    serde_json::from_str(&body).map_err(|e| {
-        Error::unexpected(step, format!("undecodable body ({e}): {}", snippet(&body)))
-    })
+    serde_json::from_str(&body)
+        .map_err(|e| Error::unexpected(step, format!("undecodable body ({e}): {}", snippet(&body))))
 }
 
 fn snippet(body: &str) -> String {
@@ -104,9 +105,16 @@ mod tests {
             r#"{"error":{"id":"security_csrf_violation","code":403,"message":"the request was rejected","reason":"csrf token missing"}}"#,
         );
         assert_eq!(e.ory_id().as_deref(), Some("security_csrf_violation"));
-        assert!(e.to_string().contains("the request was rejected: csrf token missing"));
+        assert!(
+            e.to_string()
+                .contains("the request was rejected: csrf token missing")
+        );
 
-        let e = status_error("s", 401, r#"{"error":"invalid_client","error_description":"bad secret"}"#);
+        let e = status_error(
+            "s",
+            401,
+            r#"{"error":"invalid_client","error_description":"bad secret"}"#,
+        );
         assert_eq!(e.ory_id().as_deref(), Some("invalid_client"));
 
         let e = status_error("s", 502, "<html>bad gateway</html>");

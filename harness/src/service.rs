@@ -99,7 +99,12 @@ impl Service {
     }
 
     /// Ory's environment overrides for ports, URLs and storage.
-    pub(crate) fn env(self, profile: Profile, ports: &Ports, smtp: Option<u16>) -> Vec<(String, String)> {
+    pub(crate) fn env(
+        self,
+        profile: Profile,
+        ports: &Ports,
+        smtp: Option<u16>,
+    ) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = vec![
             ("SQA_OPT_OUT".into(), "true".into()),
             ("DSN".into(), "memory".into()),
@@ -109,10 +114,16 @@ impl Service {
             Self::Kratos => {
                 set("SERVE_PUBLIC_HOST", "127.0.0.1".into());
                 set("SERVE_PUBLIC_PORT", ports.public.to_string());
-                set("SERVE_PUBLIC_BASE_URL", format!("http://127.0.0.1:{}/", ports.public));
+                set(
+                    "SERVE_PUBLIC_BASE_URL",
+                    format!("http://127.0.0.1:{}/", ports.public),
+                );
                 set("SERVE_ADMIN_HOST", "127.0.0.1".into());
                 set("SERVE_ADMIN_PORT", ports.admin.to_string());
-                set("SERVE_ADMIN_BASE_URL", format!("http://127.0.0.1:{}/", ports.admin));
+                set(
+                    "SERVE_ADMIN_BASE_URL",
+                    format!("http://127.0.0.1:{}/", ports.admin),
+                );
                 if let Some(smtp) = smtp {
                     set(
                         "COURIER_SMTP_CONNECTION_URI",
@@ -129,9 +140,18 @@ impl Service {
                 set("SERVE_PUBLIC_PORT", ports.public.to_string());
                 set("SERVE_ADMIN_HOST", "127.0.0.1".into());
                 set("SERVE_ADMIN_PORT", ports.admin.to_string());
-                set("URLS_SELF_ISSUER", format!("http://127.0.0.1:{}/", ports.public));
-                set("URLS_SELF_PUBLIC", format!("http://127.0.0.1:{}/", ports.public));
-                set("URLS_SELF_ADMIN", format!("http://127.0.0.1:{}/", ports.admin));
+                set(
+                    "URLS_SELF_ISSUER",
+                    format!("http://127.0.0.1:{}/", ports.public),
+                );
+                set(
+                    "URLS_SELF_PUBLIC",
+                    format!("http://127.0.0.1:{}/", ports.public),
+                );
+                set(
+                    "URLS_SELF_ADMIN",
+                    format!("http://127.0.0.1:{}/", ports.admin),
+                );
             }
             Self::Keto => {
                 set("SERVE_READ_HOST", "127.0.0.1".into());
@@ -252,9 +272,24 @@ mod tests {
             let text = std::fs::read_to_string(&go_mod).expect("the recipe's go.mod is readable");
             let pinned = text
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("require ").unwrap_or(l.trim()).strip_prefix(module))
-                .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned());
-            assert_eq!(pinned.as_deref(), Some(service.tag()), "{}", go_mod.display());
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("require ")
+                        .unwrap_or(l.trim())
+                        .strip_prefix(module)
+                })
+                .map(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                });
+            assert_eq!(
+                pinned.as_deref(),
+                Some(service.tag()),
+                "{}",
+                go_mod.display()
+            );
         }
     }
 
@@ -274,9 +309,16 @@ mod tests {
     #[test]
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
-            assert!(service.command(Profile::Dev).contains(&"--sqa-opt-out".to_owned()));
+            assert!(
+                service
+                    .command(Profile::Dev)
+                    .contains(&"--sqa-opt-out".to_owned())
+            );
             let env = service.env(Profile::Dev, &Ports::default(), None);
-            assert!(env.contains(&("SQA_OPT_OUT".into(), "true".into())), "{service}");
+            assert!(
+                env.contains(&("SQA_OPT_OUT".into(), "true".into())),
+                "{service}"
+            );
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::hydra::Hydra;
 use crate::keto::Keto;
 use crate::kratos::Kratos;
 use crate::logs;
-use crate::mail::{Mailbox, MailSink};
+use crate::mail::{MailSink, Mailbox};
 use crate::service::{Endpoints, Ports, Profile, Service};
 
 /// Label put on every container a stack starts; its value is the stack id.
@@ -38,6 +38,7 @@ pub struct OryStackBuilder {
 #[derive(Debug, Clone)]
 struct Spec {
     config_dir: PathBuf,
+    tag: String,
     env: Vec<(String, String)>,
 }
 
@@ -47,6 +48,7 @@ impl OryStackBuilder {
     pub fn with(mut self, service: Service) -> Self {
         self.services.entry(service).or_insert_with(|| Spec {
             config_dir: service.default_config_dir(),
+            tag: service.tag().to_owned(),
             env: Vec::new(),
         });
         self
@@ -84,11 +86,27 @@ impl OryStackBuilder {
         self
     }
 
+    /// Runs `service` from another tag of its image than the pinned one
+    /// (for example to try a newer release).
+    #[must_use]
+    pub fn image_tag(mut self, service: Service, tag: impl Into<String>) -> Self {
+        self = self.with(service);
+        if let Some(spec) = self.services.get_mut(&service) {
+            spec.tag = tag.into();
+        }
+        self
+    }
+
     /// Sets one of Ory's environment overrides (for example
     /// `SELFSERVICE_FLOWS_REGISTRATION_ENABLED=false`) on top of the
     /// harness's own.
     #[must_use]
-    pub fn env(mut self, service: Service, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn env(
+        mut self,
+        service: Service,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
         self = self.with(service);
         if let Some(spec) = self.services.get_mut(&service) {
             spec.env.push((key.into(), value.into()));
@@ -111,8 +129,8 @@ impl OryStackBuilder {
     pub async fn start(self) -> Result<OryStack> {
         let started = Instant::now();
         let docker = crate::images::docker().await?;
-        for service in self.services.keys() {
-            crate::images::ensure_present(&docker, *service).await?;
+        for (service, spec) in &self.services {
+            crate::images::ensure_present(&docker, *service, &spec.tag).await?;
         }
         for (service, spec) in &self.services {
             let config = spec.config_dir.join(service.config_file());
@@ -282,7 +300,7 @@ async fn start_service(
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
     }
-    let mut request = GenericImage::new(service.image(), service.tag().to_owned())
+    let mut request = GenericImage::new(service.image(), spec.tag.clone())
         .with_network("host")
         .with_container_name(format!("orygate-{stack}-{service}"))
         .with_label(STACK_LABEL, stack)
@@ -299,7 +317,13 @@ async fn start_service(
         service,
         source: Box::new(e),
     })?;
-    crate::ready::wait(service, &container, &service.health_url(&ports), ready_timeout).await?;
+    crate::ready::wait(
+        service,
+        &container,
+        &service.health_url(&ports),
+        ready_timeout,
+    )
+    .await?;
     Ok(Running {
         service,
         container,

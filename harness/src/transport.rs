@@ -20,7 +20,11 @@ pub trait Transport: Send + Sync {
     fn client(&self) -> &Client;
 
     /// Sends `request` as the step `step`.
-    fn send(&self, step: &str, request: RequestBuilder) -> impl Future<Output = Result<Response>> + Send;
+    fn send(
+        &self,
+        step: &str,
+        request: RequestBuilder,
+    ) -> impl Future<Output = Result<Response>> + Send;
 }
 
 /// A stable step name for a request: the service, the method, the path and
@@ -85,7 +89,12 @@ pub async fn follow<T: Transport>(
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::unexpected(&step, format!("HTTP {} without a Location", response.status())))?;
+            .ok_or_else(|| {
+                Error::unexpected(
+                    &step,
+                    format!("HTTP {} without a Location", response.status()),
+                )
+            })?;
         let to = from
             .join(location)
             .map_err(|e| Error::unexpected(&step, format!("bad Location {location:?}: {e}")))?;
@@ -108,9 +117,7 @@ pub async fn follow<T: Transport>(
             ));
         }
         let step = step_name(service, "GET", &to);
-        response = transport
-            .send(&step, transport.client().get(to))
-            .await?;
+        response = transport.send(&step, transport.client().get(to)).await?;
     }
 }
 
@@ -121,12 +128,16 @@ mod tests {
 
     #[test]
     fn step_names_hide_query_values() {
-        let url = Url::parse("http://127.0.0.1:1/self-service/verification?flow=abc&code=123456").unwrap();
+        let url = Url::parse("http://127.0.0.1:1/self-service/verification?flow=abc&code=123456")
+            .unwrap();
         assert_eq!(
             step_name("kratos", "GET", &url),
             "kratos GET /self-service/verification?flow=%&code=%"
         );
         let url = Url::parse("http://127.0.0.1:1/sessions/whoami").unwrap();
-        assert_eq!(step_name("kratos", "GET", &url), "kratos GET /sessions/whoami");
+        assert_eq!(
+            step_name("kratos", "GET", &url),
+            "kratos GET /sessions/whoami"
+        );
     }
 }

@@ -54,10 +54,17 @@ impl Kratos {
 
     /// `GET /sessions/whoami` with whatever credentials the transport
     /// carries (a cookie) or the given session token.
-    pub async fn whoami<T: Transport>(&self, transport: &T, token: Option<&str>) -> Result<Session> {
+    pub async fn whoami<T: Transport>(
+        &self,
+        transport: &T,
+        token: Option<&str>,
+    ) -> Result<Session> {
         let url = self.public("sessions/whoami");
         let step = step_name("kratos", "GET", &url);
-        let mut request = transport.client().get(url).header("Accept", "application/json");
+        let mut request = transport
+            .client()
+            .get(url)
+            .header("Accept", "application/json");
         if let Some(token) = token {
             request = request.header("X-Session-Token", token);
         }

@@ -276,8 +276,17 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(flow.csrf_token(), Some("tok"));
-        assert_eq!(flow.node("password").unwrap().attributes.required, Some(true));
-        assert_eq!(flow.errors(), vec![(4_000_010, "Account not active yet.".into()), (4_000_006, "bad".into())]);
+        assert_eq!(
+            flow.node("password").unwrap().attributes.required,
+            Some(true)
+        );
+        assert_eq!(
+            flow.errors(),
+            vec![
+                (4000010, "Account not active yet.".into()),
+                (4000006, "bad".into())
+            ]
+        );
         assert_eq!(flow.messages().len(), 3);
     }
 }

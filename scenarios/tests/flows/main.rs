@@ -1,1 +1,7 @@
-fn main(){}
+//! Integration tests against real Ory servers in containers. Each test
+//! stands up the services it needs and the stack is removed when it ends,
+//! also on failure.
+
+mod signup;
+mod stack;
+mod support;

@@ -1,0 +1,54 @@
+//! Sign-in with identifier and password.
+
+use harness::kratos::NativeLogin;
+use harness::transport::Landing;
+use harness::{Error, Kratos, Result, Transport};
+use serde_json::json;
+
+use super::{Kind, Outcome, start_api, start_browser, submit_api, submit_browser};
+
+/// Signs in in a browser. On success Kratos sets the session cookie and
+/// sends the browser to the return URL, where the walk ends.
+pub async fn browser<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    identifier: &str,
+    password: &str,
+) -> Result<Landing> {
+    let flow = start_browser(t, kratos, Kind::Login).await?;
+    let outcome = submit_browser(
+        t,
+        kratos,
+        Kind::Login,
+        &flow,
+        &[
+            ("method", "password"),
+            ("identifier", identifier),
+            ("password", password),
+        ],
+    )
+    .await?;
+    match outcome {
+        Outcome::Elsewhere(landing) => Ok(landing),
+        Outcome::SameFlow(_) => Err(Error::unexpected(
+            "kratos POST /self-service/login?flow=%",
+            "the login form came back without errors and without a session",
+        )),
+    }
+}
+
+/// Signs in from a native app; the answer carries the session token.
+pub async fn api<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    identifier: &str,
+    password: &str,
+) -> Result<NativeLogin> {
+    let flow = start_api(t, kratos, Kind::Login).await?;
+    submit_api(
+        t,
+        &flow,
+        &json!({ "method": "password", "identifier": identifier, "password": password }),
+    )
+    .await
+}

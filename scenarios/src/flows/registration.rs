@@ -1,0 +1,73 @@
+//! Sign-up with email and password.
+
+use harness::kratos::NativeRegistration;
+use harness::{Error, Kratos, Result, Transport};
+use serde_json::json;
+
+use super::{Kind, Outcome, flow_param, start_api, start_browser, submit_api, submit_browser};
+use crate::user::Person;
+
+/// Registers `person` in a browser. With the `show_verification_ui` hook
+/// Kratos sends the browser on to a verification flow for the new address;
+/// its id is returned.
+pub async fn browser<T: Transport>(t: &T, kratos: &Kratos, person: &Person) -> Result<String> {
+    let flow = start_browser(t, kratos, Kind::Registration).await?;
+    let outcome = submit_browser(
+        t,
+        kratos,
+        Kind::Registration,
+        &flow,
+        &[
+            ("method", "password"),
+            ("traits.email", &person.email),
+            ("traits.name.first", &person.first_name),
+            ("traits.name.last", &person.last_name),
+            ("password", &person.password),
+        ],
+    )
+    .await?;
+    let step = "kratos POST /self-service/registration?flow=%";
+    match outcome {
+        Outcome::Elsewhere(landing) if landing.url.path().ends_with("/verification") => {
+            flow_param(&landing.url).ok_or_else(|| {
+                Error::unexpected(
+                    step,
+                    format!("verification UI without a flow id: {}", landing.url),
+                )
+            })
+        }
+        Outcome::Elsewhere(landing) => Err(Error::unexpected(
+            step,
+            format!(
+                "expected to be sent to the verification UI, landed on {}",
+                landing.url
+            ),
+        )),
+        Outcome::SameFlow(_) => Err(Error::unexpected(
+            step,
+            "the registration form came back without errors",
+        )),
+    }
+}
+
+/// Registers `person` from a native app: JSON in, identity out, no cookies.
+pub async fn api<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    person: &Person,
+) -> Result<NativeRegistration> {
+    let flow = start_api(t, kratos, Kind::Registration).await?;
+    submit_api(
+        t,
+        &flow,
+        &json!({
+            "method": "password",
+            "password": person.password,
+            "traits": {
+                "email": person.email,
+                "name": { "first": person.first_name, "last": person.last_name },
+            },
+        }),
+    )
+    .await
+}

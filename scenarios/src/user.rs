@@ -1,0 +1,83 @@
+//! A virtual user: a fake person, a client of their own and their mailbox.
+
+use fake::Fake;
+use fake::faker::name::en::{FirstName, LastName};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use harness::{Mailbox, Transport};
+
+/// The domain every fake address is under. It is reserved for testing and
+/// delivered only to the stack's SMTP sink.
+pub const MAIL_DOMAIN: &str = "orygate.test";
+
+/// Passwords are 20 characters of this alphabet: long enough for Kratos'
+/// policy and unlike the address, so the similarity check passes.
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_!";
+
+/// Someone who signs up: fake but deterministic for a seed, with an address
+/// unique to the seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl Person {
+    /// The person for `seed`: the same seed gives the same person.
+    pub fn fake(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let first_name: String = FirstName().fake_with_rng(&mut rng);
+        let last_name: String = LastName().fake_with_rng(&mut rng);
+        let email = format!(
+            "{}.{}.{seed}@{MAIL_DOMAIN}",
+            slug(&first_name),
+            slug(&last_name)
+        );
+        let password = (0..20)
+            .map(|_| char::from(PASSWORD_ALPHABET[rng.random_range(0..PASSWORD_ALPHABET.len())]))
+            .collect();
+        Self {
+            email,
+            password,
+            first_name,
+            last_name,
+        }
+    }
+}
+
+fn slug(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// A person with a client (a browser or a native app) and their inbox.
+#[derive(Debug)]
+pub struct VirtualUser<T: Transport> {
+    pub person: Person,
+    pub transport: T,
+    pub mailbox: Mailbox,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_person() {
+        assert_eq!(Person::fake(7), Person::fake(7));
+        assert_ne!(Person::fake(7).email, Person::fake(8).email);
+    }
+
+    #[test]
+    fn addresses_are_under_the_test_domain() {
+        let p = Person::fake(1);
+        assert!(p.email.ends_with("@orygate.test"), "{}", p.email);
+        assert!(p.email.contains(".1@"), "{}", p.email);
+        assert_eq!(p.password.chars().count(), 20);
+    }
+}

@@ -1,0 +1,129 @@
+//! Sign-up, verification, login and logout against a real Kratos.
+
+use harness::Error;
+use scenarios::flows::{login, registration, verification};
+use scenarios::journey;
+
+use crate::support::{kratos_stack, ok, seed, user};
+
+#[tokio::test]
+async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("browser_signup"), false);
+
+    let journey = ok(&stack, journey::browser_signup(&user, &kratos).await).await;
+
+    assert_eq!(journey.verification.state_str(), Some(verification::PASSED));
+    let identity = journey
+        .session
+        .identity
+        .as_ref()
+        .expect("the session has an identity");
+    assert_eq!(identity.traits["email"], user.person.email);
+    assert_eq!(identity.traits["name"]["first"], user.person.first_name);
+    let address = identity.verifiable_address(&user.person.email).unwrap();
+    assert!(
+        address.verified && address.verified_at.is_some(),
+        "{address:?}"
+    );
+    assert_eq!(journey.session.active, Some(true));
+    assert_eq!(
+        journey.session.authenticator_assurance_level.as_deref(),
+        Some("aal1")
+    );
+
+    assert_eq!(journey.after_logout.status(), Some(401));
+    let reason = journey.after_logout.to_string();
+    assert!(reason.contains("No valid session credentials"), "{reason}");
+    let jar_after = user
+        .transport
+        .cookie(kratos.public_base(), "ory_kratos_session");
+    assert!(
+        jar_after.is_none(),
+        "logout left the session cookie: {jar_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn api_signup_carries_a_session_token_and_no_cookies() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("api_signup"), true);
+    assert!(!user.transport.has_jar());
+
+    let journey = ok(&stack, journey::api_signup(&user, &kratos).await).await;
+
+    assert_eq!(journey.verification.flow_type, "api");
+    assert_eq!(journey.verification.state_str(), Some(verification::PASSED));
+    let token = journey
+        .session_token
+        .as_deref()
+        .expect("an API login returns a token");
+    assert!(token.starts_with("ory_st_"), "{token}");
+    let identity = journey.session.identity.as_ref().unwrap();
+    assert!(
+        identity
+            .verifiable_address(&user.person.email)
+            .unwrap()
+            .verified
+    );
+    assert_eq!(journey.after_logout.status(), Some(401));
+}
+
+#[tokio::test]
+async fn login_is_refused_until_the_address_is_verified() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("unverified_login"), false);
+    let person = &user.person;
+    ok(
+        &stack,
+        registration::browser(&user.transport, &kratos, person).await,
+    )
+    .await;
+
+    let refused = login::browser(&user.transport, &kratos, &person.email, &person.password)
+        .await
+        .expect_err("an unverified address must not log in");
+
+    assert!(matches!(refused, Error::Flow { .. }), "{refused}");
+    assert_eq!(refused.ory_id().as_deref(), Some("4000010"), "{refused}");
+    let whoami = kratos
+        .whoami(&user.transport, None)
+        .await
+        .expect_err("no session");
+    assert_eq!(whoami.status(), Some(401));
+}
+
+#[tokio::test]
+async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("wrong_code"), false);
+    let t = &user.transport;
+    let flow_id = ok(
+        &stack,
+        registration::browser(t, &kratos, &user.person).await,
+    )
+    .await;
+    let (mail, code) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    assert!(
+        mail.recipients.contains(&user.person.email),
+        "{:?}",
+        mail.recipients
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    let rejected = verification::browser(t, &kratos, &flow_id, wrong)
+        .await
+        .expect_err("a wrong code must be rejected");
+
+    assert_eq!(rejected.ory_id().as_deref(), Some("4070006"), "{rejected}");
+    let passed = ok(
+        &stack,
+        verification::browser(t, &kratos, &flow_id, &code).await,
+    )
+    .await;
+    assert_eq!(passed.state_str(), Some(verification::PASSED));
+}

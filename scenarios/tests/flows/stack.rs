@@ -1,0 +1,136 @@
+//! The stack itself: Hydra and Keto up and answering, and the failures a
+//! user must be told about clearly.
+
+use std::time::{Duration, Instant};
+
+use harness::hydra::OAuth2Client;
+use harness::keto::Relationship;
+use harness::{Browser, Error, OryStack, Service, Transport};
+
+use crate::support::{init_tracing, ok};
+
+#[tokio::test]
+async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
+    init_tracing();
+    let stack = OryStack::builder()
+        .with_all()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let admin = Browser::api().unwrap();
+
+    // Each service answers its readiness probe on loopback.
+    for service in Service::ALL {
+        let endpoints = stack.endpoints(service).unwrap();
+        assert_eq!(endpoints.public.host_str(), Some("127.0.0.1"));
+        let url = endpoints.public.join("health/ready").unwrap();
+        let response = admin
+            .send("health", admin.client().get(url.clone()))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{service} {url}");
+    }
+
+    // Hydra: register a confidential client and read it back.
+    let hydra = stack.hydra();
+    let wanted = OAuth2Client {
+        client_name: "orygate-web".into(),
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        response_types: vec!["code".into()],
+        redirect_uris: vec!["http://127.0.0.1:4455/callback".into()],
+        scope: "openid offline_access email".into(),
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        ..OAuth2Client::default()
+    };
+    let created = ok(&stack, hydra.create_client(&admin, &wanted).await).await;
+    let id = created
+        .client_id
+        .clone()
+        .expect("Hydra assigns a client id");
+    assert!(
+        created
+            .client_secret
+            .as_deref()
+            .is_some_and(|s| s.len() >= 16)
+    );
+    let read = ok(&stack, hydra.client(&admin, &id).await).await;
+    assert_eq!(read.client_name, "orygate-web");
+    assert_eq!(read.redirect_uris, wanted.redirect_uris);
+    assert!(
+        read.client_secret.is_none(),
+        "the secret is shown once only"
+    );
+
+    // Keto: a viewer may view the document, a stranger may not, and the
+    // owner may view through the `edit` permission rule.
+    let keto = stack.keto();
+    let viewer = Relationship::new("Document", "roadmap", "viewers", "alice");
+    ok(&stack, keto.create(&admin, &viewer).await).await;
+    let owner = Relationship::new("Document", "roadmap", "owners", "bob");
+    ok(&stack, keto.create(&admin, &owner).await).await;
+    let can =
+        |subject: &str, permit: &str| Relationship::new("Document", "roadmap", permit, subject);
+    assert!(ok(&stack, keto.check(&admin, &can("alice", "view")).await).await);
+    assert!(!ok(&stack, keto.check(&admin, &can("alice", "edit")).await).await);
+    assert!(ok(&stack, keto.check(&admin, &can("bob", "view")).await).await);
+    assert!(!ok(&stack, keto.check(&admin, &can("mallory", "view")).await).await);
+    ok(&stack, keto.delete(&admin, &viewer).await).await;
+    assert!(!ok(&stack, keto.check(&admin, &can("alice", "view")).await).await);
+}
+
+#[tokio::test]
+async fn a_broken_kratos_config_fails_fast_with_kratos_own_message() {
+    init_tracing();
+    let started = Instant::now();
+    let err = OryStack::builder()
+        .config_dir(
+            Service::Kratos,
+            harness::repo_root().join("fixtures/broken/kratos-bad-hasher"),
+        )
+        .start()
+        .await
+        .expect_err("Kratos must refuse this config");
+    let elapsed = started.elapsed();
+
+    let Error::Exited { service, log, .. } = &err else {
+        panic!("expected Kratos to exit, got: {err}");
+    };
+    assert_eq!(*service, Service::Kratos);
+    assert!(
+        log.contains("hashers.algorithm") || log.contains("md5"),
+        "{log}"
+    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    assert!(err.to_string().contains("exited"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_image_names_the_command_that_builds_or_pulls_it() {
+    let err = OryStack::builder()
+        .image_tag(Service::Keto, "v0.0.0-not-built")
+        .start()
+        .await
+        .expect_err("there is no such image");
+    let Error::ImageMissing { image, hint } = &err else {
+        panic!("expected a missing image, got: {err}");
+    };
+    assert_eq!(image, "oryd/keto:v0.0.0-not-built");
+    assert!(
+        hint.contains("docker pull oryd/keto:v0.0.0-not-built"),
+        "{hint}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_config_file_is_reported_before_anything_starts() {
+    let err = OryStack::builder()
+        .config_dir(
+            Service::Hydra,
+            harness::repo_root().join("fixtures/does-not-exist"),
+        )
+        .start()
+        .await
+        .expect_err("there is no config there");
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(err.to_string().contains("hydra.yml"), "{err}");
+}

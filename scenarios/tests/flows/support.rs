@@ -1,0 +1,52 @@
+//! What the tests share: logging, stack start-up and error explanation.
+
+use harness::{Browser, OryStack, Result};
+use scenarios::{Person, VirtualUser};
+
+/// Logs from the harness (`RUST_LOG=debug` shows every step) once per binary.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,harness=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A stack with Kratos alone.
+pub async fn kratos_stack() -> OryStack {
+    init_tracing();
+    OryStack::builder()
+        .with_kratos()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"))
+}
+
+/// A virtual user with a fresh browser (`api` false) or a cookie-less native
+/// client (`api` true), whose mail arrives at the stack's sink.
+pub fn user(stack: &OryStack, seed: u64, api: bool) -> VirtualUser<Browser> {
+    let person = Person::fake(seed);
+    VirtualUser {
+        mailbox: stack.mailbox(&person.email),
+        transport: if api { Browser::api() } else { Browser::new() }.expect("a client builds"),
+        person,
+    }
+}
+
+/// Unwraps a step's result, or panics with the step, status, Ory's id and
+/// the end of the log of the service the step talked to.
+pub async fn ok<T>(stack: &OryStack, result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("failed: {}", stack.explain(&e).await),
+    }
+}
+
+/// A seed per test so addresses differ across tests and runs of one stack.
+pub fn seed(test: &str) -> u64 {
+    test.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
