@@ -54,3 +54,30 @@ pub(crate) async fn ensure_present(docker: &Docker, service: Service, tag: &str)
         }),
     }
 }
+
+/// The names of the containers (running or not) that carry the
+/// `dev.orygate.stack` label with this stack id: none, once a stack is gone.
+pub async fn stack_containers(stack_id: &str) -> Result<Vec<String>> {
+    use std::collections::HashMap;
+    use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
+
+    let docker = docker().await?;
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{}={stack_id}", crate::STACK_LABEL)],
+    )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| Error::Docker {
+            reason: format!("list containers: {e}"),
+        })?;
+    Ok(containers
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .collect())
+}

@@ -15,6 +15,7 @@ mod browser;
 mod error;
 pub mod hydra;
 mod images;
+pub use images::stack_containers;
 pub mod keto;
 pub mod kratos;
 mod logs;

@@ -134,3 +134,23 @@ async fn a_missing_config_file_is_reported_before_anything_starts() {
     assert!(matches!(err, Error::Config { .. }), "{err}");
     assert!(err.to_string().contains("hydra.yml"), "{err}");
 }
+
+#[tokio::test]
+async fn a_panicking_test_still_removes_its_containers() {
+    init_tracing();
+    let (id_tx, id_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let stack = OryStack::builder().with_keto().start().await.unwrap();
+        id_tx.send(stack.id().to_owned()).unwrap();
+        // The label lookup sees the running container, so an empty answer
+        // after the panic means it was removed.
+        let running = harness::stack_containers(stack.id()).await.unwrap();
+        assert_eq!(running.len(), 1, "{running:?}");
+        panic!("a test fails while its stack runs");
+    });
+    let joined = task.await;
+    assert!(joined.unwrap_err().is_panic());
+    let id = id_rx.await.expect("the stack started before the panic");
+    let left = harness::stack_containers(&id).await.unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+}
