@@ -28,16 +28,45 @@ pub trait Transport: Send + Sync {
 }
 
 /// A stable step name for a request: the service, the method, the path and
-/// the query keys, with every value replaced by `%` so that requests group
-/// per step in metrics, e.g. `kratos GET /self-service/verification?flow=%&code=%`.
+/// the query keys, with ids in the path and every query value replaced by
+/// `%` so that requests group per step in metrics, e.g.
+/// `kratos GET /self-service/verification?flow=%&code=%` or
+/// `kratos GET /admin/identities/%`.
 pub fn step_name(service: &str, method: &str, url: &Url) -> String {
-    let mut name = format!("{service} {method} {}", url.path());
+    let path: Vec<&str> = url
+        .path()
+        .split('/')
+        .map(|segment| if looks_like_id(segment) { "%" } else { segment })
+        .collect();
+    let mut name = format!("{service} {method} {}", path.join("/"));
     let keys: Vec<String> = url.query_pairs().map(|(k, _)| format!("{k}=%")).collect();
     if !keys.is_empty() {
         name.push('?');
         name.push_str(&keys.join("&"));
     }
     name
+}
+
+/// A path segment that is an id rather than a route: a UUID, or a long
+/// token with digits in it.
+fn looks_like_id(segment: &str) -> bool {
+    segment.len() >= 16 && segment.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// `GET url` as JSON, as the step [`step_name`] gives for `service`;
+/// anything but a 200 is an error carrying Ory's error id.
+pub async fn get_json<T: Transport, R: serde::de::DeserializeOwned>(
+    transport: &T,
+    service: &str,
+    url: Url,
+) -> Result<R> {
+    let step = step_name(service, "GET", &url);
+    let request = transport
+        .client()
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json");
+    let response = transport.send(&step, request).await?;
+    crate::response::expect_json(&step, response, &[200]).await
 }
 
 /// One redirect answered on the way.

@@ -5,6 +5,8 @@
 #   ory/images/build.sh                 # all three
 #   ory/images/build.sh kratos keto     # a subset
 #   ORYGATE_REBUILD=1 ory/images/build.sh   # ignore the cache
+#   ORYGATE_IMAGES=pull ory/images/build.sh # pull the official images instead
+#                                           # (only where a registry is reachable)
 #
 # Each service has a wrapper module here (main.go, go.mod, go.sum): the go.mod
 # pins the upstream version, and the image is tagged with exactly that version,
@@ -22,7 +24,6 @@ services=("$@")
 say() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null || die "go is not installed; it is needed to build the Ory images (or pull oryd/* from a registry instead)"
 command -v docker >/dev/null || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "no Docker daemon answers; start one (see .ci/run)"
 
@@ -62,8 +63,19 @@ build_one() {
   local svc=$1 dir="$here/$1" module version image recipe current started
   module=$(module_of "$svc")
   [ -f "$dir/go.mod" ] || die "$dir/go.mod is missing"
-  version=$(cd "$dir" && GOFLAGS=-mod=mod go list -m -f '{{.Version}}' "$module")
+  version=$(awk -v m="$module" '$1 == "require" && $2 == m { print $3; exit } $1 == m && $3 != "=>" { print $2; exit }' "$dir/go.mod")
+  [ -n "$version" ] || die "$dir/go.mod has no 'require $module VERSION' line"
   image="oryd/$svc:$version"
+  if [ "${ORYGATE_IMAGES:-build}" = pull ]; then
+    if docker image inspect "$image" >/dev/null 2>&1; then
+      say "$image is present, nothing to pull"
+    else
+      say "$image: pulling the official image"
+      timeout 600 docker pull -q "$image" >/dev/null || die "could not pull $image; build it offline instead (without ORYGATE_IMAGES=pull)"
+    fi
+    return
+  fi
+  command -v go >/dev/null || die "go is not installed; it is needed to build $image (or set ORYGATE_IMAGES=pull where a registry is reachable)"
   recipe=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" "$here/build.sh" | sha256sum | cut -c1-16)
 
   current=$(docker image inspect -f '{{ index .Config.Labels "dev.orygate.recipe" }}' "$image" 2>/dev/null || true)
@@ -77,7 +89,7 @@ build_one() {
   local ctx="$cache/$svc"
   mkdir -p "$ctx"
   local info date commit pkg
-  info=$(cd "$dir" && GOFLAGS=-mod=mod go list -m -json "$module")
+  info=$(cd "$dir" && GOFLAGS=-mod=readonly go list -m -json "$module")
   date=$(sed -n 's/.*"Time": "\([^"]*\)".*/\1/p' <<<"$info" | head -n1)
   commit=$(sed -n 's/.*"Hash": "\([^"]*\)".*/\1/p' <<<"$info" | head -n1)
   pkg=$(config_pkg_of "$svc")
@@ -86,7 +98,7 @@ build_one() {
     # Static cgo binary: SQLite (and so DSN=memory) needs cgo and the sqlite
     # tag; netgo and osusergo keep glibc's NSS out so the binary runs on an
     # empty image.
-    CGO_ENABLED=1 CGO_CPPFLAGS=-DSQLITE_DEFAULT_FILE_PERMISSIONS=0600 GOFLAGS=-mod=readonly \
+    CGO_ENABLED=1 CGO_CPPFLAGS=-DSQLITE_DEFAULT_FILE_PERMISSIONS=0600 GOFLAGS="-mod=readonly -buildvcs=false" \
       go build -trimpath -tags sqlite,sqlite_omit_load_extension,netgo,osusergo \
       -ldflags "-s -w -linkmode external -extldflags -static \
         -X '$pkg.Version=$version' -X '$pkg.Date=$date' -X '$pkg.Commit=${commit:-$version}'" \

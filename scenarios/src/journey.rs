@@ -115,3 +115,48 @@ fn expect_signed_out(whoami: Result<Session>) -> Result<Error> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(verified: bool, status: &str) -> Session {
+        serde_json::from_value(serde_json::json!({
+            "id": "s1",
+            "active": true,
+            "identity": {
+                "id": "i1", "schema_id": "person", "traits": {"email": "a@orygate.test"},
+                "verifiable_addresses": [{
+                    "value": "a@orygate.test", "verified": verified, "via": "email", "status": status
+                }]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_verified_address_passes() {
+        expect_verified(&session(true, "completed"), "A@orygate.test").unwrap();
+    }
+
+    #[test]
+    fn an_unverified_or_unknown_address_fails() {
+        let err = expect_verified(&session(false, "sent"), "a@orygate.test").unwrap_err();
+        assert!(err.to_string().contains("is not verified"), "{err}");
+        let err = expect_verified(&session(true, "completed"), "b@orygate.test").unwrap_err();
+        assert!(err.to_string().contains("not among"), "{err}");
+    }
+
+    #[test]
+    fn a_session_that_survives_logout_fails() {
+        let err = expect_signed_out(Ok(session(true, "completed"))).unwrap_err();
+        assert!(err.to_string().contains("still active after logout"), "{err}");
+        let other = Error::Status {
+            step: "s".into(),
+            status: 500,
+            error_id: None,
+            message: "boom".into(),
+        };
+        assert_eq!(expect_signed_out(Err(other)).unwrap_err().status(), Some(500));
+    }
+}

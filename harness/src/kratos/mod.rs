@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::error::Result;
 use crate::response::expect_json;
-use crate::transport::{Transport, step_name};
+use crate::transport::{Transport, get_json, step_name};
 
 /// A Kratos deployment, by its public and admin base URLs: one started by
 /// [`crate::OryStack`], or an existing one.
@@ -46,10 +46,12 @@ impl Kratos {
 
     /// `GET /admin/identities/{id}`.
     pub async fn identity<T: Transport>(&self, transport: &T, id: &str) -> Result<Identity> {
-        let url = self.admin(&format!("admin/identities/{id}"));
-        let step = "kratos GET /admin/identities/%";
-        let response = transport.send(step, transport.client().get(url)).await?;
-        expect_json(step, response, &[200]).await
+        get_json(
+            transport,
+            "kratos",
+            self.admin(&format!("admin/identities/{id}")),
+        )
+        .await
     }
 
     /// `GET /sessions/whoami` with whatever credentials the transport

@@ -1,8 +1,8 @@
 //! Sign-out.
 
 use harness::kratos::LogoutUrl;
-use harness::response::{expect_json, expect_status};
-use harness::transport::{Landing, follow, step_name};
+use harness::response::expect_status;
+use harness::transport::{Landing, follow, get_json, step_name};
 use harness::{Error, Kratos, Result, Transport};
 use serde_json::json;
 use url::Url;
@@ -10,17 +10,14 @@ use url::Url;
 /// Signs out in a browser: asks Kratos for a logout URL (it carries a
 /// one-time token), then follows it.
 pub async fn browser<T: Transport>(t: &T, kratos: &Kratos) -> Result<Landing> {
-    let url = kratos.public("self-service/logout/browser");
-    let step = step_name("kratos", "GET", &url);
-    let response = t
-        .send(
-            &step,
-            t.client().get(url).header("Accept", "application/json"),
+    let logout: LogoutUrl =
+        get_json(t, "kratos", kratos.public("self-service/logout/browser")).await?;
+    let url = Url::parse(&logout.logout_url).map_err(|e| {
+        Error::unexpected(
+            "kratos GET /self-service/logout/browser",
+            format!("bad logout_url: {e}"),
         )
-        .await?;
-    let logout: LogoutUrl = expect_json(&step, response, &[200]).await?;
-    let url = Url::parse(&logout.logout_url)
-        .map_err(|e| Error::unexpected(&step, format!("bad logout_url: {e}")))?;
+    })?;
     let step = step_name("kratos", "GET", &url);
     let response = t.send(&step, t.client().get(url)).await?;
     let response = expect_status(&step, response, &[303]).await?;

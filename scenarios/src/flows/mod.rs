@@ -13,7 +13,7 @@ pub mod verification;
 
 use harness::kratos::Flow;
 use harness::response::{expect_json, status_error};
-use harness::transport::{Landing, follow, step_name};
+use harness::transport::{Landing, follow, get_json, step_name};
 use harness::{Error, Kratos, Result, Transport};
 use serde::Serialize;
 use url::Url;
@@ -80,14 +80,7 @@ pub async fn fetch_flow<T: Transport>(
 ) -> Result<Flow> {
     let mut url = kratos.public(&format!("self-service/{}/flows", kind.path()));
     url.query_pairs_mut().append_pair("id", id);
-    let step = step_name("kratos", "GET", &url);
-    let response = t
-        .send(
-            &step,
-            t.client().get(url).header("Accept", "application/json"),
-        )
-        .await?;
-    expect_json(&step, response, &[200]).await
+    get_json(t, "kratos", url).await
 }
 
 /// Posts a browser flow's form with its CSRF token and the given fields,
@@ -141,14 +134,7 @@ pub async fn submit_browser<T: Transport>(
 /// Starts an API flow: `GET /self-service/<kind>/api`.
 pub async fn start_api<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> Result<Flow> {
     let url = kratos.public(&format!("self-service/{}/api", kind.path()));
-    let step = step_name("kratos", "GET", &url);
-    let response = t
-        .send(
-            &step,
-            t.client().get(url).header("Accept", "application/json"),
-        )
-        .await?;
-    expect_json(&step, response, &[200]).await
+    get_json(t, "kratos", url).await
 }
 
 /// Posts an API flow as JSON. A 400 with the flow in the body (wrong
