@@ -150,13 +150,19 @@ mod tests {
     #[test]
     fn a_session_that_survives_logout_fails() {
         let err = expect_signed_out(Ok(session(true, "completed"))).unwrap_err();
-        assert!(err.to_string().contains("still active after logout"), "{err}");
+        assert!(
+            err.to_string().contains("still active after logout"),
+            "{err}"
+        );
         let other = Error::Status {
             step: "s".into(),
             status: 500,
             error_id: None,
             message: "boom".into(),
         };
-        assert_eq!(expect_signed_out(Err(other)).unwrap_err().status(), Some(500));
+        assert_eq!(
+            expect_signed_out(Err(other)).unwrap_err().status(),
+            Some(500)
+        );
     }
 }
