@@ -1,37 +1,104 @@
 //! Container logs, read back when something failed.
 
+use std::fmt::Write as _;
+
+use serde_json::Value;
 use testcontainers::{ContainerAsync, GenericImage};
 
-/// The last `lines` lines of a container's output (stderr, where Ory logs,
-/// then stdout), each cut to a readable length.
-pub(crate) async fn tail(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
+/// A container's whole output: stderr (where Ory logs), then stdout.
+async fn read(container: &ContainerAsync<GenericImage>) -> String {
     let stderr = container.stderr_to_vec().await.unwrap_or_default();
     let stdout = container.stdout_to_vec().await.unwrap_or_default();
-    let text = [stderr, stdout]
+    [stderr, stdout]
         .iter()
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
         .collect::<Vec<_>>()
-        .join("\n");
-    last_lines(&text, lines)
+        .join("\n")
+}
+
+/// The last `lines` lines of a container's output, as written, each cut to
+/// a readable length. Used when a service fails to start: Ory prints its
+/// config errors as plain text.
+pub(crate) async fn tail(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
+    last_lines(&read(container).await, lines)
+}
+
+/// The last `lines` log lines that explain a failed request: warnings,
+/// errors and audit records, one short line each, without the access log.
+/// Falls back to the plain tail when there are none.
+pub(crate) async fn relevant(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
+    let text = read(container).await;
+    let picked: Vec<String> = text.lines().filter_map(summarize).collect();
+    if picked.is_empty() {
+        return last_lines(&text, lines);
+    }
+    let start = picked.len().saturating_sub(lines);
+    picked[start..].join("\n")
+}
+
+/// One log line as `time level msg: error (METHOD path -> status)`, if it
+/// is a warning, an error or an audit record; plain-text lines are kept.
+fn summarize(line: &str) -> Option<String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return None;
+    }
+    let Ok(record @ Value::Object(_)) = serde_json::from_str::<Value>(line) else {
+        return Some(cut(line));
+    };
+    let field = |pointer: &str| {
+        record.pointer(pointer).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let level = field("/level").unwrap_or_default();
+    let audit = field("/audience").as_deref() == Some("audit");
+    if !(audit || matches!(level.as_str(), "warning" | "error" | "fatal" | "panic")) {
+        return None;
+    }
+    let msg = field("/msg").unwrap_or_default();
+    let mut out = format!(
+        "{} {level}{} {}",
+        field("/time").unwrap_or_default(),
+        if audit { " audit" } else { "" },
+        msg.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    if let Some(error) = field("/error/message") {
+        let _ = write!(out, ": {error}");
+    }
+    if let (Some(method), Some(path)) = (field("/http_request/method"), field("/http_request/path"))
+    {
+        let _ = write!(out, " ({method} {path}");
+        if let Some(status) = field("/http_response/status") {
+            let _ = write!(out, " -> {status}");
+        }
+        out.push(')');
+    }
+    Some(cut(&out))
+}
+
+fn cut(line: &str) -> String {
+    const WIDTH: usize = 600;
+    match line.char_indices().nth(WIDTH) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
 }
 
 fn last_lines(text: &str, lines: usize) -> String {
-    const WIDTH: usize = 600;
     let kept: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = kept.len().saturating_sub(lines);
     kept[start..]
         .iter()
-        .map(|l| match l.char_indices().nth(WIDTH) {
-            Some((cut, _)) => format!("{}…", &l[..cut]),
-            None => (*l).to_owned(),
-        })
+        .map(|l| cut(l))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::last_lines;
+    use super::*;
 
     #[test]
     fn keeps_the_last_non_empty_lines() {
@@ -43,5 +110,22 @@ mod tests {
     fn cuts_long_lines() {
         let line = "x".repeat(1000);
         assert_eq!(last_lines(&line, 1).chars().count(), 601);
+    }
+
+    #[test]
+    fn summarizes_audit_and_errors_and_drops_the_access_log() {
+        let access = r#"{"level":"info","msg":"completed handling request","http_request":{"method":"GET","path":"/health/ready"}}"#;
+        assert_eq!(summarize(access), None);
+        let audit = r#"{"audience":"audit","level":"info","msg":"Encountered self-service login error.","time":"T","error":{"message":"the provided credentials are invalid"},"http_request":{"method":"POST","path":"/self-service/login"},"http_response":{"status":303}}"#;
+        assert_eq!(
+            summarize(audit).as_deref(),
+            Some(
+                "T info audit Encountered self-service login error.: the provided credentials are invalid (POST /self-service/login -> 303)"
+            )
+        );
+        assert_eq!(
+            summarize("Error: bad config").as_deref(),
+            Some("Error: bad config")
+        );
     }
 }

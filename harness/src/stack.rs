@@ -259,10 +259,13 @@ impl OryStack {
                 .find(|s| step.starts_with(s.name()))
         });
         match service {
-            Some(service) if self.services.contains_key(&service) => format!(
-                "{error}\n--- the end of {service}'s log ---\n{}",
-                self.log_tail(service, 25).await
-            ),
+            Some(service) => match self.services.get(&service) {
+                Some(running) => format!(
+                    "{error}\n--- {service}'s last warnings, errors and audit records ---\n{}",
+                    logs::relevant(&running.container, 15).await
+                ),
+                None => error.to_string(),
+            },
             _ => error.to_string(),
         }
     }

@@ -62,6 +62,7 @@ pub async fn start_browser<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> 
         .send(&step, t.client().get(url).header("Accept", BROWSER_ACCEPT))
         .await?;
     let landing = follow(t, "kratos", kratos.public_base(), response).await?;
+    fail_on_error_page(t, kratos, &step, &landing).await?;
     let id = flow_param(&landing.url).ok_or_else(|| {
         Error::unexpected(
             &step,
@@ -116,6 +117,7 @@ pub async fn submit_browser<T: Transport>(
         return Err(status_error(&step, status, &body));
     }
     let landing = follow(t, "kratos", kratos.public_base(), response).await?;
+    fail_on_error_page(t, kratos, &step, &landing).await?;
     if flow_param(&landing.url).as_deref() == Some(flow.id.as_str()) {
         let again = fetch_flow(t, kratos, kind, &flow.id).await?;
         let errors = again.errors();
@@ -168,6 +170,59 @@ pub async fn submit_api<T: Transport, B: Serialize + ?Sized, R: serde::de::Deser
         return Err(status_error(&step, 400, &text));
     }
     expect_json(&step, response, &[200]).await
+}
+
+/// Kratos' record of an error shown on the error UI.
+#[derive(Debug, serde::Deserialize)]
+struct SelfServiceError {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// When Kratos sent the browser to its error UI (`?id=` and no flow), reads
+/// the error (`GET /self-service/errors?id=`) and fails the step with it,
+/// as the UI would show it: the status, Ory's error id and the reason.
+async fn fail_on_error_page<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    step: &str,
+    landing: &Landing,
+) -> Result<()> {
+    let query = |name: &str| {
+        landing
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (Some(id), None) = (query("id"), query("flow")) else {
+        return Ok(());
+    };
+    let mut url = kratos.public("self-service/errors");
+    url.query_pairs_mut().append_pair("id", &id);
+    let shown: SelfServiceError = get_json(t, "kratos", url).await?;
+    let detail = shown.error;
+    Err(Error::Status {
+        step: step.to_owned(),
+        status: detail.code.unwrap_or_default(),
+        error_id: detail.id,
+        message: [detail.message, detail.reason]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": "),
+    })
 }
 
 /// The `flow` query parameter of a UI URL.

@@ -1,7 +1,7 @@
 //! Sign-up, verification, login and logout against a real Kratos.
 
 use harness::Error;
-use scenarios::flows::{login, registration, verification};
+use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 
 use crate::support::{kratos_stack, ok, seed, user};
@@ -126,4 +126,42 @@ async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
     )
     .await;
     assert_eq!(passed.state_str(), Some(verification::PASSED));
+}
+
+#[tokio::test]
+async fn a_form_posted_without_the_csrf_cookie_is_refused() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let victim = user(&stack, seed("csrf_victim"), false);
+    let attacker = user(&stack, seed("csrf_attacker"), false);
+    let flow = ok(
+        &stack,
+        flows::start_browser(&victim.transport, &kratos, Kind::Registration).await,
+    )
+    .await;
+    assert!(flow.csrf_token().is_some_and(|t| !t.is_empty()));
+
+    // The same form, token included, sent from a browser without the
+    // victim's CSRF cookie.
+    let p = &attacker.person;
+    let refused = flows::submit_browser(
+        &attacker.transport,
+        &kratos,
+        Kind::Registration,
+        &flow,
+        &[
+            ("method", "password"),
+            ("traits.email", &p.email),
+            ("password", &p.password),
+        ],
+    )
+    .await
+    .expect_err("Kratos must refuse a form without its CSRF cookie");
+
+    assert_eq!(
+        refused.ory_id().as_deref(),
+        Some("security_csrf_violation"),
+        "{refused}"
+    );
+    assert_eq!(refused.status(), Some(403), "{refused}");
 }
