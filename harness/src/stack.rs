@@ -250,6 +250,23 @@ impl OryStack {
         }
     }
 
+    /// The services whose log says Ory's usage telemetry is on (it logs
+    /// "Software quality assurance features are enabled" when not opted
+    /// out). Empty when every service runs with telemetry off.
+    pub async fn telemetry_on(&self) -> Vec<Service> {
+        const MARKER: &str = "Software quality assurance features are enabled";
+        let mut on = Vec::new();
+        for (service, running) in &self.services {
+            if logs::tail(&running.container, usize::MAX)
+                .await
+                .contains(MARKER)
+            {
+                on.push(*service);
+            }
+        }
+        on
+    }
+
     /// Appends the end of the log of the service a failed step talked to
     /// (steps are named "<service> <METHOD> <path>") to the error's message.
     pub async fn explain(&self, error: &Error) -> String {

@@ -170,3 +170,59 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod follow_tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::Browser;
+
+    /// A loopback server that answers every request with a redirect to
+    /// the location `to(path)` gives.
+    async fn redirector(to: fn(&str) -> String) -> Url {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 2048];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let reply = format!(
+                    "HTTP/1.1 303 See Other\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    to(&path)
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_redirect_loop_ends_with_an_error_naming_the_step() {
+        let base = redirector(|_| "/again".to_owned()).await;
+        let browser = Browser::new().unwrap();
+        let first = browser.client().get(base.clone()).send().await.unwrap();
+        let err = follow(&browser, "kratos", &base, first).await.unwrap_err();
+        assert!(err.to_string().contains("more than 10 redirects"), "{err}");
+        assert_eq!(err.step(), Some("kratos GET /again"));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_another_origin_ends_the_walk_unfetched() {
+        let base = redirector(|path| match path {
+            "/" => "/next?flow=1".to_owned(),
+            _ => "http://127.0.0.1:9/ui/login?flow=1".to_owned(),
+        })
+        .await;
+        let browser = Browser::new().unwrap();
+        let first = browser.client().get(base.clone()).send().await.unwrap();
+        let landing = follow(&browser, "kratos", &base, first).await.unwrap();
+        assert_eq!(landing.url.as_str(), "http://127.0.0.1:9/ui/login?flow=1");
+        assert!(landing.response.is_none());
+        assert_eq!(landing.hops.len(), 2);
+        assert_eq!(landing.hops[0].to.path(), "/next");
+    }
+}

@@ -18,6 +18,11 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     let admin = Browser::api().unwrap();
+    assert_eq!(
+        stack.telemetry_on().await,
+        [],
+        "telemetry must be off everywhere"
+    );
 
     // Each service answers its readiness probe on loopback.
     for service in Service::ALL {
