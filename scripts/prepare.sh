@@ -13,32 +13,43 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[prepare %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[prepare] error: %s\n' "$*" >&2; exit 1; }
 
-if ! docker info >/dev/null 2>&1; then
+answers() { timeout 20 docker info >/dev/null 2>&1; }
+
+if ! answers; then
   if ! command -v dockerd >/dev/null 2>&1; then
-    [ "$(id -u)" -eq 0 ] || die "dockerd is not installed and this is not root: install Docker first"
+    [ "$(id -u)" -eq 0 ] || die "dockerd is not installed; installing it needs root (or install Docker yourself)"
     say "installing docker.io from Debian"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq docker.io >/dev/null
+    timeout 600 apt-get update -qq
+    timeout 900 apt-get install -y -qq docker.io >/dev/null
   fi
-  [ "$(id -u)" -eq 0 ] || die "no Docker daemon answers and this is not root: start dockerd first"
+  if pgrep -x dockerd >/dev/null; then
+    die "dockerd runs but does not answer this user: $(docker info 2>&1 | tail -n 1)"
+  fi
+  [ "$(id -u)" -eq 0 ] || die "no Docker daemon runs; starting one needs root"
   log=${ORYGATE_DOCKERD_LOG:-/tmp/orygate-dockerd.log}
   say "starting dockerd (no bridge, no iptables); its log: $log"
   nohup dockerd --bridge=none --iptables=false --ip-masq=false >"$log" 2>&1 &
   for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && break
+    answers && break
     sleep 1
   done
-  docker info >/dev/null 2>&1 || { tail -n 20 "$log" >&2; die "dockerd did not answer within 60s"; }
+  answers || { tail -n 20 "$log" >&2; die "dockerd did not answer within 60s"; }
 fi
 say "docker daemon $(docker version -f '{{.Server.Version}}') answers"
 
 # Containers a killed run could not remove (the harness removes its own on
-# drop, also after a panic; a SIGKILL leaves no chance).
-stale=$(docker ps -aq --filter label=dev.orygate.stack)
-if [ -n "$stale" ]; then
-  say "removing $(wc -w <<<"$stale") container(s) left by an earlier run"
-  docker rm -f $stale >/dev/null
+# drop, also after a panic; a SIGKILL leaves no chance). A stack's id starts
+# with the pid of the process that owns it: containers of live processes
+# (a run going on beside this one) are left alone.
+stale=()
+while read -r id stack; do
+  [ -n "$id" ] || continue
+  kill -0 "${stack%%-*}" 2>/dev/null || stale+=("$id")
+done < <(docker ps -a --filter label=dev.orygate.stack --format '{{.ID}} {{.Label "dev.orygate.stack"}}')
+if [ ${#stale[@]} -gt 0 ]; then
+  say "removing ${#stale[@]} container(s) left by a run that is gone"
+  timeout 120 docker rm -f "${stale[@]}" >/dev/null
 fi
 
 ory/images/build.sh

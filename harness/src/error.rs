@@ -32,6 +32,10 @@ pub enum Error {
         source: Box<testcontainers::TestcontainersError>,
     },
 
+    /// A container could not be removed.
+    #[error("remove the {service} container: {reason}")]
+    Remove { service: Service, reason: String },
+
     /// The service exited before it answered its readiness probe, which is
     /// what Ory does with a config it rejects.
     #[error(

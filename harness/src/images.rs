@@ -20,7 +20,7 @@ pub(crate) async fn docker() -> Result<Docker> {
             reason: "no answer to a ping within 10s".into(),
         })?
         .map_err(|e| Error::Docker {
-            reason: format!("{e} (is dockerd running? .ci/run shows how to start it)"),
+            reason: format!("{e} (is dockerd running? scripts/prepare.sh starts one)"),
         })?;
     Ok(docker)
 }

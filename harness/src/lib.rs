@@ -31,9 +31,10 @@ pub use error::{Error, Result};
 pub use hydra::Hydra;
 pub use keto::Keto;
 pub use kratos::Kratos;
+pub use logs::Telemetry;
 pub use mail::{Mail, MailSink, Mailbox};
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
-pub use stack::{DEFAULT_READY_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
+pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
 pub use transport::{Transport, step_name};
 
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.

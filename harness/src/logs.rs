@@ -2,18 +2,85 @@
 
 use std::fmt::Write as _;
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use serde_json::Value;
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
 use testcontainers::{ContainerAsync, GenericImage};
 
-/// A container's whole output: stderr (where Ory logs), then stdout.
-async fn read(container: &ContainerAsync<GenericImage>) -> String {
-    let stderr = container.stderr_to_vec().await.unwrap_or_default();
-    let stdout = container.stdout_to_vec().await.unwrap_or_default();
-    [stderr, stdout]
-        .iter()
-        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+/// How long reading a container's log may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A container's whole output, stdout and stderr in the order they were
+/// written. Reading is bounded; what could not be read is said in the text.
+pub(crate) async fn read(container: &ContainerAsync<GenericImage>) -> String {
+    let docker = match Docker::connect_with_local_defaults() {
+        Ok(docker) => docker,
+        Err(e) => return format!("(the log could not be read: {e})"),
+    };
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let mut stream = docker.logs(container.id(), Some(options));
+    let mut text = Vec::new();
+    let read = tokio::time::timeout(READ_TIMEOUT, async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(output) => text.extend_from_slice(&output.into_bytes()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    })
+    .await;
+    let mut text = String::from_utf8_lossy(&text).into_owned();
+    match read {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = write!(
+                text,
+                "
+(reading the log failed: {e})"
+            );
+        }
+        Err(_) => {
+            let _ = write!(
+                text,
+                "
+(reading the log took over {READ_TIMEOUT:?}; cut short)"
+            );
+        }
+    }
+    text
+}
+
+/// Whether a service's log shows Ory's usage telemetry on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Telemetry {
+    /// Ory logged that it sends usage reports.
+    On,
+    /// Info-level records are logged and none says telemetry is on.
+    Off,
+    /// The log holds no info-level records (a higher `log.level`), so its
+    /// silence proves nothing.
+    Unknown,
+}
+
+/// Reads the telemetry state from a service's log. Ory logs "Software
+/// quality assurance features are enabled" at info level when it was not
+/// told to opt out.
+pub(crate) fn telemetry(log: &str) -> Telemetry {
+    const MARKER: &str = "Software quality assurance features are enabled";
+    if log.contains(MARKER) {
+        Telemetry::On
+    } else if log.contains(r#""level":"info""#) || log.contains("level=info") {
+        Telemetry::Off
+    } else {
+        Telemetry::Unknown
+    }
 }
 
 /// The last `lines` lines of a container's output, as written, each cut to
@@ -110,6 +177,21 @@ mod tests {
     fn cuts_long_lines() {
         let line = "x".repeat(1000);
         assert_eq!(last_lines(&line, 1).chars().count(), 601);
+    }
+
+    #[test]
+    fn telemetry_is_on_off_or_unknown() {
+        let on = r#"{"level":"info","msg":"Software quality assurance features are enabled. Learn more at: https://www.ory.sh/docs/ecosystem/sqa"}"#;
+        assert_eq!(telemetry(on), Telemetry::On);
+        assert_eq!(
+            telemetry(r#"{"level":"info","msg":"Starting the public httpd"}"#),
+            Telemetry::Off
+        );
+        assert_eq!(telemetry("time=T level=info msg=started"), Telemetry::Off);
+        assert_eq!(
+            telemetry(r#"{"level":"warning","msg":"dev mode"}"#),
+            Telemetry::Unknown
+        );
     }
 
     #[test]

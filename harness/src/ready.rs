@@ -1,5 +1,6 @@
-//! Readiness: poll a service's `/health/ready` until it answers 200, with a
-//! deadline, and notice at once when the container exits instead.
+//! Readiness: poll each of a service's `/health/ready` endpoints until it
+//! answers 200, within one deadline, and notice at once when the container
+//! exits instead.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ const LOG_LINES: usize = 30;
 pub(crate) async fn wait(
     service: Service,
     container: &ContainerAsync<GenericImage>,
-    url: &str,
+    urls: &[String],
     timeout: Duration,
 ) -> Result<()> {
     let client = reqwest::Client::builder()
@@ -27,29 +28,40 @@ pub(crate) async fn wait(
             source: e,
         })?;
     let deadline = Instant::now() + timeout;
-    loop {
-        let last = match client.get(url).send().await {
-            Ok(resp) if resp.status().is_success() => return Ok(()),
-            Ok(resp) => format!("HTTP {}", resp.status()),
-            Err(e) => e.to_string(),
-        };
-        if !container.is_running().await.unwrap_or(true) {
-            let code = container.exit_code().await.ok().flatten().unwrap_or(-1);
-            return Err(Error::Exited {
-                service,
-                code,
-                log: logs::tail(container, LOG_LINES).await,
-            });
+    for url in urls {
+        loop {
+            let last = match client.get(url).send().await {
+                Ok(resp) if resp.status().is_success() => break,
+                Ok(resp) => format!("HTTP {}", resp.status()),
+                Err(e) => e.to_string(),
+            };
+            exited(service, container).await?;
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    service,
+                    url: url.clone(),
+                    timeout,
+                    last,
+                    log: logs::tail(container, LOG_LINES).await,
+                });
+            }
+            tokio::time::sleep(POLL_EVERY).await;
         }
-        if Instant::now() >= deadline {
-            return Err(Error::NotReady {
-                service,
-                url: url.to_owned(),
-                timeout,
-                last,
-                log: logs::tail(container, LOG_LINES).await,
-            });
-        }
-        tokio::time::sleep(POLL_EVERY).await;
     }
+    // A 200 from a port this container failed to bind (another process got
+    // it first) must not pass for readiness: the container exits then.
+    exited(service, container).await
+}
+
+/// Fails with the container's exit code and log if it is no longer running.
+async fn exited(service: Service, container: &ContainerAsync<GenericImage>) -> Result<()> {
+    if container.is_running().await.unwrap_or(true) {
+        return Ok(());
+    }
+    let code = container.exit_code().await.ok().flatten().unwrap_or(-1);
+    Err(Error::Exited {
+        service,
+        code,
+        log: logs::tail(container, LOG_LINES).await,
+    })
 }

@@ -1,8 +1,10 @@
 //! One Ory service: its image, config, ports, command and environment.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use url::Url;
 
@@ -72,13 +74,13 @@ impl Service {
         format!("/etc/config/{}", self.name())
     }
 
-    /// The port a service's readiness is probed on.
-    pub(crate) fn health_url(self, ports: &Ports) -> String {
+    /// The readiness probes: `/health/ready` on every API port, since each
+    /// listener comes up on its own.
+    pub(crate) fn health_urls(self, ports: &Ports) -> Vec<String> {
+        let probe = |port: u16| format!("http://127.0.0.1:{port}/health/ready");
         match self {
-            Self::Kratos | Self::Hydra => format!("http://127.0.0.1:{}/health/ready", ports.admin),
-            // Keto's read and write APIs both answer; the write API is the
-            // last one to come up.
-            Self::Keto => format!("http://127.0.0.1:{}/health/ready", ports.write),
+            Self::Kratos | Self::Hydra => vec![probe(ports.public), probe(ports.admin)],
+            Self::Keto => vec![probe(ports.read), probe(ports.write)],
         }
     }
 
@@ -194,20 +196,40 @@ pub struct Ports {
     pub opl: u16,
 }
 
+/// Ports handed to services of this process and not yet released: the OS
+/// may offer a port again as soon as its probe listener is closed, before
+/// the container has bound it, so the harness remembers what it gave out.
+static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
 impl Ports {
-    /// Free ports on 127.0.0.1 for one service. The listeners are held until
-    /// all ports are picked, so no two of them are the same.
+    /// Free ports on 127.0.0.1 for one service, none of them handed out
+    /// before by this process. Release them with [`Ports::release`].
     pub(crate) fn pick(service: Service) -> Result<Self> {
         let count = if service == Service::Keto { 4 } else { 2 };
-        let listeners = (0..count)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))?;
-        let ports = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::io("read a picked port", e))?;
+        let mut taken = TAKEN.lock().expect("port registry lock");
+        let mut held = Vec::new();
+        let mut ports = Vec::new();
+        // Each bound listener is held until all are picked, so the OS hands
+        // out distinct ports; ones given to another stack are skipped.
+        while ports.len() < count {
+            if held.len() > 64 {
+                return Err(Error::io(
+                    "pick a free port on 127.0.0.1",
+                    std::io::Error::other("no unused port after 64 tries"),
+                ));
+            }
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| Error::io("read a picked port", e))?
+                .port();
+            if taken.insert(port) {
+                ports.push(port);
+            }
+            held.push(listener);
+        }
+        drop(held);
         Ok(if service == Service::Keto {
             Self {
                 read: ports[0],
@@ -223,6 +245,23 @@ impl Ports {
                 ..Self::default()
             }
         })
+    }
+
+    /// Gives the ports back once the service's container is gone.
+    pub(crate) fn release(&self) {
+        let mut taken = TAKEN.lock().expect("port registry lock");
+        for port in [
+            self.public,
+            self.admin,
+            self.read,
+            self.write,
+            self.metrics,
+            self.opl,
+        ] {
+            if port != 0 {
+                taken.remove(&port);
+            }
+        }
     }
 }
 
@@ -301,9 +340,10 @@ mod tests {
             assert!(*a > 0);
             assert!(!all[i + 1..].contains(a), "{all:?}");
         }
-        let endpoints = Endpoints::local(Service::Keto, &ports);
-        assert_eq!(endpoints.public.host_str(), Some("127.0.0.1"));
-        assert_eq!(endpoints.admin.port(), Some(ports.write));
+        let again = Ports::pick(Service::Keto).unwrap();
+        assert!(!all.contains(&again.read), "a port was handed out twice");
+        ports.release();
+        again.release();
     }
 
     #[test]

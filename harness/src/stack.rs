@@ -16,12 +16,16 @@ use crate::error::{Error, Result};
 use crate::hydra::Hydra;
 use crate::keto::Keto;
 use crate::kratos::Kratos;
-use crate::logs;
+use crate::logs::{self, Telemetry};
 use crate::mail::{MailSink, Mailbox};
 use crate::service::{Endpoints, Ports, Profile, Service};
 
 /// Label put on every container a stack starts; its value is the stack id.
 pub const STACK_LABEL: &str = "dev.orygate.stack";
+
+/// The longest the harness waits for one Docker call (inspect, create and
+/// start, remove).
+pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long a service may take to answer its readiness probe by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -130,7 +134,14 @@ impl OryStackBuilder {
         let started = Instant::now();
         let docker = crate::images::docker().await?;
         for (service, spec) in &self.services {
-            crate::images::ensure_present(&docker, *service, &spec.tag).await?;
+            tokio::time::timeout(
+                DOCKER_TIMEOUT,
+                crate::images::ensure_present(&docker, *service, &spec.tag),
+            )
+            .await
+            .map_err(|_| Error::Docker {
+                reason: format!("inspect the {service} image: no answer within {DOCKER_TIMEOUT:?}"),
+            })??;
         }
         for (service, spec) in &self.services {
             let config = spec.config_dir.join(service.config_file());
@@ -193,7 +204,18 @@ pub struct OryStack {
 struct Running {
     service: Service,
     container: ContainerAsync<GenericImage>,
+    ports: Ports,
     endpoints: Endpoints,
+}
+
+impl Drop for OryStack {
+    fn drop(&mut self) {
+        // The containers, dropped right after this, are removed before the
+        // drop returns; until then the OS will not hand their ports out.
+        for running in self.services.values() {
+            running.ports.release();
+        }
+    }
 }
 
 impl OryStack {
@@ -250,31 +272,31 @@ impl OryStack {
         }
     }
 
-    /// The services whose log says Ory's usage telemetry is on (it logs
-    /// "Software quality assurance features are enabled" when not opted
-    /// out). Empty when every service runs with telemetry off.
-    pub async fn telemetry_on(&self) -> Vec<Service> {
-        const MARKER: &str = "Software quality assurance features are enabled";
-        let mut on = Vec::new();
+    /// What each service's log says of Ory's usage telemetry: every
+    /// service here runs with it off, and a test holds the harness to that.
+    pub async fn telemetry(&self) -> Vec<(Service, Telemetry)> {
+        let mut states = Vec::new();
         for (service, running) in &self.services {
-            if logs::tail(&running.container, usize::MAX)
-                .await
-                .contains(MARKER)
-            {
-                on.push(*service);
-            }
+            states.push((
+                *service,
+                logs::telemetry(&logs::read(&running.container).await),
+            ));
         }
-        on
+        states
     }
 
     /// Appends the end of the log of the service a failed step talked to
     /// (steps are named "<service> <METHOD> <path>") to the error's message.
     pub async fn explain(&self, error: &Error) -> String {
-        let service = error.step().and_then(|step| {
-            Service::ALL
-                .into_iter()
-                .find(|s| step.starts_with(s.name()))
-        });
+        let service = match error {
+            // Mail is sent by Kratos' courier: its log says why none came.
+            Error::MailTimeout { .. } | Error::Mail { .. } => Some(Service::Kratos),
+            _ => error.step().and_then(|step| {
+                Service::ALL
+                    .into_iter()
+                    .find(|s| step.starts_with(s.name()))
+            }),
+        };
         match service {
             Some(service) => match self.services.get(&service) {
                 Some(running) => format!(
@@ -291,11 +313,30 @@ impl OryStack {
     /// Dropping the stack does the same in the background.
     pub async fn stop(mut self) -> Result<()> {
         let services = std::mem::take(&mut self.services);
-        for (service, running) in services {
-            running.container.rm().await.map_err(|e| Error::Start {
-                service,
-                source: Box::new(e),
-            })?;
+        for (
+            service,
+            Running {
+                container, ports, ..
+            },
+        ) in services
+        {
+            let removed = tokio::time::timeout(DOCKER_TIMEOUT, container.rm()).await;
+            ports.release();
+            match removed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(Error::Remove {
+                        service,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(_) => {
+                    return Err(Error::Remove {
+                        service,
+                        reason: format!("Docker did not answer within {DOCKER_TIMEOUT:?}"),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -333,30 +374,50 @@ async fn start_service(
     for (key, value) in env {
         request = request.with_env_var(key, value);
     }
-    let container = request.start().await.map_err(|e| Error::Start {
-        service,
-        source: Box::new(e),
-    })?;
-    crate::ready::wait(
-        service,
-        &container,
-        &service.health_url(&ports),
-        ready_timeout,
-    )
-    .await?;
+    let started = tokio::time::timeout(DOCKER_TIMEOUT, request.start()).await;
+    let container = match started {
+        Ok(Ok(container)) => container,
+        Ok(Err(e)) => {
+            ports.release();
+            return Err(Error::Start {
+                service,
+                source: Box::new(e),
+            });
+        }
+        Err(_) => {
+            ports.release();
+            return Err(Error::Docker {
+                reason: format!("start {service}: no answer within {DOCKER_TIMEOUT:?}"),
+            });
+        }
+    };
+    let urls = service.health_urls(&ports);
+    if let Err(e) = crate::ready::wait(service, &container, &urls, ready_timeout).await {
+        drop(container);
+        ports.release();
+        return Err(e);
+    }
     Ok(Running {
         service,
         container,
+        ports,
         endpoints: Endpoints::local(service, &ports),
     })
 }
 
+/// `<pid>-<n>-<random>`: the pid first, so a cleanup can tell a live run's
+/// containers from a dead one's; the random part keeps names unique when a
+/// pid comes round again.
 fn stack_id() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     format!(
-        "{}-{}",
+        "{}-{}-{:05x}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos & 0xfffff
     )
 }

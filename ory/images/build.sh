@@ -25,7 +25,7 @@ say() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
 
 command -v docker >/dev/null || die "docker is not installed"
-docker info >/dev/null 2>&1 || die "no Docker daemon answers; start one (see .ci/run)"
+timeout 20 docker info >/dev/null 2>&1 || die "no Docker daemon answers; scripts/prepare.sh starts one"
 
 # Upstream module path, the package holding the build-info variables, the
 # image's command and the ports it declares, per service.
@@ -59,15 +59,30 @@ ports_of() {
   esac
 }
 
+# The build needs Go, a C compiler and glibc's static archive (cgo, static).
+need_toolchain() {
+  command -v go >/dev/null || die "go is not installed; it is needed to build $1 (or set ORYGATE_IMAGES=pull where a registry is reachable)"
+  command -v "${CC:-cc}" >/dev/null || die "no C compiler (${CC:-cc}); cgo needs one to build $1: apt-get install gcc"
+  echo 'int main(void){return 0;}' | "${CC:-cc}" -static -x c -o /dev/null - 2>/dev/null ||
+    die "the C compiler cannot link statically; install glibc's static archive: apt-get install libc6-dev"
+}
+
 build_one() {
-  local svc=$1 dir="$here/$1" module version image recipe current started
+  local svc=$1 dir="$here/$1" module version image recipe started
   module=$(module_of "$svc")
   [ -f "$dir/go.mod" ] || die "$dir/go.mod is missing"
   version=$(awk -v m="$module" '$1 == "require" && $2 == m { print $3; exit } $1 == m && $3 != "=>" { print $2; exit }' "$dir/go.mod")
   [ -n "$version" ] || die "$dir/go.mod has no 'require $module VERSION' line"
   image="oryd/$svc:$version"
+  local present current
+  present=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+  current=$(docker image inspect -f '{{ index .Config.Labels "dev.orygate.recipe" }}' "$image" 2>/dev/null || true)
+  if [ -n "$present" ] && [ -z "$current" ] && [ -z "${ORYGATE_REBUILD:-}" ]; then
+    say "$image is present and was not built here (an official image); using it as it is"
+    return
+  fi
   if [ "${ORYGATE_IMAGES:-build}" = pull ]; then
-    if docker image inspect "$image" >/dev/null 2>&1; then
+    if [ -n "$present" ]; then
       say "$image is present, nothing to pull"
     else
       say "$image: pulling the official image"
@@ -75,23 +90,24 @@ build_one() {
     fi
     return
   fi
-  command -v go >/dev/null || die "go is not installed; it is needed to build $image (or set ORYGATE_IMAGES=pull where a registry is reachable)"
   recipe=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" "$here/build.sh" | sha256sum | cut -c1-16)
-
-  current=$(docker image inspect -f '{{ index .Config.Labels "dev.orygate.recipe" }}' "$image" 2>/dev/null || true)
   if [ "$current" = "$recipe" ] && [ -z "${ORYGATE_REBUILD:-}" ]; then
     say "$image is current (recipe $recipe), nothing to build"
     return
   fi
+  need_toolchain "$image"
 
   started=$(date +%s)
   say "$image: building $module@$version from the Go module proxy (cgo, sqlite, static)"
   local ctx="$cache/$svc"
   mkdir -p "$ctx"
   local info date commit pkg
-  info=$(cd "$dir" && GOFLAGS=-mod=readonly go list -m -json "$module")
-  date=$(sed -n 's/.*"Time": "\([^"]*\)".*/\1/p' <<<"$info" | head -n1)
-  commit=$(sed -n 's/.*"Hash": "\([^"]*\)".*/\1/p' <<<"$info" | head -n1)
+  # The release's date and commit, from the proxy's record of the version
+  # (it names the commit for some modules only; the tag stands in otherwise).
+  info=$(cd "$dir" && GOFLAGS=-mod=readonly go mod download -json "$module@$version")
+  info=$(cat "$(sed -n 's/.*"Info": "\([^"]*\)".*/\1/p' <<<"$info")")
+  date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' <<<"$info")
+  commit=$(sed -n 's/.*"Hash":"\([^"]*\)".*/\1/p' <<<"$info")
   pkg=$(config_pkg_of "$svc")
   (
     cd "$dir"
@@ -99,7 +115,7 @@ build_one() {
     # tag; netgo and osusergo keep glibc's NSS out so the binary runs on an
     # empty image.
     CGO_ENABLED=1 CGO_CPPFLAGS=-DSQLITE_DEFAULT_FILE_PERMISSIONS=0600 GOFLAGS="-mod=readonly -buildvcs=false" \
-      go build -trimpath -tags sqlite,sqlite_omit_load_extension,netgo,osusergo \
+      timeout 1800 go build -trimpath -tags sqlite,sqlite_omit_load_extension,netgo,osusergo \
       -ldflags "-s -w -linkmode external -extldflags -static \
         -X '$pkg.Version=$version' -X '$pkg.Date=$date' -X '$pkg.Commit=${commit:-$version}'" \
       -o "$ctx/$svc" .
@@ -108,7 +124,9 @@ build_one() {
 
   # An image from scratch with the binary, a nonroot user and a writable /tmp:
   # the same entrypoint, command, user and ports as the official image.
-  mkdir -p "$ctx/rootfs/etc" "$ctx/rootfs/tmp" "$ctx/rootfs/var/lib/sqlite"
+  rm -rf "$ctx/rootfs" "$ctx/sqlite"
+  mkdir -p "$ctx/rootfs/etc" "$ctx/rootfs/tmp" "$ctx/sqlite"
+  chmod 1777 "$ctx/rootfs/tmp"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
   printf 'root:x:0:\nnonroot:x:65532:\n' >"$ctx/rootfs/etc/group"
   local expose=""
@@ -116,8 +134,7 @@ build_one() {
   cat >"$ctx/Dockerfile" <<EOF
 FROM scratch
 COPY rootfs/ /
-COPY --chown=65532:65532 rootfs/tmp /tmp
-COPY --chown=65532:65532 rootfs/var/lib/sqlite /var/lib/sqlite
+COPY --chown=65532:65532 sqlite /var/lib/sqlite
 COPY $svc /usr/bin/$svc
 ENV PATH=/usr/bin
 USER 65532:65532
@@ -129,7 +146,11 @@ LABEL org.opencontainers.image.title="$svc" \\
       dev.orygate.recipe="$recipe"
 EOF
   local out
-  out=$(DOCKER_BUILDKIT=0 docker build --quiet -t "$image" "$ctx" 2>&1) || { printf '%s\n' "$out" >&2; die "docker build of $image failed"; }
+  out=$(DOCKER_BUILDKIT=0 timeout 600 docker build --quiet -t "$image" "$ctx" 2>&1) || { printf '%s\n' "$out" >&2; die "docker build of $image failed"; }
+  # The image this one replaces is now untagged: remove it.
+  if [ -n "$present" ] && [ "$present" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+    docker rmi "$present" >/dev/null 2>&1 || true
+  fi
   say "$image: done in $(($(date +%s) - started))s ($(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec))"
 }
 

@@ -215,7 +215,12 @@ async fn fail_on_error_page<T: Transport>(
     let detail = shown.error;
     Err(Error::Status {
         step: step.to_owned(),
-        status: detail.code.unwrap_or_default(),
+        // The status Kratos recorded for the error; the redirect's own
+        // status if it recorded none.
+        status: detail
+            .code
+            .or_else(|| landing.hops.last().map(|hop| hop.status))
+            .unwrap_or_default(),
         error_id: detail.id,
         message: [detail.message, detail.reason]
             .into_iter()

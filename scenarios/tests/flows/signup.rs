@@ -69,6 +69,19 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
             .verified
     );
     assert_eq!(journey.after_logout.status(), Some(401));
+
+    // The admin API agrees: the identity is active and its address verified.
+    let admin = harness::Browser::api().unwrap();
+    let stored = ok(&stack, kratos.identity(&admin, &identity.id).await).await;
+    assert_eq!(stored.state.as_deref(), Some("active"));
+    assert_eq!(stored.schema_id, "person");
+    assert!(
+        stored
+            .verifiable_address(&user.person.email)
+            .unwrap()
+            .verified
+    );
+    assert_eq!(stored.recovery_addresses[0].value, user.person.email);
 }
 
 #[tokio::test]

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use harness::hydra::OAuth2Client;
 use harness::keto::Relationship;
-use harness::{Browser, Error, OryStack, Service, Transport};
+use std::net::IpAddr;
 
-use crate::support::{init_tracing, ok};
+use harness::{Browser, Error, OryStack, Service, Telemetry, Transport};
+
+use crate::support::{init_tracing, listeners, ok};
 
 #[tokio::test]
 async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
@@ -18,16 +20,23 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     let admin = Browser::api().unwrap();
-    assert_eq!(
-        stack.telemetry_on().await,
-        [],
-        "telemetry must be off everywhere"
-    );
+    for (service, telemetry) in stack.telemetry().await {
+        assert_eq!(telemetry, Telemetry::Off, "{service}'s usage telemetry");
+    }
 
-    // Each service answers its readiness probe on loopback.
+    // Each service answers its readiness probe, and everything it listens
+    // on is bound to 127.0.0.1, as the kernel's socket table shows.
     for service in Service::ALL {
         let endpoints = stack.endpoints(service).unwrap();
-        assert_eq!(endpoints.public.host_str(), Some("127.0.0.1"));
+        for url in [&endpoints.public, &endpoints.admin] {
+            let port = url.port().unwrap();
+            let bound = listeners(port);
+            assert!(!bound.is_empty(), "{service}: nothing listens on {port}");
+            assert!(
+                bound.iter().all(IpAddr::is_loopback),
+                "{service} on {port}: {bound:?}"
+            );
+        }
         let url = endpoints.public.join("health/ready").unwrap();
         let response = admin
             .send("health", admin.client().get(url.clone()))
