@@ -25,6 +25,8 @@ enum OryError {
 #[derive(Debug, Deserialize)]
 struct GenericError {
     #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
     id: Option<String>,
     #[serde(default)]
     message: Option<String>,
@@ -35,20 +37,31 @@ struct GenericError {
 /// Builds [`Error::Status`] from a response body, reading Ory's error id and
 /// message when the body is one of Ory's error documents.
 pub fn status_error(step: &str, status: u16, body: &str) -> Error {
-    let (error_id, message) = match serde_json::from_str::<OryError>(body) {
+    let mut error = recorded_error(step, status, body);
+    if let Error::Status { status: s, .. } = &mut error {
+        *s = status;
+    }
+    error
+}
+
+/// Builds [`Error::Status`] from an error document Kratos recorded (as its
+/// error UI shows it): the status is the one in the document, `fallback`
+/// when it has none.
+pub fn recorded_error(step: &str, fallback: u16, body: &str) -> Error {
+    let (status, error_id, message) = match serde_json::from_str::<OryError>(body) {
         Ok(OryError::Generic { error }) => {
             let message = [error.message, error.reason]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(": ");
-            (error.id, message)
+            (error.code.unwrap_or(fallback), error.id, message)
         }
         Ok(OryError::OAuth2 {
             error,
             error_description,
-        }) => (Some(error), error_description.unwrap_or_default()),
-        Err(_) => (None, snippet(body)),
+        }) => (fallback, Some(error), error_description.unwrap_or_default()),
+        Err(_) => (fallback, None, snippet(body)),
     };
     Error::Status {
         step: step.to_owned(),
@@ -116,6 +129,14 @@ mod tests {
             r#"{"error":"invalid_client","error_description":"bad secret"}"#,
         );
         assert_eq!(e.ory_id().as_deref(), Some("invalid_client"));
+
+        let recorded = r#"{"id":"e1","error":{"code":403,"id":"security_csrf_violation","message":"rejected"}}"#;
+        assert_eq!(recorded_error("s", 303, recorded).status(), Some(403));
+        assert_eq!(status_error("s", 303, recorded).status(), Some(303));
+        assert_eq!(
+            recorded_error("s", 303, r#"{"error":{"message":"m"}}"#).status(),
+            Some(303)
+        );
 
         let e = status_error("s", 502, "<html>bad gateway</html>");
         assert_eq!(e.ory_id(), None);

@@ -12,7 +12,7 @@ pub mod registration;
 pub mod verification;
 
 use harness::kratos::Flow;
-use harness::response::{expect_json, status_error};
+use harness::response::{expect_json, expect_status, recorded_error, status_error};
 use harness::transport::{Landing, follow, get_json, step_name};
 use harness::{Error, Kratos, Result, Transport};
 use serde::Serialize;
@@ -172,24 +172,6 @@ pub async fn submit_api<T: Transport, B: Serialize + ?Sized, R: serde::de::Deser
     expect_json(&step, response, &[200]).await
 }
 
-/// Kratos' record of an error shown on the error UI.
-#[derive(Debug, serde::Deserialize)]
-struct SelfServiceError {
-    error: ErrorDetail,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ErrorDetail {
-    #[serde(default)]
-    code: Option<u16>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// When Kratos sent the browser to its error UI (`?id=` and no flow), reads
 /// the error (`GET /self-service/errors?id=`) and fails the step with it,
 /// as the UI would show it: the status, Ory's error id and the reason.
@@ -211,23 +193,21 @@ async fn fail_on_error_page<T: Transport>(
     };
     let mut url = kratos.public("self-service/errors");
     url.query_pairs_mut().append_pair("id", &id);
-    let shown: SelfServiceError = get_json(t, "kratos", url).await?;
-    let detail = shown.error;
-    Err(Error::Status {
-        step: step.to_owned(),
-        // The status Kratos recorded for the error; the redirect's own
-        // status if it recorded none.
-        status: detail
-            .code
-            .or_else(|| landing.hops.last().map(|hop| hop.status))
-            .unwrap_or_default(),
-        error_id: detail.id,
-        message: [detail.message, detail.reason]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(": "),
-    })
+    let error_step = step_name("kratos", "GET", &url);
+    let response = t
+        .send(
+            &error_step,
+            t.client().get(url).header("Accept", "application/json"),
+        )
+        .await?;
+    let body = expect_status(&error_step, response, &[200])
+        .await?
+        .text()
+        .await
+        .unwrap_or_default();
+    // The status Kratos recorded for the error; the redirect's own if none.
+    let redirect = landing.hops.last().map_or(0, |hop| hop.status);
+    Err(recorded_error(step, redirect, &body))
 }
 
 /// The `flow` query parameter of a UI URL.
