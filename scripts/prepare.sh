@@ -15,6 +15,13 @@ die() { printf '[prepare] error: %s\n' "$*" >&2; exit 1; }
 
 answers() { timeout 20 docker info >/dev/null 2>&1; }
 
+# A daemon that is still starting, or still shutting down: give it a moment
+# to answer or to be gone.
+for _ in $(seq 1 20); do
+  answers || ! pgrep -x dockerd >/dev/null && break
+  sleep 1
+done
+
 if ! answers; then
   if ! command -v dockerd >/dev/null 2>&1; then
     [ "$(id -u)" -eq 0 ] || die "dockerd is not installed; installing it needs root (or install Docker yourself)"
