@@ -286,7 +286,7 @@ impl OryStack {
     }
 
     /// Appends the end of the log of the service a failed step talked to
-    /// (steps are named "<service> <METHOD> <path>") to the error's message.
+    /// (steps are named `<service> <METHOD> <path>`) to the error's message.
     pub async fn explain(&self, error: &Error) -> String {
         let service = match error {
             // Mail is sent by Kratos' courier: its log says why none came.
