@@ -15,23 +15,36 @@ die() { printf '[prepare] error: %s\n' "$*" >&2; exit 1; }
 
 answers() { timeout 20 docker info >/dev/null 2>&1; }
 
-# A daemon that is still starting, or still shutting down: give it a moment
-# to answer or to be gone.
-for _ in $(seq 1 20); do
-  answers || ! pgrep -x dockerd >/dev/null && break
-  sleep 1
-done
+# Whether a dockerd process is alive, by its pid file (no procps needed).
+daemon_alive() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  [ -n "$pid" ] && [ -d "/proc/$pid" ]
+}
+
+# Waits up to 20 s for a daemon that is starting (or was just started by a
+# package's install script) to answer, or for a dying one to be gone.
+settle() {
+  for _ in $(seq 1 20); do
+    answers && return 0
+    daemon_alive || return 1
+    sleep 1
+  done
+  return 1
+}
+
+if ! settle && ! command -v dockerd >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || die "dockerd is not installed; installing it needs root (or install Docker yourself)"
+  say "installing docker.io from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq docker.io >/dev/null
+  settle || true
+fi
 
 if ! answers; then
-  if ! command -v dockerd >/dev/null 2>&1; then
-    [ "$(id -u)" -eq 0 ] || die "dockerd is not installed; installing it needs root (or install Docker yourself)"
-    say "installing docker.io from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get update -qq
-    timeout 900 apt-get install -y -qq docker.io >/dev/null
-  fi
-  if pgrep -x dockerd >/dev/null; then
-    die "dockerd runs but does not answer this user: $(docker info 2>&1 | tail -n 1)"
+  if daemon_alive; then
+    die "dockerd (pid $(cat /var/run/docker.pid)) runs but does not answer: $(docker info 2>&1 | grep -i error | tail -n 1)"
   fi
   [ "$(id -u)" -eq 0 ] || die "no Docker daemon runs; starting one needs root"
   log=${ORYGATE_DOCKERD_LOG:-/tmp/orygate-dockerd.log}
@@ -48,11 +61,11 @@ say "docker daemon $(docker version -f '{{.Server.Version}}') answers"
 # Containers a killed run could not remove (the harness removes its own on
 # drop, also after a panic; a SIGKILL leaves no chance). A stack's id starts
 # with the pid of the process that owns it: containers of live processes
-# (a run going on beside this one) are left alone.
+# (a run going on beside this one, in this pid namespace) are left alone.
 stale=()
 while read -r id stack; do
   [ -n "$id" ] || continue
-  kill -0 "${stack%%-*}" 2>/dev/null || stale+=("$id")
+  [ -d "/proc/${stack%%-*}" ] || stale+=("$id")
 done < <(docker ps -a --filter label=dev.orygate.stack --format '{{.ID}} {{.Label "dev.orygate.stack"}}')
 if [ ${#stale[@]} -gt 0 ]; then
   say "removing ${#stale[@]} container(s) left by a run that is gone"

@@ -12,6 +12,7 @@ use crate::service::Service;
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const LOG_LINES: usize = 30;
+const SETTLE: Duration = Duration::from_millis(100);
 
 pub(crate) async fn wait(
     service: Service,
@@ -48,8 +49,11 @@ pub(crate) async fn wait(
             tokio::time::sleep(POLL_EVERY).await;
         }
     }
-    // A 200 from a port this container failed to bind (another process got
-    // it first) must not pass for readiness: the container exits then.
+    // A 200 can come from another process holding a port this container
+    // failed to bind (the harness keeps its own stacks apart, not other
+    // processes). Ory exits at once when a bind fails: give it a moment to
+    // show, then look again.
+    tokio::time::sleep(SETTLE).await;
     exited(service, container).await
 }
 

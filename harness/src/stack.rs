@@ -23,8 +23,8 @@ use crate::service::{Endpoints, Ports, Profile, Service};
 /// Label put on every container a stack starts; its value is the stack id.
 pub const STACK_LABEL: &str = "dev.orygate.stack";
 
-/// The longest the harness waits for one Docker call (inspect, create and
-/// start, remove).
+/// The longest the harness waits for the image check and for a container
+/// to be created and started.
 pub const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long a service may take to answer its readiness probe by default.
@@ -309,10 +309,13 @@ impl OryStack {
         }
     }
 
-    /// Stops and removes every container now, waiting for Docker to confirm.
-    /// Dropping the stack does the same in the background.
+    /// Stops and removes every container now and reports a removal that
+    /// failed. Dropping the stack removes them too, as synchronously, but
+    /// can only log a failure. Each Docker call is bounded by the Docker
+    /// client's own two-minute timeout.
     pub async fn stop(mut self) -> Result<()> {
         let services = std::mem::take(&mut self.services);
+        let mut first_error = None;
         for (
             service,
             Running {
@@ -320,25 +323,16 @@ impl OryStack {
             },
         ) in services
         {
-            let removed = tokio::time::timeout(DOCKER_TIMEOUT, container.rm()).await;
+            let removed = container.rm().await;
             ports.release();
-            match removed {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return Err(Error::Remove {
-                        service,
-                        reason: e.to_string(),
-                    });
-                }
-                Err(_) => {
-                    return Err(Error::Remove {
-                        service,
-                        reason: format!("Docker did not answer within {DOCKER_TIMEOUT:?}"),
-                    });
-                }
+            if let Err(e) = removed {
+                first_error.get_or_insert(Error::Remove {
+                    service,
+                    reason: e.to_string(),
+                });
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     fn expect(&self, service: Service) -> &Endpoints {

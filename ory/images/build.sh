@@ -62,9 +62,14 @@ ports_of() {
 # The build needs Go, a C compiler and glibc's static archive (cgo, static).
 need_toolchain() {
   command -v go >/dev/null || die "go is not installed; it is needed to build $1 (or set ORYGATE_IMAGES=pull where a registry is reachable)"
-  command -v "${CC:-cc}" >/dev/null || die "no C compiler (${CC:-cc}); cgo needs one to build $1: apt-get install gcc"
-  echo 'int main(void){return 0;}' | "${CC:-cc}" -static -x c -o /dev/null - 2>/dev/null ||
-    die "the C compiler cannot link statically; install glibc's static archive: apt-get install libc6-dev"
+  local v cc
+  v=$(go env GOVERSION | sed -n 's/^go\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  read -r major minor <<<"${v:-0 0}"
+  [ "$major" -gt 1 ] || [ "$minor" -ge 23 ] || die "$(go env GOVERSION) is too old to build $1: Go 1.23 or newer is needed"
+  cc=$(go env CC)
+  command -v "$cc" >/dev/null || die "no C compiler ($cc, from 'go env CC'); cgo needs one to build $1: apt-get install gcc"
+  echo 'int main(void){return 0;}' | "$cc" -static -x c -o /dev/null - 2>/dev/null ||
+    die "$cc cannot link statically; install glibc's static archive: apt-get install libc6-dev"
 }
 
 build_one() {
@@ -104,7 +109,8 @@ build_one() {
   local info date commit pkg
   # The release's date and commit, from the proxy's record of the version
   # (it names the commit for some modules only; the tag stands in otherwise).
-  info=$(cd "$dir" && GOFLAGS=-mod=readonly go mod download -json "$module@$version")
+  info=$(cd "$dir" && GOFLAGS=-mod=readonly go mod download -json "$module@$version") ||
+    die "go mod download $module@$version failed: $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$info")"
   info=$(cat "$(sed -n 's/.*"Info": "\([^"]*\)".*/\1/p' <<<"$info")")
   date=$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' <<<"$info")
   commit=$(sed -n 's/.*"Hash":"\([^"]*\)".*/\1/p' <<<"$info")
