@@ -50,12 +50,17 @@ impl OryStackBuilder {
     /// Adds a service with its config from `ory/<service>/`.
     #[must_use]
     pub fn with(mut self, service: Service) -> Self {
+        self.spec(service);
+        self
+    }
+
+    /// The settings of `service`, added with its defaults if it was not.
+    fn spec(&mut self, service: Service) -> &mut Spec {
         self.services.entry(service).or_insert_with(|| Spec {
             config_dir: service.default_config_dir(),
             tag: service.tag().to_owned(),
             env: Vec::new(),
-        });
-        self
+        })
     }
 
     #[must_use]
@@ -83,10 +88,7 @@ impl OryStackBuilder {
     /// names as `ory/<service>/`). Adds the service if it was not added.
     #[must_use]
     pub fn config_dir(mut self, service: Service, dir: impl Into<PathBuf>) -> Self {
-        self = self.with(service);
-        if let Some(spec) = self.services.get_mut(&service) {
-            spec.config_dir = dir.into();
-        }
+        self.spec(service).config_dir = dir.into();
         self
     }
 
@@ -94,10 +96,7 @@ impl OryStackBuilder {
     /// (for example to try a newer release).
     #[must_use]
     pub fn image_tag(mut self, service: Service, tag: impl Into<String>) -> Self {
-        self = self.with(service);
-        if let Some(spec) = self.services.get_mut(&service) {
-            spec.tag = tag.into();
-        }
+        self.spec(service).tag = tag.into();
         self
     }
 
@@ -111,10 +110,7 @@ impl OryStackBuilder {
         key: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self = self.with(service);
-        if let Some(spec) = self.services.get_mut(&service) {
-            spec.env.push((key.into(), value.into()));
-        }
+        self.spec(service).env.push((key.into(), value.into()));
         self
     }
 
