@@ -168,3 +168,33 @@ async fn a_panicking_test_still_removes_its_containers() {
     let left = harness::stack_containers(&id).await.unwrap();
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }
+
+#[tokio::test]
+async fn an_env_override_reaches_the_service() {
+    init_tracing();
+    let stack = OryStack::builder()
+        .env(
+            Service::Kratos,
+            "SELFSERVICE_FLOWS_REGISTRATION_ENABLED",
+            "false",
+        )
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let browser = Browser::new().unwrap();
+
+    let refused = scenarios::flows::start_browser(
+        &browser,
+        &stack.kratos(),
+        scenarios::flows::Kind::Registration,
+    )
+    .await
+    .expect_err("registration is switched off");
+
+    assert_eq!(
+        refused.ory_id().as_deref(),
+        Some("self_service_flow_disabled"),
+        "{refused}"
+    );
+    assert_eq!(refused.status(), Some(400), "{refused}");
+}
