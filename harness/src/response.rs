@@ -37,37 +37,45 @@ struct GenericError {
 /// Builds [`Error::Status`] from a response body, reading Ory's error id and
 /// message when the body is one of Ory's error documents.
 pub fn status_error(step: &str, status: u16, body: &str) -> Error {
-    let mut error = recorded_error(step, status, body);
-    if let Error::Status { status: s, .. } = &mut error {
-        *s = status;
+    let (_, error_id, message) = read_error(body);
+    Error::Status {
+        step: step.to_owned(),
+        status,
+        error_id,
+        message,
     }
-    error
 }
 
 /// Builds [`Error::Status`] from an error document Kratos recorded (as its
 /// error UI shows it): the status is the one in the document, `fallback`
 /// when it has none.
 pub fn recorded_error(step: &str, fallback: u16, body: &str) -> Error {
-    let (status, error_id, message) = match serde_json::from_str::<OryError>(body) {
+    let (code, error_id, message) = read_error(body);
+    Error::Status {
+        step: step.to_owned(),
+        status: code.unwrap_or(fallback),
+        error_id,
+        message,
+    }
+}
+
+/// The status code, error id and message an error body carries: Ory's
+/// generic document, the OAuth2 one, or (neither) the start of the body.
+fn read_error(body: &str) -> (Option<u16>, Option<String>, String) {
+    match serde_json::from_str::<OryError>(body) {
         Ok(OryError::Generic { error }) => {
             let message = [error.message, error.reason]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(": ");
-            (error.code.unwrap_or(fallback), error.id, message)
+            (error.code, error.id, message)
         }
         Ok(OryError::OAuth2 {
             error,
             error_description,
-        }) => (fallback, Some(error), error_description.unwrap_or_default()),
-        Err(_) => (fallback, None, snippet(body)),
-    };
-    Error::Status {
-        step: step.to_owned(),
-        status,
-        error_id,
-        message,
+        }) => (None, Some(error), error_description.unwrap_or_default()),
+        Err(_) => (None, None, snippet(body)),
     }
 }
 

@@ -181,14 +181,7 @@ async fn fail_on_error_page<T: Transport>(
     step: &str,
     landing: &Landing,
 ) -> Result<()> {
-    let query = |name: &str| {
-        landing
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    let (Some(id), None) = (query("id"), query("flow")) else {
+    let (Some(id), None) = (query_param(&landing.url, "id"), flow_param(&landing.url)) else {
         return Ok(());
     };
     let mut url = kratos.public("self-service/errors");
@@ -212,7 +205,12 @@ async fn fail_on_error_page<T: Transport>(
 
 /// The `flow` query parameter of a UI URL.
 pub fn flow_param(url: &Url) -> Option<String> {
+    query_param(url, "flow")
+}
+
+/// The first value of the query parameter `name`.
+fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
-        .find(|(k, _)| k == "flow")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
