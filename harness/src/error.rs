@@ -102,6 +102,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// The load profile's PostgreSQL could not be found, started or used.
+    #[error("{action} the load profile's PostgreSQL: {reason}")]
+    Postgres { action: String, reason: String },
+
     /// Local I/O: binding the SMTP sink, reading config files.
     #[error("{context}: {source}")]
     Io {

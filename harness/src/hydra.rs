@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use reqwest::Method;
+
 use crate::error::Result;
-use crate::kratos::join;
-use crate::response::expect_json;
-use crate::transport::Transport;
+use crate::response::json;
+use crate::transport::{Expect, Step, Transport, get_json};
+use crate::urls::join;
 
 /// A Hydra deployment, by its public and admin base URLs.
 #[derive(Debug, Clone)]
@@ -59,22 +61,19 @@ impl Hydra {
         transport: &T,
         client: &OAuth2Client,
     ) -> Result<OAuth2Client> {
-        let step = "hydra POST /admin/clients";
-        let request = transport
-            .client()
-            .post(self.admin("admin/clients"))
-            .json(client);
-        let response = transport.send(step, request).await?;
-        expect_json(step, response, &[201]).await
+        let url = self.admin("admin/clients");
+        let step = Step::new("hydra", Method::POST, &url, Expect::Status(201));
+        let request = transport.client().post(url).json(client);
+        json(&step, transport.send(&step, request).await?).await
     }
 
     /// `GET /admin/clients/{id}`.
     pub async fn client<T: Transport>(&self, transport: &T, id: &str) -> Result<OAuth2Client> {
-        let step = "hydra GET /admin/clients/%";
-        let request = transport
-            .client()
-            .get(self.admin(&format!("admin/clients/{id}")));
-        let response = transport.send(step, request).await?;
-        expect_json(step, response, &[200]).await
+        get_json(
+            transport,
+            "hydra",
+            self.admin(&format!("admin/clients/{id}")),
+        )
+        .await
     }
 }

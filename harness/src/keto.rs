@@ -4,10 +4,12 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use reqwest::Method;
+
 use crate::error::Result;
-use crate::kratos::join;
-use crate::response::{expect_json, expect_status};
-use crate::transport::Transport;
+use crate::response::json;
+use crate::transport::{Expect, Step, Transport};
+use crate::urls::join;
 
 /// A Keto deployment, by its read and write base URLs.
 #[derive(Debug, Clone)]
@@ -58,23 +60,21 @@ impl Keto {
 
     /// `PUT /admin/relation-tuples` on the write API.
     pub async fn create<T: Transport>(&self, transport: &T, tuple: &Relationship) -> Result<()> {
-        let step = "keto PUT /admin/relation-tuples";
-        let request = transport
-            .client()
-            .put(self.write("admin/relation-tuples"))
-            .json(tuple);
-        expect_status(step, transport.send(step, request).await?, &[201]).await?;
+        let url = self.write("admin/relation-tuples");
+        let step = Step::new("keto", Method::PUT, &url, Expect::Status(201));
+        transport
+            .send(&step, transport.client().put(url).json(tuple))
+            .await?;
         Ok(())
     }
 
     /// `DELETE /admin/relation-tuples` on the write API.
     pub async fn delete<T: Transport>(&self, transport: &T, tuple: &Relationship) -> Result<()> {
-        let step = "keto DELETE /admin/relation-tuples";
-        let request = transport
-            .client()
-            .delete(self.write("admin/relation-tuples"))
-            .query(tuple);
-        expect_status(step, transport.send(step, request).await?, &[204]).await?;
+        let url = self.write("admin/relation-tuples");
+        let step = Step::new("keto", Method::DELETE, &url, Expect::Status(204));
+        transport
+            .send(&step, transport.client().delete(url).query(tuple))
+            .await?;
         Ok(())
     }
 
@@ -82,13 +82,10 @@ impl Keto {
     /// subject has the relation or permission on the object (after
     /// subject sets and permission rules are applied).
     pub async fn check<T: Transport>(&self, transport: &T, tuple: &Relationship) -> Result<bool> {
-        let step = "keto POST /relation-tuples/check/openapi";
-        let request = transport
-            .client()
-            .post(self.read("relation-tuples/check/openapi"))
-            .json(tuple);
-        let result: CheckResult =
-            expect_json(step, transport.send(step, request).await?, &[200]).await?;
+        let url = self.read("relation-tuples/check/openapi");
+        let step = Step::new("keto", Method::POST, &url, Expect::Status(200));
+        let request = transport.client().post(url).json(tuple);
+        let result: CheckResult = json(&step, transport.send(&step, request).await?).await?;
         Ok(result.allowed)
     }
 }

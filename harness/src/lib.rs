@@ -4,14 +4,15 @@
 //!   127.0.0.1, free ports), ready-probed, removed on drop.
 //! - [`MailSink`] and [`Mailbox`]: the SMTP server Kratos' courier delivers
 //!   to, and a per-address inbox.
-//! - [`Browser`]: a virtual user's client with its own cookie jar (or none,
-//!   for API flows), sending through the [`Transport`] seam.
+//! - [`Browser`] and [`NativeApp`]: a virtual user's client, with its own
+//!   cookie jar or (for API flows) none, sending through the [`Transport`]
+//!   seam as named [`Step`]s that say what answer they expect.
 //! - [`kratos`], [`hydra`], [`keto`]: where each service's APIs are, and
 //!   serde types for the JSON in use.
 //!
 //! The harness knows nothing of flows: those are in the `scenarios` crate.
 
-mod browser;
+mod client;
 mod error;
 pub mod hydra;
 mod images;
@@ -20,22 +21,25 @@ pub mod keto;
 pub mod kratos;
 mod logs;
 pub mod mail;
+pub mod navigate;
+mod postgres;
 mod ready;
 pub mod response;
 mod service;
 mod stack;
 pub mod transport;
+pub mod urls;
 
-pub use browser::{Browser, Cookie, REQUEST_TIMEOUT};
+pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use error::{Error, Result};
 pub use hydra::Hydra;
 pub use keto::Keto;
 pub use kratos::Kratos;
 pub use logs::Telemetry;
-pub use mail::{Mail, MailSink, Mailbox};
+pub use mail::{Mail, MailSink, MailStats, Mailbox, Mailboxes};
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
 pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
-pub use transport::{Transport, step_name};
+pub use transport::{Expect, Step, Transport};
 
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.
 /// `ORYGATE_ROOT` overrides it for a binary run from elsewhere.

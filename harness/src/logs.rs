@@ -13,16 +13,24 @@ use testcontainers::{ContainerAsync, GenericImage};
 /// How long reading a container's log may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A container's whole output, stdout and stderr in the order they were
-/// written. Reading is bounded; what could not be read is said in the text.
-pub(crate) async fn read(container: &ContainerAsync<GenericImage>) -> String {
+/// How many lines from the end a failure explanation reads: enough to find
+/// the last warnings among an access log, without reading a long run's log.
+const EXPLAIN_TAIL: usize = 2_000;
+
+/// A container's output, stdout and stderr in the order they were written:
+/// the whole of it, or its last `tail` lines (Docker cuts it, so a long
+/// run's log is not read). Reading is bounded in time; what could not be
+/// read is said in the text.
+pub(crate) async fn read(container: &ContainerAsync<GenericImage>, tail: Option<usize>) -> String {
     let docker = match Docker::connect_with_local_defaults() {
         Ok(docker) => docker,
         Err(e) => return format!("(the log could not be read: {e})"),
     };
+    let tail = tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
+        .tail(&tail)
         .build();
     let mut stream = docker.logs(container.id(), Some(options));
     let mut text = Vec::new();
@@ -87,14 +95,14 @@ pub(crate) fn telemetry(log: &str) -> Telemetry {
 /// a readable length. Used when a service fails to start: Ory prints its
 /// config errors as plain text.
 pub(crate) async fn tail(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
-    last_lines(&read(container).await, lines)
+    last_lines(&read(container, Some(lines)).await, lines)
 }
 
 /// The last `lines` log lines that explain a failed request: warnings,
 /// errors and audit records, one short line each, without the access log.
 /// Falls back to the plain tail when there are none.
 pub(crate) async fn relevant(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
-    let text = read(container).await;
+    let text = read(container, Some(EXPLAIN_TAIL)).await;
     let picked: Vec<String> = text.lines().filter_map(summarize).collect();
     if picked.is_empty() {
         return last_lines(&text, lines);

@@ -1,13 +1,16 @@
 //! The SMTP sink Kratos' courier delivers to, and a mailbox per address.
 //!
 //! The sink speaks just enough SMTP for a courier (EHLO/HELO, MAIL, RCPT,
-//! DATA, RSET, NOOP, QUIT), listens on 127.0.0.1, keeps every message in
-//! memory and files it under each envelope recipient.
+//! DATA, RSET, NOOP, QUIT), listens on 127.0.0.1 and files each message in
+//! memory under its envelope recipients. A mailbox looks its address up
+//! directly and is woken only by mail to it; collected messages are gone,
+//! and uncollected ones are dropped (and counted) past an age or a count,
+//! so a long load run holds bounded memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -113,40 +116,139 @@ fn six_digit_code(body: &str) -> Option<String> {
     None
 }
 
+/// How many undelivered messages the sink keeps at most; past that the
+/// oldest are dropped (and counted).
+pub const MAX_KEPT: usize = 10_000;
+
+/// How long the sink keeps a message nobody collected.
+pub const KEEP_FOR: Duration = Duration::from_secs(600);
+
+/// What the sink did with the messages it received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailStats {
+    /// Messages received, counted once per envelope recipient.
+    pub delivered: u64,
+    /// Messages handed to a mailbox.
+    pub collected: u64,
+    /// Messages still waiting to be collected.
+    pub waiting: u64,
+    /// Messages dropped uncollected: older than [`KEEP_FOR`], or the oldest
+    /// when more than [`MAX_KEPT`] were waiting.
+    pub dropped: u64,
+}
+
+/// One recipient's messages, oldest first, with a sequence number each.
+#[derive(Debug, Default)]
+struct Inbox {
+    mail: VecDeque<(u64, Mail)>,
+    /// Woken when a message arrives for this recipient, and only then.
+    arrived: Arc<Notify>,
+}
+
+#[derive(Debug, Default)]
+struct Shelves {
+    inboxes: HashMap<String, Inbox>,
+    /// Every delivery in order of arrival, (sequence, when, recipient),
+    /// including ones collected since: the queue expiry walks. At most
+    /// [`MAX_KEPT`] long.
+    arrivals: VecDeque<(u64, Instant, String)>,
+    next_seq: u64,
+    stats: MailStats,
+}
+
+impl Shelves {
+    /// Drops what expired or overflows, oldest first.
+    fn expire(&mut self, now: Instant) {
+        while let Some((seq, at, _)) = self.arrivals.front() {
+            let overflow = self.arrivals.len() > MAX_KEPT;
+            if !overflow && now.duration_since(*at) < KEEP_FOR {
+                return;
+            }
+            let seq = *seq;
+            let (_, _, rcpt) = self.arrivals.pop_front().expect("a front exists");
+            let Some(inbox) = self.inboxes.get_mut(&rcpt) else {
+                continue;
+            };
+            // An inbox hands out its oldest first: if this delivery is not
+            // at the front it was collected already.
+            if inbox.mail.front().is_some_and(|(s, _)| *s == seq) {
+                inbox.mail.pop_front();
+                self.stats.dropped += 1;
+                self.stats.waiting -= 1;
+            }
+            self.forget_if_idle(&rcpt);
+        }
+    }
+
+    /// Removes an inbox that holds nothing and that nobody waits on.
+    fn forget_if_idle(&mut self, rcpt: &str) {
+        if self
+            .inboxes
+            .get(rcpt)
+            .is_some_and(|i| i.mail.is_empty() && Arc::strong_count(&i.arrived) == 1)
+        {
+            self.inboxes.remove(rcpt);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Store {
-    by_recipient: Mutex<HashMap<String, VecDeque<Mail>>>,
-    arrived: Notify,
+    shelves: Mutex<Shelves>,
 }
 
 impl Store {
-    fn deliver(&self, mail: &Mail) {
-        let mut boxes = self.by_recipient.lock().expect("mail store lock");
-        for rcpt in &mail.recipients {
-            boxes
-                .entry(rcpt.to_ascii_lowercase())
-                .or_default()
-                .push_back(mail.clone());
-        }
-        drop(boxes);
-        self.arrived.notify_waiters();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shelves> {
+        self.shelves.lock().expect("mail store lock")
     }
 
-    fn take(&self, address: &str) -> Option<Mail> {
-        self.by_recipient
-            .lock()
-            .expect("mail store lock")
-            .get_mut(address)
-            .and_then(VecDeque::pop_front)
+    fn deliver(&self, mail: &Mail) {
+        let now = Instant::now();
+        let mut shelves = self.lock();
+        for rcpt in &mail.recipients {
+            let rcpt = rcpt.to_ascii_lowercase();
+            let seq = shelves.next_seq;
+            shelves.next_seq += 1;
+            let inbox = shelves.inboxes.entry(rcpt.clone()).or_default();
+            inbox.mail.push_back((seq, mail.clone()));
+            inbox.arrived.notify_waiters();
+            shelves.arrivals.push_back((seq, now, rcpt));
+            shelves.stats.delivered += 1;
+            shelves.stats.waiting += 1;
+        }
+        shelves.expire(now);
+    }
+
+    /// The oldest message for `address`, or the notifier to wait on.
+    fn take(&self, address: &str) -> Result<Mail, Arc<Notify>> {
+        let mut shelves = self.lock();
+        let inbox = shelves.inboxes.entry(address.to_owned()).or_default();
+        match inbox.mail.pop_front() {
+            Some((_, mail)) => {
+                shelves.stats.collected += 1;
+                shelves.stats.waiting -= 1;
+                shelves.forget_if_idle(address);
+                Ok(mail)
+            }
+            None => Err(Arc::clone(&inbox.arrived)),
+        }
+    }
+
+    /// Ends a wait on `address`: its inbox is forgotten if it is empty and
+    /// nobody else waits on it.
+    fn release(&self, address: &str, arrived: Arc<Notify>) {
+        let mut shelves = self.lock();
+        drop(arrived);
+        shelves.forget_if_idle(address);
     }
 }
 
-/// An SMTP server on 127.0.0.1 that keeps what it receives. Stops when
-/// dropped.
+/// An SMTP server on 127.0.0.1 that keeps what it receives, bounded in
+/// count and age. Stops when dropped.
 #[derive(Debug)]
 pub struct MailSink {
     addr: SocketAddr,
-    store: Arc<Store>,
+    mailboxes: Mailboxes,
     task: JoinHandle<()>,
 }
 
@@ -171,7 +273,11 @@ impl MailSink {
                 });
             }
         });
-        Ok(Self { addr, store, task })
+        Ok(Self {
+            addr,
+            mailboxes: Mailboxes { store },
+            task,
+        })
     }
 
     /// Where the sink listens.
@@ -181,16 +287,40 @@ impl MailSink {
 
     /// The mailbox of one address (case-insensitive).
     pub fn mailbox(&self, address: &str) -> Mailbox {
-        Mailbox {
-            address: address.to_ascii_lowercase(),
-            store: Arc::clone(&self.store),
-        }
+        self.mailboxes.open(address)
+    }
+
+    /// A handle that opens mailboxes at this sink, for code that outlives a
+    /// borrow of it (a load run's users).
+    pub fn mailboxes(&self) -> Mailboxes {
+        self.mailboxes.clone()
     }
 }
 
 impl Drop for MailSink {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Opens mailboxes at a [`MailSink`] and reports what it kept and dropped.
+#[derive(Debug, Clone)]
+pub struct Mailboxes {
+    store: Arc<Store>,
+}
+
+impl Mailboxes {
+    /// The mailbox of one address (case-insensitive).
+    pub fn open(&self, address: &str) -> Mailbox {
+        Mailbox {
+            address: address.to_ascii_lowercase(),
+            store: Arc::clone(&self.store),
+        }
+    }
+
+    /// Counts of what the sink received, handed out, holds and dropped.
+    pub fn stats(&self) -> MailStats {
+        self.store.lock().stats
     }
 }
 
@@ -207,21 +337,35 @@ impl Mailbox {
         &self.address
     }
 
-    /// Waits up to `timeout` for the next message to this address.
+    /// Waits up to `timeout` for the next message to this address. Only a
+    /// delivery to this address wakes the wait.
     pub async fn next(&self, timeout: Duration) -> Result<Mail> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            // Register interest before looking, so a delivery between the
-            // look and the wait is not missed.
-            let arrived = self.store.arrived.notified();
-            if let Some(mail) = self.store.take(&self.address) {
-                return Ok(mail);
-            }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                return Err(Error::MailTimeout {
-                    address: self.address.clone(),
-                    timeout,
-                });
+            let arrived = match self.store.take(&self.address) {
+                Ok(mail) => return Ok(mail),
+                Err(arrived) => arrived,
+            };
+            let outcome = {
+                // Register interest, then look again, so a delivery between
+                // the look and the wait is not missed.
+                let notified = arrived.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                match self.store.take(&self.address) {
+                    Ok(mail) => Some(Ok(mail)),
+                    Err(_) => match tokio::time::timeout_at(deadline, notified).await {
+                        Ok(()) => None,
+                        Err(_) => Some(Err(Error::MailTimeout {
+                            address: self.address.clone(),
+                            timeout,
+                        })),
+                    },
+                }
+            };
+            self.store.release(&self.address, arrived);
+            if let Some(outcome) = outcome {
+                return outcome;
             }
         }
     }
@@ -387,5 +531,74 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::MailTimeout { .. }), "{err}");
+    }
+
+    fn mail_to(address: &str) -> Mail {
+        Mail {
+            recipients: vec![address.to_owned()],
+            from: "no-reply@x.test".into(),
+            subject: "code".into(),
+            text: Some("123456".into()),
+            html: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn collected_mail_is_gone_and_leaves_no_inbox_behind() {
+        let store = Arc::new(Store::default());
+        let boxes = Mailboxes {
+            store: Arc::clone(&store),
+        };
+        let waiting = tokio::spawn({
+            let mailbox = boxes.open("A@x.test");
+            async move { mailbox.next(Duration::from_secs(5)).await }
+        });
+        tokio::task::yield_now().await;
+        store.deliver(&mail_to("b@x.test"));
+        store.deliver(&mail_to("a@x.test"));
+        assert_eq!(waiting.await.unwrap().unwrap().recipients, ["a@x.test"]);
+        boxes.open("b@x.test").next(Duration::ZERO).await.unwrap();
+        let timed_out = boxes.open("c@x.test").next(Duration::from_millis(10)).await;
+        assert!(matches!(timed_out, Err(Error::MailTimeout { .. })));
+
+        assert_eq!(
+            boxes.stats(),
+            MailStats {
+                delivered: 2,
+                collected: 2,
+                waiting: 0,
+                dropped: 0
+            }
+        );
+        assert!(
+            store.lock().inboxes.is_empty(),
+            "{:?}",
+            store.lock().inboxes.keys()
+        );
+    }
+
+    #[test]
+    fn uncollected_mail_is_dropped_past_the_count_or_the_age_and_counted() {
+        let store = Store::default();
+        for i in 0..MAX_KEPT + 5 {
+            store.deliver(&mail_to(&format!("u{i}@x.test")));
+        }
+        {
+            let shelves = store.lock();
+            assert_eq!(shelves.stats.dropped, 5);
+            assert_eq!(shelves.stats.waiting, MAX_KEPT as u64);
+            assert_eq!(shelves.inboxes.len(), MAX_KEPT);
+            assert!(
+                !shelves.inboxes.contains_key("u0@x.test"),
+                "the oldest go first"
+            );
+            assert!(shelves.inboxes.contains_key("u5@x.test"));
+        }
+        let later = Instant::now() + KEEP_FOR;
+        let mut shelves = store.lock();
+        shelves.expire(later);
+        assert_eq!(shelves.stats.dropped, MAX_KEPT as u64 + 5);
+        assert_eq!(shelves.stats.waiting, 0);
+        assert!(shelves.inboxes.is_empty() && shelves.arrivals.is_empty());
     }
 }

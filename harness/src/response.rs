@@ -1,11 +1,13 @@
-//! Reading Ory's answers: statuses a step accepts, JSON bodies, and Ory's
-//! error format turned into [`Error::Status`] with the error id.
+//! Reading Ory's answers: JSON bodies, and Ory's error documents turned
+//! into [`Error::Status`] with the error id (or [`Error::Flow`] with the
+//! message ids of a rejected self-service flow).
 
 use reqwest::Response;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::transport::Step;
 
 /// Ory's generic error body (`{"error": {"id": .., "message": ..}}`) and
 /// the OAuth2 one (`{"error": "invalid_client", "error_description": ..}`).
@@ -34,9 +36,22 @@ struct GenericError {
     reason: Option<String>,
 }
 
-/// Builds [`Error::Status`] from a response body, reading Ory's error id and
-/// message when the body is one of Ory's error documents.
+/// The error for a status a step does not accept: an [`Error::Flow`] when
+/// the body is a self-service flow with error messages (Kratos answers a
+/// rejected API flow with 400 and the flow), otherwise an [`Error::Status`]
+/// with Ory's error id and message when the body is one of Ory's error
+/// documents.
 pub fn status_error(step: &str, status: u16, body: &str) -> Error {
+    if let Ok(flow) = serde_json::from_str::<crate::kratos::Flow>(body) {
+        let messages = flow.errors();
+        if !messages.is_empty() {
+            return Error::Flow {
+                step: step.to_owned(),
+                flow_id: flow.id,
+                messages,
+            };
+        }
+    }
     let (_, error_id, message) = read_error(body);
     Error::Status {
         step: step.to_owned(),
@@ -79,30 +94,26 @@ fn read_error(body: &str) -> (Option<u16>, Option<String>, String) {
     }
 }
 
-/// Fails unless the response's status is one of `accepted`; returns the
-/// response otherwise.
-pub async fn expect_status(step: &str, response: Response, accepted: &[u16]) -> Result<Response> {
-    let status = response.status().as_u16();
-    if accepted.contains(&status) {
-        return Ok(response);
-    }
-    let body = response.text().await.unwrap_or_default();
-    Err(status_error(step, status, &body))
-}
-
-/// Fails unless the status is one of `accepted`, then decodes the JSON body.
-pub async fn expect_json<T: DeserializeOwned>(
-    step: &str,
-    response: Response,
-    accepted: &[u16],
-) -> Result<T> {
-    let response = expect_status(step, response, accepted).await?;
+/// Decodes the JSON body of an answer the step accepted.
+pub async fn json<T: DeserializeOwned>(step: &Step, response: Response) -> Result<T> {
     let body = response.text().await.map_err(|e| Error::Http {
-        step: step.to_owned(),
+        step: step.name(),
         source: e,
     })?;
-    serde_json::from_str(&body)
-        .map_err(|e| Error::unexpected(step, format!("undecodable body ({e}): {}", snippet(&body))))
+    serde_json::from_str(&body).map_err(|e| {
+        Error::unexpected(
+            step.name(),
+            format!("undecodable body ({e}): {}", snippet(&body)),
+        )
+    })
+}
+
+/// The body of an answer as text, for errors and messages.
+pub async fn text(step: &Step, response: Response) -> Result<String> {
+    response.text().await.map_err(|e| Error::Http {
+        step: step.name(),
+        source: e,
+    })
 }
 
 fn snippet(body: &str) -> String {
@@ -145,6 +156,11 @@ mod tests {
             recorded_error("s", 303, r#"{"error":{"message":"m"}}"#).status(),
             Some(303)
         );
+
+        let rejected = r#"{"id":"f1","type":"api","expires_at":"","issued_at":"","request_url":"","ui":{"action":"","method":"POST","nodes":[],"messages":[{"id":4000006,"type":"error","text":"The provided credentials are invalid."}]}}"#;
+        let e = status_error("s", 400, rejected);
+        assert!(matches!(e, Error::Flow { .. }), "{e}");
+        assert_eq!(e.ory_id().as_deref(), Some("4000006"));
 
         let e = status_error("s", 502, "<html>bad gateway</html>");
         assert_eq!(e.ory_id(), None);

@@ -24,16 +24,143 @@ pub const KRATOS_VERSION: &str = "v1.3.1";
 pub const HYDRA_VERSION: &str = "v2.3.0";
 pub const KETO_VERSION: &str = "v0.13.0-alpha.0";
 
+/// Which of a deployment's two APIs a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// Kratos' and Hydra's public API; Keto's read API.
+    Public,
+    /// Kratos' and Hydra's admin API; Keto's write API.
+    Admin,
+}
+
+/// One port a service listens on, set by `<key>_HOST` and `<key>_PORT`.
+#[derive(Debug)]
+struct Listener {
+    key: &'static str,
+    /// The API it serves, probed for readiness; `None` for the others
+    /// (Keto's metrics and OPL ports).
+    api: Option<Api>,
+}
+
+/// Everything the harness knows of one service, in one place.
+#[derive(Debug)]
+struct Table {
+    name: &'static str,
+    tag: &'static str,
+    config_file: &'static str,
+    /// The official image's command, before the config flag.
+    serve: &'static [&'static str],
+    /// Whether `--dev` applies (Keto has no such flag).
+    dev_flag: bool,
+    listeners: &'static [Listener],
+    /// Environment variables that take the base URL of an API.
+    base_urls: &'static [(&'static str, Api)],
+    /// Set in the dev and load profiles.
+    dev_env: &'static [(&'static str, &'static str)],
+    /// Set in the load profile, on top of `dev_env`.
+    load_env: &'static [(&'static str, &'static str)],
+}
+
+const KRATOS: Table = Table {
+    name: "kratos",
+    tag: KRATOS_VERSION,
+    config_file: "kratos.yml",
+    serve: &["serve", "--watch-courier"],
+    dev_flag: true,
+    listeners: &[
+        Listener {
+            key: "SERVE_PUBLIC",
+            api: Some(Api::Public),
+        },
+        Listener {
+            key: "SERVE_ADMIN",
+            api: Some(Api::Admin),
+        },
+    ],
+    base_urls: &[
+        ("SERVE_PUBLIC_BASE_URL", Api::Public),
+        ("SERVE_ADMIN_BASE_URL", Api::Admin),
+    ],
+    // bcrypt's minimum: flows measure Kratos, not the hash.
+    dev_env: &[("HASHERS_BCRYPT_COST", "4")],
+    load_env: &[
+        // A line per request at info level costs more than some requests.
+        ("LOG_LEVEL", "warning"),
+        // The courier takes 10 messages per pull and then sleeps a second:
+        // sign-ups would wait on that, not on Kratos.
+        ("COURIER_WORKER_PULL_COUNT", "200"),
+        ("COURIER_WORKER_PULL_WAIT", "50ms"),
+    ],
+};
+
+const HYDRA: Table = Table {
+    name: "hydra",
+    tag: HYDRA_VERSION,
+    config_file: "hydra.yml",
+    serve: &["serve", "all"],
+    dev_flag: true,
+    listeners: &[
+        Listener {
+            key: "SERVE_PUBLIC",
+            api: Some(Api::Public),
+        },
+        Listener {
+            key: "SERVE_ADMIN",
+            api: Some(Api::Admin),
+        },
+    ],
+    base_urls: &[
+        ("URLS_SELF_ISSUER", Api::Public),
+        ("URLS_SELF_PUBLIC", Api::Public),
+        ("URLS_SELF_ADMIN", Api::Admin),
+    ],
+    dev_env: &[],
+    load_env: &[("LOG_LEVEL", "warning")],
+};
+
+const KETO: Table = Table {
+    name: "keto",
+    tag: KETO_VERSION,
+    config_file: "keto.yml",
+    serve: &["serve"],
+    dev_flag: false,
+    listeners: &[
+        Listener {
+            key: "SERVE_READ",
+            api: Some(Api::Public),
+        },
+        Listener {
+            key: "SERVE_WRITE",
+            api: Some(Api::Admin),
+        },
+        Listener {
+            key: "SERVE_METRICS",
+            api: None,
+        },
+        Listener {
+            key: "SERVE_OPL",
+            api: None,
+        },
+    ],
+    base_urls: &[],
+    dev_env: &[],
+    load_env: &[("LOG_LEVEL", "warning")],
+};
+
 impl Service {
     pub const ALL: [Self; 3] = [Self::Kratos, Self::Hydra, Self::Keto];
 
+    fn table(self) -> &'static Table {
+        match self {
+            Self::Kratos => &KRATOS,
+            Self::Hydra => &HYDRA,
+            Self::Keto => &KETO,
+        }
+    }
+
     /// Lowercase name, as in image names, config folders and step names.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Kratos => "kratos",
-            Self::Hydra => "hydra",
-            Self::Keto => "keto",
-        }
+        self.table().name
     }
 
     /// The image repository, the same as the official one.
@@ -43,11 +170,7 @@ impl Service {
 
     /// The pinned tag.
     pub fn tag(self) -> &'static str {
-        match self {
-            Self::Kratos => KRATOS_VERSION,
-            Self::Hydra => HYDRA_VERSION,
-            Self::Keto => KETO_VERSION,
-        }
+        self.table().tag
     }
 
     /// `oryd/<name>:<tag>`.
@@ -62,11 +185,7 @@ impl Service {
 
     /// The main config file inside the config folder.
     pub fn config_file(self) -> &'static str {
-        match self {
-            Self::Kratos => "kratos.yml",
-            Self::Hydra => "hydra.yml",
-            Self::Keto => "keto.yml",
-        }
+        self.table().config_file
     }
 
     /// Where the config folder is copied inside the container.
@@ -74,97 +193,91 @@ impl Service {
         format!("/etc/config/{}", self.name())
     }
 
+    /// The command that migrates the service's database.
+    pub(crate) fn migrate_command(self) -> Vec<String> {
+        let config = format!("{}/{}", self.container_config_dir(), self.config_file());
+        ["migrate", "sql", "-e", "--yes", "-c", &config]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    /// How many ports the service listens on.
+    pub(crate) fn port_count(self) -> usize {
+        self.table().listeners.len()
+    }
+
     /// The readiness probes: `/health/ready` on every API port, since each
     /// listener comes up on its own.
     pub(crate) fn health_urls(self, ports: &Ports) -> Vec<String> {
-        let probe = |port: u16| format!("http://127.0.0.1:{port}/health/ready");
-        match self {
-            Self::Kratos | Self::Hydra => vec![probe(ports.public), probe(ports.admin)],
-            Self::Keto => vec![probe(ports.read), probe(ports.write)],
-        }
+        self.apis(ports)
+            .map(|(_, port)| format!("http://127.0.0.1:{port}/health/ready"))
+            .collect()
+    }
+
+    /// The API listeners and their ports.
+    fn apis(self, ports: &Ports) -> impl Iterator<Item = (Api, u16)> {
+        self.table()
+            .listeners
+            .iter()
+            .zip(ports.0.iter())
+            .filter_map(|(l, port)| l.api.map(|api| (api, *port)))
+    }
+
+    fn port_of(self, ports: &Ports, api: Api) -> u16 {
+        self.apis(ports)
+            .find_map(|(a, port)| (a == api).then_some(port))
+            .expect("every service serves a public and an admin API")
     }
 
     /// The container's command, the official image's CMD plus the config
-    /// file, dev mode and telemetry opt-out.
-    pub(crate) fn command(self, profile: Profile) -> Vec<String> {
-        let config = format!("{}/{}", self.container_config_dir(), self.config_file());
-        let mut cmd: Vec<String> = match self {
-            Self::Kratos => vec!["serve".into(), "--watch-courier".into()],
-            Self::Hydra => vec!["serve".into(), "all".into()],
-            Self::Keto => vec!["serve".into()],
-        };
+    /// file, dev mode and telemetry opt-out. Both profiles serve plain HTTP
+    /// on 127.0.0.1 and so run `--dev`.
+    pub(crate) fn command(self) -> Vec<String> {
+        let table = self.table();
+        let config = format!("{}/{}", self.container_config_dir(), table.config_file);
+        let mut cmd: Vec<String> = table.serve.iter().map(|s| (*s).to_owned()).collect();
         cmd.extend(["-c".into(), config, "--sqa-opt-out".into()]);
-        if profile == Profile::Dev && self != Self::Keto {
+        if table.dev_flag {
             cmd.push("--dev".into());
         }
         cmd
     }
 
-    /// Ory's environment overrides for ports, URLs and storage.
+    /// Ory's environment overrides for ports, URLs, storage and the
+    /// profile's tuning.
     pub(crate) fn env(
         self,
         profile: Profile,
         ports: &Ports,
         smtp: Option<u16>,
     ) -> Vec<(String, String)> {
+        let table = self.table();
         let mut env: Vec<(String, String)> = vec![
             ("SQA_OPT_OUT".into(), "true".into()),
             ("DSN".into(), "memory".into()),
         ];
-        let mut set = |k: &str, v: String| env.push((k.into(), v));
-        match self {
-            Self::Kratos => {
-                set("SERVE_PUBLIC_HOST", "127.0.0.1".into());
-                set("SERVE_PUBLIC_PORT", ports.public.to_string());
-                set(
-                    "SERVE_PUBLIC_BASE_URL",
-                    format!("http://127.0.0.1:{}/", ports.public),
-                );
-                set("SERVE_ADMIN_HOST", "127.0.0.1".into());
-                set("SERVE_ADMIN_PORT", ports.admin.to_string());
-                set(
-                    "SERVE_ADMIN_BASE_URL",
-                    format!("http://127.0.0.1:{}/", ports.admin),
-                );
-                if let Some(smtp) = smtp {
-                    set(
-                        "COURIER_SMTP_CONNECTION_URI",
-                        format!("smtp://127.0.0.1:{smtp}/?disable_starttls=true"),
-                    );
-                }
-                if profile == Profile::Dev {
-                    // bcrypt's minimum: flows measure Kratos, not the hash.
-                    set("HASHERS_BCRYPT_COST", "4".into());
-                }
-            }
-            Self::Hydra => {
-                set("SERVE_PUBLIC_HOST", "127.0.0.1".into());
-                set("SERVE_PUBLIC_PORT", ports.public.to_string());
-                set("SERVE_ADMIN_HOST", "127.0.0.1".into());
-                set("SERVE_ADMIN_PORT", ports.admin.to_string());
-                set(
-                    "URLS_SELF_ISSUER",
-                    format!("http://127.0.0.1:{}/", ports.public),
-                );
-                set(
-                    "URLS_SELF_PUBLIC",
-                    format!("http://127.0.0.1:{}/", ports.public),
-                );
-                set(
-                    "URLS_SELF_ADMIN",
-                    format!("http://127.0.0.1:{}/", ports.admin),
-                );
-            }
-            Self::Keto => {
-                set("SERVE_READ_HOST", "127.0.0.1".into());
-                set("SERVE_READ_PORT", ports.read.to_string());
-                set("SERVE_WRITE_HOST", "127.0.0.1".into());
-                set("SERVE_WRITE_PORT", ports.write.to_string());
-                set("SERVE_METRICS_HOST", "127.0.0.1".into());
-                set("SERVE_METRICS_PORT", ports.metrics.to_string());
-                set("SERVE_OPL_HOST", "127.0.0.1".into());
-                set("SERVE_OPL_PORT", ports.opl.to_string());
-            }
+        for (listener, port) in table.listeners.iter().zip(ports.0.iter()) {
+            env.push((format!("{}_HOST", listener.key), "127.0.0.1".into()));
+            env.push((format!("{}_PORT", listener.key), port.to_string()));
+        }
+        for (key, api) in table.base_urls {
+            let port = self.port_of(ports, *api);
+            env.push(((*key).into(), format!("http://127.0.0.1:{port}/")));
+        }
+        if let (Service::Kratos, Some(smtp)) = (self, smtp) {
+            env.push((
+                "COURIER_SMTP_CONNECTION_URI".into(),
+                format!("smtp://127.0.0.1:{smtp}/?disable_starttls=true"),
+            ));
+        }
+        let load: &[(&str, &str)] = match profile {
+            Profile::Dev => &[],
+            Profile::Load => table.load_env,
+        };
+        for (key, value) in table.dev_env.iter().chain(load) {
+            env.retain(|(k, _)| k != key);
+            env.push(((*key).into(), (*value).into()));
         }
         env
     }
@@ -182,19 +295,20 @@ pub enum Profile {
     /// `--dev`, plain HTTP on 127.0.0.1, in-memory storage, low hashing cost.
     #[default]
     Dev,
+    /// Dev, tuned so that what limits a load run is Ory and not the setup:
+    /// warnings-only logs, Kratos' courier pulling up to 200 messages every
+    /// 50 ms instead of 10 a second, and Kratos' data in a PostgreSQL the
+    /// stack starts: in-memory SQLite fails concurrent writes at once
+    /// ("database table is locked", HTTP 500), and an SQLite file
+    /// deadlocks Kratos' nested connections until they time out.
+    Load,
 }
 
-/// The loopback ports one service listens on. Kratos and Hydra use
-/// `public` and `admin`; Keto uses `read`, `write`, `metrics` and `opl`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ports {
-    pub public: u16,
-    pub admin: u16,
-    pub read: u16,
-    pub write: u16,
-    pub metrics: u16,
-    pub opl: u16,
-}
+/// The loopback ports one service listens on, in the order of its table's
+/// listeners (Kratos and Hydra: public, admin; Keto: read, write, metrics,
+/// OPL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ports(Vec<u16>);
 
 /// Ports handed to services of this process and not yet released: the OS
 /// may offer a port again as soon as its probe listener is closed, before
@@ -205,7 +319,7 @@ impl Ports {
     /// Free ports on 127.0.0.1 for one service, none of them handed out
     /// before by this process. Release them with [`Ports::release`].
     pub(crate) fn pick(service: Service) -> Result<Self> {
-        let count = if service == Service::Keto { 4 } else { 2 };
+        let count = service.port_count();
         let mut taken = TAKEN.lock().expect("port registry lock");
         let mut held = Vec::new();
         let mut ports = Vec::new();
@@ -230,37 +344,14 @@ impl Ports {
             held.push(listener);
         }
         drop(held);
-        Ok(if service == Service::Keto {
-            Self {
-                read: ports[0],
-                write: ports[1],
-                metrics: ports[2],
-                opl: ports[3],
-                ..Self::default()
-            }
-        } else {
-            Self {
-                public: ports[0],
-                admin: ports[1],
-                ..Self::default()
-            }
-        })
+        Ok(Self(ports))
     }
 
     /// Gives the ports back once the service's container is gone.
     pub(crate) fn release(&self) {
         let mut taken = TAKEN.lock().expect("port registry lock");
-        for port in [
-            self.public,
-            self.admin,
-            self.read,
-            self.write,
-            self.metrics,
-            self.opl,
-        ] {
-            if port != 0 {
-                taken.remove(&port);
-            }
+        for port in &self.0 {
+            taken.remove(port);
         }
     }
 }
@@ -276,18 +367,13 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub(crate) fn local(service: Service, ports: &Ports) -> Self {
-        let url = |port: u16| {
+        let url = |api: Api| {
+            let port = service.port_of(ports, api);
             Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a loopback URL parses")
         };
-        match service {
-            Service::Keto => Self {
-                public: url(ports.read),
-                admin: url(ports.write),
-            },
-            Service::Kratos | Service::Hydra => Self {
-                public: url(ports.public),
-                admin: url(ports.admin),
-            },
+        Self {
+            public: url(Api::Public),
+            admin: url(Api::Admin),
         }
     }
 }
@@ -335,13 +421,20 @@ mod tests {
     #[test]
     fn ports_are_distinct_and_loopback_urls() {
         let ports = Ports::pick(Service::Keto).unwrap();
-        let all = [ports.read, ports.write, ports.metrics, ports.opl];
+        let all = &ports.0;
+        assert_eq!(all.len(), 4);
         for (i, a) in all.iter().enumerate() {
             assert!(*a > 0);
             assert!(!all[i + 1..].contains(a), "{all:?}");
         }
         let again = Ports::pick(Service::Keto).unwrap();
-        assert!(!all.contains(&again.read), "a port was handed out twice");
+        assert!(
+            again.0.iter().all(|p| !all.contains(p)),
+            "a port was handed out twice"
+        );
+        let endpoints = Endpoints::local(Service::Keto, &ports);
+        assert_eq!(endpoints.public.port(), Some(all[0]), "read API");
+        assert_eq!(endpoints.admin.port(), Some(all[1]), "write API");
         ports.release();
         again.release();
     }
@@ -349,16 +442,15 @@ mod tests {
     #[test]
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
-            assert!(
-                service
-                    .command(Profile::Dev)
-                    .contains(&"--sqa-opt-out".to_owned())
-            );
-            let env = service.env(Profile::Dev, &Ports::default(), None);
-            assert!(
-                env.contains(&("SQA_OPT_OUT".into(), "true".into())),
-                "{service}"
-            );
+            assert!(service.command().contains(&"--sqa-opt-out".to_owned()));
+            let ports = Ports(vec![1; service.port_count()]);
+            for profile in [Profile::Dev, Profile::Load] {
+                let env = service.env(profile, &ports, None);
+                assert!(
+                    env.contains(&("SQA_OPT_OUT".into(), "true".into())),
+                    "{service}"
+                );
+            }
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::hydra::Hydra;
 use crate::keto::Keto;
 use crate::kratos::Kratos;
 use crate::logs::{self, Telemetry};
-use crate::mail::{MailSink, Mailbox};
+use crate::mail::{MailSink, Mailbox, Mailboxes};
+use crate::postgres::Postgres;
 use crate::service::{Endpoints, Ports, Profile, Service};
 
 /// Label put on every container a stack starts; its value is the stack id.
@@ -114,6 +115,13 @@ impl OryStackBuilder {
         self
     }
 
+    /// Runs the services in `profile` (by default [`Profile::Dev`]).
+    #[must_use]
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
     /// How long each service may take to become ready.
     #[must_use]
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
@@ -155,11 +163,31 @@ impl OryStackBuilder {
         };
         let id = stack_id();
         let smtp = mail.as_ref().map(|m| m.addr().port());
+        let postgres =
+            if self.profile == Profile::Load && self.services.contains_key(&Service::Kratos) {
+                let postgres = Postgres::start(&id, free_port()?).await?;
+                postgres.create_database("kratos").await?;
+                Some(postgres)
+            } else {
+                None
+            };
+        let kratos_dsn = postgres.as_ref().map(|p| p.dsn("kratos"));
 
         // Start every service and wait for all of them, even after one
         // failed: a container whose start was cut short would be left behind.
         let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
-            start_service(&id, *service, spec, self.profile, smtp, self.ready_timeout)
+            let database = (*service == Service::Kratos)
+                .then_some(kratos_dsn.as_deref())
+                .flatten();
+            start_service(
+                &id,
+                *service,
+                spec,
+                self.profile,
+                smtp,
+                database,
+                self.ready_timeout,
+            )
         }))
         .await;
         let mut services = BTreeMap::new();
@@ -174,7 +202,12 @@ impl OryStackBuilder {
                 }
             }
         }
-        let stack = OryStack { id, services, mail };
+        let stack = OryStack {
+            id,
+            services,
+            mail,
+            _postgres: postgres,
+        };
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -194,6 +227,9 @@ pub struct OryStack {
     id: String,
     services: BTreeMap<Service, Running>,
     mail: Option<MailSink>,
+    /// The load profile's database; dropped after the services' containers
+    /// (fields drop in order).
+    _postgres: Option<Postgres>,
 }
 
 #[derive(Debug)]
@@ -260,10 +296,42 @@ impl OryStack {
             .mailbox(address)
     }
 
+    /// Opens mailboxes at the stack's SMTP sink from code that cannot keep
+    /// a borrow of the stack (a load run's users); `None` without Kratos.
+    pub fn mailboxes(&self) -> Option<Mailboxes> {
+        self.mail.as_ref().map(MailSink::mailboxes)
+    }
+
+    /// Kills a service's container (`docker kill`, no grace period), to see
+    /// what a run does when a service dies under it. The stack still
+    /// removes the container when it is dropped.
+    pub async fn kill(&self, service: Service) -> Result<()> {
+        let running = self.services.get(&service).ok_or_else(|| Error::Docker {
+            reason: format!("kill {service}: it is not part of this stack"),
+        })?;
+        tokio::time::timeout(DOCKER_TIMEOUT, running.container.stop_with_timeout(Some(0)))
+            .await
+            .map_err(|_| Error::Docker {
+                reason: format!("kill {service}: no answer within {DOCKER_TIMEOUT:?}"),
+            })?
+            .map_err(|e| Error::Docker {
+                reason: format!("kill {service}: {e}"),
+            })
+    }
+
     /// The last `lines` lines a service logged.
     pub async fn log_tail(&self, service: Service, lines: usize) -> String {
         match self.services.get(&service) {
             Some(r) => logs::tail(&r.container, lines).await,
+            None => format!("({service} is not part of this stack)"),
+        }
+    }
+
+    /// The last `lines` warnings, errors and audit records a service
+    /// logged, one short line each (the plain tail if there are none).
+    pub async fn warnings(&self, service: Service, lines: usize) -> String {
+        match self.services.get(&service) {
+            Some(r) => logs::relevant(&r.container, lines).await,
             None => format!("({service} is not part of this stack)"),
         }
     }
@@ -275,7 +343,7 @@ impl OryStack {
         for (service, running) in &self.services {
             states.push((
                 *service,
-                logs::telemetry(&logs::read(&running.container).await),
+                logs::telemetry(&logs::read(&running.container, None).await),
             ));
         }
         states
@@ -343,6 +411,7 @@ async fn start_service(
     spec: &Spec,
     profile: Profile,
     smtp: Option<u16>,
+    database: Option<&str>,
     ready_timeout: Duration,
 ) -> Result<Running> {
     let ports = Ports::pick(service)?;
@@ -351,19 +420,17 @@ async fn start_service(
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
     }
-    let mut request = GenericImage::new(service.image(), spec.tag.clone())
-        .with_network("host")
-        .with_container_name(format!("orygate-{stack}-{service}"))
-        .with_label(STACK_LABEL, stack)
-        .with_label("dev.orygate.service", service.name())
-        .with_cmd(service.command(profile))
-        .with_copy_to(
-            CopyTargetOptions::new(service.container_config_dir()),
-            spec.config_dir.clone(),
-        );
-    for (key, value) in env {
-        request = request.with_env_var(key, value);
+    if let Some(dsn) = database {
+        env.retain(|(k, _)| k != "DSN");
+        env.push(("DSN".into(), dsn.to_owned()));
+        let migrate = container_request(stack, service, spec, &env, "migrate")
+            .with_cmd(service.migrate_command());
+        if let Err(e) = migrate_once(service, migrate, ready_timeout).await {
+            ports.release();
+            return Err(e);
+        }
     }
+    let request = container_request(stack, service, spec, &env, "").with_cmd(service.command());
     let started = tokio::time::timeout(DOCKER_TIMEOUT, request.start()).await;
     let container = match started {
         Ok(Ok(container)) => container,
@@ -390,9 +457,88 @@ async fn start_service(
     Ok(Running {
         service,
         container,
-        ports,
         endpoints: Endpoints::local(service, &ports),
+        ports,
     })
+}
+
+/// A container of `service` for this stack, with its config and `env`;
+/// `role` names a helper container (`migrate`) apart from the service's.
+fn container_request(
+    stack: &str,
+    service: Service,
+    spec: &Spec,
+    env: &[(String, String)],
+    role: &str,
+) -> testcontainers::ContainerRequest<GenericImage> {
+    let name = if role.is_empty() {
+        format!("orygate-{stack}-{service}")
+    } else {
+        format!("orygate-{stack}-{service}-{role}")
+    };
+    let mut request = GenericImage::new(service.image(), spec.tag.clone())
+        .with_network("host")
+        .with_container_name(name)
+        .with_label(STACK_LABEL, stack)
+        .with_label("dev.orygate.service", service.name())
+        .with_copy_to(
+            CopyTargetOptions::new(service.container_config_dir()),
+            spec.config_dir.clone(),
+        );
+    for (key, value) in env {
+        request = request.with_env_var(key, value);
+    }
+    request
+}
+
+/// Runs the service's database migration to completion; a non-zero exit
+/// fails with the migration's log. The container is removed either way.
+async fn migrate_once(
+    service: Service,
+    request: testcontainers::ContainerRequest<GenericImage>,
+    timeout: Duration,
+) -> Result<()> {
+    let container = tokio::time::timeout(DOCKER_TIMEOUT, request.start())
+        .await
+        .map_err(|_| Error::Docker {
+            reason: format!("migrate {service}: no answer within {DOCKER_TIMEOUT:?}"),
+        })?
+        .map_err(|e| Error::Start {
+            service,
+            source: Box::new(e),
+        })?;
+    let deadline = Instant::now() + timeout;
+    while container.is_running().await.unwrap_or(false) {
+        if Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                service,
+                url: "its database migration".into(),
+                timeout,
+                last: "still running".into(),
+                log: logs::tail(&container, 30).await,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match container.exit_code().await.ok().flatten() {
+        Some(0) => Ok(()),
+        code => Err(Error::Exited {
+            service,
+            code: code.unwrap_or(-1),
+            log: format!(
+                "(its database migration)\n{}",
+                logs::tail(&container, 30).await
+            ),
+        }),
+    }
+}
+
+/// A free port on 127.0.0.1, for a process the harness starts itself.
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))
 }
 
 /// `<pid>-<n>-<random>`: the pid first, so a cleanup can tell a live run's

@@ -1,50 +1,174 @@
 //! The seam between flows and how their requests are sent.
 //!
-//! A flow builds requests with [`Transport::client`] and sends each through
-//! [`Transport::send`] under a stable step name, such as
-//! `"kratos POST /self-service/login?flow=%"`. In tests the transport is a
-//! [`crate::Browser`]; under load it wraps a Goose user, so every step is a
-//! named request with its own metrics.
+//! A flow builds a request with [`Transport::client`] and sends it through
+//! [`Transport::send`] as a [`Step`]: a stable name (`kratos POST
+//! /self-service/login?flow=%`) and the answer it expects ([`Expect`]). The
+//! transport checks the answer: a status the step does not accept is an
+//! [`Error::Status`] carrying Ory's error id, the same in every transport. In
+//! tests the transport is a [`crate::Browser`] or a [`crate::NativeApp`];
+//! under load it wraps a Goose user, so each step is a named request that
+//! fails exactly when the test would.
 
+use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::{Client, Method, RequestBuilder, Response};
 use url::Url;
 
 use crate::error::{Error, Result};
 
-/// Sends a flow's requests.
-pub trait Transport: Send + Sync {
-    /// The client requests are built with: it carries the user's cookie jar
-    /// (or none, for API flows) and never follows redirects by itself.
-    fn client(&self) -> &Client;
-
-    /// Sends `request` as the step `step`.
-    fn send(
-        &self,
-        step: &str,
-        request: RequestBuilder,
-    ) -> impl Future<Output = Result<Response>> + Send;
+/// What answer a step accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Exactly this status.
+    Status(u16),
+    /// Any 2xx.
+    Success,
+    /// Any redirect (301, 302, 303, 307, 308).
+    Redirect,
+    /// A page or a redirect, as a browser accepts while it navigates.
+    Navigate,
 }
 
-/// A stable step name for a request: the service, the method, the path and
-/// the query keys, with ids in the path and every query value replaced by
-/// `%` so that requests group per step in metrics, e.g.
-/// `kratos GET /self-service/verification?flow=%&code=%` or
-/// `kratos GET /admin/identities/%`.
-pub fn step_name(service: &str, method: &str, url: &Url) -> String {
+impl Expect {
+    /// Whether `status` is an answer this step accepts.
+    pub fn accepts(self, status: u16) -> bool {
+        match self {
+            Self::Status(expected) => status == expected,
+            Self::Success => (200..300).contains(&status),
+            Self::Redirect => is_redirect(status),
+            Self::Navigate => (200..300).contains(&status) || is_redirect(status),
+        }
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(status) => write!(f, "HTTP {status}"),
+            Self::Success => f.write_str("a 2xx"),
+            Self::Redirect => f.write_str("a redirect"),
+            Self::Navigate => f.write_str("a 2xx or a redirect"),
+        }
+    }
+}
+
+/// One named request of a flow and the answer it expects. The name is
+/// `<service> <METHOD> <target>`, where the target is the path with ids and
+/// query values replaced by `%`, so requests group per step in metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    service: &'static str,
+    method: Method,
+    target: String,
+    expect: Expect,
+}
+
+impl Step {
+    /// The step for `method url` on `service`, e.g. `kratos GET
+    /// /self-service/verification?flow=%&code=%` or `kratos GET
+    /// /admin/identities/%`.
+    pub fn new(service: &'static str, method: Method, url: &Url, expect: Expect) -> Self {
+        Self {
+            service,
+            method,
+            target: target(url),
+            expect,
+        }
+    }
+
+    /// `GET url`, expecting a 200.
+    pub fn get(service: &'static str, url: &Url) -> Self {
+        Self::new(service, Method::GET, url, Expect::Status(200))
+    }
+
+    /// Something a flow waits on that is not an HTTP request to Ory, e.g.
+    /// `mail WAIT code`: named like a step so that it is timed and counted
+    /// beside them.
+    pub fn wait(service: &'static str, what: &str) -> Self {
+        Self {
+            service,
+            method: Method::from_bytes(b"WAIT").expect("WAIT is a valid token"),
+            target: what.to_owned(),
+            expect: Expect::Success,
+        }
+    }
+
+    /// The same step expecting another answer.
+    #[must_use]
+    pub fn expecting(mut self, expect: Expect) -> Self {
+        self.expect = expect;
+        self
+    }
+
+    /// `kratos`, `hydra`, `keto`, `mail`.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path and query keys with `%` for ids and values.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn expect(&self) -> Expect {
+        self.expect
+    }
+
+    /// The full name, `<service> <METHOD> <target>`.
+    pub fn name(&self) -> String {
+        self.to_string()
+    }
+
+    /// The name without the method, `<service> <target>`, for tools that
+    /// show the method on their own (Goose prints `POST kratos /...`).
+    pub fn label(&self) -> String {
+        format!("{} {}", self.service, self.target)
+    }
+
+    /// Checks `response` against what the step expects: the response when
+    /// its status is accepted, otherwise an [`Error::Status`] with Ory's
+    /// error id and message read from the body (or an [`Error::Flow`] when
+    /// the body is a flow that was rejected).
+    pub async fn check(&self, response: Response) -> Result<Response> {
+        let status = response.status().as_u16();
+        if self.expect.accepts(status) {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(crate::response::status_error(&self.name(), status, &body))
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.service, self.method, self.target)
+    }
+}
+
+/// The path with id segments as `%`, then the query keys with `%` values.
+fn target(url: &Url) -> String {
     let path: Vec<&str> = url
         .path()
         .split('/')
         .map(|segment| if looks_like_id(segment) { "%" } else { segment })
         .collect();
-    let mut name = format!("{service} {method} {}", path.join("/"));
+    let mut target = path.join("/");
     let keys: Vec<String> = url.query_pairs().map(|(k, _)| format!("{k}=%")).collect();
     if !keys.is_empty() {
-        name.push('?');
-        name.push_str(&keys.join("&"));
+        target.push('?');
+        target.push_str(&keys.join("&"));
     }
-    name
+    target
 }
 
 /// A path segment that is an id rather than a route: a UUID, or a long
@@ -53,176 +177,105 @@ fn looks_like_id(segment: &str) -> bool {
     segment.len() >= 16 && segment.bytes().any(|b| b.is_ascii_digit())
 }
 
-/// `GET url` as JSON, as the step [`step_name`] gives for `service`;
-/// anything but a 200 is an error carrying Ory's error id.
+/// Sends a flow's requests.
+pub trait Transport: Send + Sync {
+    /// The client requests are built with: it carries the user's cookie jar
+    /// (or none, for API flows) and never follows redirects by itself.
+    fn client(&self) -> &Client;
+
+    /// Sends `request` as `step` and checks the answer against what the
+    /// step expects (see [`Step::check`]).
+    fn send(
+        &self,
+        step: &Step,
+        request: RequestBuilder,
+    ) -> impl Future<Output = Result<Response>> + Send;
+
+    /// Notes a wait that is not a request (see [`Step::wait`]): how long it
+    /// took and whether it failed. Tests log it; load runs count and time it
+    /// as a step.
+    fn record(
+        &self,
+        step: &Step,
+        elapsed: Duration,
+        error: Option<&Error>,
+    ) -> impl Future<Output = ()> + Send {
+        tracing::debug!(
+            step = %step,
+            ms = elapsed.as_millis(),
+            failed = error.is_some(),
+            "wait"
+        );
+        std::future::ready(())
+    }
+}
+
+/// Runs `wait` as the step `step`, recording its time and outcome through
+/// the transport.
+pub async fn timed<T: Transport, R>(
+    transport: &T,
+    step: &Step,
+    wait: impl Future<Output = Result<R>> + Send,
+) -> Result<R> {
+    let started = std::time::Instant::now();
+    let result = wait.await;
+    transport
+        .record(step, started.elapsed(), result.as_ref().err())
+        .await;
+    result
+}
+
+/// `GET url` as JSON on `service`, expecting a 200; anything else is an
+/// error carrying Ory's error id.
 pub async fn get_json<T: Transport, R: serde::de::DeserializeOwned>(
     transport: &T,
-    service: &str,
+    service: &'static str,
     url: Url,
 ) -> Result<R> {
-    let step = step_name(service, "GET", &url);
+    let step = Step::get(service, &url);
     let request = transport
         .client()
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json");
     let response = transport.send(&step, request).await?;
-    crate::response::expect_json(&step, response, &[200]).await
-}
-
-/// One redirect answered on the way.
-#[derive(Debug, Clone)]
-pub struct Hop {
-    pub status: u16,
-    pub from: Url,
-    pub to: Url,
-}
-
-/// Where following redirects ended.
-#[derive(Debug)]
-pub struct Landing {
-    /// The redirects, in order.
-    pub hops: Vec<Hop>,
-    /// The last URL: either one outside the followed origin (not fetched),
-    /// or the URL that answered without a redirect.
-    pub url: Url,
-    /// The final response, when the last URL was fetched.
-    pub response: Option<Response>,
-}
-
-/// The most redirects a step follows before it gives up.
-pub const MAX_HOPS: usize = 10;
-
-/// Follows redirects one hop at a time, as a browser does, while they stay
-/// on `origin` (scheme, host and port); a redirect elsewhere (to the UI, to a
-/// client's callback) ends the walk without being fetched. Every hop is a
-/// step of its own, named by [`step_name`] with `service`.
-pub async fn follow<T: Transport>(
-    transport: &T,
-    service: &str,
-    origin: &Url,
-    first: Response,
-) -> Result<Landing> {
-    let mut hops = Vec::new();
-    let mut response = first;
-    loop {
-        let from = response.url().clone();
-        if !response.status().is_redirection() {
-            return Ok(Landing {
-                hops,
-                url: from,
-                response: Some(response),
-            });
-        }
-        let step = step_name(service, "GET", &from);
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Error::unexpected(
-                    &step,
-                    format!("HTTP {} without a Location", response.status()),
-                )
-            })?;
-        let to = from
-            .join(location)
-            .map_err(|e| Error::unexpected(&step, format!("bad Location {location:?}: {e}")))?;
-        hops.push(Hop {
-            status: response.status().as_u16(),
-            from,
-            to: to.clone(),
-        });
-        if to.origin() != origin.origin() {
-            return Ok(Landing {
-                hops,
-                url: to,
-                response: None,
-            });
-        }
-        if hops.len() > MAX_HOPS {
-            return Err(Error::unexpected(
-                &step,
-                format!("more than {MAX_HOPS} redirects, last to {to}"),
-            ));
-        }
-        let step = step_name(service, "GET", &to);
-        response = transport.send(&step, transport.client().get(to)).await?;
-    }
+    crate::response::json(&step, response).await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::step_name;
-    use url::Url;
+    use super::*;
 
     #[test]
-    fn step_names_hide_query_values() {
+    fn step_names_hide_ids_and_query_values() {
         let url = Url::parse("http://127.0.0.1:1/self-service/verification?flow=abc&code=123456")
             .unwrap();
+        let step = Step::get("kratos", &url);
         assert_eq!(
-            step_name("kratos", "GET", &url),
+            step.name(),
             "kratos GET /self-service/verification?flow=%&code=%"
         );
-        let url = Url::parse("http://127.0.0.1:1/sessions/whoami").unwrap();
         assert_eq!(
-            step_name("kratos", "GET", &url),
-            "kratos GET /sessions/whoami"
+            step.label(),
+            "kratos /self-service/verification?flow=%&code=%"
         );
-    }
-}
-
-#[cfg(test)]
-mod follow_tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
-    use super::*;
-    use crate::Browser;
-
-    /// A loopback server that answers every request with a redirect to
-    /// the location `to(path)` gives.
-    async fn redirector(to: fn(&str) -> String) -> Url {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut buf = [0u8; 2048];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let reply = format!(
-                    "HTTP/1.1 303 See Other\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    to(&path)
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
-            }
-        });
-        base
+        let url =
+            Url::parse("http://127.0.0.1:1/admin/identities/3f1c7a2e-9b7d-4e0a-8c55-0d4f1e2a7b6c")
+                .unwrap();
+        assert_eq!(
+            Step::new("kratos", Method::DELETE, &url, Expect::Status(204)).name(),
+            "kratos DELETE /admin/identities/%"
+        );
+        assert_eq!(Step::wait("mail", "code").name(), "mail WAIT code");
     }
 
-    #[tokio::test]
-    async fn a_redirect_loop_ends_with_an_error_naming_the_step() {
-        let base = redirector(|_| "/again".to_owned()).await;
-        let browser = Browser::new().unwrap();
-        let first = browser.client().get(base.clone()).send().await.unwrap();
-        let err = follow(&browser, "kratos", &base, first).await.unwrap_err();
-        assert!(err.to_string().contains("more than 10 redirects"), "{err}");
-        assert_eq!(err.step(), Some("kratos GET /again"));
-    }
-
-    #[tokio::test]
-    async fn a_redirect_to_another_origin_ends_the_walk_unfetched() {
-        let base = redirector(|path| match path {
-            "/" => "/next?flow=1".to_owned(),
-            _ => "http://127.0.0.1:9/ui/login?flow=1".to_owned(),
-        })
-        .await;
-        let browser = Browser::new().unwrap();
-        let first = browser.client().get(base.clone()).send().await.unwrap();
-        let landing = follow(&browser, "kratos", &base, first).await.unwrap();
-        assert_eq!(landing.url.as_str(), "http://127.0.0.1:9/ui/login?flow=1");
-        assert!(landing.response.is_none());
-        assert_eq!(landing.hops.len(), 2);
-        assert_eq!(landing.hops[0].to.path(), "/next");
+    #[test]
+    fn expectations_accept_only_their_statuses() {
+        assert!(Expect::Status(401).accepts(401));
+        assert!(!Expect::Status(401).accepts(200));
+        assert!(Expect::Redirect.accepts(303) && Expect::Redirect.accepts(307));
+        assert!(!Expect::Redirect.accepts(200) && !Expect::Redirect.accepts(304));
+        assert!(Expect::Success.accepts(204) && !Expect::Success.accepts(303));
+        assert!(Expect::Navigate.accepts(200) && Expect::Navigate.accepts(302));
+        assert!(!Expect::Navigate.accepts(404));
     }
 }

@@ -1,7 +1,8 @@
 //! The Ory flows and checks, written once.
 //!
-//! Flows are generic over [`harness::Transport`]: tests run them with a
-//! [`harness::Browser`], the load crate with a Goose user. They hold no
+//! Flows are generic over [`harness::Transport`] and take it beside the
+//! [`User`] they act for: tests run them with a [`harness::Browser`] or a
+//! [`harness::NativeApp`], the load crate with a Goose user. They hold no
 //! globals, spawn nothing and never sleep; waiting happens in the mailbox
 //! or a bounded poll.
 
@@ -9,4 +10,4 @@ pub mod flows;
 pub mod journey;
 pub mod user;
 
-pub use user::{Person, VirtualUser};
+pub use user::{Person, User};

@@ -1,11 +1,12 @@
-//! A virtual user: a fake person, a client of their own and their mailbox.
+//! Who signs up: a fake person and their mailbox. The client they use (a
+//! browser, a native app, a Goose user) is passed to flows on its own.
 
 use fake::Fake;
 use fake::faker::name::en::{FirstName, LastName};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use harness::{Mailbox, Transport};
+use harness::Mailbox;
 
 /// The domain every fake address is under. It is reserved for testing and
 /// delivered only to the stack's SMTP sink.
@@ -55,12 +56,22 @@ fn slug(name: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// A person with a client (a browser or a native app) and their inbox.
-#[derive(Debug)]
-pub struct VirtualUser<T: Transport> {
+/// A person and their inbox at the stack's mail sink.
+#[derive(Debug, Clone)]
+pub struct User {
     pub person: Person,
-    pub transport: T,
     pub mailbox: Mailbox,
+}
+
+impl User {
+    /// The person for `seed`, whose mail is read from `mailboxes`.
+    pub fn fake(seed: u64, mailboxes: &harness::Mailboxes) -> Self {
+        let person = Person::fake(seed);
+        Self {
+            mailbox: mailboxes.open(&person.email),
+            person,
+        }
+    }
 }
 
 #[cfg(test)]

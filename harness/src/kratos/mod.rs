@@ -1,27 +1,43 @@
-//! Ory Kratos: where its APIs are, its JSON, and the admin calls the
-//! scenarios need. The self-service flows themselves live in `scenarios`.
+//! Ory Kratos: where its APIs are, its JSON, and the calls the scenarios
+//! need outside the self-service flows (whoami, the admin API). The flows
+//! themselves live in `scenarios`.
 
 mod models;
 
 pub use models::*;
 
+use reqwest::Method;
+use serde_json::json;
 use url::Url;
 
 use crate::error::Result;
-use crate::response::expect_json;
-use crate::transport::{Transport, get_json, step_name};
+use crate::response::{json, status_error, text};
+use crate::transport::{Expect, Step, Transport, get_json};
+use crate::urls::join;
 
-/// A Kratos deployment, by its public and admin base URLs: one started by
-/// [`crate::OryStack`], or an existing one.
+/// A Kratos deployment, by its public and (optionally) admin base URLs: one
+/// started by [`crate::OryStack`], or an existing one.
 #[derive(Debug, Clone)]
 pub struct Kratos {
     public: Url,
-    admin: Url,
+    admin: Option<Url>,
 }
 
 impl Kratos {
     pub fn new(public: Url, admin: Url) -> Self {
-        Self { public, admin }
+        Self {
+            public,
+            admin: Some(admin),
+        }
+    }
+
+    /// A deployment reached by its public API only: admin calls fail with
+    /// an error that says so.
+    pub fn public_only(public: Url) -> Self {
+        Self {
+            public,
+            admin: None,
+        }
     }
 
     /// The public base URL.
@@ -29,9 +45,9 @@ impl Kratos {
         &self.public
     }
 
-    /// The admin base URL.
-    pub fn admin_base(&self) -> &Url {
-        &self.admin
+    /// The admin base URL, when the deployment's admin API is reachable.
+    pub fn admin_base(&self) -> Option<&Url> {
+        self.admin.as_ref()
     }
 
     /// A URL on the public API, `path` relative to the base.
@@ -40,18 +56,21 @@ impl Kratos {
     }
 
     /// A URL on the admin API, `path` relative to the base.
-    pub fn admin(&self, path: &str) -> Url {
-        join(&self.admin, path)
+    pub fn admin(&self, path: &str) -> Result<Url> {
+        self.admin
+            .as_ref()
+            .map(|base| join(base, path))
+            .ok_or_else(|| {
+                crate::Error::unexpected(
+                    format!("kratos admin /{}", path.trim_start_matches('/')),
+                    "no Kratos admin URL was given",
+                )
+            })
     }
 
-    /// `GET /admin/identities/{id}`.
-    pub async fn identity<T: Transport>(&self, transport: &T, id: &str) -> Result<Identity> {
-        get_json(
-            transport,
-            "kratos",
-            self.admin(&format!("admin/identities/{id}")),
-        )
-        .await
+    /// The step of `GET /sessions/whoami`, expecting a session.
+    pub fn whoami_step(&self) -> Step {
+        Step::get("kratos", &self.public("sessions/whoami"))
     }
 
     /// `GET /sessions/whoami` with whatever credentials the transport
@@ -61,22 +80,81 @@ impl Kratos {
         transport: &T,
         token: Option<&str>,
     ) -> Result<Session> {
-        let url = self.public("sessions/whoami");
-        let step = step_name("kratos", "GET", &url);
-        let mut request = transport
-            .client()
-            .get(url)
-            .header("Accept", "application/json");
-        if let Some(token) = token {
-            request = request.header("X-Session-Token", token);
-        }
-        let response = transport.send(&step, request).await?;
-        expect_json(&step, response, &[200]).await
+        let step = self.whoami_step();
+        let response = transport
+            .send(&step, whoami_request(transport, self, token))
+            .await?;
+        json(&step, response).await
+    }
+
+    /// `GET /sessions/whoami` for credentials that must no longer work:
+    /// the step expects 401, and the refusal Kratos answered with is
+    /// returned as an error value to look at.
+    pub async fn whoami_refused<T: Transport>(
+        &self,
+        transport: &T,
+        token: Option<&str>,
+    ) -> Result<crate::Error> {
+        let step = self.whoami_step().expecting(Expect::Status(401));
+        let response = transport
+            .send(&step, whoami_request(transport, self, token))
+            .await?;
+        Ok(status_error(
+            &step.name(),
+            401,
+            &text(&step, response).await?,
+        ))
+    }
+
+    /// `GET /admin/identities/{id}`.
+    pub async fn identity<T: Transport>(&self, transport: &T, id: &str) -> Result<Identity> {
+        get_json(
+            transport,
+            "kratos",
+            self.admin(&format!("admin/identities/{id}"))?,
+        )
+        .await
+    }
+
+    /// `POST /admin/identities`: an identity with `traits`, a password, and
+    /// every address in `verified` already verified, as an operator imports
+    /// users. For load runs against a deployment whose mail orygate cannot
+    /// read.
+    pub async fn create_identity<T: Transport>(
+        &self,
+        transport: &T,
+        traits: &serde_json::Value,
+        password: &str,
+        verified: &[&str],
+    ) -> Result<Identity> {
+        let url = self.admin("admin/identities")?;
+        let step = Step::new("kratos", Method::POST, &url, Expect::Status(201));
+        let addresses: Vec<_> = verified
+            .iter()
+            .map(|a| json!({ "value": a, "via": "email", "verified": true, "status": "completed" }))
+            .collect();
+        let body = json!({
+            "schema_id": "person",
+            "traits": traits,
+            "credentials": { "password": { "config": { "password": password } } },
+            "verifiable_addresses": addresses,
+        });
+        let request = transport.client().post(url).json(&body);
+        json(&step, transport.send(&step, request).await?).await
     }
 }
 
-/// Joins a relative path onto a base URL that ends with `/`.
-pub(crate) fn join(base: &Url, path: &str) -> Url {
-    base.join(path.trim_start_matches('/'))
-        .expect("a relative path joins onto a base URL")
+fn whoami_request<T: Transport>(
+    transport: &T,
+    kratos: &Kratos,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut request = transport
+        .client()
+        .get(kratos.public("sessions/whoami"))
+        .header("Accept", "application/json");
+    if let Some(token) = token {
+        request = request.header("X-Session-Token", token);
+    }
+    request
 }

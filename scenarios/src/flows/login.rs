@@ -1,11 +1,11 @@
 //! Sign-in with identifier and password.
 
 use harness::kratos::NativeLogin;
-use harness::transport::Landing;
-use harness::{Error, Kratos, Result, Transport};
+use harness::navigate::Landing;
+use harness::{Error, Expect, Kratos, Result, Transport};
 use serde_json::json;
 
-use super::{Kind, Outcome, start_api, start_browser, submit_api, submit_browser};
+use super::{Kind, Outcome, action, start_api, start_browser, submit_api, submit_browser};
 
 /// Signs in in a browser. On success Kratos sets the session cookie and
 /// sends the browser to the return URL, where the walk ends.
@@ -31,7 +31,7 @@ pub async fn browser<T: Transport>(
     match outcome {
         Outcome::Elsewhere(landing) => Ok(landing),
         Outcome::SameFlow(_) => Err(Error::unexpected(
-            "kratos POST /self-service/login?flow=%",
+            action(&flow, Expect::Redirect)?.1.name(),
             "the login form came back without errors and without a session",
         )),
     }

@@ -12,9 +12,11 @@ pub mod registration;
 pub mod verification;
 
 use harness::kratos::Flow;
-use harness::response::{expect_json, expect_status, recorded_error, status_error};
-use harness::transport::{Landing, follow, get_json, step_name};
-use harness::{Error, Kratos, Result, Transport};
+use harness::navigate::{Landing, follow};
+use harness::response::{recorded_error, text};
+use harness::transport::get_json;
+use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use reqwest::Method;
 use serde::Serialize;
 use url::Url;
 
@@ -53,11 +55,24 @@ pub enum Outcome {
     Elsewhere(Landing),
 }
 
-/// Starts a browser flow: `GET /self-service/<kind>/browser`, follows the
-/// redirect to the UI and fetches the flow it names.
+/// The URL a flow's form posts to and the step that posting is, e.g.
+/// `kratos POST /self-service/login?flow=%`, expecting `expect`.
+pub fn action(flow: &Flow, expect: Expect) -> Result<(Url, Step)> {
+    let url = Url::parse(&flow.ui.action).map_err(|e| {
+        Error::unexpected(
+            format!("kratos POST {}", flow.ui.action),
+            format!("the flow's action is not a URL: {e}"),
+        )
+    })?;
+    let step = Step::new("kratos", Method::POST, &url, expect);
+    Ok((url, step))
+}
+
+/// Starts a browser flow: `GET /self-service/<kind>/browser`, which must
+/// redirect to the UI, then fetches the flow the UI URL names.
 pub async fn start_browser<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> Result<Flow> {
     let url = kratos.public(&format!("self-service/{}/browser", kind.path()));
-    let step = step_name("kratos", "GET", &url);
+    let step = Step::new("kratos", Method::GET, &url, Expect::Redirect);
     let response = t
         .send(&step, t.client().get(url).header("Accept", BROWSER_ACCEPT))
         .await?;
@@ -65,7 +80,7 @@ pub async fn start_browser<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> 
     fail_on_error_page(t, kratos, &step, &landing).await?;
     let id = flow_param(&landing.url).ok_or_else(|| {
         Error::unexpected(
-            &step,
+            step.name(),
             format!("landed on {} without a flow id", landing.url),
         )
     })?;
@@ -84,9 +99,10 @@ pub async fn fetch_flow<T: Transport>(
     get_json(t, "kratos", url).await
 }
 
-/// Posts a browser flow's form with its CSRF token and the given fields,
-/// then follows the redirects. Landing back on the same flow with errors on
-/// the form is an [`Error::Flow`] naming Kratos' message ids.
+/// Posts a browser flow's form with its CSRF token and the given fields;
+/// the answer must be a redirect, which is followed. Landing back on the
+/// same flow with errors on the form is an [`Error::Flow`] naming Kratos'
+/// message ids, charged to the post.
 pub async fn submit_browser<T: Transport>(
     t: &T,
     kratos: &Kratos,
@@ -94,28 +110,21 @@ pub async fn submit_browser<T: Transport>(
     flow: &Flow,
     fields: &[(&str, &str)],
 ) -> Result<Outcome> {
-    let action = Url::parse(&flow.ui.action)
-        .map_err(|e| Error::unexpected("kratos flow action", format!("{e}: {}", flow.ui.action)))?;
-    let step = step_name("kratos", "POST", &action);
+    let (url, step) = action(flow, Expect::Redirect)?;
     let csrf = flow
         .csrf_token()
-        .ok_or_else(|| Error::unexpected(&step, "the form has no csrf_token node"))?;
+        .ok_or_else(|| Error::unexpected(step.name(), "the form has no csrf_token node"))?;
     let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf)];
     form.extend_from_slice(fields);
     let response = t
         .send(
             &step,
             t.client()
-                .post(action)
+                .post(url)
                 .header("Accept", BROWSER_ACCEPT)
                 .form(&form),
         )
         .await?;
-    let status = response.status().as_u16();
-    if !response.status().is_redirection() {
-        let body = response.text().await.unwrap_or_default();
-        return Err(status_error(&step, status, &body));
-    }
     let landing = follow(t, "kratos", kratos.public_base(), response).await?;
     fail_on_error_page(t, kratos, &step, &landing).await?;
     if flow_param(&landing.url).as_deref() == Some(flow.id.as_str()) {
@@ -125,7 +134,7 @@ pub async fn submit_browser<T: Transport>(
             return Ok(Outcome::SameFlow(again));
         }
         return Err(Error::Flow {
-            step,
+            step: step.name(),
             flow_id: flow.id.clone(),
             messages: errors,
         });
@@ -139,46 +148,34 @@ pub async fn start_api<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> Resu
     get_json(t, "kratos", url).await
 }
 
-/// Posts an API flow as JSON. A 400 with the flow in the body (wrong
-/// password, invalid code) becomes an [`Error::Flow`].
+/// Posts an API flow as JSON, expecting a 200. A rejection (wrong
+/// password, invalid code: a 400 with the flow in the body) is an
+/// [`Error::Flow`] with Kratos' message ids.
 pub async fn submit_api<T: Transport, B: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
     t: &T,
     flow: &Flow,
     body: &B,
 ) -> Result<R> {
-    let action = Url::parse(&flow.ui.action)
-        .map_err(|e| Error::unexpected("kratos flow action", format!("{e}: {}", flow.ui.action)))?;
-    let step = step_name("kratos", "POST", &action);
+    let (url, step) = action(flow, Expect::Status(200))?;
     let response = t
         .send(
             &step,
             t.client()
-                .post(action)
+                .post(url)
                 .header("Accept", "application/json")
                 .json(body),
         )
         .await?;
-    if response.status().as_u16() == 400 {
-        let text = response.text().await.unwrap_or_default();
-        if let Ok(rejected) = serde_json::from_str::<Flow>(&text) {
-            return Err(Error::Flow {
-                step,
-                flow_id: rejected.id.clone(),
-                messages: rejected.errors(),
-            });
-        }
-        return Err(status_error(&step, 400, &text));
-    }
-    expect_json(&step, response, &[200]).await
+    harness::response::json(&step, response).await
 }
 
 /// When Kratos sent the browser to its error UI (`?id=` and no flow), reads
-/// the error (`GET /self-service/errors?id=`) and fails the step with it,
-/// as the UI would show it: the status, Ory's error id and the reason.
+/// the error (`GET /self-service/errors?id=`) and fails `step` with it, as
+/// the UI would show it: the status, Ory's error id and the reason.
 async fn fail_on_error_page<T: Transport>(
     t: &T,
     kratos: &Kratos,
-    step: &str,
+    step: &Step,
     landing: &Landing,
 ) -> Result<()> {
     let (Some(id), None) = (query_param(&landing.url, "id"), flow_param(&landing.url)) else {
@@ -186,21 +183,17 @@ async fn fail_on_error_page<T: Transport>(
     };
     let mut url = kratos.public("self-service/errors");
     url.query_pairs_mut().append_pair("id", &id);
-    let error_step = step_name("kratos", "GET", &url);
+    let error_step = Step::get("kratos", &url);
     let response = t
         .send(
             &error_step,
             t.client().get(url).header("Accept", "application/json"),
         )
         .await?;
-    let body = expect_status(&error_step, response, &[200])
-        .await?
-        .text()
-        .await
-        .unwrap_or_default();
+    let body = text(&error_step, response).await?;
     // The status Kratos recorded for the error; the redirect's own if none.
     let redirect = landing.hops.last().map_or(0, |hop| hop.status);
-    Err(recorded_error(step, redirect, &body))
+    Err(recorded_error(&step.name(), redirect, &body))
 }
 
 /// The `flow` query parameter of a UI URL.

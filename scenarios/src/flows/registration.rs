@@ -1,10 +1,12 @@
 //! Sign-up with email and password.
 
-use harness::kratos::NativeRegistration;
-use harness::{Error, Kratos, Result, Transport};
+use harness::kratos::{Flow, NativeRegistration};
+use harness::{Error, Expect, Kratos, Result, Transport};
 use serde_json::json;
 
-use super::{Kind, Outcome, flow_param, start_api, start_browser, submit_api, submit_browser};
+use super::{
+    Kind, Outcome, action, flow_param, start_api, start_browser, submit_api, submit_browser,
+};
 use crate::user::Person;
 
 /// Registers `person` in a browser. With the `show_verification_ui` hook
@@ -26,12 +28,12 @@ pub async fn browser<T: Transport>(t: &T, kratos: &Kratos, person: &Person) -> R
         ],
     )
     .await?;
-    let step = "kratos POST /self-service/registration?flow=%";
+    let step = action(&flow, Expect::Redirect)?.1.name();
     match outcome {
         Outcome::Elsewhere(landing) if landing.url.path().ends_with("/verification") => {
             flow_param(&landing.url).ok_or_else(|| {
                 Error::unexpected(
-                    step,
+                    &step,
                     format!("verification UI without a flow id: {}", landing.url),
                 )
             })
@@ -56,8 +58,38 @@ pub async fn api<T: Transport>(
     kratos: &Kratos,
     person: &Person,
 ) -> Result<NativeRegistration> {
+    Ok(api_posted(t, kratos, person).await?.1)
+}
+
+/// Registers `person` from a native app, as [`api`], and returns the id of
+/// the verification flow Kratos started for the address (the
+/// `show_verification_ui` hook); without one the registration step fails.
+pub async fn api_to_verification<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    person: &Person,
+) -> Result<(NativeRegistration, String)> {
+    let (flow, registered) = api_posted(t, kratos, person).await?;
+    let flow_id = registered
+        .verification_flow_id()
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::unexpected(
+                action(&flow, Expect::Status(200))
+                    .map_or_else(|e| e.to_string(), |(_, s)| s.name()),
+                "the answer has no show_verification_ui continue_with",
+            )
+        })?;
+    Ok((registered, flow_id))
+}
+
+async fn api_posted<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    person: &Person,
+) -> Result<(Flow, NativeRegistration)> {
     let flow = start_api(t, kratos, Kind::Registration).await?;
-    submit_api(
+    let registered = submit_api(
         t,
         &flow,
         &json!({
@@ -69,5 +101,6 @@ pub async fn api<T: Transport>(
             },
         }),
     )
-    .await
+    .await?;
+    Ok((flow, registered))
 }

@@ -1,10 +1,10 @@
 //! Address verification by a one-time code sent by email.
 
 use harness::kratos::Flow;
-use harness::{Error, Kratos, Result, Transport};
+use harness::{Error, Expect, Kratos, Result, Transport};
 use serde_json::json;
 
-use super::{Kind, Outcome, fetch_flow, submit_api, submit_browser};
+use super::{Kind, Outcome, action, fetch_flow, submit_api, submit_browser};
 
 /// The state of a verification flow whose code was accepted.
 pub const PASSED: &str = "passed_challenge";
@@ -29,7 +29,7 @@ pub async fn browser<T: Transport>(
     match outcome {
         Outcome::SameFlow(flow) => passed(flow),
         Outcome::Elsewhere(landing) => Err(Error::unexpected(
-            "kratos POST /self-service/verification?flow=%",
+            action(&flow, Expect::Redirect)?.1.name(),
             format!(
                 "expected the verification flow again, landed on {}",
                 landing.url
@@ -45,12 +45,14 @@ pub async fn api<T: Transport>(t: &T, kratos: &Kratos, flow_id: &str, code: &str
     passed(flow)
 }
 
+/// The flow passed its challenge, or the post that should have passed it
+/// failed.
 fn passed(flow: Flow) -> Result<Flow> {
     if flow.state_str() == Some(PASSED) {
         Ok(flow)
     } else {
         Err(Error::unexpected(
-            "kratos POST /self-service/verification?flow=%",
+            action(&flow, Expect::Redirect)?.1.name(),
             format!(
                 "flow {} is in state {:?}, not {PASSED}; messages: {:?}",
                 flow.id,

@@ -1,6 +1,6 @@
 //! Sign-up, verification, login and logout against a real Kratos.
 
-use harness::Error;
+use harness::{Browser, Error, NativeApp};
 use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 
@@ -10,9 +10,14 @@ use crate::support::{kratos_stack, ok, seed, user};
 async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("browser_signup"), false);
+    let user = user(&stack, seed("browser_signup"));
+    let browser = Browser::new().unwrap();
 
-    let journey = ok(&stack, journey::browser_signup(&user, &kratos).await).await;
+    let journey = ok(
+        &stack,
+        journey::browser_signup(&browser, &user, &kratos).await,
+    )
+    .await;
 
     assert_eq!(journey.verification.state_str(), Some(verification::PASSED));
     let identity = journey
@@ -36,9 +41,7 @@ async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
     assert_eq!(journey.after_logout.status(), Some(401));
     let reason = journey.after_logout.to_string();
     assert!(reason.contains("No valid session credentials"), "{reason}");
-    let jar_after = user
-        .transport
-        .cookie(kratos.public_base(), "ory_kratos_session");
+    let jar_after = browser.cookie(kratos.public_base(), "ory_kratos_session");
     assert!(
         jar_after.is_none(),
         "logout left the session cookie: {jar_after:?}"
@@ -49,10 +52,10 @@ async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
 async fn api_signup_carries_a_session_token_and_no_cookies() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("api_signup"), true);
-    assert!(!user.transport.has_jar());
+    let user = user(&stack, seed("api_signup"));
+    let app = NativeApp::new().unwrap();
 
-    let journey = ok(&stack, journey::api_signup(&user, &kratos).await).await;
+    let journey = ok(&stack, journey::api_signup(&app, &user, &kratos).await).await;
 
     assert_eq!(journey.verification.flow_type, "api");
     assert_eq!(journey.verification.state_str(), Some(verification::PASSED));
@@ -71,7 +74,7 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
     assert_eq!(journey.after_logout.status(), Some(401));
 
     // The admin API agrees: the identity is active and its address verified.
-    let admin = harness::Browser::api().unwrap();
+    let admin = NativeApp::new().unwrap();
     let stored = ok(&stack, kratos.identity(&admin, &identity.id).await).await;
     assert_eq!(stored.state.as_deref(), Some("active"));
     assert_eq!(stored.schema_id, "person");
@@ -88,24 +91,22 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
 async fn login_is_refused_until_the_address_is_verified() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("unverified_login"), false);
+    let user = user(&stack, seed("unverified_login"));
+    let browser = Browser::new().unwrap();
     let person = &user.person;
     ok(
         &stack,
-        registration::browser(&user.transport, &kratos, person).await,
+        registration::browser(&browser, &kratos, person).await,
     )
     .await;
 
-    let refused = login::browser(&user.transport, &kratos, &person.email, &person.password)
+    let refused = login::browser(&browser, &kratos, &person.email, &person.password)
         .await
         .expect_err("an unverified address must not log in");
 
     assert!(matches!(refused, Error::Flow { .. }), "{refused}");
     assert_eq!(refused.ory_id().as_deref(), Some("4000010"), "{refused}");
-    let whoami = kratos
-        .whoami(&user.transport, None)
-        .await
-        .expect_err("no session");
+    let whoami = kratos.whoami(&browser, None).await.expect_err("no session");
     assert_eq!(whoami.status(), Some(401));
 }
 
@@ -113,8 +114,8 @@ async fn login_is_refused_until_the_address_is_verified() {
 async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("wrong_code"), false);
-    let t = &user.transport;
+    let user = user(&stack, seed("wrong_code"));
+    let t = &Browser::new().unwrap();
     let flow_id = ok(
         &stack,
         registration::browser(t, &kratos, &user.person).await,
@@ -145,20 +146,20 @@ async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
 async fn a_form_posted_without_the_csrf_cookie_is_refused() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let victim = user(&stack, seed("csrf_victim"), false);
-    let attacker = user(&stack, seed("csrf_attacker"), false);
+    let victim = Browser::new().unwrap();
+    let attacker = Browser::new().unwrap();
     let flow = ok(
         &stack,
-        flows::start_browser(&victim.transport, &kratos, Kind::Registration).await,
+        flows::start_browser(&victim, &kratos, Kind::Registration).await,
     )
     .await;
     assert!(flow.csrf_token().is_some_and(|t| !t.is_empty()));
 
     // The same form, token included, sent from a browser without the
     // victim's CSRF cookie.
-    let p = &attacker.person;
+    let p = &user(&stack, seed("csrf_attacker")).person;
     let refused = flows::submit_browser(
-        &attacker.transport,
+        &attacker,
         &kratos,
         Kind::Registration,
         &flow,

@@ -7,7 +7,7 @@ use harness::hydra::OAuth2Client;
 use harness::keto::Relationship;
 use std::net::IpAddr;
 
-use harness::{Browser, Error, OryStack, Service, Telemetry, Transport};
+use harness::{Error, NativeApp, OryStack, Service, Step, Telemetry, Transport};
 
 use crate::support::{init_tracing, listeners, ok};
 
@@ -19,7 +19,7 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
-    let admin = Browser::api().unwrap();
+    let admin = NativeApp::new().unwrap();
     for (service, telemetry) in stack.telemetry().await {
         assert_eq!(telemetry, Telemetry::Off, "{service}'s usage telemetry");
     }
@@ -38,11 +38,9 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
             );
         }
         let url = endpoints.public.join("health/ready").unwrap();
-        let response = admin
-            .send("health", admin.client().get(url.clone()))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{service} {url}");
+        let step = Step::get(service.name(), &url);
+        let response = admin.send(&step, admin.client().get(url.clone())).await;
+        assert_eq!(response.unwrap().status(), 200, "{service} {url}");
     }
 
     // Hydra: register a confidential client and read it back.
@@ -181,7 +179,7 @@ async fn an_env_override_reaches_the_service() {
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
-    let browser = Browser::new().unwrap();
+    let browser = harness::Browser::new().unwrap();
 
     let refused = scenarios::flows::start_browser(
         &browser,

@@ -2,8 +2,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use harness::{Browser, OryStack, Result};
-use scenarios::{Person, VirtualUser};
+use harness::{OryStack, Result};
+use scenarios::User;
 
 /// Logs from the harness (`RUST_LOG=debug` shows every step) once per binary.
 pub fn init_tracing() {
@@ -26,15 +26,9 @@ pub async fn kratos_stack() -> OryStack {
         .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
-/// A virtual user with a fresh browser (`api` false) or a cookie-less native
-/// client (`api` true), whose mail arrives at the stack's sink.
-pub fn user(stack: &OryStack, seed: u64, api: bool) -> VirtualUser<Browser> {
-    let person = Person::fake(seed);
-    VirtualUser {
-        mailbox: stack.mailbox(&person.email),
-        transport: if api { Browser::api() } else { Browser::new() }.expect("a client builds"),
-        person,
-    }
+/// The fake person for `seed`, whose mail arrives at the stack's sink.
+pub fn user(stack: &OryStack, seed: u64) -> User {
+    User::fake(seed, &stack.mailboxes().expect("the stack runs Kratos"))
 }
 
 /// Unwraps a step's result, or panics with the step, status, Ory's id and

@@ -1,0 +1,134 @@
+//! A virtual user's HTTP client: a [`Browser`] with its own cookie jar, or a
+//! cookie-less [`NativeApp`] for Kratos' API flows. Neither follows
+//! redirects by itself: flows follow them hop by hop (see
+//! [`crate::navigate::follow`]) so each hop is visible and named.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, ClientBuilder, RequestBuilder, Response};
+use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::transport::{Step, Transport};
+
+/// How long one request may take, end to end.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A cookie as the jar holds it, with the attributes the server set.
+pub type Cookie = cookie_store::Cookie<'static>;
+
+/// The settings every orygate client shares: no redirects followed, no
+/// proxy, bounded connect and request times. The load crate builds its
+/// Goose users' clients from this too.
+pub fn client_builder() -> ClientBuilder {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // Loopback only: never route through a proxy from the environment.
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("orygate/", env!("CARGO_PKG_VERSION")))
+}
+
+fn build(builder: ClientBuilder, what: &str) -> Result<Client> {
+    builder.build().map_err(|e| Error::Http {
+        step: format!("build the {what} client"),
+        source: e,
+    })
+}
+
+/// A browser: one user's client with a cookie jar of its own.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    client: Client,
+    jar: Arc<CookieStoreMutex>,
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar, built with [`client_builder`].
+    pub fn new() -> Result<Self> {
+        Self::from_builder(client_builder())
+    }
+
+    /// A browser whose client is `builder` (for example with a shorter
+    /// timeout) plus an empty cookie jar of its own.
+    pub fn from_builder(builder: ClientBuilder) -> Result<Self> {
+        let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
+        let client = build(builder.cookie_provider(Arc::clone(&jar)), "browser")?;
+        Ok(Self { client, jar })
+    }
+
+    /// The cookies the jar would send to `url`.
+    pub fn cookies_for(&self, url: &Url) -> Vec<Cookie> {
+        self.jar
+            .lock()
+            .expect("cookie jar lock")
+            .matches(url)
+            .into_iter()
+            .map(|c| c.clone().into_owned())
+            .collect()
+    }
+
+    /// The cookie named `name` that the jar would send to `url`.
+    pub fn cookie(&self, url: &Url, name: &str) -> Option<Cookie> {
+        self.cookies_for(url).into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// A native app: no cookies at all, as Kratos requires of API flows;
+/// sessions travel as tokens.
+#[derive(Debug, Clone)]
+pub struct NativeApp {
+    client: Client,
+}
+
+impl NativeApp {
+    pub fn new() -> Result<Self> {
+        Self::from_builder(client_builder())
+    }
+
+    pub fn from_builder(builder: ClientBuilder) -> Result<Self> {
+        Ok(Self {
+            client: build(builder, "native app")?,
+        })
+    }
+}
+
+/// Sends `request` as `step` and checks the answer, logging each request
+/// at debug level with its step, status and time.
+async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
+    let started = Instant::now();
+    let response = request.send().await.map_err(|e| Error::Http {
+        step: step.name(),
+        source: e,
+    })?;
+    tracing::debug!(
+        step = %step,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis(),
+        "request"
+    );
+    step.check(response).await
+}
+
+impl Transport for Browser {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
+        send(step, request).await
+    }
+}
+
+impl Transport for NativeApp {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
+        send(step, request).await
+    }
+}

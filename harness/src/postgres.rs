@@ -1,0 +1,205 @@
+//! A throw-away PostgreSQL on 127.0.0.1 for the load profile: Kratos keeps
+//! its data there, so that concurrent writes queue in a real database
+//! instead of failing on SQLite's locks. Started from this machine's
+//! PostgreSQL binaries (Debian's `postgresql` package), with durability off
+//! (the data lives as long as the stack), and stopped and deleted on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::error::{Error, Result};
+
+/// Where Debian installs PostgreSQL's server binaries, one folder per
+/// major version.
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+/// The superuser and database the stack's services use.
+const ROLE: &str = "orygate";
+
+/// A running PostgreSQL cluster, owned: dropping it stops the server and
+/// deletes its data.
+#[derive(Debug)]
+pub struct Postgres {
+    cluster: Cluster,
+}
+
+/// Where a cluster's programs and data are, and its port.
+#[derive(Debug, Clone)]
+struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    /// Creates a cluster in a fresh folder under the temp dir and starts
+    /// it on `port` at 127.0.0.1. As root, the server runs as the
+    /// `postgres` user (PostgreSQL refuses to run as root).
+    pub async fn start(name: &str, port: u16) -> Result<Self> {
+        let bin = binaries()?;
+        let dir = std::env::temp_dir().join(format!("orygate-{name}-postgres"));
+        let cluster = Cluster { bin, dir, port };
+        let work = cluster.clone();
+        // Owned from here: a failed start still stops and deletes it.
+        let pg = Self { cluster };
+        tokio::task::spawn_blocking(move || work.init())
+            .await
+            .map_err(|e| failed("start", e.to_string()))??;
+        Ok(pg)
+    }
+
+    /// The DSN of database `db`, as Ory reads it.
+    pub fn dsn(&self, db: &str) -> String {
+        format!(
+            "postgres://{ROLE}@127.0.0.1:{}/{db}?sslmode=disable&max_conns=40",
+            self.cluster.port
+        )
+    }
+
+    /// Creates database `db`.
+    pub async fn create_database(&self, db: &str) -> Result<()> {
+        let work = self.cluster.clone();
+        let db = db.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let port = work.port.to_string();
+            work.run(
+                "createdb",
+                &["-h", "127.0.0.1", "-p", &port, "-U", ROLE, &db],
+            )
+            .map(drop)
+        })
+        .await
+        .map_err(|e| failed("create a database in", e.to_string()))?
+    }
+}
+
+impl Cluster {
+    fn init(&self) -> Result<()> {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let dir = self.dir.display().to_string();
+        self.run(
+            "initdb",
+            &[
+                "-D",
+                &dir,
+                "-U",
+                ROLE,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )?;
+        let options = format!(
+            "-h 127.0.0.1 -p {} -k {dir} -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=200",
+            self.port
+        );
+        let log = self.dir.join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "start", "-D", &dir, "-w", "-t", "30", "-l", &log, "-o", &options,
+            ],
+        )
+        .map_err(|e| match e {
+            Error::Postgres { action, reason } => Error::Postgres {
+                action,
+                reason: format!("{reason}\n{}", tail(&self.dir.join("server.log"))),
+            },
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    /// Runs one of PostgreSQL's programs, as `postgres` when root.
+    fn run(&self, program: &str, args: &[&str]) -> Result<Output> {
+        let path = self.bin.join(program);
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let output = command
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .map_err(|e| failed("run", format!("{}: {e}", path.display())))?;
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(failed(
+                "run",
+                format!(
+                    "{program} {}: {}{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&output.stderr).trim(),
+                    String::from_utf8_lossy(&output.stdout).trim()
+                ),
+            ))
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let cluster = &self.cluster;
+        let dir = cluster.dir.display().to_string();
+        let _ = cluster.run(
+            "pg_ctl",
+            &["stop", "-D", &dir, "-m", "immediate", "-w", "-t", "10"],
+        );
+        let _ = std::fs::remove_dir_all(&cluster.dir);
+    }
+}
+
+/// The newest PostgreSQL server binaries on this machine.
+fn binaries() -> Result<PathBuf> {
+    let newest = std::fs::read_dir(DEBIAN_ROOT)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(std::result::Result::ok)
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("postgres").is_file().then_some((version, bin))
+        })
+        .max_by_key(|(v, _)| *v);
+    newest.map(|(_, bin)| bin).ok_or_else(|| {
+        failed(
+            "find",
+            format!(
+                "no server binaries under {DEBIAN_ROOT}/*/bin; install Debian's postgresql \
+                 package (scripts/prepare.sh does)"
+            ),
+        )
+    })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+fn failed(action: &str, reason: String) -> Error {
+    Error::Postgres {
+        action: action.to_owned(),
+        reason,
+    }
+}

@@ -1,0 +1,109 @@
+//! What every virtual user of a run shares: the target, where mail arrives,
+//! the next fake person, and live counters for the progress line.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use harness::{Kratos, Mailboxes, NativeApp, Result};
+use scenarios::{Person, User};
+
+/// Counts kept while a run goes, read by the progress line and the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests sent by measured steps.
+    pub requests: AtomicU64,
+    /// Steps that failed (requests and waits).
+    pub failures: AtomicU64,
+    /// Users whose start (sign-up, login) failed; they go on without a
+    /// session and their steps fail.
+    pub setup_failures: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// The run's shared state; profiles hold it in an `Arc`.
+#[derive(Debug)]
+pub struct Context {
+    pub kratos: Kratos,
+    /// The stack's mail sink, when the run started the stack; an existing
+    /// deployment's mail goes elsewhere.
+    pub mailboxes: Option<Mailboxes>,
+    /// How long one request may take under load.
+    pub request_timeout: Duration,
+    pub counters: Counters,
+    next_seed: AtomicU64,
+    /// The first user start that failed, for the summary.
+    first_setup_error: Mutex<Option<String>>,
+}
+
+impl Context {
+    pub fn new(
+        kratos: Kratos,
+        mailboxes: Option<Mailboxes>,
+        seed: u64,
+        request_timeout: Duration,
+    ) -> Self {
+        Self {
+            kratos,
+            mailboxes,
+            request_timeout,
+            counters: Counters::default(),
+            next_seed: AtomicU64::new(seed),
+            first_setup_error: Mutex::new(None),
+        }
+    }
+
+    /// Counts a user whose start failed and keeps the first such error.
+    pub fn setup_failed(&self, error: &harness::Error) {
+        self.counters.setup_failures.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_setup_error.lock().expect("setup error lock");
+        if first.is_none() {
+            tracing::warn!(%error, "a user's start failed");
+            *first = Some(error.to_string());
+        }
+    }
+
+    /// The first user start that failed.
+    pub fn first_setup_error(&self) -> Option<String> {
+        self.first_setup_error
+            .lock()
+            .expect("setup error lock")
+            .clone()
+    }
+
+    /// A person nobody in this run was before.
+    pub fn next_person(&self) -> Person {
+        Person::fake(self.next_seed.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A new person and their mailbox, when mail can be read.
+    pub fn next_user(&self) -> Option<User> {
+        let person = self.next_person();
+        self.mailboxes.as_ref().map(|boxes| User {
+            mailbox: boxes.open(&person.email),
+            person,
+        })
+    }
+
+    /// Whether users can be given verified accounts: by signing up and
+    /// reading the mail, or through the admin API.
+    pub fn can_provision(&self) -> bool {
+        self.mailboxes.is_some() || self.kratos.admin_base().is_some()
+    }
+
+    /// The client users are built with under load: the harness's settings
+    /// with the run's request timeout.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        harness::client_builder().timeout(self.request_timeout)
+    }
+
+    /// An admin client for provisioning.
+    pub fn admin(&self) -> Result<NativeApp> {
+        NativeApp::from_builder(self.client_builder())
+    }
+}

@@ -1,0 +1,221 @@
+//! Goose load profiles assembled from the scenarios, and the run behind the
+//! `orygate` binary: a target (a fresh stack, or a deployment by URL), a
+//! smoke run of every flow, a bounded load run of a mix of profiles, a
+//! summary per step and a results document.
+//!
+//! The flows are the `scenarios` crate's, unchanged: under load they send
+//! through [`GooseTransport`], so each step is a named Goose request that
+//! fails exactly when the same step fails in a test.
+
+// Counts and times become rates and milliseconds: f64 is exact far past
+// any count a run reaches.
+#![allow(clippy::cast_precision_loss)]
+
+mod context;
+mod error;
+mod goose_transport;
+mod load;
+pub mod options;
+pub mod profiles;
+pub mod results;
+pub mod smoke;
+pub mod summary;
+mod target;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use context::{Context, Counters};
+pub use error::{Error, Result};
+pub use goose_transport::GooseTransport;
+pub use load::{Generator, LoadRun};
+pub use options::Options;
+pub use target::Target;
+
+use profiles::Mix;
+use results::{LoadResults, Machine, Results, Settings};
+
+/// What a run found: the results document and where it was written.
+#[derive(Debug)]
+pub struct Report {
+    pub results: Results,
+    pub path: std::path::PathBuf,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.results.passed
+    }
+}
+
+/// The `orygate` run: checks the options, starts a fresh stack unless a URL
+/// is given, runs the smoke and the load, prints the summary, writes the
+/// results, and removes the stack (also when the run failed or was
+/// interrupted before the load).
+pub async fn run(opts: Options) -> Result<Report> {
+    let mix = opts.validate()?;
+    let target = if let Some(target) = Target::from_options(&opts) {
+        target
+    } else {
+        say("starting a fresh stack: Kratos in the load profile");
+        interruptible("the stack's start", Target::start()).await??
+    };
+    let report = Box::pin(run_on(&target, &opts, &mix)).await;
+    let stopped = target.stop().await;
+    let report = report?;
+    stopped?;
+    Ok(report)
+}
+
+/// The run against a target the caller owns (and removes). Tests start a
+/// stack themselves and run here, as the binary does after its start.
+pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report> {
+    let started_at = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    say(&format!("target: {}", target.describe()));
+    target.check().await?;
+    let ctx = Arc::new(Context::new(
+        target.kratos(),
+        target.mailboxes(),
+        opts.seed.unwrap_or_else(clock_seed),
+        opts.request_timeout,
+    ));
+    check_profiles(&ctx, mix)?;
+
+    let smoke = if opts.no_smoke {
+        Vec::new()
+    } else {
+        let smoke = interruptible("the smoke run", smoke::run(target, &ctx)).await?;
+        eprint!("{}", smoke::render(&smoke));
+        smoke
+    };
+
+    say(&format!(
+        "load: {mix} with {} users for {} (bounded; Ctrl-C stops it early)",
+        opts.users,
+        humantime::format_duration(opts.duration)
+    ));
+    let run = Box::pin(load::run(&ctx, mix, opts)).await?;
+    let steps = summary::steps(&run.metrics, run.measured_seconds);
+    let setup_failures = Counters::get(&ctx.counters.setup_failures);
+    let load_failed =
+        setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
+    let load = LoadResults {
+        measured_s: run.measured_seconds,
+        wall_s: run.wall.as_secs_f64(),
+        setup_failures,
+        first_setup_error: ctx.first_setup_error(),
+        mail: ctx.mailboxes.as_ref().map(|m| m.stats().into()),
+        generator: run.generator,
+        steps,
+    };
+    println!("{}", render_load(&load));
+    if load_failed && let Some(log) = target.kratos_warnings(20).await {
+        eprintln!("--- Kratos' last warnings and errors ---\n{log}\n");
+    }
+
+    let results = Results {
+        schema: results::SCHEMA,
+        version: results::VERSION,
+        started_at,
+        settings: Settings {
+            mix: mix.to_string(),
+            users: opts.users,
+            increase_rate: opts.increase_rate,
+            duration_s: opts.duration.as_secs_f64(),
+            request_timeout_s: opts.request_timeout.as_secs_f64(),
+            target: target.describe(),
+            kratos_version: harness::KRATOS_VERSION,
+        },
+        machine: Machine::here(),
+        passed: !load_failed && !smoke.iter().any(smoke::SmokeResult::failed),
+        smoke,
+        load: Some(load),
+    };
+    let path = results.write(&opts.out)?;
+    Ok(Report { results, path })
+}
+
+/// Refuses a mix the target cannot run, before anything is sent.
+fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
+    for (profile, _) in &mix.0 {
+        if profile.needs_mail && ctx.mailboxes.is_none() {
+            return Err(Error::Usage(format!(
+                "profile {} signs people up and reads their verification mail, which only a \
+                 fresh stack delivers to orygate: run it without --kratos-url",
+                profile.name
+            )));
+        }
+        if !profile.needs_mail && !ctx.can_provision() {
+            return Err(Error::Usage(format!(
+                "profile {} needs verified accounts: give --kratos-admin-url so orygate can \
+                 create them, or run against a fresh stack",
+                profile.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The summary table, the failed starts, the mail sink and the generator.
+fn render_load(load: &LoadResults) -> String {
+    let mut out = format!(
+        "\nload: {:.0} s measured ({:.1} s with starts and stops)\n{}",
+        load.measured_s,
+        load.wall_s,
+        summary::render(&load.steps)
+    );
+    if load.setup_failures > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} users could not start (sign-up or login before the measured part); the first: {}",
+            load.setup_failures,
+            load.first_setup_error.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(mail) = load.mail {
+        let _ = writeln!(
+            out,
+            "\nmail sink: {} delivered, {} collected, {} uncollected, {} dropped",
+            mail.delivered, mail.collected, mail.waiting, mail.dropped
+        );
+    }
+    let g = load.generator;
+    let _ = writeln!(
+        out,
+        "generator (orygate itself): {:.2} CPU s, {:.2} cores busy, {:.0} µs CPU per request",
+        g.cpu_seconds, g.cores_busy, g.cpu_us_per_request
+    );
+    out
+}
+
+/// Runs `work`, unless Ctrl-C or SIGTERM comes first.
+async fn interruptible<T>(phase: &'static str, work: impl Future<Output = T>) -> Result<T> {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = work => Ok(done),
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted(phase)),
+        () = terminate => Err(Error::Interrupted(phase)),
+    }
+}
+
+fn clock_seed() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| {
+            d.as_secs() * 1_000_000_000 + u64::from(d.subsec_nanos())
+        })
+}
+
+fn say(line: &str) {
+    eprintln!("orygate: {line}");
+}

@@ -1,0 +1,158 @@
+//! One Goose run of a mix against the context's Kratos, bounded in users
+//! and time, with a progress line and the generator's own CPU cost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goose::config::GooseConfiguration;
+use goose::metrics::{GooseCoordinatedOmissionMitigation, GooseMetrics};
+use goose::prelude::GooseAttack;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::context::{Context, Counters};
+use crate::error::Result;
+use crate::options::Options;
+use crate::profiles::{self, Mix};
+
+/// What the load run measured.
+#[derive(Debug)]
+pub struct LoadRun {
+    pub metrics: GooseMetrics,
+    /// From the first user's start to the last user's stop.
+    pub wall: Duration,
+    /// The measured part: after every user started, as Goose reports it.
+    pub measured_seconds: f64,
+    pub generator: Generator,
+}
+
+/// The load generator's own cost, beside its results.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Generator {
+    /// CPU time orygate used during the run (user + system, all threads).
+    pub cpu_seconds: f64,
+    /// That CPU time over the wall time: how many cores orygate kept busy.
+    pub cores_busy: f64,
+    /// CPU microseconds per measured request.
+    pub cpu_us_per_request: f64,
+}
+
+/// Runs `mix` with the options' users, rate and duration.
+pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRun> {
+    let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?;
+    for (profile, weight) in &mix.0 {
+        attack = attack.register_scenario(profiles::scenario(profile, *weight, ctx)?);
+    }
+    // Goose stops on Ctrl-C by itself; SIGTERM (a cancelled CI job) stops
+    // it the same way.
+    let sigterm = tokio::spawn(async {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            goose::trigger_killswitch("SIGTERM received");
+        }
+    });
+    let progress = Progress::start(ctx, opts);
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let metrics = Box::pin(attack.execute()).await;
+    let wall = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    progress.finish();
+    sigterm.abort();
+    let metrics = metrics?;
+    let requests = Counters::get(&ctx.counters.requests).max(1);
+    Ok(LoadRun {
+        measured_seconds: metrics.duration.max(1) as f64,
+        metrics,
+        wall,
+        generator: Generator {
+            cpu_seconds: cpu,
+            cores_busy: cpu / wall.as_secs_f64().max(1e-9),
+            cpu_us_per_request: cpu * 1e6 / requests as f64,
+        },
+    })
+}
+
+fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
+    let mut config = GooseConfiguration::default();
+    config.host = Some(ctx.kratos.public_base().to_string());
+    config.users = Some(opts.users);
+    let rate = opts.increase_rate.unwrap_or(opts.users as f64);
+    config.increase_rate = Some(rate.to_string());
+    config.run_time = Some(format!("{}s", opts.duration.as_secs_f64().ceil().max(1.0)));
+    config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Average);
+    // orygate prints its own summary; Goose's controllers would listen on
+    // every interface.
+    config.no_print_metrics = true;
+    config.no_telnet = true;
+    config.no_websocket = true;
+    config.quiet = 1;
+    config
+}
+
+/// CPU seconds this process has used, from `/proc/self/stat` (user and
+/// system time of all threads, in the kernel's 100 Hz ticks).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at the
+    // state, field 3; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// The progress line: elapsed, requests, rate and failures, twice a second.
+struct Progress {
+    bar: ProgressBar,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(ctx: &Arc<Context>, opts: &Options) -> Self {
+        let bar = if opts.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} load {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        let ctx = Arc::clone(ctx);
+        let line = bar.clone();
+        let planned = opts.duration;
+        let task = tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let requests = Counters::get(&ctx.counters.requests);
+                let now = Instant::now();
+                let rps = (requests - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+                last = (now, requests);
+                line.set_message(format!(
+                    "of {}s measured · {requests} requests · {rps:.0} rps · {} failures · {} failed starts",
+                    planned.as_secs(),
+                    Counters::get(&ctx.counters.failures),
+                    Counters::get(&ctx.counters.setup_failures),
+                ));
+            }
+        });
+        Self { bar, task }
+    }
+
+    fn finish(self) {
+        self.task.abort();
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,205 @@
+//! The `orygate` command line, checked before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::profiles::Mix;
+
+/// The mix a run uses when none is given: mostly session checks, by cookie
+/// and by token, with logins and sign-ups beside them.
+pub const DEFAULT_MIX: &str = "whoami=5,whoami-api=3,login=1,signup=1";
+
+/// Runs Ory's identity flows against a fresh stack (or an existing
+/// deployment), then a bounded load run of them, and prints a summary per
+/// step.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "orygate", version, about)]
+pub struct Options {
+    /// One load profile: whoami, whoami-api, login or signup.
+    #[arg(long, env = "ORYGATE_PROFILE", conflicts_with = "mix")]
+    pub profile: Option<String>,
+
+    /// Profiles and weights, e.g. whoami=90,login=10.
+    #[arg(long, env = "ORYGATE_MIX")]
+    pub mix: Option<String>,
+
+    /// Virtual users, each with its own client, cookie jar and account.
+    #[arg(long, short = 'u', env = "ORYGATE_USERS", default_value_t = 10)]
+    pub users: usize,
+
+    /// Users started per second (all at once by default).
+    #[arg(long, env = "ORYGATE_INCREASE_RATE")]
+    pub increase_rate: Option<f64>,
+
+    /// How long the measured load runs, after every user has started:
+    /// 15s, 2m, 1m30s.
+    #[arg(long, short = 't', env = "ORYGATE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+
+    /// How long one request may take under load.
+    #[arg(long, env = "ORYGATE_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Run against this Kratos public URL instead of starting a stack.
+    #[arg(long, env = "ORYGATE_KRATOS_URL")]
+    pub kratos_url: Option<Url>,
+
+    /// The admin URL of that Kratos (without it, users are created by
+    /// signing up, which needs the stack's mail: admin-only steps are
+    /// skipped).
+    #[arg(long, env = "ORYGATE_KRATOS_ADMIN_URL", requires = "kratos_url")]
+    pub kratos_admin_url: Option<Url>,
+
+    /// Allow load against Ory Network (*.oryapis.com). Ory requires its
+    /// prior written approval for load tests of its network.
+    #[arg(long)]
+    pub allow_ory_network: bool,
+
+    /// Skip the smoke run of every flow.
+    #[arg(long)]
+    pub no_smoke: bool,
+
+    /// Where the results JSON is written.
+    #[arg(long, env = "ORYGATE_OUT", default_value = "reports/out")]
+    pub out: PathBuf,
+
+    /// The first seed of the run's fake people (default: from the clock, so
+    /// runs against one deployment do not collide).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// No progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl Options {
+    /// The options of a run with the defaults, as `orygate` alone parses.
+    pub fn defaults() -> Self {
+        Self::parse_from(["orygate"])
+    }
+
+    /// The mix to run: `--profile`, `--mix` or [`DEFAULT_MIX`].
+    pub fn mix(&self) -> Result<Mix> {
+        let text = self
+            .profile
+            .as_deref()
+            .or(self.mix.as_deref())
+            .unwrap_or(DEFAULT_MIX);
+        Mix::parse(text).map_err(Error::Usage)
+    }
+
+    /// Checks what can be checked before anything starts.
+    pub fn validate(&self) -> Result<Mix> {
+        let mix = self.mix()?;
+        if self.users == 0 {
+            return Err(Error::Usage("--users must be at least 1".into()));
+        }
+        if self.users < mix.0.len() {
+            return Err(Error::Usage(format!(
+                "{} users cannot run {} profiles: every profile needs at least one user",
+                self.users,
+                mix.0.len()
+            )));
+        }
+        if self.duration.is_zero() {
+            return Err(Error::Usage("--duration must be longer than zero".into()));
+        }
+        if self.duration > MAX_DURATION {
+            return Err(Error::Usage(format!(
+                "--duration {} is longer than orygate runs at once ({})",
+                humantime::format_duration(self.duration),
+                humantime::format_duration(MAX_DURATION)
+            )));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(Error::Usage(
+                "--request-timeout must be longer than zero".into(),
+            ));
+        }
+        if self.increase_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err(Error::Usage(
+                "--increase-rate must be a positive number of users per second".into(),
+            ));
+        }
+        for url in [&self.kratos_url, &self.kratos_admin_url]
+            .into_iter()
+            .flatten()
+        {
+            check_target(url, self.allow_ory_network)?;
+        }
+        Ok(mix)
+    }
+}
+
+/// The longest load run: load runs are bounded and stop by themselves.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+
+/// Refuses URLs that are not http(s), and Ory Network hosts unless allowed.
+fn check_target(url: &Url, allow_ory_network: bool) -> Result<()> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Usage(format!(
+            "{url}: only http and https URLs can be targets"
+        )));
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
+    if !allow_ory_network && (host == "oryapis.com" || host.ends_with(".oryapis.com")) {
+        return Err(Error::Usage(format!(
+            "{url} is on Ory Network: Ory requires its prior written approval for load tests \
+             of its network. With that approval, pass --allow-ory-network"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> Options {
+        Options::parse_from(std::iter::once("orygate").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_defaults_are_a_valid_bounded_run() {
+        let opts = Options::defaults();
+        assert_eq!(opts.validate().unwrap().to_string(), DEFAULT_MIX);
+        assert!(opts.duration <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        let err = |args: &[&str]| options(args).validate().unwrap_err().to_string();
+        assert!(err(&["--users", "0"]).contains("at least 1"));
+        assert!(err(&["--duration", "0s"]).contains("longer than zero"));
+        assert!(err(&["--profile", "nope"]).contains("unknown profile"));
+        assert!(err(&["--mix", "whoami=a"]).contains("whole number"));
+        assert!(
+            err(&["--users", "2", "--mix", "whoami=1,login=1,signup=1"]).contains("3 profiles")
+        );
+        assert!(err(&["--duration", "3h"]).contains("longer than orygate runs"));
+        assert!(
+            err(&["--kratos-url", "https://project.projects.oryapis.com/"])
+                .contains("--allow-ory-network")
+        );
+        assert!(
+            options(&[
+                "--kratos-url",
+                "https://x.projects.oryapis.com",
+                "--allow-ory-network"
+            ])
+            .validate()
+            .is_ok()
+        );
+        assert!(
+            Options::try_parse_from(["orygate", "--profile", "whoami", "--mix", "login=1"])
+                .is_err()
+        );
+        assert!(Options::try_parse_from(["orygate", "--duration", "soon"]).is_err());
+    }
+}

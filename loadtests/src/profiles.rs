@@ -1,0 +1,412 @@
+//! Load profiles: Goose scenarios assembled from the flows, registered in
+//! [`PROFILES`] and picked by name and weight (`--mix whoami=90,login=10`).
+//! A profile's users set themselves up when they start (sign up, log in),
+//! unmeasured, then repeat its measured transaction.
+
+use std::fmt;
+use std::sync::Arc;
+
+use goose::goose::{
+    GooseUser, Scenario, Transaction, TransactionError, TransactionFunction, TransactionResult,
+};
+use harness::kratos::Session;
+use harness::{Browser, Error, Kratos, NativeApp, Result, Transport};
+use scenarios::flows::{login, logout};
+use scenarios::{Person, journey};
+
+use crate::context::Context;
+use crate::goose_transport::GooseTransport;
+
+/// A load profile.
+#[derive(Debug)]
+pub struct Profile {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// It signs people up in its measured steps, so it reads their mail at
+    /// the stack's sink.
+    pub needs_mail: bool,
+    /// The measured transaction, after the users' start.
+    run: Measured,
+}
+
+/// Every profile, in one place: a new flow adds its profile with a line.
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "whoami",
+        about: "signed-in browsers check their session by cookie",
+        needs_mail: false,
+        run: Measured::WhoamiCookie,
+    },
+    Profile {
+        name: "whoami-api",
+        about: "signed-in native apps check their session by X-Session-Token",
+        needs_mail: false,
+        run: Measured::WhoamiToken,
+    },
+    Profile {
+        name: "login",
+        about: "verified users log in, check whoami and log out, in a browser",
+        needs_mail: false,
+        run: Measured::Login,
+    },
+    Profile {
+        name: "signup",
+        about: "new people register, read the code from their mail, verify, log in, check whoami, log out",
+        needs_mail: true,
+        run: Measured::Signup,
+    },
+];
+
+/// What a profile measures; how its users start follows from it.
+#[derive(Debug, Clone, Copy)]
+enum Measured {
+    WhoamiCookie,
+    WhoamiToken,
+    Login,
+    Signup,
+}
+
+/// How a profile's users start, unmeasured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// A browser, nothing else: every iteration is a new person.
+    FreshBrowser,
+    /// A browser with a verified account, signed out.
+    VerifiedBrowser,
+    /// A browser with a verified account, signed in (session cookie).
+    SignedInBrowser,
+    /// A native app with a verified account, signed in (session token).
+    SignedInApp,
+}
+
+impl Measured {
+    fn start(self) -> Start {
+        match self {
+            Self::WhoamiCookie => Start::SignedInBrowser,
+            Self::WhoamiToken => Start::SignedInApp,
+            Self::Login => Start::VerifiedBrowser,
+            Self::Signup => Start::FreshBrowser,
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<11} {}", self.name, self.about)
+    }
+}
+
+/// The profile called `name`.
+pub fn find(name: &str) -> Option<&'static Profile> {
+    PROFILES.iter().find(|p| p.name == name)
+}
+
+/// The names of all profiles, for messages.
+pub fn names() -> String {
+    PROFILES
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Profiles and their weights.
+#[derive(Debug, Clone)]
+pub struct Mix(pub Vec<(&'static Profile, usize)>);
+
+impl Mix {
+    /// `whoami=90,login=10`, or a single name (`whoami`, weight 1).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let mut parts = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (name, weight) = match part.split_once('=') {
+                Some((name, weight)) => {
+                    let weight: usize = weight.trim().parse().map_err(|_| {
+                        format!("{part:?}: the weight after '=' must be a whole number")
+                    })?;
+                    (name.trim(), weight)
+                }
+                None => (part, 1),
+            };
+            if name.is_empty() {
+                return Err(format!(
+                    "{text:?} is not a mix: write name=weight pairs separated by commas, \
+                     e.g. whoami=90,login=10"
+                ));
+            }
+            let profile = find(name).ok_or_else(|| {
+                format!("unknown profile {name:?}; the profiles are: {}", names())
+            })?;
+            if weight == 0 {
+                return Err(format!("{part:?}: a weight must be at least 1"));
+            }
+            if parts
+                .iter()
+                .any(|(p, _): &(&Profile, usize)| p.name == name)
+            {
+                return Err(format!("{name:?} appears twice in the mix"));
+            }
+            parts.push((profile, weight));
+        }
+        Ok(Self(parts))
+    }
+}
+
+impl fmt::Display for Mix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(p, w)| format!("{}={w}", p.name))
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// What a user of a profile keeps between transactions.
+#[derive(Debug, Clone)]
+struct Account {
+    person: Person,
+    /// Set once signed in.
+    identity_id: Option<String>,
+    /// A native app's session token.
+    token: Option<String>,
+}
+
+/// The Goose scenario of `profile` with `weight`.
+pub fn scenario(
+    profile: &'static Profile,
+    weight: usize,
+    ctx: &Arc<Context>,
+) -> std::result::Result<Scenario, goose::GooseError> {
+    let start = on_start(profile.run.start(), Arc::clone(ctx));
+    let measured = measured(profile.run, Arc::clone(ctx));
+    Ok(Scenario::new(profile.name)
+        .set_weight(weight)?
+        .set_host(ctx.kratos.public_base().as_str())
+        .register_transaction(start.set_name("start").set_on_start())
+        .register_transaction(measured.set_name(profile.name)))
+}
+
+/// A transaction that runs the async function `$f(user, ctx)`.
+macro_rules! with_context {
+    ($ctx:expr, $f:path) => {{
+        let ctx = $ctx;
+        let function: TransactionFunction =
+            Arc::new(move |user| Box::pin($f(user, Arc::clone(&ctx))));
+        Transaction::new(function)
+    }};
+}
+
+/// The user's start: a client of the right kind with its own jar (or none),
+/// and, unmeasured, the account the profile needs.
+fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
+    let function: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&ctx);
+        Box::pin(async move {
+            let account = if start == Start::SignedInApp {
+                let app = NativeApp::from_builder(ctx.client_builder()).map_err(custom)?;
+                user.client = app.client().clone();
+                provision(&ctx, &app, start).await
+            } else {
+                let browser = Browser::from_builder(ctx.client_builder()).map_err(custom)?;
+                user.client = browser.client().clone();
+                provision(&ctx, &browser, start).await
+            };
+            match account {
+                Ok(Some(account)) => {
+                    user.set_session_data(account);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => {
+                    ctx.setup_failed(&e);
+                    Err(custom(e))
+                }
+            }
+        })
+    });
+    Transaction::new(function)
+}
+
+/// Gives a starting user the account `start` asks for: signed up through
+/// the flows when the stack's mail can be read, else created through the
+/// admin API; then signed in if asked.
+async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<Option<Account>> {
+    if start == Start::FreshBrowser {
+        return Ok(None);
+    }
+    let kratos = &ctx.kratos;
+    let person = if let Some(user) = ctx.next_user() {
+        if start == Start::SignedInApp {
+            journey::api_register_verified(t, &user, kratos).await?;
+        } else {
+            journey::browser_register_verified(t, &user, kratos).await?;
+        }
+        user.person
+    } else {
+        let person = ctx.next_person();
+        let traits = serde_json::json!({
+            "email": person.email,
+            "name": { "first": person.first_name, "last": person.last_name },
+        });
+        kratos
+            .create_identity(&ctx.admin()?, &traits, &person.password, &[&person.email])
+            .await?;
+        person
+    };
+    let mut account = Account {
+        person,
+        identity_id: None,
+        token: None,
+    };
+    match start {
+        Start::SignedInBrowser => {
+            login::browser(t, kratos, &account.person.email, &account.person.password).await?;
+            account.identity_id = Some(identity_id(kratos, &kratos.whoami(t, None).await?)?);
+        }
+        Start::SignedInApp => {
+            let login =
+                login::api(t, kratos, &account.person.email, &account.person.password).await?;
+            account.identity_id = Some(identity_id(kratos, &login.session)?);
+            account.token = Some(login.session_token);
+        }
+        Start::VerifiedBrowser | Start::FreshBrowser => {}
+    }
+    Ok(Some(account))
+}
+
+/// The measured transaction of a profile.
+fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
+    match run {
+        Measured::WhoamiCookie | Measured::WhoamiToken => with_context!(ctx, whoami),
+        Measured::Login => with_context!(ctx, login_whoami_logout),
+        Measured::Signup => with_context!(ctx, signup),
+    }
+}
+
+/// whoami with the user's cookie or token; the session must be the user's
+/// own, not merely a 200.
+async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let account = account(user)?;
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = async {
+        let session = ctx.kratos.whoami(&t, account.token.as_deref()).await?;
+        expect_own(&ctx.kratos, &session, &account)
+    }
+    .await;
+    t.finish(result).await
+}
+
+/// A fresh browser login, whoami, logout.
+async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let mut account = account(user)?;
+    let t = GooseTransport::new(user, &ctx.counters);
+    let kratos = &ctx.kratos;
+    let result = async {
+        login::browser(&t, kratos, &account.person.email, &account.person.password).await?;
+        let session = kratos.whoami(&t, None).await?;
+        if account.identity_id.is_none() {
+            account.identity_id = Some(identity_id(kratos, &session)?);
+        }
+        expect_own(kratos, &session, &account)?;
+        logout::browser(&t, kratos).await?;
+        Ok(account)
+    }
+    .await;
+    let finished = t.finish(result).await;
+    let account = fresh_browser_on_failure(user, &ctx, finished)?;
+    user.set_session_data(account);
+    Ok(())
+}
+
+/// After a failed journey the browser may hold a session or a flow half
+/// done (a login whose answer was lost), and every later iteration would
+/// fail on it: as a person would, the user starts over with a new browser.
+fn fresh_browser_on_failure<T>(
+    user: &mut GooseUser,
+    ctx: &Context,
+    result: std::result::Result<T, Box<TransactionError>>,
+) -> std::result::Result<T, Box<TransactionError>> {
+    if result.is_err() {
+        let browser = Browser::from_builder(ctx.client_builder()).map_err(custom)?;
+        user.client = browser.client().clone();
+    }
+    result
+}
+
+/// The whole sign-up journey for a new person.
+async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let person = ctx.next_user().ok_or_else(|| {
+        custom(Error::unexpected(
+            "signup",
+            "no mail sink: sign-up reads codes from the stack's mail",
+        ))
+    })?;
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = journey::browser_signup(&t, &person, &ctx.kratos).await;
+    let finished = t.finish(result).await;
+    fresh_browser_on_failure(user, &ctx, finished).map(drop)
+}
+
+fn account(user: &GooseUser) -> std::result::Result<Account, Box<TransactionError>> {
+    user.get_session_data::<Account>().cloned().ok_or_else(|| {
+        Box::new(TransactionError::Custom(
+            "this user has no account: its start failed".into(),
+        ))
+    })
+}
+
+fn identity_id(kratos: &Kratos, session: &Session) -> Result<String> {
+    session
+        .identity
+        .as_ref()
+        .map(|i| i.id.clone())
+        .ok_or_else(|| {
+            Error::unexpected(kratos.whoami_step().name(), "the session has no identity")
+        })
+}
+
+/// The session is the account's own.
+fn expect_own(kratos: &Kratos, session: &Session, account: &Account) -> Result<()> {
+    let got = identity_id(kratos, session)?;
+    match &account.identity_id {
+        Some(own) if *own == got => Ok(()),
+        Some(own) => Err(Error::unexpected(
+            kratos.whoami_step().name(),
+            format!("the session is identity {got}'s, not this user's ({own})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[allow(clippy::needless_pass_by_value, clippy::unnecessary_box_returns)]
+fn custom(e: Error) -> Box<TransactionError> {
+    Box::new(TransactionError::Custom(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mix_reads_names_and_weights() {
+        let mix = Mix::parse("whoami=90, login=10").unwrap();
+        assert_eq!(mix.to_string(), "whoami=90,login=10");
+        assert_eq!(Mix::parse("signup").unwrap().to_string(), "signup=1");
+    }
+
+    #[test]
+    fn a_bad_mix_says_what_is_wrong() {
+        let unknown = Mix::parse("whoami=1,nope=2").unwrap_err();
+        assert!(unknown.contains("unknown profile \"nope\""), "{unknown}");
+        assert!(
+            unknown.contains("whoami, whoami-api, login, signup"),
+            "{unknown}"
+        );
+        assert!(Mix::parse("whoami=x").unwrap_err().contains("whole number"));
+        assert!(Mix::parse("whoami=0").unwrap_err().contains("at least 1"));
+        assert!(Mix::parse("whoami=1,,").unwrap_err().contains("not a mix"));
+        assert!(Mix::parse("login,login").unwrap_err().contains("twice"));
+    }
+}

@@ -1,0 +1,224 @@
+//! Every flow once, before the load: pass or fail per flow, with the
+//! failing step, its status and Ory's error id.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use harness::{Browser, NativeApp, Result};
+use scenarios::flows::{login, logout};
+use scenarios::journey;
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::target::Target;
+
+/// How one flow went.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmokeResult {
+    pub flow: &'static str,
+    pub outcome: Outcome,
+    pub millis: u128,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed {
+        step: Option<String>,
+        status: Option<u16>,
+        ory_id: Option<String>,
+        /// The error, and the end of the service's log when the run
+        /// started the stack.
+        message: String,
+    },
+    /// The target cannot run this flow (no mail sink, no admin URL).
+    Skipped {
+        reason: String,
+    },
+}
+
+impl SmokeResult {
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
+/// Runs every flow the target allows, once each, in order.
+pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {
+    let kratos = &ctx.kratos;
+    let mut results = Vec::new();
+    let mail = ctx.mailboxes.is_some();
+
+    let browser = Browser::from_builder(ctx.client_builder());
+    let app = NativeApp::from_builder(ctx.client_builder());
+    let (browser, app) = match (browser, app) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => {
+            results.push(failed("clients", Duration::ZERO, target, &e).await);
+            return results;
+        }
+    };
+
+    let started = Instant::now();
+    let no_session = kratos.whoami_refused(&app, None).await.map(drop);
+    results.push(
+        outcome(
+            "whoami without a session is refused",
+            started,
+            no_session,
+            target,
+        )
+        .await,
+    );
+
+    if mail {
+        let user = ctx.next_user().expect("mail is there");
+        let started = Instant::now();
+        let done = journey::browser_signup(&browser, &user, kratos)
+            .await
+            .map(drop);
+        results.push(
+            outcome(
+                "browser sign-up, verification, login, logout",
+                started,
+                done,
+                target,
+            )
+            .await,
+        );
+
+        let user = ctx.next_user().expect("mail is there");
+        let started = Instant::now();
+        let done = journey::api_signup(&app, &user, kratos).await.map(drop);
+        results.push(
+            outcome(
+                "native sign-up, verification, login, logout",
+                started,
+                done,
+                target,
+            )
+            .await,
+        );
+    } else {
+        results.push(skipped(
+            "sign-up and verification",
+            "the deployment's mail does not reach orygate's sink",
+        ));
+    }
+
+    if kratos.admin_base().is_some() {
+        let started = Instant::now();
+        let done = admin_login(ctx, &app).await;
+        results.push(
+            outcome(
+                "admin-created identity logs in and out",
+                started,
+                done,
+                target,
+            )
+            .await,
+        );
+    } else {
+        results.push(skipped(
+            "admin-created identity logs in and out",
+            "no --kratos-admin-url was given",
+        ));
+    }
+    results
+}
+
+/// An identity created through the admin API logs in in a browser, sees
+/// itself in whoami, and logs out.
+async fn admin_login(ctx: &Context, admin: &NativeApp) -> Result<()> {
+    let browser = &Browser::from_builder(ctx.client_builder())?;
+    let kratos = &ctx.kratos;
+    let person = ctx.next_person();
+    let traits = serde_json::json!({
+        "email": person.email,
+        "name": { "first": person.first_name, "last": person.last_name },
+    });
+    let identity = kratos
+        .create_identity(admin, &traits, &person.password, &[&person.email])
+        .await?;
+    login::browser(browser, kratos, &person.email, &person.password).await?;
+    let session = kratos.whoami(browser, None).await?;
+    let seen = session.identity.map(|i| i.id);
+    if seen.as_deref() != Some(identity.id.as_str()) {
+        return Err(harness::Error::unexpected(
+            kratos.whoami_step().name(),
+            format!(
+                "the session is {seen:?}'s, not the new identity's ({})",
+                identity.id
+            ),
+        ));
+    }
+    logout::browser(browser, kratos).await?;
+    kratos.whoami_refused(browser, None).await.map(drop)
+}
+
+async fn outcome(
+    flow: &'static str,
+    started: Instant,
+    result: Result<()>,
+    target: &Target,
+) -> SmokeResult {
+    match result {
+        Ok(()) => SmokeResult {
+            flow,
+            outcome: Outcome::Passed,
+            millis: started.elapsed().as_millis(),
+        },
+        Err(e) => failed(flow, started.elapsed(), target, &e).await,
+    }
+}
+
+async fn failed(
+    flow: &'static str,
+    took: Duration,
+    target: &Target,
+    error: &harness::Error,
+) -> SmokeResult {
+    SmokeResult {
+        flow,
+        outcome: Outcome::Failed {
+            step: error.step().map(str::to_owned),
+            status: error.status(),
+            ory_id: error.ory_id(),
+            message: target.explain(error).await,
+        },
+        millis: took.as_millis(),
+    }
+}
+
+fn skipped(flow: &'static str, reason: &str) -> SmokeResult {
+    SmokeResult {
+        flow,
+        outcome: Outcome::Skipped {
+            reason: reason.to_owned(),
+        },
+        millis: 0,
+    }
+}
+
+/// The smoke results as lines for the terminal.
+pub fn render(results: &[SmokeResult]) -> String {
+    let mut out = String::from("smoke: every flow once\n");
+    for r in results {
+        match &r.outcome {
+            Outcome::Passed => {
+                let _ = writeln!(out, "  pass  {} ({} ms)", r.flow, r.millis);
+            }
+            Outcome::Skipped { reason } => {
+                let _ = writeln!(out, "  skip  {}: {reason}", r.flow);
+            }
+            Outcome::Failed { message, .. } => {
+                let _ = writeln!(out, "  FAIL  {} ({} ms)", r.flow, r.millis);
+                for line in message.lines() {
+                    let _ = writeln!(out, "        {line}");
+                }
+            }
+        }
+    }
+    out
+}

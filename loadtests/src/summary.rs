@@ -1,0 +1,160 @@
+//! Per-step results of a load run, from Goose's metrics: counts, errors by
+//! kind, throughput and latency percentiles.
+
+use std::fmt::Write as _;
+
+use goose::goose::GooseMethod;
+use goose::metrics::{GooseMetrics, GooseRequestMetricAggregate, GooseRequestMetricTimingData};
+use serde::Serialize;
+
+/// One step's numbers. Times are in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSummary {
+    /// `kratos GET /sessions/whoami`, as in the flow tests.
+    pub step: String,
+    pub requests: usize,
+    pub failures: usize,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The same percentiles after Goose's coordinated-omission mitigation
+    /// added the requests a stalled user would have sent, when it did.
+    pub corrected: Option<Percentiles>,
+    /// Answers by status code.
+    pub statuses: Vec<(u16, usize)>,
+    /// Failures by kind (`HTTP 401 (session_inactive)`, `flow rejected
+    /// (4000006)`, `connection refused`).
+    pub errors: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    fn of(data: &GooseRequestMetricTimingData) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Self {
+            p50_ms: ms(data.percentile_us(0.50)),
+            p95_ms: ms(data.percentile_us(0.95)),
+            p99_ms: ms(data.percentile_us(0.99)),
+            max_ms: ms(data.maximum_time_us),
+        }
+    }
+}
+
+/// The step name of a Goose aggregate: Goose keys requests by method and
+/// the name orygate gave (`kratos /sessions/whoami`), and this puts the
+/// method back after the service.
+fn step_name(aggregate: &GooseRequestMetricAggregate) -> String {
+    let method = if aggregate.method == GooseMethod::Custom {
+        aggregate.custom_method.clone()
+    } else {
+        aggregate.method.to_string()
+    };
+    match aggregate.path.split_once(' ') {
+        Some((service, target)) => format!("{service} {method} {target}"),
+        None => format!("{method} {}", aggregate.path),
+    }
+}
+
+/// Every step of the run, in the order a journey takes them (by first
+/// appearance is not kept by Goose; sorted by service, then name).
+pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
+    let mut steps: Vec<StepSummary> = metrics
+        .requests
+        .values()
+        .map(|aggregate| {
+            let name = step_name(aggregate);
+            let raw = Percentiles::of(&aggregate.raw_data);
+            let requests = aggregate.success_count + aggregate.fail_count;
+            let mut statuses: Vec<(u16, usize)> = aggregate
+                .status_code_counts
+                .iter()
+                .map(|(s, n)| (*s, *n))
+                .collect();
+            statuses.sort_unstable();
+            let mut errors: Vec<(String, usize)> = metrics
+                .errors
+                .values()
+                .filter(|e| e.name == aggregate.path && e.method == aggregate.method)
+                .map(|e| (e.error.clone(), e.occurrences))
+                .collect();
+            errors.sort_by_key(|e| std::cmp::Reverse(e.1));
+            StepSummary {
+                step: name,
+                requests,
+                failures: aggregate.fail_count,
+                rps: requests as f64 / seconds.max(1e-9),
+                p50_ms: raw.p50_ms,
+                p95_ms: raw.p95_ms,
+                p99_ms: raw.p99_ms,
+                max_ms: raw.max_ms,
+                corrected: aggregate
+                    .coordinated_omission_data
+                    .as_ref()
+                    .filter(|d| d.counter > aggregate.raw_data.counter)
+                    .map(Percentiles::of),
+                statuses,
+                errors,
+            }
+        })
+        .collect();
+    steps.sort_by(|a, b| a.step.cmp(&b.step));
+    steps
+}
+
+/// The summary table, one line per step, then the failures by kind.
+pub fn render(steps: &[StepSummary]) -> String {
+    let width = steps.iter().map(|s| s.step.len()).max().unwrap_or(4).max(4);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
+        "step", "requests", "failures", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for s in steps {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>8}  {:>8}  {:>8.1}  {:>8.2}  {:>8.2}  {:>8.2}  {:>8.2}",
+            s.step, s.requests, s.failures, s.rps, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms
+        );
+    }
+    let (requests, failures) = steps
+        .iter()
+        .fold((0, 0), |(r, f), s| (r + s.requests, f + s.failures));
+    let rps: f64 = steps.iter().map(|s| s.rps).sum();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {requests:>8}  {failures:>8}  {rps:>8.1}",
+        "all steps"
+    );
+    let failing: Vec<&StepSummary> = steps.iter().filter(|s| !s.errors.is_empty()).collect();
+    if !failing.is_empty() {
+        out.push_str("\nfailures by step and kind:\n");
+        for s in failing {
+            for (kind, n) in &s.errors {
+                let _ = writeln!(out, "  {n:>6} × {kind}  ({})", s.step);
+            }
+        }
+    }
+    let corrected: Vec<&StepSummary> = steps.iter().filter(|s| s.corrected.is_some()).collect();
+    if !corrected.is_empty() {
+        out.push_str("\nafter coordinated-omission mitigation (stalls counted as latency):\n");
+        for s in corrected {
+            let c = s.corrected.expect("filtered");
+            let _ = writeln!(
+                out,
+                "  {:<width$}  p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2} ms",
+                s.step, c.p50_ms, c.p95_ms, c.p99_ms, c.max_ms
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,137 @@
+//! What a run talks to: a fresh stack it starts and removes, or an existing
+//! deployment by URL.
+
+use harness::{Error as HarnessError, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service};
+
+use crate::error::{Error, Result};
+use crate::options::Options;
+
+/// A fresh stack (owned: dropping the target removes it) or an existing
+/// deployment.
+#[derive(Debug)]
+pub enum Target {
+    Stack(OryStack),
+    Existing {
+        kratos: Kratos,
+        /// Mail for the deployment's users, when its courier delivers to a
+        /// sink this process reads (tests that start a stack themselves).
+        mailboxes: Option<Mailboxes>,
+    },
+}
+
+impl Target {
+    /// Starts a fresh Kratos in the load profile.
+    pub async fn start() -> Result<Self> {
+        let stack = OryStack::builder()
+            .with_kratos()
+            .profile(Profile::Load)
+            .start()
+            .await
+            .map_err(Error::Harness)?;
+        Ok(Self::Stack(stack))
+    }
+
+    /// The deployment the options name, or `None` for a fresh stack.
+    pub fn from_options(opts: &Options) -> Option<Self> {
+        let public = opts.kratos_url.clone()?;
+        let kratos = match opts.kratos_admin_url.clone() {
+            Some(admin) => Kratos::new(public, admin),
+            None => Kratos::public_only(public),
+        };
+        Some(Self::Existing {
+            kratos,
+            mailboxes: None,
+        })
+    }
+
+    pub fn kratos(&self) -> Kratos {
+        match self {
+            Self::Stack(stack) => stack.kratos(),
+            Self::Existing { kratos, .. } => kratos.clone(),
+        }
+    }
+
+    pub fn mailboxes(&self) -> Option<Mailboxes> {
+        match self {
+            Self::Stack(stack) => stack.mailboxes(),
+            Self::Existing { mailboxes, .. } => mailboxes.clone(),
+        }
+    }
+
+    /// A line saying what this is.
+    pub fn describe(&self) -> String {
+        let kratos = self.kratos();
+        let admin = kratos
+            .admin_base()
+            .map_or_else(|| "no admin URL".to_owned(), |u| format!("admin {u}"));
+        match self {
+            Self::Stack(stack) => format!(
+                "a fresh stack {}: Kratos {} at {} ({admin})",
+                stack.id(),
+                Service::Kratos.tag(),
+                kratos.public_base()
+            ),
+            Self::Existing { .. } => format!("Kratos at {} ({admin})", kratos.public_base()),
+        }
+    }
+
+    /// Checks that the target answers and is Kratos: `GET /sessions/whoami`
+    /// without credentials must be Kratos' 401, not a 404 from something
+    /// else or no answer.
+    pub async fn check(&self) -> Result<()> {
+        let kratos = self.kratos();
+        let client = NativeApp::from_builder(
+            harness::client_builder().timeout(std::time::Duration::from_secs(10)),
+        )?;
+        match kratos.whoami_refused(&client, None).await {
+            Ok(_) => Ok(()),
+            Err(HarnessError::Http { source, .. }) => Err(Error::Target(format!(
+                "{} does not answer: {}",
+                kratos.public_base(),
+                error_chain(&source)
+            ))),
+            Err(e) => Err(Error::Target(format!(
+                "{} does not look like Kratos: {e} (Kratos answers 401 without a session)",
+                kratos.public_base()
+            ))),
+        }
+    }
+
+    /// The error with the end of the log of the service it names, when the
+    /// run started the stack.
+    pub async fn explain(&self, error: &HarnessError) -> String {
+        match self {
+            Self::Stack(stack) => stack.explain(error).await,
+            Self::Existing { .. } => error.to_string(),
+        }
+    }
+
+    /// Kratos' last warnings and errors, when the run started the stack.
+    pub async fn kratos_warnings(&self, lines: usize) -> Option<String> {
+        match self {
+            Self::Stack(stack) => Some(stack.warnings(Service::Kratos, lines).await),
+            Self::Existing { .. } => None,
+        }
+    }
+
+    /// Removes the stack, if the run started one.
+    pub async fn stop(self) -> Result<()> {
+        match self {
+            Self::Stack(stack) => stack.stop().await.map_err(Error::Harness),
+            Self::Existing { .. } => Ok(()),
+        }
+    }
+}
+
+/// An error and its sources on one line: reqwest's own message alone says
+/// only "error sending request".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
