@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes this machine ready to run orygate: a Docker daemon that answers, and
-# the pinned Ory images (built offline from Go source when they are missing).
+# Makes this machine ready to run orygate: a Docker daemon that answers, the
+# pinned Ory images (built offline from Go source when they are missing), and
+# PostgreSQL's server binaries (the load profile keeps Kratos' data there).
 # Idempotent: what is already there is left alone.
 #
 #   scripts/prepare.sh
@@ -71,5 +72,31 @@ if [ ${#stale[@]} -gt 0 ]; then
   say "removing ${#stale[@]} container(s) left by a run that is gone"
   timeout 120 docker rm -f "${stale[@]}" >/dev/null
 fi
+
+# The load profile starts a throw-away PostgreSQL from Debian's binaries.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || die "PostgreSQL's server is not installed; installing it needs root (apt-get install postgresql)"
+  say "installing postgresql from Debian (for the load profile)"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 900 apt-get install -y -qq postgresql >/dev/null
+fi
+say "postgresql $(ls /usr/lib/postgresql | sort -n | tail -n 1) server binaries present"
+
+# Databases of load stacks whose process was killed (the harness stops and
+# deletes its own on drop). Their folders start with the owner's pid.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres; do
+  [ -d "$dir" ] || continue
+  owner=${dir##*/orygate-}
+  [ -d "/proc/${owner%%-*}" ] && continue
+  say "stopping the database of a load stack that is gone: $dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
+  else
+    "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+done
 
 ory/images/build.sh

@@ -397,6 +397,25 @@ mod tests {
     }
 
     #[test]
+    fn a_session_of_another_identity_fails_the_whoami_step() {
+        let kratos = Kratos::public_only(url::Url::parse("http://127.0.0.1:4433/").unwrap());
+        let session: Session = serde_json::from_value(serde_json::json!({
+            "id": "s", "identity": {"id": "someone-else", "schema_id": "person", "traits": {}}
+        }))
+        .unwrap();
+        let mut account = Account {
+            person: Person::fake(1),
+            identity_id: Some("me".into()),
+            token: None,
+        };
+        let err = expect_own(&kratos, &session, &account).unwrap_err();
+        assert_eq!(err.step(), Some("kratos GET /sessions/whoami"));
+        assert!(err.to_string().contains("someone-else"), "{err}");
+        account.identity_id = Some("someone-else".into());
+        expect_own(&kratos, &session, &account).unwrap();
+    }
+
+    #[test]
     fn a_bad_mix_says_what_is_wrong() {
         let unknown = Mix::parse("whoami=1,nope=2").unwrap_err();
         assert!(unknown.contains("unknown profile \"nope\""), "{unknown}");

@@ -1,1 +1,294 @@
-//! placeholder
+//! Short load runs (seconds) against real Kratos, driven through the
+//! library exactly as the `orygate` binary drives it. Goose keeps
+//! process-wide state (its Ctrl-C handler and kill switch), so the runs here
+//! take turns.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use harness::{OryStack, Profile, Service};
+use loadtests::summary::StepSummary;
+use loadtests::{Error, Options, Report, Target};
+
+/// One Goose run at a time in this process.
+static ONE_RUN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn options(args: &[&str]) -> Options {
+    let out = std::env::temp_dir().join("orygate-load-tests");
+    let out = out.display().to_string();
+    let base = ["orygate", "-q", "--no-smoke", "--out", out.as_str()];
+    Options::parse_from(base.iter().chain(args))
+}
+
+/// A Kratos stack in the load profile, owned by the test.
+async fn load_stack(env: &[(&str, &str)]) -> OryStack {
+    let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
+    for (key, value) in env {
+        builder = builder.env(Service::Kratos, *key, *value);
+    }
+    builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"))
+}
+
+/// Runs `args` against `stack`, as the binary does with `--kratos-url`,
+/// but with the stack's mail sink readable.
+async fn run(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
+    let _turn = ONE_RUN.lock().await;
+    run_in_turn(stack, args).await
+}
+
+/// [`run`] for a caller that holds [`ONE_RUN`].
+async fn run_in_turn(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
+    init_tracing();
+    let opts = options(args);
+    let mix = opts.validate()?;
+    let target = Target::Existing {
+        kratos: stack.kratos(),
+        mailboxes: stack.mailboxes(),
+    };
+    loadtests::run_on(&target, &opts, &mix).await
+}
+
+/// Goose's own log through tracing, errors only, as the binary sets it.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,goose=error".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+fn steps(report: &Report) -> &[StepSummary] {
+    &report.results.load.as_ref().expect("a load ran").steps
+}
+
+fn step<'r>(report: &'r Report, name: &str) -> Option<&'r StepSummary> {
+    steps(report).iter().find(|s| s.step == name)
+}
+
+fn table(report: &Report) -> String {
+    loadtests::summary::render(steps(report))
+}
+
+#[tokio::test]
+async fn a_passing_signup_journey_records_every_step_and_no_failure() {
+    let stack = load_stack(&[]).await;
+    let report = run(
+        &stack,
+        &["--profile", "signup", "--users", "2", "--duration", "3s"],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+
+    // The steps are named as in the flow tests, the method in its place.
+    for name in [
+        "kratos GET /self-service/registration/browser",
+        "kratos GET /self-service/registration/flows?id=%",
+        "kratos POST /self-service/registration?flow=%",
+        "mail WAIT code",
+        "kratos POST /self-service/verification?flow=%",
+        "kratos POST /self-service/login?flow=%",
+        "kratos GET /sessions/whoami",
+        "kratos GET /self-service/logout?token=%",
+    ] {
+        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        assert!(s.requests > 0, "{table}");
+    }
+    // 303s and the 401 after logout are what the journey expects.
+    assert!(steps(&report).iter().all(|s| s.failures == 0), "{table}");
+    let whoami = step(&report, "kratos GET /sessions/whoami").unwrap();
+    assert_eq!(
+        whoami.statuses.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [200, 401],
+        "{table}"
+    );
+    assert!(report.passed(), "{table}");
+    let mail = report.results.load.as_ref().unwrap().mail.unwrap();
+    assert_eq!(mail.dropped, 0);
+    assert!(mail.collected > 0 && mail.collected == mail.delivered - mail.waiting);
+}
+
+#[tokio::test]
+async fn every_whoami_answers_for_its_own_user_by_cookie_and_by_token() {
+    let stack = load_stack(&[]).await;
+    let report = run(
+        &stack,
+        &[
+            "--mix",
+            "whoami=1,whoami-api=1",
+            "--users",
+            "4",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    let whoami = step(&report, "kratos GET /sessions/whoami").expect(&table);
+    // Each answer was checked to be the asking user's identity.
+    assert!(whoami.requests > 100, "{table}");
+    assert_eq!(whoami.failures, 0, "{table}");
+    assert_eq!(report.results.load.as_ref().unwrap().setup_failures, 0);
+    // Only whoami is measured: sign-up and login happened at the start.
+    assert_eq!(steps(&report).len(), 1, "{table}");
+    assert!(whoami.p50_ms > 0.0 && whoami.p50_ms <= whoami.p99_ms);
+}
+
+#[tokio::test]
+async fn a_refused_flow_is_counted_on_the_step_kratos_refused() {
+    let stack = load_stack(&[("SELFSERVICE_FLOWS_REGISTRATION_ENABLED", "false")]).await;
+    let report = run(
+        &stack,
+        &["--profile", "signup", "--users", "2", "--duration", "2s"],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+
+    let start = step(&report, "kratos GET /self-service/registration/browser").expect(&table);
+    assert!(start.failures > 0, "{table}");
+    assert_eq!(start.failures, start.requests, "{table}");
+    assert!(
+        start
+            .errors
+            .iter()
+            .any(|(kind, _)| kind.contains("self_service_flow_disabled")),
+        "{table}"
+    );
+    // Nothing after the refused step was sent.
+    assert!(
+        step(&report, "kratos POST /self-service/registration?flow=%").is_none(),
+        "{table}"
+    );
+    assert!(!report.passed());
+}
+
+#[tokio::test]
+async fn a_kratos_killed_mid_run_ends_the_run_in_bounded_time_with_failures() {
+    let stack = load_stack(&[]).await;
+    let _turn = ONE_RUN.lock().await;
+    let killer = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        stack.kill(Service::Kratos).await
+    };
+    let started = Instant::now();
+    let (report, kill) = tokio::join!(
+        run_in_turn(
+            &stack,
+            &[
+                "--profile",
+                "whoami",
+                "--users",
+                "2",
+                "--duration",
+                "5s",
+                "--request-timeout",
+                "3s"
+            ],
+        ),
+        killer
+    );
+    let took = started.elapsed();
+    kill.unwrap_or_else(|e| panic!("failed to {e}"));
+    let report = report.unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+
+    let whoami = step(&report, "kratos GET /sessions/whoami").expect(&table);
+    assert!(whoami.failures > 0, "{table}");
+    assert!(whoami.requests > whoami.failures, "{table}");
+    assert!(
+        whoami
+            .errors
+            .iter()
+            .any(|(kind, _)| kind.contains("error sending request")),
+        "{table}"
+    );
+    assert!(!report.passed());
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_target_or_one_that_is_not_kratos_is_refused_within_seconds() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}/");
+    init_tracing();
+    let started = Instant::now();
+    let err = loadtests::run(options(&["--kratos-url", &url, "--profile", "whoami"]))
+        .await
+        .expect_err("nothing listens there");
+    assert!(matches!(err, Error::Target(_)), "{err}");
+    assert!(err.to_string().contains("does not answer"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Kratos' admin API is not its public API: whoami redirects there.
+    let stack = OryStack::builder()
+        .with_kratos()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let admin = stack.kratos().admin_base().unwrap().to_string();
+    let err = loadtests::run(options(&["--kratos-url", &admin, "--profile", "whoami"]))
+        .await
+        .expect_err("the admin API is not the public one");
+    assert!(
+        err.to_string().contains("does not look like Kratos"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HTTP 307"), "{err}");
+
+    // Sign-up needs the stack's mail, which a deployment by URL lacks.
+    let public = stack.kratos().public_base().to_string();
+    let err = loadtests::run(options(&["--kratos-url", &public, "--profile", "signup"]))
+        .await
+        .expect_err("no mail to read");
+    assert!(err.to_string().contains("verification mail"), "{err}");
+    // And whoami needs accounts: without an admin URL none can be made.
+    let err = loadtests::run(options(&["--kratos-url", &public, "--profile", "whoami"]))
+        .await
+        .expect_err("no way to make accounts");
+    assert!(err.to_string().contains("--kratos-admin-url"), "{err}");
+}
+
+#[tokio::test]
+async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
+    let stack = OryStack::builder()
+        .with_kratos()
+        .profile(Profile::Load)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let kratos = stack.kratos();
+    let opts = options(&[
+        "--kratos-url",
+        kratos.public_base().as_str(),
+        "--kratos-admin-url",
+        kratos.admin_base().unwrap().as_str(),
+        "--mix",
+        "whoami=1,login=1",
+        "--users",
+        "2",
+        "--duration",
+        "2s",
+    ]);
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let report = loadtests::run(opts)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    assert!(report.passed(), "{table}");
+    assert!(
+        step(&report, "kratos POST /self-service/login?flow=%").is_some(),
+        "{table}"
+    );
+    assert!(report.results.load.as_ref().unwrap().mail.is_none());
+    assert!(report.path.is_file());
+}
