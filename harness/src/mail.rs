@@ -120,6 +120,10 @@ fn six_digit_code(body: &str) -> Option<String> {
 /// oldest are dropped (and counted).
 pub const MAX_KEPT: usize = 10_000;
 
+/// The longest the queue of deliveries may grow while an old uncollected
+/// message holds its front and newer ones are collected behind it.
+const ARRIVALS_KEPT: usize = 4 * MAX_KEPT;
+
 /// How long the sink keeps a message nobody collected.
 pub const KEEP_FOR: Duration = Duration::from_secs(600);
 
@@ -150,33 +154,40 @@ struct Shelves {
     inboxes: HashMap<String, Inbox>,
     /// Every delivery in order of arrival, (sequence, when, recipient),
     /// including ones collected since: the queue expiry walks. At most
-    /// [`MAX_KEPT`] long.
+    /// [`ARRIVALS_KEPT`] long.
     arrivals: VecDeque<(u64, Instant, String)>,
     next_seq: u64,
     stats: MailStats,
 }
 
 impl Shelves {
-    /// Drops what expired or overflows, oldest first.
+    /// Forgets deliveries collected since, and drops uncollected mail
+    /// that expired or overflows, oldest first.
     fn expire(&mut self, now: Instant) {
-        while let Some((seq, at, _)) = self.arrivals.front() {
-            let overflow = self.arrivals.len() > MAX_KEPT;
-            if !overflow && now.duration_since(*at) < KEEP_FOR {
-                return;
+        while let Some((seq, at, rcpt)) = self.arrivals.front() {
+            // An inbox hands out its oldest first: a delivery not at the
+            // front of its inbox was collected already.
+            let waiting = self
+                .inboxes
+                .get(rcpt)
+                .and_then(|inbox| inbox.mail.front())
+                .is_some_and(|(s, _)| s == seq);
+            if waiting {
+                let overflow =
+                    self.stats.waiting > MAX_KEPT as u64 || self.arrivals.len() > ARRIVALS_KEPT;
+                if !overflow && now.duration_since(*at) < KEEP_FOR {
+                    return;
+                }
             }
-            let seq = *seq;
             let (_, _, rcpt) = self.arrivals.pop_front().expect("a front exists");
-            let Some(inbox) = self.inboxes.get_mut(&rcpt) else {
-                continue;
-            };
-            // An inbox hands out its oldest first: if this delivery is not
-            // at the front it was collected already.
-            if inbox.mail.front().is_some_and(|(s, _)| *s == seq) {
-                inbox.mail.pop_front();
+            if waiting {
+                if let Some(inbox) = self.inboxes.get_mut(&rcpt) {
+                    inbox.mail.pop_front();
+                }
                 self.stats.dropped += 1;
                 self.stats.waiting -= 1;
+                self.forget_if_idle(&rcpt);
             }
-            self.forget_if_idle(&rcpt);
         }
     }
 

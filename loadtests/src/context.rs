@@ -24,6 +24,13 @@ impl Counters {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Counts a failed step, for the progress line. The summary's counts
+    /// are Goose's, kept from the moment every user has started.
+    pub fn failed(&self, step: &str) {
+        tracing::trace!(step, "step failed");
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The run's shared state; profiles hold it in an `Arc`.

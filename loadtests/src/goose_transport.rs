@@ -18,6 +18,9 @@ use crate::context::Counters;
 /// request's.
 pub const WAIT_METHOD: &str = "WAIT";
 
+/// The label of a failure a flow found before sending the step it names.
+pub const FLOW_METHOD: &str = "FLOW";
+
 /// Borrows a Goose user for one transaction. Goose judges a request by its
 /// status alone (any non-2xx fails unless one expected status is named);
 /// this transport judges it by the step's [`Expect`] instead and corrects
@@ -58,9 +61,12 @@ impl<'u> GooseTransport<'u> {
         let tag = tag(&error);
         let mut sent = self.sent.into_inner().expect("step registry lock");
         let user = self.user.into_inner();
-        match error.step().and_then(|step| sent.get_mut(step)) {
-            Some(metric) if metric.success => {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        match error
+            .step()
+            .and_then(|step| sent.get_mut(step).map(|m| (step, m)))
+        {
+            Some((step, metric)) if metric.success => {
+                self.counters.failed(step);
                 // Goose returns the failure it records; the transaction
                 // fails below with the flow's own message.
                 let _ = user.set_failure(&tag, metric, None, None);
@@ -68,15 +74,18 @@ impl<'u> GooseTransport<'u> {
             // Goose counted it failed already.
             Some(_) => {}
             // Mail waits are recorded by `record`; an error before any
-            // request (a form without an action) is recorded on its step.
+            // request (a form without an action) is recorded as its step
+            // with the method `FLOW`, so that no time of zero is mixed into
+            // a real request's histogram.
             None => {
                 if let Some(step) = error.step().filter(|_| !is_mail(&error)) {
-                    self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                    let (method, label) = method_and_label(step);
+                    let (service, target) = service_and_target(step);
+                    self.counters
+                        .failed(&format!("{service} {FLOW_METHOD} {target}"));
                     let _ = user
                         .record_custom_request_duration(
-                            method,
-                            &label,
+                            FLOW_METHOD,
+                            &format!("{service} {target}"),
                             Duration::ZERO,
                             false,
                             None,
@@ -117,7 +126,7 @@ impl Transport for GooseTransport<'_> {
         let response = match answered.response {
             Ok(response) => response,
             Err(source) => {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                self.counters.failed(&step.name());
                 self.remember(step, metric);
                 return Err(Error::Http {
                     step: step.name(),
@@ -127,11 +136,14 @@ impl Transport for GooseTransport<'_> {
         };
         let accepted = step.expect().accepts(response.status().as_u16());
         if accepted && !metric.success {
+            // Goose judged the status alone; its error text would be
+            // recorded again with the correction.
+            metric.error.clear();
             let _ = user.set_success(&mut metric);
         }
         let checked = step.check(response).await;
         if let Err(error) = &checked {
-            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+            self.counters.failed(&step.name());
             if metric.success {
                 let _ = user.set_failure(&tag(error), &mut metric, None, None);
             }
@@ -143,7 +155,7 @@ impl Transport for GooseTransport<'_> {
 
     async fn record(&self, step: &Step, elapsed: Duration, error: Option<&Error>) {
         if error.is_some() {
-            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+            self.counters.failed(&step.name());
         }
         let tag = error.map(tag);
         let _ = self
@@ -175,13 +187,13 @@ fn is_mail(error: &Error) -> bool {
     matches!(error, Error::MailTimeout { .. } | Error::Mail { .. })
 }
 
-/// `kratos POST /self-service/login?flow=%` → (`POST`, `kratos
-/// /self-service/login?flow=%`), as Goose keys a request.
-fn method_and_label(step: &str) -> (&str, String) {
+/// `kratos POST /self-service/login?flow=%` → (`kratos`,
+/// `/self-service/login?flow=%`): the step without its method.
+fn service_and_target(step: &str) -> (&str, &str) {
     let mut words = step.splitn(3, ' ');
     match (words.next(), words.next(), words.next()) {
-        (Some(service), Some(method), Some(target)) => (method, format!("{service} {target}")),
-        _ => ("FLOW", step.to_owned()),
+        (Some(service), Some(_), Some(target)) => (service, target),
+        _ => ("flow", step),
     }
 }
 
@@ -217,15 +229,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn step_names_split_into_goose_method_and_label() {
+    fn step_names_lose_their_method_for_goose() {
         assert_eq!(
-            method_and_label("kratos POST /self-service/login?flow=%"),
-            ("POST", "kratos /self-service/login?flow=%".to_owned())
+            service_and_target("kratos POST /self-service/login?flow=%"),
+            ("kratos", "/self-service/login?flow=%")
         );
-        assert_eq!(
-            method_and_label("mail WAIT code"),
-            ("WAIT", "mail code".to_owned())
-        );
+        assert_eq!(service_and_target("mail WAIT code"), ("mail", "code"));
     }
 
     #[test]

@@ -49,15 +49,21 @@ impl Percentiles {
     }
 }
 
+/// The label Goose shows before a request's name: the HTTP method, or a
+/// custom one (`WAIT`, `FLOW`).
+fn method_label(method: GooseMethod, custom: &str) -> String {
+    if method == GooseMethod::Custom {
+        custom.to_owned()
+    } else {
+        method.to_string()
+    }
+}
+
 /// The step name of a Goose aggregate: Goose keys requests by method and
 /// the name orygate gave (`kratos /sessions/whoami`), and this puts the
 /// method back after the service.
 fn step_name(aggregate: &GooseRequestMetricAggregate) -> String {
-    let method = if aggregate.method == GooseMethod::Custom {
-        aggregate.custom_method.clone()
-    } else {
-        aggregate.method.to_string()
-    };
+    let method = method_label(aggregate.method, &aggregate.custom_method);
     match aggregate.path.split_once(' ') {
         Some((service, target)) => format!("{service} {method} {target}"),
         None => format!("{method} {}", aggregate.path),
@@ -74,6 +80,7 @@ pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
             let name = step_name(aggregate);
             let raw = Percentiles::of(&aggregate.raw_data);
             let requests = aggregate.success_count + aggregate.fail_count;
+            let label = method_label(aggregate.method, &aggregate.custom_method);
             let mut statuses: Vec<(u16, usize)> = aggregate
                 .status_code_counts
                 .iter()
@@ -83,14 +90,16 @@ pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
             let mut errors: Vec<(String, usize)> = metrics
                 .errors
                 .values()
-                .filter(|e| e.name == aggregate.path && e.method == aggregate.method)
+                .filter(|e| {
+                    e.name == aggregate.path && method_label(e.method, &e.custom_method) == label
+                })
                 .map(|e| (e.error.clone(), e.occurrences))
                 .collect();
             errors.sort_by_key(|e| std::cmp::Reverse(e.1));
             StepSummary {
+                failures: aggregate.fail_count,
                 step: name,
                 requests,
-                failures: aggregate.fail_count,
                 rps: requests as f64 / seconds.max(1e-9),
                 p50_ms: raw.p50_ms,
                 p95_ms: raw.p95_ms,
