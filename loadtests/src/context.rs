@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use harness::kratos::Identity;
 use harness::{Kratos, Mailboxes, NativeApp, Result};
 use scenarios::{Person, User};
 
@@ -109,8 +110,15 @@ impl Context {
         harness::client_builder().timeout(self.request_timeout)
     }
 
-    /// An admin client for provisioning.
-    pub fn admin(&self) -> Result<NativeApp> {
-        NativeApp::from_builder(self.client_builder())
+    /// A new person with a verified account made through the admin API,
+    /// as an operator imports users; and the identity Kratos stored.
+    pub async fn admin_account(&self) -> Result<(Person, Identity)> {
+        let admin = NativeApp::from_builder(self.client_builder())?;
+        let person = self.next_person();
+        let identity = self
+            .kratos
+            .create_identity(&admin, &person.traits(), &person.password, &[&person.email])
+            .await?;
+        Ok((person, identity))
     }
 }

@@ -87,7 +87,7 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     let smoke = if opts.no_smoke {
         Vec::new()
     } else {
-        let smoke = interruptible("the smoke run", smoke::run(target, &ctx)).await?;
+        let smoke = Box::pin(interruptible("the smoke run", smoke::run(target, &ctx))).await?;
         eprint!("{}", smoke::render(&smoke));
         smoke
     };

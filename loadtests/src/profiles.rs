@@ -245,15 +245,7 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
         }
         user.person
     } else {
-        let person = ctx.next_person();
-        let traits = serde_json::json!({
-            "email": person.email,
-            "name": { "first": person.first_name, "last": person.last_name },
-        });
-        kratos
-            .create_identity(&ctx.admin()?, &traits, &person.password, &[&person.email])
-            .await?;
-        person
+        ctx.admin_account().await?.0
     };
     let mut account = Account {
         person,

@@ -60,46 +60,19 @@ pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {
         }
     };
 
-    let started = Instant::now();
-    let no_session = kratos.whoami_refused(&app, None).await.map(drop);
-    results.push(
-        outcome(
-            "whoami without a session is refused",
-            started,
-            no_session,
-            target,
-        )
-        .await,
-    );
+    let no_session = kratos.whoami_refused(&app, None);
+    results.push(timed("whoami without a session is refused", target, no_session).await);
 
     if mail {
         let user = ctx.next_user().expect("mail is there");
-        let started = Instant::now();
-        let done = journey::browser_signup(&browser, &user, kratos)
-            .await
-            .map(drop);
-        results.push(
-            outcome(
-                "browser sign-up, verification, login, logout",
-                started,
-                done,
-                target,
-            )
-            .await,
-        );
+        let done = journey::browser_signup(&browser, &user, kratos);
+        let flow = "browser sign-up, verification, login, logout";
+        results.push(timed(flow, target, done).await);
 
         let user = ctx.next_user().expect("mail is there");
-        let started = Instant::now();
-        let done = journey::api_signup(&app, &user, kratos).await.map(drop);
-        results.push(
-            outcome(
-                "native sign-up, verification, login, logout",
-                started,
-                done,
-                target,
-            )
-            .await,
-        );
+        let done = journey::api_signup(&app, &user, kratos);
+        let flow = "native sign-up, verification, login, logout";
+        results.push(timed(flow, target, done).await);
     } else {
         results.push(skipped(
             "sign-up and verification",
@@ -107,40 +80,39 @@ pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {
         ));
     }
 
+    let flow = "admin-created identity logs in and out";
     if kratos.admin_base().is_some() {
-        let started = Instant::now();
-        let done = admin_login(ctx, &app).await;
-        results.push(
-            outcome(
-                "admin-created identity logs in and out",
-                started,
-                done,
-                target,
-            )
-            .await,
-        );
+        results.push(timed(flow, target, admin_login(ctx)).await);
     } else {
-        results.push(skipped(
-            "admin-created identity logs in and out",
-            "no --kratos-admin-url was given",
-        ));
+        results.push(skipped(flow, "no --kratos-admin-url was given"));
     }
     results
 }
 
+/// Runs one flow and notes how it went and how long it took.
+async fn timed<T>(
+    flow: &'static str,
+    target: &Target,
+    run: impl Future<Output = Result<T>>,
+) -> SmokeResult {
+    let started = Instant::now();
+    let result = run.await;
+    match result {
+        Ok(_) => SmokeResult {
+            flow,
+            outcome: Outcome::Passed,
+            millis: started.elapsed().as_millis(),
+        },
+        Err(e) => failed(flow, started.elapsed(), target, &e).await,
+    }
+}
+
 /// An identity created through the admin API logs in in a browser, sees
 /// itself in whoami, and logs out.
-async fn admin_login(ctx: &Context, admin: &NativeApp) -> Result<()> {
+async fn admin_login(ctx: &Context) -> Result<()> {
     let browser = &Browser::from_builder(ctx.client_builder())?;
     let kratos = &ctx.kratos;
-    let person = ctx.next_person();
-    let traits = serde_json::json!({
-        "email": person.email,
-        "name": { "first": person.first_name, "last": person.last_name },
-    });
-    let identity = kratos
-        .create_identity(admin, &traits, &person.password, &[&person.email])
-        .await?;
+    let (person, identity) = ctx.admin_account().await?;
     login::browser(browser, kratos, &person.email, &person.password).await?;
     let session = kratos.whoami(browser, None).await?;
     let seen = session.identity.map(|i| i.id);
@@ -155,22 +127,6 @@ async fn admin_login(ctx: &Context, admin: &NativeApp) -> Result<()> {
     }
     logout::browser(browser, kratos).await?;
     kratos.whoami_refused(browser, None).await.map(drop)
-}
-
-async fn outcome(
-    flow: &'static str,
-    started: Instant,
-    result: Result<()>,
-    target: &Target,
-) -> SmokeResult {
-    match result {
-        Ok(()) => SmokeResult {
-            flow,
-            outcome: Outcome::Passed,
-            millis: started.elapsed().as_millis(),
-        },
-        Err(e) => failed(flow, started.elapsed(), target, &e).await,
-    }
 }
 
 async fn failed(

@@ -49,6 +49,16 @@ impl Person {
     }
 }
 
+impl Person {
+    /// The identity traits of the `person` schema in `ory/kratos/`.
+    pub fn traits(&self) -> serde_json::Value {
+        serde_json::json!({
+            "email": self.email,
+            "name": { "first": self.first_name, "last": self.last_name },
+        })
+    }
+}
+
 fn slug(name: &str) -> String {
     name.chars()
         .filter(char::is_ascii_alphanumeric)

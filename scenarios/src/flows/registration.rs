@@ -95,10 +95,7 @@ async fn api_posted<T: Transport>(
         &json!({
             "method": "password",
             "password": person.password,
-            "traits": {
-                "email": person.email,
-                "name": { "first": person.first_name, "last": person.last_name },
-            },
+            "traits": person.traits(),
         }),
     )
     .await?;
