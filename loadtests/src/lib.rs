@@ -112,6 +112,9 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         steps,
     };
     println!("{}", render_load(&load));
+    if run.interrupted {
+        say("stopped early: the summary covers what ran until then");
+    }
     if load_failed && let Some(log) = target.kratos_warnings(20).await {
         eprintln!("--- Kratos' last warnings and errors ---\n{log}\n");
     }
@@ -131,6 +134,7 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         },
         machine: Machine::here(),
         passed: !load_failed && !smoke.iter().any(smoke::SmokeResult::failed),
+        interrupted: run.interrupted,
         smoke,
         load: Some(load),
     };

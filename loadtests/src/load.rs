@@ -24,6 +24,8 @@ pub struct LoadRun {
     /// The measured part: after every user started, as Goose reports it.
     pub measured_seconds: f64,
     pub generator: Generator,
+    /// Ctrl-C or SIGTERM stopped it before its time.
+    pub interrupted: bool,
 }
 
 /// The load generator's own cost, beside its results.
@@ -58,12 +60,14 @@ pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRu
     let started = Instant::now();
     let metrics = Box::pin(attack.execute()).await;
     let wall = started.elapsed();
+    let interrupted = goose::is_killswitch_triggered();
     let cpu = cpu_seconds() - cpu_before;
     progress.finish();
     sigterm.abort();
     let metrics = metrics?;
     let requests = Counters::get(&ctx.counters.requests).max(1);
     Ok(LoadRun {
+        interrupted,
         measured_seconds: metrics.duration.max(1) as f64,
         metrics,
         wall,

@@ -18,12 +18,18 @@ async fn main() -> ExitCode {
     match loadtests::run(Options::parse()).await {
         Ok(report) => {
             eprintln!("results: {}", report.path.display());
-            if report.passed() {
+            if report.results.interrupted {
+                ExitCode::from(130)
+            } else if report.passed() {
                 ExitCode::SUCCESS
             } else {
                 eprintln!("orygate: failures above");
                 ExitCode::from(1)
             }
+        }
+        Err(e @ Error::Interrupted(_)) => {
+            eprintln!("orygate: {e}");
+            ExitCode::from(130)
         }
         Err(e @ (Error::Usage(_) | Error::Target(_))) => {
             eprintln!("error: {e}");

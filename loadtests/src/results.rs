@@ -25,6 +25,9 @@ pub struct Results {
     pub load: Option<LoadResults>,
     /// No smoke flow failed and no load step or user start failed.
     pub passed: bool,
+    /// Ctrl-C or SIGTERM stopped the load before its time: the results
+    /// cover what ran until then.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
