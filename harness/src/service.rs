@@ -61,22 +61,25 @@ struct Table {
     load_env: &'static [(&'static str, &'static str)],
 }
 
+/// Kratos' and Hydra's listeners: a public and an admin API.
+const PUBLIC_AND_ADMIN: &[Listener] = &[
+    Listener {
+        key: "SERVE_PUBLIC",
+        api: Some(Api::Public),
+    },
+    Listener {
+        key: "SERVE_ADMIN",
+        api: Some(Api::Admin),
+    },
+];
+
 const KRATOS: Table = Table {
     name: "kratos",
     tag: KRATOS_VERSION,
     config_file: "kratos.yml",
     serve: &["serve", "--watch-courier"],
     dev_flag: true,
-    listeners: &[
-        Listener {
-            key: "SERVE_PUBLIC",
-            api: Some(Api::Public),
-        },
-        Listener {
-            key: "SERVE_ADMIN",
-            api: Some(Api::Admin),
-        },
-    ],
+    listeners: PUBLIC_AND_ADMIN,
     base_urls: &[
         ("SERVE_PUBLIC_BASE_URL", Api::Public),
         ("SERVE_ADMIN_BASE_URL", Api::Admin),
@@ -99,16 +102,7 @@ const HYDRA: Table = Table {
     config_file: "hydra.yml",
     serve: &["serve", "all"],
     dev_flag: true,
-    listeners: &[
-        Listener {
-            key: "SERVE_PUBLIC",
-            api: Some(Api::Public),
-        },
-        Listener {
-            key: "SERVE_ADMIN",
-            api: Some(Api::Admin),
-        },
-    ],
+    listeners: PUBLIC_AND_ADMIN,
     base_urls: &[
         ("URLS_SELF_ISSUER", Api::Public),
         ("URLS_SELF_PUBLIC", Api::Public),

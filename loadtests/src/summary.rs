@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use goose::goose::GooseMethod;
-use goose::metrics::{GooseMetrics, GooseRequestMetricAggregate, GooseRequestMetricTimingData};
+use goose::metrics::{GooseMetrics, GooseRequestMetricAggregate};
 use serde::Serialize;
 
 /// One step's numbers. Times are in milliseconds.
@@ -19,34 +19,11 @@ pub struct StepSummary {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// The same percentiles after Goose's coordinated-omission mitigation
-    /// added the requests a stalled user would have sent, when it did.
-    pub corrected: Option<Percentiles>,
     /// Answers by status code.
     pub statuses: Vec<(u16, usize)>,
     /// Failures by kind (`HTTP 401 (session_inactive)`, `flow rejected
     /// (4000006)`, `connection refused`).
     pub errors: Vec<(String, usize)>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Percentiles {
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-impl Percentiles {
-    fn of(data: &GooseRequestMetricTimingData) -> Self {
-        let ms = |us: u64| us as f64 / 1000.0;
-        Self {
-            p50_ms: ms(data.percentile_us(0.50)),
-            p95_ms: ms(data.percentile_us(0.95)),
-            p99_ms: ms(data.percentile_us(0.99)),
-            max_ms: ms(data.maximum_time_us),
-        }
-    }
 }
 
 /// The label Goose shows before a request's name: the HTTP method, or a
@@ -70,15 +47,16 @@ fn step_name(aggregate: &GooseRequestMetricAggregate) -> String {
     }
 }
 
-/// Every step of the run, in the order a journey takes them (by first
-/// appearance is not kept by Goose; sorted by service, then name).
+/// Every step of the run, sorted by name (Goose does not keep the order a
+/// journey takes them in).
 pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
     let mut steps: Vec<StepSummary> = metrics
         .requests
         .values()
         .map(|aggregate| {
             let name = step_name(aggregate);
-            let raw = Percentiles::of(&aggregate.raw_data);
+            let times = &aggregate.raw_data;
+            let ms = |us: u64| us as f64 / 1000.0;
             let requests = aggregate.success_count + aggregate.fail_count;
             let label = method_label(aggregate.method, &aggregate.custom_method);
             let mut statuses: Vec<(u16, usize)> = aggregate
@@ -101,15 +79,10 @@ pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
                 step: name,
                 requests,
                 rps: requests as f64 / seconds.max(1e-9),
-                p50_ms: raw.p50_ms,
-                p95_ms: raw.p95_ms,
-                p99_ms: raw.p99_ms,
-                max_ms: raw.max_ms,
-                corrected: aggregate
-                    .coordinated_omission_data
-                    .as_ref()
-                    .filter(|d| d.counter > aggregate.raw_data.counter)
-                    .map(Percentiles::of),
+                p50_ms: ms(times.percentile_us(0.50)),
+                p95_ms: ms(times.percentile_us(0.95)),
+                p99_ms: ms(times.percentile_us(0.99)),
+                max_ms: ms(times.maximum_time_us),
                 statuses,
                 errors,
             }
@@ -151,18 +124,6 @@ pub fn render(steps: &[StepSummary]) -> String {
             for (kind, n) in &s.errors {
                 let _ = writeln!(out, "  {n:>6} × {kind}  ({})", s.step);
             }
-        }
-    }
-    let corrected: Vec<&StepSummary> = steps.iter().filter(|s| s.corrected.is_some()).collect();
-    if !corrected.is_empty() {
-        out.push_str("\nafter coordinated-omission mitigation (stalls counted as latency):\n");
-        for s in corrected {
-            let c = s.corrected.expect("filtered");
-            let _ = writeln!(
-                out,
-                "  {:<width$}  p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2} ms",
-                s.step, c.p50_ms, c.p95_ms, c.p99_ms, c.max_ms
-            );
         }
     }
     out
