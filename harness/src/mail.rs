@@ -335,6 +335,28 @@ impl Mailboxes {
     }
 }
 
+/// A wait on a mailbox's inbox. When it ends, however it ends (mail, a
+/// timeout, the waiting future dropped), the inbox is forgotten if it is
+/// empty and nobody else waits on it.
+struct Waiter<'m> {
+    mailbox: &'m Mailbox,
+    arrived: Option<Arc<Notify>>,
+}
+
+impl Waiter<'_> {
+    fn notify(&self) -> &Notify {
+        self.arrived.as_ref().expect("set until dropped")
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(arrived) = self.arrived.take() {
+            self.mailbox.store.release(&self.mailbox.address, arrived);
+        }
+    }
+}
+
 /// The messages delivered to one address, in order of arrival. Each message
 /// is handed out once.
 #[derive(Debug, Clone)]
@@ -353,30 +375,26 @@ impl Mailbox {
     pub async fn next(&self, timeout: Duration) -> Result<Mail> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let arrived = match self.store.take(&self.address) {
+            let waiter = match self.store.take(&self.address) {
                 Ok(mail) => return Ok(mail),
-                Err(arrived) => arrived,
+                Err(arrived) => Waiter {
+                    mailbox: self,
+                    arrived: Some(arrived),
+                },
             };
-            let outcome = {
-                // Register interest, then look again, so a delivery between
-                // the look and the wait is not missed.
-                let notified = arrived.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                match self.store.take(&self.address) {
-                    Ok(mail) => Some(Ok(mail)),
-                    Err(_) => match tokio::time::timeout_at(deadline, notified).await {
-                        Ok(()) => None,
-                        Err(_) => Some(Err(Error::MailTimeout {
-                            address: self.address.clone(),
-                            timeout,
-                        })),
-                    },
-                }
-            };
-            self.store.release(&self.address, arrived);
-            if let Some(outcome) = outcome {
-                return outcome;
+            // Register interest, then look again, so a delivery between the
+            // look and the wait is not missed.
+            let notified = waiter.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Ok(mail) = self.store.take(&self.address) {
+                return Ok(mail);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::MailTimeout {
+                    address: self.address.clone(),
+                    timeout,
+                });
             }
         }
     }

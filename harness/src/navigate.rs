@@ -30,18 +30,20 @@ pub struct Landing {
 /// The most redirects a walk follows before it gives up.
 pub const MAX_HOPS: usize = 10;
 
-/// Follows redirects from `first` while they stay on `origin` (scheme, host
-/// and port); a redirect elsewhere (to the UI, to a client's callback) ends
-/// the walk without being fetched. Every hop is a `GET` step on `service`
-/// that accepts a page or a redirect.
+/// Follows redirects from `first`, the answer to `first_step`, while they
+/// stay on `origin` (scheme, host and port); a redirect elsewhere (to the
+/// UI, to a client's callback) ends the walk without being fetched. Every
+/// hop is a `GET` step on the first step's service that accepts a page or a
+/// redirect. A bad redirect is charged to the step that answered it.
 pub async fn follow<T: Transport>(
     transport: &T,
-    service: &'static str,
     origin: &Url,
+    first_step: &Step,
     first: Response,
 ) -> Result<Landing> {
     let mut hops = Vec::new();
     let mut response = first;
+    let mut step = first_step.clone();
     loop {
         let from = response.url().clone();
         if !response.status().is_redirection() {
@@ -51,7 +53,6 @@ pub async fn follow<T: Transport>(
                 response: Some(response),
             });
         }
-        let step = Step::get(service, &from).expecting(Expect::Navigate);
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -83,7 +84,7 @@ pub async fn follow<T: Transport>(
                 format!("more than {MAX_HOPS} redirects, last to {to}"),
             ));
         }
-        let step = Step::get(service, &to).expecting(Expect::Navigate);
+        step = Step::get(first_step.service(), &to).expecting(Expect::Navigate);
         response = transport.send(&step, transport.client().get(to)).await?;
     }
 }
@@ -121,7 +122,9 @@ mod follow_tests {
         let base = redirector(|_| "/again".to_owned()).await;
         let browser = Browser::new().unwrap();
         let first = browser.client().get(base.clone()).send().await.unwrap();
-        let err = follow(&browser, "kratos", &base, first).await.unwrap_err();
+        let err = follow(&browser, &base, &Step::get("kratos", &base), first)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("more than 10 redirects"), "{err}");
         assert_eq!(err.step(), Some("kratos GET /again"));
     }
@@ -135,7 +138,9 @@ mod follow_tests {
         .await;
         let browser = Browser::new().unwrap();
         let first = browser.client().get(base.clone()).send().await.unwrap();
-        let landing = follow(&browser, "kratos", &base, first).await.unwrap();
+        let landing = follow(&browser, &base, &Step::get("kratos", &base), first)
+            .await
+            .unwrap();
         assert_eq!(landing.url.as_str(), "http://127.0.0.1:9/ui/login?flow=1");
         assert!(landing.response.is_none());
         assert_eq!(landing.hops.len(), 2);

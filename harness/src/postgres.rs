@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::error::{Error, Result};
+use crate::service::Ports;
 
 /// Where Debian installs PostgreSQL's server binaries, one folder per
 /// major version.
@@ -21,6 +22,8 @@ const ROLE: &str = "orygate";
 #[derive(Debug)]
 pub struct Postgres {
     cluster: Cluster,
+    /// Its port, kept out of other stacks' hands until it is stopped.
+    ports: Ports,
 }
 
 /// Where a cluster's programs and data are, and its port.
@@ -33,19 +36,27 @@ struct Cluster {
 
 impl Postgres {
     /// Creates a cluster in a fresh folder under the temp dir and starts
-    /// it on `port` at 127.0.0.1. As root, the server runs as the
-    /// `postgres` user (PostgreSQL refuses to run as root).
-    pub async fn start(name: &str, port: u16) -> Result<Self> {
+    /// it at 127.0.0.1 on a port picked as the services' are. As root, the
+    /// server runs as the `postgres` user (PostgreSQL refuses to run as
+    /// root).
+    pub async fn start(name: &str) -> Result<Self> {
         let bin = binaries()?;
+        let ports = Ports::take(1)?;
         let dir = std::env::temp_dir().join(format!("orygate-{name}-postgres"));
-        let cluster = Cluster { bin, dir, port };
-        let work = cluster.clone();
-        // Owned from here: a failed start still stops and deletes it.
-        let pg = Self { cluster };
-        tokio::task::spawn_blocking(move || work.init())
+        let pg = Self {
+            cluster: Cluster {
+                bin,
+                dir,
+                port: ports.get(0),
+            },
+            ports,
+        };
+        // The blocking task owns the cluster until it is up: a failed start
+        // drops it there, and so does a start whose caller gave up (Ctrl-C)
+        // once the task ends. Dropping stops and deletes it either way.
+        tokio::task::spawn_blocking(move || pg.cluster.init().map(|()| pg))
             .await
-            .map_err(|e| failed("start", e.to_string()))??;
-        Ok(pg)
+            .map_err(|e| failed("start", e.to_string()))?
     }
 
     /// The DSN of database `db`, as Ory reads it.
@@ -153,6 +164,7 @@ impl Drop for Postgres {
             &["stop", "-D", &dir, "-m", "immediate", "-w", "-t", "10"],
         );
         let _ = std::fs::remove_dir_all(&cluster.dir);
+        self.ports.release();
     }
 }
 

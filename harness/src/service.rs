@@ -313,7 +313,12 @@ impl Ports {
     /// Free ports on 127.0.0.1 for one service, none of them handed out
     /// before by this process. Release them with [`Ports::release`].
     pub(crate) fn pick(service: Service) -> Result<Self> {
-        let count = service.port_count();
+        Self::take(service.port_count())
+    }
+
+    /// `count` free ports on 127.0.0.1, none of them handed out before by
+    /// this process: for a service, or a process the harness starts itself.
+    pub(crate) fn take(count: usize) -> Result<Self> {
         let mut taken = TAKEN.lock().expect("port registry lock");
         let mut held = Vec::new();
         let mut ports = Vec::new();
@@ -339,6 +344,11 @@ impl Ports {
         }
         drop(held);
         Ok(Self(ports))
+    }
+
+    /// The `i`th port.
+    pub(crate) fn get(&self, i: usize) -> u16 {
+        self.0[i]
     }
 
     /// Gives the ports back once the service's container is gone.

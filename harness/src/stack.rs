@@ -165,7 +165,7 @@ impl OryStackBuilder {
         let smtp = mail.as_ref().map(|m| m.addr().port());
         let postgres =
             if self.profile == Profile::Load && self.services.contains_key(&Service::Kratos) {
-                let postgres = Postgres::start(&id, free_port()?).await?;
+                let postgres = Postgres::start(&id).await?;
                 postgres.create_database("kratos").await?;
                 Some(postgres)
             } else {
@@ -531,14 +531,6 @@ async fn migrate_once(
             ),
         }),
     }
-}
-
-/// A free port on 127.0.0.1, for a process the harness starts itself.
-fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))
 }
 
 /// `<pid>-<n>-<random>`: the pid first, so a cleanup can tell a live run's

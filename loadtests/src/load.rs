@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use goose::config::GooseConfiguration;
 use goose::metrics::{GooseCoordinatedOmissionMitigation, GooseMetrics};
 use goose::prelude::GooseAttack;
+use goose::test_plan::TestPlanStepAction;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -68,7 +69,7 @@ pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRu
     let requests = Counters::get(&ctx.counters.requests).max(1);
     Ok(LoadRun {
         interrupted,
-        measured_seconds: metrics.duration.max(1) as f64,
+        measured_seconds: measured_seconds(&metrics),
         metrics,
         wall,
         generator: Generator {
@@ -77,6 +78,24 @@ pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRu
             cpu_us_per_request: cpu * 1e6 / requests as f64,
         },
     })
+}
+
+/// How long every user was running, to the millisecond: from the step
+/// where Goose holds the user count (it resets its metrics then) to the
+/// next one. Goose's own `duration` is in whole seconds.
+fn measured_seconds(metrics: &GooseMetrics) -> f64 {
+    let history = &metrics.history;
+    let held = history
+        .iter()
+        .position(|h| matches!(h.action, TestPlanStepAction::Maintaining));
+    let span = held.and_then(|i| {
+        let end = history.get(i + 1)?;
+        Some(end.timestamp.timestamp_millis() - history[i].timestamp.timestamp_millis())
+    });
+    match span {
+        Some(ms) if ms > 0 => ms as f64 / 1000.0,
+        _ => metrics.duration.max(1) as f64,
+    }
 }
 
 fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {

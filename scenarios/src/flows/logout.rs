@@ -18,7 +18,7 @@ pub async fn browser<T: Transport>(t: &T, kratos: &Kratos) -> Result<Landing> {
         .map_err(|e| Error::unexpected(ask_step.name(), format!("bad logout_url: {e}")))?;
     let step = Step::new("kratos", Method::GET, &url, Expect::Redirect);
     let response = t.send(&step, t.client().get(url)).await?;
-    follow(t, "kratos", kratos.public_base(), response).await
+    follow(t, kratos.public_base(), &step, response).await
 }
 
 /// Revokes a native app's session token.

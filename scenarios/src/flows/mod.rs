@@ -60,8 +60,8 @@ pub enum Outcome {
 pub fn action(flow: &Flow, expect: Expect) -> Result<(Url, Step)> {
     let url = Url::parse(&flow.ui.action).map_err(|e| {
         Error::unexpected(
-            format!("kratos POST {}", flow.ui.action),
-            format!("the flow's action is not a URL: {e}"),
+            "kratos POST (the flow's action)",
+            format!("the flow's action {:?} is not a URL: {e}", flow.ui.action),
         )
     })?;
     let step = Step::new("kratos", Method::POST, &url, expect);
@@ -76,7 +76,7 @@ pub async fn start_browser<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> 
     let response = t
         .send(&step, t.client().get(url).header("Accept", BROWSER_ACCEPT))
         .await?;
-    let landing = follow(t, "kratos", kratos.public_base(), response).await?;
+    let landing = follow(t, kratos.public_base(), &step, response).await?;
     fail_on_error_page(t, kratos, &step, &landing).await?;
     let id = flow_param(&landing.url).ok_or_else(|| {
         Error::unexpected(
@@ -125,7 +125,7 @@ pub async fn submit_browser<T: Transport>(
                 .form(&form),
         )
         .await?;
-    let landing = follow(t, "kratos", kratos.public_base(), response).await?;
+    let landing = follow(t, kratos.public_base(), &step, response).await?;
     fail_on_error_page(t, kratos, &step, &landing).await?;
     if flow_param(&landing.url).as_deref() == Some(flow.id.as_str()) {
         let again = fetch_flow(t, kratos, kind, &flow.id).await?;
