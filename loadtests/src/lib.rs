@@ -14,7 +14,7 @@
 mod context;
 mod error;
 mod goose_transport;
-mod load;
+pub mod load;
 pub mod options;
 pub mod profiles;
 pub mod results;

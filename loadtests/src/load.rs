@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
+use goose::goose::Scenario;
 use goose::metrics::{GooseCoordinatedOmissionMitigation, GooseMetrics};
 use goose::prelude::GooseAttack;
 use goose::test_plan::TestPlanStepAction;
@@ -42,9 +43,24 @@ pub struct Generator {
 
 /// Runs `mix` with the options' users, rate and duration.
 pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRun> {
+    let scenarios = mix
+        .0
+        .iter()
+        .map(|(profile, weight)| profiles::scenario(profile, *weight, ctx))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Box::pin(run_scenarios(ctx, scenarios, opts)).await
+}
+
+/// Runs Goose scenarios built over [`crate::GooseTransport`] with the
+/// options' users, rate and duration: the profiles' own, or a test's.
+pub async fn run_scenarios(
+    ctx: &Arc<Context>,
+    scenarios: Vec<Scenario>,
+    opts: &Options,
+) -> Result<LoadRun> {
     let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?;
-    for (profile, weight) in &mix.0 {
-        attack = attack.register_scenario(profiles::scenario(profile, *weight, ctx)?);
+    for scenario in scenarios {
+        attack = attack.register_scenario(scenario);
     }
     // Goose stops on Ctrl-C by itself; SIGTERM (a cancelled CI job) stops
     // it the same way.

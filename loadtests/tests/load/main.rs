@@ -292,3 +292,139 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
     assert!(report.results.load.as_ref().unwrap().mail.is_none());
     assert!(report.path.is_file());
 }
+
+#[tokio::test]
+async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it() {
+    use goose::goose::{Scenario, Transaction, TransactionFunction};
+    use loadtests::{Context, GooseTransport};
+    use scenarios::flows::login;
+    use std::sync::Arc;
+
+    let stack = load_stack(&[]).await;
+    let ctx = Arc::new(Context::new(
+        stack.kratos(),
+        None,
+        1,
+        Duration::from_secs(10),
+    ));
+    // A browser of orygate's own, as every profile's users have.
+    let own_client = Arc::clone(&ctx);
+    let start: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&own_client);
+        Box::pin(async move {
+            let browser = harness::Browser::from_builder(ctx.client_builder()).unwrap();
+            user.client = harness::Transport::client(&browser).clone();
+            Ok(())
+        })
+    });
+    // Kratos answers the login post with its 303, then shows the form
+    // again with message 4000006: the flow fails after the fact.
+    let wrong = Arc::clone(&ctx);
+    let login: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&wrong);
+        Box::pin(async move {
+            let t = GooseTransport::new(user, &ctx.counters);
+            let refused =
+                login::browser(&t, &ctx.kratos, "nobody@orygate.test", "not-the-password-1").await;
+            t.finish(refused).await.map(drop)
+        })
+    });
+    let scenario = Scenario::new("wrong-password")
+        .set_host(ctx.kratos.public_base().as_str())
+        .register_transaction(Transaction::new(start).set_on_start())
+        .register_transaction(Transaction::new(login));
+
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let opts = options(&["--users", "2", "--duration", "2s"]);
+    let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let steps = loadtests::summary::steps(&run.metrics, run.measured_seconds);
+    let table = loadtests::summary::render(&steps);
+    let find = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s.step == name)
+            .unwrap_or_else(|| panic!("no step {name}:\n{table}"))
+    };
+
+    let post = find("kratos POST /self-service/login?flow=%");
+    assert!(post.requests > 0, "{table}");
+    assert_eq!(post.failures, post.requests, "{table}");
+    assert_eq!(post.statuses, [(303, post.requests)], "{table}");
+    assert!(
+        post.errors
+            .iter()
+            .any(|(kind, _)| kind == "flow rejected (4000006)"),
+        "{table}"
+    );
+    // The steps before it, and the form fetched again, did what they should.
+    for name in [
+        "kratos GET /self-service/login/browser",
+        "kratos GET /self-service/login/flows?id=%",
+    ] {
+        assert_eq!(find(name).failures, 0, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_binary_prints_what_ran_and_removes_the_stack() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let out = std::env::temp_dir().join("orygate-load-tests");
+    let _turn = ONE_RUN.lock().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
+        .args(["--profile", "whoami", "--users", "2", "--duration", "60s"])
+        .args(["--no-smoke", "-q", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id().expect("a running child").to_string();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let stack = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut stack = None;
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            said.push(line.clone());
+            if let Some(rest) = line.split_once("a fresh stack ") {
+                stack = rest.1.split(':').next().map(str::to_owned);
+            }
+            if line.contains("orygate: load:") {
+                break;
+            }
+        }
+        stack
+    })
+    .await
+    .expect("the load starts within a minute")
+    .unwrap_or_else(|| panic!("no stack id in {said:?}"));
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let (rest, done) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut rest = Vec::new();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            rest.push(line);
+        }
+        (rest.join("\n"), child.wait_with_output().await.unwrap())
+    })
+    .await
+    .expect("the binary ends within 30 s of Ctrl-C");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+
+    assert_eq!(done.status.code(), Some(130), "{stdout}\n{rest}");
+    assert!(stdout.contains("kratos GET /sessions/whoami"), "{stdout}");
+    assert!(rest.contains("stopped early"), "{rest}");
+    let left = harness::stack_containers(&stack).await.unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+    let database = std::env::temp_dir().join(format!("orygate-{stack}-postgres"));
+    assert!(!database.exists(), "{} left behind", database.display());
+}
