@@ -60,14 +60,26 @@ fi
 say "docker daemon $(docker version -f '{{.Server.Version}}') answers"
 
 # Containers a killed run could not remove (the harness removes its own on
-# drop, also after a panic; a SIGKILL leaves no chance). A stack's id starts
-# with the pid of the process that owns it: containers of live processes
-# (a run going on beside this one, in this pid namespace) are left alone.
+# drop, and a watcher removes a killed process's within a second; a machine
+# that stopped mid-run leaves them). Each names its owner as
+# <pid>.<start time>: a container is stale when no process with that pid
+# and that start time runs (a pid that came round again is another
+# process). Containers of live runs beside this one are left alone.
+alive() {
+  local pid=${1%%.*} started=${1#*.} stat
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$(echo "${stat##*) }" | cut -d' ' -f20)" = "$started" ]
+}
 stale=()
-while read -r id stack; do
+while read -r id stack owner; do
   [ -n "$id" ] || continue
-  [ -d "/proc/${stack%%-*}" ] || stale+=("$id")
-done < <(docker ps -a --filter label=dev.orygate.stack --format '{{.ID}} {{.Label "dev.orygate.stack"}}')
+  if [ -n "$owner" ]; then
+    alive "$owner" || stale+=("$id")
+  else
+    [ -d "/proc/${stack%%-*}" ] || stale+=("$id")
+  fi
+done < <(docker ps -a --filter label=dev.orygate.stack \
+  --format '{{.ID}} {{.Label "dev.orygate.stack"}} {{.Label "dev.orygate.owner"}}')
 if [ ${#stale[@]} -gt 0 ]; then
   say "removing ${#stale[@]} container(s) left by a run that is gone"
   timeout 120 docker rm -f "${stale[@]}" >/dev/null

@@ -59,6 +59,18 @@ pub enum Error {
         log: String,
     },
 
+    /// Something else listens on a port the service was given: its own
+    /// listener never came up, and answers would come from someone else.
+    #[error(
+        "start {service}: port {port} on 127.0.0.1 is held by another process ({holder}), not this stack's container; the end of its log:\n{log}"
+    )]
+    Foreign {
+        service: Service,
+        port: u16,
+        holder: String,
+        log: String,
+    },
+
     /// The request itself failed: connection refused, timeout, bad URL.
     #[error("{step}: {source}")]
     Http {

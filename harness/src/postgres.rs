@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::error::{Error, Result};
-use crate::service::Ports;
+use crate::ports::Ports;
 
 /// Where Debian installs PostgreSQL's server binaries, one folder per
 /// major version.
@@ -22,8 +22,9 @@ const ROLE: &str = "orygate";
 #[derive(Debug)]
 pub struct Postgres {
     cluster: Cluster,
-    /// Its port, kept out of other stacks' hands until it is stopped.
-    ports: Ports,
+    /// Its port, kept out of other stacks' hands until it is stopped
+    /// (dropped after `Drop::drop` stopped the server).
+    _ports: Ports,
 }
 
 /// Where a cluster's programs and data are, and its port.
@@ -49,7 +50,7 @@ impl Postgres {
                 dir,
                 port: ports.get(0),
             },
-            ports,
+            _ports: ports,
         };
         // The blocking task owns the cluster until it is up: a failed start
         // drops it there, and so does a start whose caller gave up (Ctrl-C)
@@ -164,7 +165,6 @@ impl Drop for Postgres {
             &["stop", "-D", &dir, "-m", "immediate", "-w", "-t", "10"],
         );
         let _ = std::fs::remove_dir_all(&cluster.dir);
-        self.ports.release();
     }
 }
 

@@ -8,7 +8,7 @@ use testcontainers::{ContainerAsync, GenericImage};
 
 use crate::error::{Error, Result};
 use crate::logs;
-use crate::service::Service;
+use crate::service::{Ports, Service};
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const LOG_LINES: usize = 30;
@@ -17,9 +17,11 @@ const SETTLE: Duration = Duration::from_millis(100);
 pub(crate) async fn wait(
     service: Service,
     container: &ContainerAsync<GenericImage>,
-    urls: &[String],
+    ports: &Ports,
     timeout: Duration,
 ) -> Result<()> {
+    let urls = service.health_urls(ports);
+    tracing::debug!(%service, ?urls, "waiting for readiness");
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -29,7 +31,7 @@ pub(crate) async fn wait(
             source: e,
         })?;
     let deadline = Instant::now() + timeout;
-    for url in urls {
+    for url in &urls {
         loop {
             let last = match client.get(url).send().await {
                 Ok(resp) if resp.status().is_success() => break,
@@ -49,12 +51,76 @@ pub(crate) async fn wait(
             tokio::time::sleep(POLL_EVERY).await;
         }
     }
-    // A 200 can come from another process holding a port this container
-    // failed to bind (the harness keeps its own stacks apart, not other
-    // processes). Ory exits at once when a bind fails: give it a moment to
-    // show, then look again.
+    // Ory exits at once when a bind fails: give it a moment to show, then
+    // look again.
     tokio::time::sleep(SETTLE).await;
-    exited(service, container).await
+    exited(service, container).await?;
+    // A 200 can also come from another process holding a port this
+    // container failed to bind (Keto v0.13 does not exit then): the
+    // listener must be this container's.
+    owned(service, container, ports).await?;
+    tracing::debug!(%service, ports = ?ports.all(), "ready, every listener its own");
+    Ok(())
+}
+
+/// Fails when a socket listening on one of the service's ports is not held
+/// by the container's process. Proving it reads the container process's
+/// file descriptors, which needs root (or the same user); without that
+/// right the check is skipped, and said so at debug level.
+async fn owned(
+    service: Service,
+    container: &ContainerAsync<GenericImage>,
+    ports: &Ports,
+) -> Result<()> {
+    let Some(pid) = container_pid(container).await else {
+        tracing::debug!(%service, "no pid from Docker: listener ownership not checked");
+        return Ok(());
+    };
+    let own = match crate::sockets::socket_inodes(pid) {
+        Ok(own) => own,
+        Err(e) => {
+            tracing::debug!(%service, pid, error = %e, "listener ownership not checked");
+            return Ok(());
+        }
+    };
+    for &port in ports.all() {
+        for listener in crate::sockets::listeners(port) {
+            if own.contains(&listener.inode) {
+                continue;
+            }
+            let holder = crate::sockets::holder(listener.inode).map_or_else(
+                || "a process orygate cannot see".to_owned(),
+                |(pid, comm)| format!("pid {pid}, {comm}"),
+            );
+            return Err(Error::Foreign {
+                service,
+                port,
+                holder,
+                log: logs::tail(container, LOG_LINES).await,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The host pid of the container's main process.
+async fn container_pid(container: &ContainerAsync<GenericImage>) -> Option<u32> {
+    let docker = testcontainers::bollard::Docker::connect_with_local_defaults().ok()?;
+    let inspected = tokio::time::timeout(
+        Duration::from_secs(10),
+        docker.inspect_container(
+            container.id(),
+            None::<testcontainers::bollard::query_parameters::InspectContainerOptions>,
+        ),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    inspected
+        .state?
+        .pid
+        .and_then(|pid| u32::try_from(pid).ok())
+        .filter(|pid| *pid > 0)
 }
 
 /// Fails with the container's exit code and log if it is no longer running.

@@ -1,14 +1,11 @@
 //! One Ory service: its image, config, ports, command and environment.
 
-use std::collections::BTreeSet;
 use std::fmt;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use url::Url;
 
-use crate::error::{Error, Result};
+pub(crate) use crate::ports::Ports;
 
 /// The Ory services orygate can stand up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -214,7 +211,7 @@ impl Service {
         self.table()
             .listeners
             .iter()
-            .zip(ports.0.iter())
+            .zip(ports.all().iter())
             .filter_map(|(l, port)| l.api.map(|api| (api, *port)))
     }
 
@@ -251,7 +248,7 @@ impl Service {
             ("SQA_OPT_OUT".into(), "true".into()),
             ("DSN".into(), "memory".into()),
         ];
-        for (listener, port) in table.listeners.iter().zip(ports.0.iter()) {
+        for (listener, port) in table.listeners.iter().zip(ports.all().iter()) {
             env.push((format!("{}_HOST", listener.key), "127.0.0.1".into()));
             env.push((format!("{}_PORT", listener.key), port.to_string()));
         }
@@ -296,68 +293,6 @@ pub enum Profile {
     /// ("database table is locked", HTTP 500), and an SQLite file
     /// deadlocks Kratos' nested connections until they time out.
     Load,
-}
-
-/// The loopback ports one service listens on, in the order of its table's
-/// listeners (Kratos and Hydra: public, admin; Keto: read, write, metrics,
-/// OPL).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ports(Vec<u16>);
-
-/// Ports handed to services of this process and not yet released: the OS
-/// may offer a port again as soon as its probe listener is closed, before
-/// the container has bound it, so the harness remembers what it gave out.
-static TAKEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-
-impl Ports {
-    /// Free ports on 127.0.0.1 for one service, none of them handed out
-    /// before by this process. Release them with [`Ports::release`].
-    pub(crate) fn pick(service: Service) -> Result<Self> {
-        Self::take(service.port_count())
-    }
-
-    /// `count` free ports on 127.0.0.1, none of them handed out before by
-    /// this process: for a service, or a process the harness starts itself.
-    pub(crate) fn take(count: usize) -> Result<Self> {
-        let mut taken = TAKEN.lock().expect("port registry lock");
-        let mut held = Vec::new();
-        let mut ports = Vec::new();
-        // Each bound listener is held until all are picked, so the OS hands
-        // out distinct ports; ones given to another stack are skipped.
-        while ports.len() < count {
-            if held.len() > 64 {
-                return Err(Error::io(
-                    "pick a free port on 127.0.0.1",
-                    std::io::Error::other("no unused port after 64 tries"),
-                ));
-            }
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))?;
-            let port = listener
-                .local_addr()
-                .map_err(|e| Error::io("read a picked port", e))?
-                .port();
-            if taken.insert(port) {
-                ports.push(port);
-            }
-            held.push(listener);
-        }
-        drop(held);
-        Ok(Self(ports))
-    }
-
-    /// The `i`th port.
-    pub(crate) fn get(&self, i: usize) -> u16 {
-        self.0[i]
-    }
-
-    /// Gives the ports back once the service's container is gone.
-    pub(crate) fn release(&self) {
-        let mut taken = TAKEN.lock().expect("port registry lock");
-        for port in &self.0 {
-            taken.remove(port);
-        }
-    }
 }
 
 /// The base URLs of a running service.
@@ -425,29 +360,18 @@ mod tests {
     #[test]
     fn ports_are_distinct_and_loopback_urls() {
         let ports = Ports::pick(Service::Keto).unwrap();
-        let all = &ports.0;
+        let all = ports.all();
         assert_eq!(all.len(), 4);
-        for (i, a) in all.iter().enumerate() {
-            assert!(*a > 0);
-            assert!(!all[i + 1..].contains(a), "{all:?}");
-        }
-        let again = Ports::pick(Service::Keto).unwrap();
-        assert!(
-            again.0.iter().all(|p| !all.contains(p)),
-            "a port was handed out twice"
-        );
         let endpoints = Endpoints::local(Service::Keto, &ports);
         assert_eq!(endpoints.public.port(), Some(all[0]), "read API");
         assert_eq!(endpoints.admin.port(), Some(all[1]), "write API");
-        ports.release();
-        again.release();
     }
 
     #[test]
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
             assert!(service.command().contains(&"--sqa-opt-out".to_owned()));
-            let ports = Ports(vec![1; service.port_count()]);
+            let ports = Ports::pick(service).unwrap();
             for profile in [Profile::Dev, Profile::Load] {
                 let env = service.env(profile, &ports, None);
                 assert!(

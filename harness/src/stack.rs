@@ -45,6 +45,8 @@ struct Spec {
     config_dir: PathBuf,
     tag: String,
     env: Vec<(String, String)>,
+    /// Ports given by the caller instead of picked.
+    ports: Option<Vec<u16>>,
 }
 
 impl OryStackBuilder {
@@ -61,6 +63,7 @@ impl OryStackBuilder {
             config_dir: service.default_config_dir(),
             tag: service.tag().to_owned(),
             env: Vec::new(),
+            ports: None,
         })
     }
 
@@ -115,6 +118,17 @@ impl OryStackBuilder {
         self
     }
 
+    /// Runs `service` on these ports of 127.0.0.1 instead of free ones
+    /// (for a UI configured with fixed URLs): as many as it listens on, in
+    /// its order (Kratos and Hydra: public, admin; Keto: read, write,
+    /// metrics, OPL). They are reserved like picked ones; if something else
+    /// holds one, the start fails saying who.
+    #[must_use]
+    pub fn ports(mut self, service: Service, ports: &[u16]) -> Self {
+        self.spec(service).ports = Some(ports.to_vec());
+        self
+    }
+
     /// Runs the services in `profile` (by default [`Profile::Dev`]).
     #[must_use]
     pub fn profile(mut self, profile: Profile) -> Self {
@@ -162,6 +176,9 @@ impl OryStackBuilder {
             None
         };
         let id = stack_id();
+        // Removes this process's containers if it dies without dropping
+        // the stack.
+        crate::reaper::watch();
         let smtp = mail.as_ref().map(|m| m.addr().port());
         let postgres =
             if self.profile == Profile::Load && self.services.contains_key(&Service::Kratos) {
@@ -238,16 +255,6 @@ struct Running {
     container: ContainerAsync<GenericImage>,
     ports: Ports,
     endpoints: Endpoints,
-}
-
-impl Drop for OryStack {
-    fn drop(&mut self) {
-        // The containers, dropped right after this, are removed before the
-        // drop returns; until then the OS will not hand their ports out.
-        for running in self.services.values() {
-            running.ports.release();
-        }
-    }
 }
 
 impl OryStack {
@@ -388,7 +395,8 @@ impl OryStack {
         ) in services
         {
             let removed = container.rm().await;
-            ports.release();
+            // The reservation ends once the container is gone.
+            drop(ports);
             if let Err(e) = removed {
                 first_error.get_or_insert(Error::Remove {
                     service,
@@ -414,7 +422,20 @@ async fn start_service(
     database: Option<&str>,
     ready_timeout: Duration,
 ) -> Result<Running> {
-    let ports = Ports::pick(service)?;
+    let ports = match &spec.ports {
+        Some(fixed) if fixed.len() == service.port_count() => Ports::fixed(fixed)?,
+        Some(fixed) => {
+            return Err(Error::Config {
+                path: format!("the ports of {service}"),
+                reason: format!(
+                    "{} given, {service} listens on {}",
+                    fixed.len(),
+                    service.port_count()
+                ),
+            });
+        }
+        None => Ports::pick(service)?,
+    };
     let mut env = service.env(profile, &ports, smtp);
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
@@ -425,35 +446,20 @@ async fn start_service(
         env.push(("DSN".into(), dsn.to_owned()));
         let migrate = container_request(stack, service, spec, &env, "migrate")
             .with_cmd(service.migrate_command());
-        if let Err(e) = migrate_once(service, migrate, ready_timeout).await {
-            ports.release();
-            return Err(e);
-        }
+        migrate_once(service, migrate, ready_timeout).await?;
     }
     let request = container_request(stack, service, spec, &env, "").with_cmd(service.command());
-    let started = tokio::time::timeout(DOCKER_TIMEOUT, request.start()).await;
-    let container = match started {
-        Ok(Ok(container)) => container,
-        Ok(Err(e)) => {
-            ports.release();
-            return Err(Error::Start {
-                service,
-                source: Box::new(e),
-            });
-        }
-        Err(_) => {
-            ports.release();
-            return Err(Error::Docker {
-                reason: format!("start {service}: no answer within {DOCKER_TIMEOUT:?}"),
-            });
-        }
-    };
-    let urls = service.health_urls(&ports);
-    if let Err(e) = crate::ready::wait(service, &container, &urls, ready_timeout).await {
-        drop(container);
-        ports.release();
-        return Err(e);
-    }
+    let container = tokio::time::timeout(DOCKER_TIMEOUT, request.start())
+        .await
+        .map_err(|_| Error::Docker {
+            reason: format!("start {service}: no answer within {DOCKER_TIMEOUT:?}"),
+        })?
+        .map_err(|e| Error::Start {
+            service,
+            source: Box::new(e),
+        })?;
+    // On an error the container is dropped (removed) before the ports.
+    crate::ready::wait(service, &container, &ports, ready_timeout).await?;
     Ok(Running {
         service,
         container,
@@ -480,11 +486,15 @@ fn container_request(
         .with_network("host")
         .with_container_name(name)
         .with_label(STACK_LABEL, stack)
+        .with_label(crate::reaper::OWNER_LABEL, crate::reaper::owner())
         .with_label("dev.orygate.service", service.name())
         .with_copy_to(
             CopyTargetOptions::new(service.container_config_dir()),
             spec.config_dir.clone(),
         );
+    if let Some(run) = crate::reaper::run() {
+        request = request.with_label(crate::reaper::RUN_LABEL, run);
+    }
     for (key, value) in env {
         request = request.with_env_var(key, value);
     }

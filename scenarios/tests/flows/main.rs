@@ -2,6 +2,8 @@
 //! stands up the services it needs and the stack is removed when it ends,
 //! also on failure.
 
+mod ports;
+mod signals;
 mod signup;
 mod stack;
 mod support;

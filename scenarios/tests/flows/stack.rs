@@ -5,11 +5,10 @@ use std::time::{Duration, Instant};
 
 use harness::hydra::OAuth2Client;
 use harness::keto::Relationship;
-use std::net::IpAddr;
 
 use harness::{Error, NativeApp, OryStack, Service, Step, Telemetry, Transport};
 
-use crate::support::{init_tracing, listeners, ok};
+use crate::support::{init_tracing, ok};
 
 #[tokio::test]
 async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
@@ -30,10 +29,10 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
         let endpoints = stack.endpoints(service).unwrap();
         for url in [&endpoints.public, &endpoints.admin] {
             let port = url.port().unwrap();
-            let bound = listeners(port);
+            let bound = harness::sockets::listeners(port);
             assert!(!bound.is_empty(), "{service}: nothing listens on {port}");
             assert!(
-                bound.iter().all(IpAddr::is_loopback),
+                bound.iter().all(|l| l.addr.is_loopback()),
                 "{service} on {port}: {bound:?}"
             );
         }

@@ -1,0 +1,171 @@
+//! Loopback ports for the services, reserved across every process on this
+//! machine for as long as a stack holds them.
+//!
+//! A port is found free by binding `127.0.0.1:0`, then reserved by an
+//! exclusive lock on a file named after it in a directory all orygate
+//! processes share. The probe listener has to be closed before the
+//! container can bind the port, and until then the kernel may offer it to
+//! anyone: the lock is what keeps another orygate process (a parallel test
+//! binary, nextest's process per test) from handing it to a second stack.
+//! The kernel drops the lock when its holder exits, however it exits.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// How many candidates one pick may try before it gives up.
+const MAX_TRIES: usize = 64;
+
+/// The loopback ports one service (or one process the harness starts)
+/// listens on, each reserved until this value is dropped. For a service,
+/// in the order of its table's listeners (Kratos and Hydra: public, admin;
+/// Keto: read, write, metrics, OPL).
+#[derive(Debug)]
+pub struct Ports {
+    ports: Vec<u16>,
+    /// The locked files; closing them releases the reservations.
+    _locks: Vec<File>,
+}
+
+impl Ports {
+    /// Free ports for `service`.
+    pub(crate) fn pick(service: crate::Service) -> Result<Self> {
+        Self::take(service.port_count())
+    }
+
+    /// `count` free ports on 127.0.0.1, none reserved by any orygate
+    /// process.
+    pub(crate) fn take(count: usize) -> Result<Self> {
+        let dir = lock_dir()?;
+        let mut held = Vec::new();
+        let mut ports = Vec::new();
+        let mut locks = Vec::new();
+        // Each probe listener is held until all are picked, so the kernel
+        // hands out distinct ports; ones another stack reserved are skipped.
+        while ports.len() < count {
+            if held.len() >= MAX_TRIES {
+                return Err(Error::io(
+                    "pick a free port on 127.0.0.1",
+                    std::io::Error::other(format!(
+                        "every one of {MAX_TRIES} candidates is reserved by another stack (locks in {})",
+                        dir.display()
+                    )),
+                ));
+            }
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| Error::io("pick a free port on 127.0.0.1", e))?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| Error::io("read a picked port", e))?
+                .port();
+            held.push(listener);
+            if let Some(lock) = reserve(&dir, port)? {
+                ports.push(port);
+                locks.push(lock);
+            }
+        }
+        tracing::debug!(?ports, "ports reserved");
+        Ok(Self {
+            ports,
+            _locks: locks,
+        })
+    }
+
+    /// Exactly these ports, reserved; fails if another stack holds one.
+    /// Whether they are free is found out when the service binds them.
+    pub(crate) fn fixed(ports: &[u16]) -> Result<Self> {
+        let dir = lock_dir()?;
+        let mut locks = Vec::new();
+        for &port in ports {
+            let lock = reserve(&dir, port)?.ok_or_else(|| {
+                Error::io(
+                    format!("reserve port {port}"),
+                    std::io::Error::other("another orygate stack holds it"),
+                )
+            })?;
+            locks.push(lock);
+        }
+        Ok(Self {
+            ports: ports.to_vec(),
+            _locks: locks,
+        })
+    }
+
+    /// The `i`th port.
+    pub(crate) fn get(&self, i: usize) -> u16 {
+        self.ports[i]
+    }
+
+    /// Every port, in order.
+    pub(crate) fn all(&self) -> &[u16] {
+        &self.ports
+    }
+}
+
+/// Where the lock files live: one directory for every orygate process of
+/// this machine, writable by all of them. Lock files are never deleted (a
+/// file unlinked while another process opens it would let two processes
+/// hold "the" lock); there is at most one per port.
+fn lock_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join("orygate-ports");
+    let io = |e| {
+        Error::io(
+            format!("create the port reservations in {}", dir.display()),
+            e,
+        )
+    };
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        // Sticky and world-writable, as /tmp: processes of other users
+        // reserve ports here too.
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
+    }
+    Ok(dir)
+}
+
+/// Locks `port`'s file, or `None` when another stack (in this process or
+/// another) holds it.
+fn reserve(dir: &std::path::Path, port: u16) -> Result<Option<File>> {
+    let path = dir.join(format!("{port}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Error::io(format!("lock {}", path.display()), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reserved_port_is_not_handed_out_again_until_released() {
+        let first = Ports::take(4).unwrap();
+        let all = first.all().to_vec();
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(a), "{all:?}");
+        }
+        // Another lock on the same file fails while the first is held, as
+        // it does from another process (flock locks belong to the open
+        // file, not the process).
+        let dir = lock_dir().unwrap();
+        assert!(reserve(&dir, all[0]).unwrap().is_none());
+        let again = Ports::take(4).unwrap();
+        assert!(
+            again.all().iter().all(|p| !all.contains(p)),
+            "{all:?} {:?}",
+            again.all()
+        );
+        drop(first);
+        assert!(reserve(&dir, all[0]).unwrap().is_some());
+    }
+}

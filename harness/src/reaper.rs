@@ -1,0 +1,133 @@
+//! Who owns a container, and a watcher that removes a process's containers
+//! once the process is gone, however it went (a panic, Ctrl-C, SIGTERM from
+//! a cancelled CI job, SIGKILL, a crash).
+//!
+//! Dropping a stack removes its containers, but a process killed by a
+//! signal runs no drop. So the first stack of a process starts a small
+//! watcher, in a process group of its own (a terminal's Ctrl-C does not
+//! reach it), that reads a pipe from this process: the kernel closes the
+//! pipe when this process ends, and the watcher then removes every
+//! container labelled with this process as owner, stops this process's
+//! load-profile databases, and notes what it removed in a log. The same
+//! idea as testcontainers' Ryuk, without an image to pull.
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The label naming the process that owns a container:
+/// `<pid>.<start time>`, exact even when a pid comes round again.
+pub const OWNER_LABEL: &str = "dev.orygate.owner";
+
+/// The label naming the run (`ORYGATE_RUN`, e.g. a CI job) a container
+/// belongs to, when one is set.
+pub const RUN_LABEL: &str = "dev.orygate.run";
+
+/// Where the watcher notes what it removed, one line per process that left
+/// something behind: `<time> run=<run> owner=<owner> removed <n>`.
+pub fn log_path() -> std::path::PathBuf {
+    std::env::temp_dir().join("orygate-reaper.log")
+}
+
+/// This process as an owner: its pid and its start time in clock ticks
+/// since boot (field 22 of `/proc/self/stat`).
+pub fn owner() -> String {
+    static OWNER: OnceLock<String> = OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let pid = std::process::id();
+            let started = std::fs::read_to_string("/proc/self/stat")
+                .ok()
+                .and_then(|stat| {
+                    let after = stat.rsplit_once(')')?.1;
+                    after.split_whitespace().nth(19).map(str::to_owned)
+                })
+                .unwrap_or_else(|| "0".into());
+            format!("{pid}.{started}")
+        })
+        .clone()
+}
+
+/// The run this process belongs to, from `ORYGATE_RUN`.
+pub fn run() -> Option<String> {
+    std::env::var("ORYGATE_RUN").ok().filter(|r| !r.is_empty())
+}
+
+/// The watcher, kept for the life of the process: its stdin is the pipe
+/// whose closing it waits for.
+static WATCHER: OnceLock<Mutex<Option<Child>>> = OnceLock::new();
+
+/// Starts this process's watcher, once. Without a `docker` command or `sh`
+/// there is none: a warning says that a killed run's containers are then
+/// removed only by `scripts/prepare.sh`.
+pub(crate) fn watch() {
+    WATCHER.get_or_init(|| {
+        let child = spawn();
+        match &child {
+            Ok(c) => tracing::debug!(pid = c.id(), owner = %owner(), "container watcher started"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "no container watcher: a killed run's containers stay until scripts/prepare.sh"
+            ),
+        }
+        Mutex::new(child.ok())
+    });
+}
+
+fn spawn() -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("sh")
+        .args(["-c", SCRIPT, "orygate-reaper"])
+        .env("OWNER", owner())
+        .env("OWNER_PID", std::process::id().to_string())
+        .env("RUN", run().unwrap_or_default())
+        .env("LOG", log_path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    // A first byte says the pipe works; the watcher reads until it closes.
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin.write_all(b"\n")?;
+    }
+    Ok(child)
+}
+
+/// The watcher: wait for the owner's end of the pipe to close, then remove
+/// what the owner left. Signals sent to the owner's group are ignored.
+const SCRIPT: &str = r#"
+trap '' INT TERM HUP QUIT
+cat >/dev/null
+command -v docker >/dev/null 2>&1 || exit 0
+ids=$(docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
+if [ -n "$ids" ]; then
+  n=$(echo "$ids" | wc -l)
+  docker rm -f $ids >/dev/null 2>&1
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
+fi
+pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
+  [ -d "$dir" ] || continue
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1
+  else
+    "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1
+  fi
+  rm -rf "$dir"
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed database $dir" >> "$LOG"
+done
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_is_this_pid_and_a_start_time() {
+        let owner = owner();
+        let (pid, started) = owner.split_once('.').unwrap();
+        assert_eq!(pid, std::process::id().to_string());
+        assert!(started.parse::<u64>().unwrap() > 0, "{owner}");
+    }
+}

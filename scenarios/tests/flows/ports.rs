@@ -1,0 +1,174 @@
+//! Stacks started at the same time by several processes each answer as
+//! themselves: no port is handed to two stacks, and no stack is reported
+//! ready while another one answers on its ports.
+//!
+//! The parent test starts copies of this test binary, each running
+//! [`stress_child`] (ignored in normal runs), and reads their verdicts.
+
+use std::time::Duration;
+
+use harness::keto::Relationship;
+use harness::{NativeApp, OryStack};
+
+use crate::support::init_tracing;
+
+/// Processes, stacks per process and rounds; `ORYGATE_STRESS` overrides
+/// them as `processes,stacks,rounds` (e.g. `2,15,8`).
+fn shape() -> (usize, usize, usize) {
+    let given = std::env::var("ORYGATE_STRESS").unwrap_or_default();
+    let n: Vec<usize> = given.split(',').filter_map(|n| n.parse().ok()).collect();
+    match n[..] {
+        [p, s, r] => (p, s, r),
+        _ => (3, 6, 2),
+    }
+}
+
+#[tokio::test]
+async fn stacks_started_by_several_processes_at_once_each_answer_as_themselves() {
+    let (processes, stacks, rounds) = shape();
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let (mut wrong, mut failed, mut started) = (0, 0, 0);
+    for round in 0..rounds {
+        let children: Vec<_> = (0..processes)
+            .map(|p| {
+                tokio::process::Command::new(&exe)
+                    .args(["--ignored", "--exact", "ports::stress_child", "--nocapture"])
+                    .env("ORYGATE_STRESS_CHILD", format!("{round}-{p}"))
+                    .env("ORYGATE_STRESS_STACKS", stacks.to_string())
+                    .kill_on_drop(true)
+                    .output()
+            })
+            .collect();
+        for output in futures::future::join_all(children).await {
+            let output = output.expect("a child test process runs");
+            let text = String::from_utf8_lossy(&output.stdout);
+            let verdict = text
+                .lines()
+                .find_map(|l| l.strip_prefix("stress verdict: "))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "a child gave no verdict:\n{text}\n{}",
+                        String::from_utf8_lossy(&output.stderr)
+                    )
+                });
+            let counts: Vec<usize> = verdict
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            started += counts[0];
+            wrong += counts[1];
+            failed += counts[2];
+            if counts[1] + counts[2] > 0 {
+                eprintln!("{text}");
+            }
+        }
+    }
+    println!(
+        "port stress: {processes} processes × {stacks} Keto stacks × {rounds} rounds: \
+         {started} ready, {wrong} wrong answers, {failed} failed starts"
+    );
+    assert_eq!(wrong, 0, "stacks answered for each other");
+    assert_eq!(failed, 0, "stacks failed to start");
+    assert_eq!(started, processes * stacks * rounds);
+}
+
+/// One process's share: `ORYGATE_STRESS_STACKS` Keto stacks started at
+/// once, each writing a relationship only it has and checking it through
+/// the read API. Prints `stress verdict: <ready> <wrong> <failed>`.
+#[tokio::test]
+#[ignore = "run by the port stress test in processes of its own"]
+async fn stress_child() {
+    init_tracing();
+    let tag = std::env::var("ORYGATE_STRESS_CHILD").unwrap_or_else(|_| "solo".into());
+    let stacks: usize = std::env::var("ORYGATE_STRESS_STACKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    let outcomes = futures::future::join_all((0..stacks).map(|i| {
+        let tag = tag.clone();
+        async move {
+            let stack = match OryStack::builder()
+                .with_keto()
+                .ready_timeout(Duration::from_secs(60))
+                .start()
+                .await
+            {
+                Ok(stack) => stack,
+                Err(e) => return Err(format!("start: {e}")),
+            };
+            let keto = stack.keto();
+            let admin = NativeApp::new().map_err(|e| e.to_string())?;
+            let me = format!("{tag}-{i}-{}", stack.id());
+            let own = Relationship::new("Document", &me, "viewers", &me);
+            let view = Relationship::new("Document", &me, "view", &me);
+            let wrong = if let Err(e) = keto.create(&admin, &own).await {
+                Some(format!("write: {e}"))
+            } else {
+                match keto.check(&admin, &view).await {
+                    Ok(true) => None,
+                    Ok(false) => Some("its own relationship was not found".to_owned()),
+                    Err(e) => Some(format!("check: {e}")),
+                }
+            };
+            Ok(wrong.map(|w| format!("{} on {}: {w}", stack.id(), keto.read(""))))
+        }
+    }))
+    .await;
+    let (mut ready, mut wrong, mut failed) = (0, 0, 0);
+    for outcome in outcomes {
+        match outcome {
+            Ok(None) => ready += 1,
+            Ok(Some(w)) => {
+                ready += 1;
+                wrong += 1;
+                println!("wrong: {w}");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("failed: {}", e.lines().next().unwrap_or_default());
+            }
+        }
+    }
+    println!("stress verdict: {ready} {wrong} {failed}");
+}
+
+/// What Keto v0.13 does on a port another process holds: it logs the bind
+/// error and keeps running, so something else answers its readiness probe.
+/// The harness must not call that stack ready.
+#[tokio::test]
+async fn a_stack_whose_port_another_process_answers_is_not_ready() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    init_tracing();
+    let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = squatter.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+    let free: Vec<u16> = (0..3)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+
+    let err = OryStack::builder()
+        .with_keto()
+        .ports(harness::Service::Keto, &[taken, free[0], free[1], free[2]])
+        .start()
+        .await
+        .expect_err("the read port answers for someone else");
+
+    let harness::Error::Foreign { port, holder, .. } = &err else {
+        panic!("expected a foreign listener, got: {err}");
+    };
+    assert_eq!(*port, taken);
+    assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+    assert!(err.to_string().contains("held by another process"), "{err}");
+}
