@@ -100,9 +100,17 @@ impl NativeApp {
 /// at debug level with its step, status and time.
 async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
     let started = Instant::now();
-    let response = request.send().await.map_err(|e| Error::Http {
-        step: step.name(),
-        source: e,
+    let response = request.send().await.map_err(|e| {
+        tracing::debug!(
+            step = %step,
+            ms = started.elapsed().as_millis(),
+            error = %e,
+            "request failed before an answer"
+        );
+        Error::Http {
+            step: step.name(),
+            source: e,
+        }
     })?;
     tracing::debug!(
         step = %step,

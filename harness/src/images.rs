@@ -9,18 +9,30 @@ use testcontainers::bollard::Docker;
 use crate::error::{Error, Result};
 use crate::service::Service;
 
-/// Connects to the local Docker daemon and checks that it answers.
+/// How long the daemon may take to answer a ping before it counts as hung.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connects to the local Docker daemon and checks that it answers. The
+/// errors name the daemon's address and what to do.
 pub(crate) async fn docker() -> Result<Docker> {
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    tracing::debug!(%host, "pinging the Docker daemon");
     let docker = Docker::connect_with_local_defaults().map_err(|e| Error::Docker {
-        reason: e.to_string(),
+        reason: format!("{e} ({host}); scripts/prepare.sh starts a daemon (as root)"),
     })?;
-    tokio::time::timeout(std::time::Duration::from_secs(10), docker.ping())
+    tokio::time::timeout(PING_TIMEOUT, docker.ping())
         .await
         .map_err(|_| Error::Docker {
-            reason: "no answer to a ping within 10s".into(),
+            reason: format!(
+                "no answer to a ping from {host} within {PING_TIMEOUT:?}: the daemon seems hung; \
+                 restart it (scripts/prepare.sh starts one when none answers)"
+            ),
         })?
         .map_err(|e| Error::Docker {
-            reason: format!("{e} (is dockerd running? scripts/prepare.sh starts one)"),
+            reason: format!(
+                "{e} ({host}): no daemon answers there; scripts/prepare.sh starts one (as root)"
+            ),
         })?;
     Ok(docker)
 }

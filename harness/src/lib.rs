@@ -13,6 +13,7 @@
 //! The harness knows nothing of flows: those are in the `scenarios` crate.
 
 mod client;
+mod config;
 mod error;
 pub mod hydra;
 mod images;

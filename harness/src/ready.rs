@@ -30,14 +30,26 @@ pub(crate) async fn wait(
             step: format!("{service} readiness client"),
             source: e,
         })?;
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     for url in &urls {
+        let mut said = String::new();
+        let mut polls = 0u32;
         loop {
+            polls += 1;
             let last = match client.get(url).send().await {
-                Ok(resp) if resp.status().is_success() => break,
+                Ok(resp) if resp.status().is_success() => {
+                    tracing::debug!(%service, url, polls, ms = started.elapsed().as_millis(), "probe answered 200");
+                    break;
+                }
                 Ok(resp) => format!("HTTP {}", resp.status()),
                 Err(e) => e.to_string(),
             };
+            // Each new kind of answer once, not every 100 ms.
+            if last != said {
+                tracing::debug!(%service, url, answer = %last, "probe not ready yet");
+                said.clone_from(&last);
+            }
             exited(service, container).await?;
             if Instant::now() >= deadline {
                 return Err(Error::NotReady {

@@ -333,7 +333,8 @@ mod tests {
                 .join("ory/images")
                 .join(service.name())
                 .join("go.mod");
-            let text = std::fs::read_to_string(&go_mod).expect("the recipe's go.mod is readable");
+            let text = std::fs::read_to_string(&go_mod)
+                .unwrap_or_else(|e| panic!("read the recipe {}: {e}", go_mod.display()));
             let pinned = text
                 .lines()
                 .find_map(|l| {

@@ -150,6 +150,9 @@ impl OryStackBuilder {
     /// deadline passes.
     pub async fn start(self) -> Result<OryStack> {
         let started = Instant::now();
+        for (service, spec) in &self.services {
+            crate::config::check(*service, &spec.config_dir)?;
+        }
         let docker = crate::images::docker().await?;
         for (service, spec) in &self.services {
             tokio::time::timeout(
@@ -160,15 +163,7 @@ impl OryStackBuilder {
             .map_err(|_| Error::Docker {
                 reason: format!("inspect the {service} image: no answer within {DOCKER_TIMEOUT:?}"),
             })??;
-        }
-        for (service, spec) in &self.services {
-            let config = spec.config_dir.join(service.config_file());
-            if !config.is_file() {
-                return Err(Error::Config {
-                    path: config.display().to_string(),
-                    reason: "no such file".into(),
-                });
-            }
+            tracing::debug!(%service, tag = %spec.tag, "image present");
         }
         let mail = if self.services.contains_key(&Service::Kratos) {
             Some(MailSink::start().await?)
@@ -446,9 +441,11 @@ async fn start_service(
         env.push(("DSN".into(), dsn.to_owned()));
         let migrate = container_request(stack, service, spec, &env, "migrate")
             .with_cmd(service.migrate_command());
+        tracing::debug!(%service, stack, "migrating the database");
         migrate_once(service, migrate, ready_timeout).await?;
     }
     let request = container_request(stack, service, spec, &env, "").with_cmd(service.command());
+    tracing::debug!(%service, stack, ports = ?ports.all(), profile = ?profile, "creating and starting the container");
     let container = tokio::time::timeout(DOCKER_TIMEOUT, request.start())
         .await
         .map_err(|_| Error::Docker {
@@ -458,6 +455,7 @@ async fn start_service(
             service,
             source: Box::new(e),
         })?;
+    tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.
     crate::ready::wait(service, &container, &ports, ready_timeout).await?;
     Ok(Running {

@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn,goose=error".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match loadtests::run(Options::parse()).await {
         Ok(report) => {

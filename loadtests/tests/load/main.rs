@@ -59,6 +59,7 @@ fn init_tracing() {
                 .unwrap_or_else(|_| "warn,goose=error".into()),
         )
         .with_test_writer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

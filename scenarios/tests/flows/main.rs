@@ -2,6 +2,7 @@
 //! stands up the services it needs and the stack is removed when it ends,
 //! also on failure.
 
+mod docker;
 mod ports;
 mod signals;
 mod signup;

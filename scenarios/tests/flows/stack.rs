@@ -151,7 +151,11 @@ async fn a_panicking_test_still_removes_its_containers() {
     init_tracing();
     let (id_tx, id_rx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
-        let stack = OryStack::builder().with_keto().start().await.unwrap();
+        let stack = OryStack::builder()
+            .with_keto()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
         id_tx.send(stack.id().to_owned()).unwrap();
         // The label lookup sees the running container, so an empty answer
         // after the panic means it was removed.
@@ -159,9 +163,18 @@ async fn a_panicking_test_still_removes_its_containers() {
         assert_eq!(running.len(), 1, "{running:?}");
         panic!("a test fails while its stack runs");
     });
-    let joined = task.await;
-    assert!(joined.unwrap_err().is_panic());
-    let id = id_rx.await.expect("the stack started before the panic");
+    let panicked = task.await.expect_err("the task panics").into_panic();
+    let message = panicked
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panicked.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    // A stack that could not start says why, once, instead of a second
+    // panic about a channel.
+    let Ok(id) = id_rx.await else {
+        panic!("{message}");
+    };
+    assert_eq!(message, "a test fails while its stack runs");
     let left = harness::stack_containers(&id).await.unwrap();
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }
@@ -194,4 +207,31 @@ async fn an_env_override_reaches_the_service() {
         "{refused}"
     );
     assert_eq!(refused.status(), Some(400), "{refused}");
+}
+
+#[tokio::test]
+async fn a_broken_identity_schema_or_yaml_names_its_file_before_anything_starts() {
+    for (fixture, file, says) in [
+        (
+            "kratos-bad-schema",
+            "identity.schema.json",
+            "not valid JSON",
+        ),
+        ("kratos-bad-yaml", "kratos.yml", "not valid YAML"),
+    ] {
+        let dir = harness::repo_root().join("fixtures/broken").join(fixture);
+        let started = Instant::now();
+        let err = OryStack::builder()
+            .config_dir(Service::Kratos, &dir)
+            .start()
+            .await
+            .expect_err("the config is broken");
+        let Error::Config { path, .. } = &err else {
+            panic!("expected a config error, got: {err}");
+        };
+        assert!(path.ends_with(file), "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+        assert!(err.to_string().contains("line "), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
 }

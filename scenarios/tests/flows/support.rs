@@ -11,6 +11,7 @@ pub fn init_tracing() {
                 .unwrap_or_else(|_| "warn,harness=info".into()),
         )
         .with_test_writer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
