@@ -446,15 +446,7 @@ async fn start_service(
     }
     let request = container_request(stack, service, spec, &env, "").with_cmd(service.command());
     tracing::debug!(%service, stack, ports = ?ports.all(), profile = ?profile, "creating and starting the container");
-    let container = tokio::time::timeout(DOCKER_TIMEOUT, request.start())
-        .await
-        .map_err(|_| Error::Docker {
-            reason: format!("start {service}: no answer within {DOCKER_TIMEOUT:?}"),
-        })?
-        .map_err(|e| Error::Start {
-            service,
-            source: Box::new(e),
-        })?;
+    let container = run_container(service, "start", request).await?;
     tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.
     crate::ready::wait(service, &container, &ports, ready_timeout).await?;
@@ -499,6 +491,24 @@ fn container_request(
     request
 }
 
+/// Creates and starts a container of `service` for `what` (`start`,
+/// `migrate`), within [`DOCKER_TIMEOUT`].
+async fn run_container(
+    service: Service,
+    what: &str,
+    request: testcontainers::ContainerRequest<GenericImage>,
+) -> Result<ContainerAsync<GenericImage>> {
+    tokio::time::timeout(DOCKER_TIMEOUT, request.start())
+        .await
+        .map_err(|_| Error::Docker {
+            reason: format!("{what} {service}: no answer within {DOCKER_TIMEOUT:?}"),
+        })?
+        .map_err(|e| Error::Start {
+            service,
+            source: Box::new(e),
+        })
+}
+
 /// Runs the service's database migration to completion; a non-zero exit
 /// fails with the migration's log. The container is removed either way.
 async fn migrate_once(
@@ -506,15 +516,7 @@ async fn migrate_once(
     request: testcontainers::ContainerRequest<GenericImage>,
     timeout: Duration,
 ) -> Result<()> {
-    let container = tokio::time::timeout(DOCKER_TIMEOUT, request.start())
-        .await
-        .map_err(|_| Error::Docker {
-            reason: format!("migrate {service}: no answer within {DOCKER_TIMEOUT:?}"),
-        })?
-        .map_err(|e| Error::Start {
-            service,
-            source: Box::new(e),
-        })?;
+    let container = run_container(service, "migrate", request).await?;
     let deadline = Instant::now() + timeout;
     while container.is_running().await.unwrap_or(false) {
         if Instant::now() >= deadline {
