@@ -48,8 +48,10 @@ pub use transport::{Expect, Step, Transport};
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.
 /// `ORYGATE_ROOT` overrides it for a binary run from elsewhere.
 pub fn repo_root() -> std::path::PathBuf {
-    std::env::var_os("ORYGATE_ROOT").map_or_else(
+    let root = std::env::var_os("ORYGATE_ROOT").map_or_else(
         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
         std::path::PathBuf::from,
-    )
+    );
+    // Paths in messages read `/src/orygate/fixtures/...`, not `harness/..`.
+    root.canonicalize().unwrap_or(root)
 }
