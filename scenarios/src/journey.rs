@@ -7,7 +7,7 @@ use harness::kratos::{Flow, Session};
 use harness::transport::timed;
 use harness::{Error, Kratos, Mail, Result, Step, Transport};
 
-use crate::flows::{login, logout, registration, verification};
+use crate::flows::{login, logout, recovery, registration, settings, verification};
 use crate::user::User;
 
 /// How long a journey waits for a verification mail.
@@ -101,6 +101,21 @@ pub async fn api_signup<T: Transport>(
         session_token: Some(login.session_token),
         after_logout,
     })
+}
+
+/// Browser: forgot the password → the recovery code arrives by mail →
+/// submit it (a privileged session) → the settings flow sets `password`.
+/// Returns the saved settings flow.
+pub async fn browser_recovery<T: Transport>(
+    t: &T,
+    user: &User,
+    kratos: &Kratos,
+    password: &str,
+) -> Result<Flow> {
+    let flow = recovery::browser_request(t, kratos, &user.person.email).await?;
+    let (_, code) = wait_for_code(t, user).await?;
+    let settings_flow = recovery::browser_code(t, kratos, &flow, &code).await?;
+    settings::browser_password(t, kratos, Some(&settings_flow), password).await
 }
 
 /// The session belongs to `email` and that address is verified.

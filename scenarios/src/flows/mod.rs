@@ -8,7 +8,9 @@
 
 pub mod login;
 pub mod logout;
+pub mod recovery;
 pub mod registration;
+pub mod settings;
 pub mod verification;
 
 use harness::kratos::Flow;

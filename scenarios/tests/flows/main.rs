@@ -4,6 +4,7 @@
 
 mod docker;
 mod ports;
+mod recovery;
 mod signals;
 mod signup;
 mod stack;

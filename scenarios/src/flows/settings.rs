@@ -1,0 +1,71 @@
+//! The settings flow: new traits or a new password for the signed-in
+//! identity.
+
+use harness::kratos::Flow;
+use harness::{Error, Expect, Kratos, Result, Transport};
+
+use super::{Kind, Outcome, action, fetch_flow, start_browser, submit_browser};
+
+/// The settings flow's state once the changes were saved.
+pub const SAVED: &str = "success";
+
+/// Sets a new password in a browser, in the settings flow `flow_id` (the one
+/// recovery sent the browser to) or a new one.
+pub async fn browser_password<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    flow_id: Option<&str>,
+    password: &str,
+) -> Result<Flow> {
+    let flow = match flow_id {
+        Some(id) => fetch_flow(t, kratos, Kind::Settings, id).await?,
+        None => start_browser(t, kratos, Kind::Settings).await?,
+    };
+    save(
+        t,
+        kratos,
+        &flow,
+        &[("method", "password"), ("password", password)],
+    )
+    .await
+}
+
+/// Changes traits in a browser: `fields` are the form's names
+/// (`traits.name.first`), every trait of the schema given.
+pub async fn browser_profile<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    fields: &[(&str, &str)],
+) -> Result<Flow> {
+    let flow = start_browser(t, kratos, Kind::Settings).await?;
+    let mut form = vec![("method", "profile")];
+    form.extend_from_slice(fields);
+    save(t, kratos, &flow, &form).await
+}
+
+/// Posts the settings form; it must come back saved.
+async fn save<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    flow: &Flow,
+    fields: &[(&str, &str)],
+) -> Result<Flow> {
+    let step = action(flow, Expect::Redirect)?.1.name();
+    match submit_browser(t, kratos, Kind::Settings, flow, fields).await? {
+        Outcome::SameFlow(saved) if saved.state_str() == Some(SAVED) => Ok(saved),
+        Outcome::SameFlow(other) => Err(Error::unexpected(
+            step,
+            format!(
+                "the settings flow is in state {:?}, not {SAVED}",
+                other.state_str()
+            ),
+        )),
+        Outcome::Elsewhere(landing) => Err(Error::unexpected(
+            step,
+            format!(
+                "expected the settings form again, landed on {}",
+                landing.url
+            ),
+        )),
+    }
+}
