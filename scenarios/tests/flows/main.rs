@@ -5,6 +5,7 @@
 mod docker;
 mod ports;
 mod recovery;
+mod refusals;
 mod signals;
 mod signup;
 mod stack;
