@@ -271,6 +271,12 @@ impl OryStack {
         self.services.get(&service).map(|r| &r.endpoints)
     }
 
+    /// Every port a running service listens on (Keto: read, write,
+    /// metrics and OPL).
+    pub fn ports(&self, service: Service) -> Option<&[u16]> {
+        self.services.get(&service).map(|r| r.ports.all())
+    }
+
     /// Kratos' public and admin APIs. Panics if Kratos was not started.
     pub fn kratos(&self) -> Kratos {
         let e = self.expect(Service::Kratos);

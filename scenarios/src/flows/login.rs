@@ -5,7 +5,9 @@ use harness::navigate::Landing;
 use harness::{Error, Expect, Kratos, Result, Transport};
 use serde_json::json;
 
-use super::{Kind, Outcome, action, start_api, start_browser, submit_api, submit_browser};
+use super::{
+    Kind, Outcome, action, flow_param, start_api, start_browser, submit_api, submit_browser,
+};
 
 /// Signs in in a browser. On success Kratos sets the session cookie and
 /// sends the browser to the return URL, where the walk ends.
@@ -29,6 +31,14 @@ pub async fn browser<T: Transport>(
     )
     .await?;
     match outcome {
+        // Sent on to another flow (an expired login flow restarts as a new
+        // one) is not a login.
+        Outcome::Elsewhere(landing) if flow_param(&landing.url).is_some() => {
+            Err(Error::unexpected(
+                action(&flow, Expect::Redirect)?.1.name(),
+                format!("sent to another flow instead of signed in: {}", landing.url),
+            ))
+        }
         Outcome::Elsewhere(landing) => Ok(landing),
         Outcome::SameFlow(_) => Err(Error::unexpected(
             action(&flow, Expect::Redirect)?.1.name(),

@@ -1,6 +1,6 @@
 //! Sign-up, verification, login and logout against a real Kratos.
 
-use harness::{Browser, Error, NativeApp};
+use harness::{Browser, Error, NativeApp, Transport};
 use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 
@@ -72,6 +72,34 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
             .verified
     );
     assert_eq!(journey.after_logout.status(), Some(401));
+
+    // Kratos' API answers set no cookie: a native login, raw.
+    let raw = app.client();
+    let started = raw
+        .get(kratos.public("self-service/login/api"))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = reqwest::header::SET_COOKIE;
+    assert_eq!(started.headers().get_all(&set_cookie).iter().count(), 0);
+    let flow: harness::kratos::Flow = started.json().await.unwrap();
+    let posted = raw
+        .post(&flow.ui.action)
+        .json(&serde_json::json!({
+            "method": "password",
+            "identifier": user.person.email,
+            "password": user.person.password,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    assert_eq!(
+        posted.headers().get_all(&set_cookie).iter().count(),
+        0,
+        "{:?}",
+        posted.headers()
+    );
 
     // The admin API agrees: the identity is active and its address verified.
     let admin = NativeApp::new().unwrap();

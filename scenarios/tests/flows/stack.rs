@@ -24,11 +24,13 @@ async fn all_three_start_and_hydra_and_keto_take_admin_calls() {
     }
 
     // Each service answers its readiness probe, and everything it listens
-    // on is bound to 127.0.0.1, as the kernel's socket table shows.
+    // on (all four of Keto's ports) is bound to 127.0.0.1, as the kernel's
+    // socket table shows.
     for service in Service::ALL {
         let endpoints = stack.endpoints(service).unwrap();
-        for url in [&endpoints.public, &endpoints.admin] {
-            let port = url.port().unwrap();
+        let ports = stack.ports(service).unwrap();
+        assert_eq!(ports.len(), if service == Service::Keto { 4 } else { 2 });
+        for &port in ports {
             let bound = harness::sockets::listeners(port);
             assert!(!bound.is_empty(), "{service}: nothing listens on {port}");
             assert!(
