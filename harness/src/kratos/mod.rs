@@ -2,17 +2,17 @@
 //! need outside the self-service flows (whoami, the admin API). The flows
 //! themselves live in `scenarios`.
 
+mod admin;
 mod models;
 
+pub use admin::Page;
 pub use models::*;
 
-use reqwest::Method;
-use serde_json::json;
 use url::Url;
 
 use crate::error::Result;
 use crate::response::{json, status_error, text};
-use crate::transport::{Expect, Step, Transport, get_json};
+use crate::transport::{Expect, Step, Transport};
 use crate::urls::join;
 
 /// A Kratos deployment, by its public and (optionally) admin base URLs: one
@@ -104,43 +104,6 @@ impl Kratos {
             401,
             &text(&step, response).await?,
         ))
-    }
-
-    /// `GET /admin/identities/{id}`.
-    pub async fn identity<T: Transport>(&self, transport: &T, id: &str) -> Result<Identity> {
-        get_json(
-            transport,
-            "kratos",
-            self.admin(&format!("admin/identities/{id}"))?,
-        )
-        .await
-    }
-
-    /// `POST /admin/identities`: an identity with `traits`, a password, and
-    /// every address in `verified` already verified, as an operator imports
-    /// users. For load runs against a deployment whose mail orygate cannot
-    /// read.
-    pub async fn create_identity<T: Transport>(
-        &self,
-        transport: &T,
-        traits: &serde_json::Value,
-        password: &str,
-        verified: &[&str],
-    ) -> Result<Identity> {
-        let url = self.admin("admin/identities")?;
-        let step = Step::new("kratos", Method::POST, &url, Expect::Status(201));
-        let addresses: Vec<_> = verified
-            .iter()
-            .map(|a| json!({ "value": a, "via": "email", "verified": true, "status": "completed" }))
-            .collect();
-        let body = json!({
-            "schema_id": "person",
-            "traits": traits,
-            "credentials": { "password": { "config": { "password": password } } },
-            "verifiable_addresses": addresses,
-        });
-        let request = transport.client().post(url).json(&body);
-        json(&step, transport.send(&step, request).await?).await
     }
 }
 

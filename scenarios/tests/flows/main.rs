@@ -2,6 +2,7 @@
 //! stands up the services it needs and the stack is removed when it ends,
 //! also on failure.
 
+mod admin;
 mod docker;
 mod ports;
 mod recovery;
