@@ -3,34 +3,42 @@
 //! must be JSON. A broken file is reported by its path and line, where Ory
 //! would only say what its parser disliked.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
 use crate::error::{Error, Result};
 use crate::service::Service;
 
-/// Checks `service`'s config folder `dir`.
-pub(crate) fn check(service: Service, dir: &Path) -> Result<()> {
-    let main = dir.join(service.config_file());
-    let text = std::fs::read_to_string(&main).map_err(|e| Error::Config {
-        path: main.display().to_string(),
+/// Checks `service`'s config folder `dir` and the overlay folders merged
+/// over it (see `OryStackBuilder::overlay`).
+pub(crate) fn check(service: Service, dir: &Path, overlays: &[std::path::PathBuf]) -> Result<()> {
+    for folder in std::iter::once(dir).chain(overlays.iter().map(PathBuf::as_path)) {
+        let file = folder.join(service.config_file());
+        let config = yaml(&file)?;
+        if service == Service::Kratos {
+            for schema in identity_schemas(&config) {
+                check_schema(service, dir, overlays, &file, &schema)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The YAML in `file`, or an error naming it (and the line).
+fn yaml(file: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
+        path: file.display().to_string(),
         reason: if e.kind() == std::io::ErrorKind::NotFound {
             "no such file".into()
         } else {
             e.to_string()
         },
     })?;
-    let config: Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::Config {
-        path: main.display().to_string(),
+    serde_yaml_ng::from_str(&text).map_err(|e| Error::Config {
+        path: file.display().to_string(),
         reason: format!("not valid YAML: {e}"),
-    })?;
-    if service == Service::Kratos {
-        for schema in identity_schemas(&config) {
-            check_schema(service, dir, &main, &schema)?;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// The `url`s of `identity.schemas`.
@@ -48,12 +56,26 @@ fn identity_schemas(config: &Value) -> Vec<String> {
 /// A schema in the config folder (`file:///etc/config/<service>/...`, where
 /// the folder is copied) must exist there and be JSON. Schemas elsewhere
 /// (`https://`, `base64://`) are Ory's to fetch and judge.
-fn check_schema(service: Service, dir: &Path, main: &Path, url: &str) -> Result<()> {
+fn check_schema(
+    service: Service,
+    dir: &Path,
+    overlays: &[PathBuf],
+    main: &Path,
+    url: &str,
+) -> Result<()> {
     let inside = format!("file://{}/", service.container_config_dir());
     let Some(relative) = url.strip_prefix(&inside) else {
         return Ok(());
     };
-    let path = dir.join(relative);
+    // `overlays/<name>/...` is in the overlay folder of that name.
+    let in_overlay = relative.strip_prefix("overlays/").and_then(|rest| {
+        let (name, file) = rest.split_once('/')?;
+        overlays
+            .iter()
+            .find(|o| o.file_name().is_some_and(|n| n == name))
+            .map(|o| o.join(file))
+    });
+    let path = in_overlay.unwrap_or_else(|| dir.join(relative));
     let text = std::fs::read_to_string(&path).map_err(|e| Error::Config {
         path: path.display().to_string(),
         reason: format!(
@@ -102,13 +124,13 @@ mod tests {
             ("kratos.yml", MAIN),
             ("person.json", "{\"type\": \"object\"}"),
         ]);
-        check(Service::Kratos, &dir.0).unwrap();
+        check(Service::Kratos, &dir.0, &[]).unwrap();
     }
 
     #[test]
     fn broken_yaml_names_the_file_and_line() {
         let dir = folder(&[("kratos.yml", "serve:\n  public:\n\tport: 1\n")]);
-        let err = check(Service::Kratos, &dir.0).unwrap_err().to_string();
+        let err = check(Service::Kratos, &dir.0, &[]).unwrap_err().to_string();
         assert!(err.contains("kratos.yml"), "{err}");
         assert!(
             err.contains("not valid YAML") && err.contains("line 3"),
@@ -122,7 +144,7 @@ mod tests {
             ("kratos.yml", MAIN),
             ("person.json", "{\"type\": \"object\",}"),
         ]);
-        let err = check(Service::Kratos, &dir.0).unwrap_err().to_string();
+        let err = check(Service::Kratos, &dir.0, &[]).unwrap_err().to_string();
         assert!(err.contains("person.json"), "{err}");
         assert!(
             err.contains("not valid JSON") && err.contains("line 1"),
@@ -130,7 +152,7 @@ mod tests {
         );
 
         let dir = folder(&[("kratos.yml", MAIN)]);
-        let err = check(Service::Kratos, &dir.0).unwrap_err().to_string();
+        let err = check(Service::Kratos, &dir.0, &[]).unwrap_err().to_string();
         assert!(
             err.contains("person.json") && err.contains("cannot be read"),
             "{err}"

@@ -185,12 +185,28 @@ impl Service {
     }
 
     /// The command that migrates the service's database.
-    pub(crate) fn migrate_command(self) -> Vec<String> {
-        let config = format!("{}/{}", self.container_config_dir(), self.config_file());
-        ["migrate", "sql", "-e", "--yes", "-c", &config]
+    pub(crate) fn migrate_command(self, overlays: &[String]) -> Vec<String> {
+        let mut cmd: Vec<String> = ["migrate", "sql", "-e", "--yes"]
             .iter()
             .map(|s| (*s).to_owned())
+            .collect();
+        cmd.extend(self.config_flags(overlays));
+        cmd
+    }
+
+    /// `-c <main file>`, then `-c <overlay>` for each overlay (paths in the
+    /// container): Ory merges them in order, the last one winning.
+    fn config_flags(self, overlays: &[String]) -> Vec<String> {
+        let main = format!("{}/{}", self.container_config_dir(), self.config_file());
+        std::iter::once(main)
+            .chain(overlays.iter().cloned())
+            .flat_map(|file| ["-c".to_owned(), file])
             .collect()
+    }
+
+    /// Where the overlay folder `name` is copied in the container.
+    pub(crate) fn overlay_dir(self, name: &str) -> String {
+        format!("{}/overlays/{name}", self.container_config_dir())
     }
 
     /// How many ports the service listens on.
@@ -222,13 +238,13 @@ impl Service {
     }
 
     /// The container's command, the official image's CMD plus the config
-    /// file, dev mode and telemetry opt-out. Both profiles serve plain HTTP
+    /// file and its overlays, dev mode and telemetry opt-out. Both profiles serve plain HTTP
     /// on 127.0.0.1 and so run `--dev`.
-    pub(crate) fn command(self) -> Vec<String> {
+    pub(crate) fn command(self, overlays: &[String]) -> Vec<String> {
         let table = self.table();
-        let config = format!("{}/{}", self.container_config_dir(), table.config_file);
         let mut cmd: Vec<String> = table.serve.iter().map(|s| (*s).to_owned()).collect();
-        cmd.extend(["-c".into(), config, "--sqa-opt-out".into()]);
+        cmd.extend(self.config_flags(overlays));
+        cmd.push("--sqa-opt-out".into());
         if table.dev_flag {
             cmd.push("--dev".into());
         }
@@ -371,7 +387,7 @@ mod tests {
     #[test]
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
-            assert!(service.command().contains(&"--sqa-opt-out".to_owned()));
+            assert!(service.command(&[]).contains(&"--sqa-opt-out".to_owned()));
             let ports = Ports::pick(service).unwrap();
             for profile in [Profile::Dev, Profile::Load] {
                 let env = service.env(profile, &ports, None);

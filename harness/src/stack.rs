@@ -47,6 +47,31 @@ struct Spec {
     env: Vec<(String, String)>,
     /// Ports given by the caller instead of picked.
     ports: Option<Vec<u16>>,
+    /// Folders whose config file is merged over the main one, in order.
+    overlays: Vec<PathBuf>,
+}
+
+impl Spec {
+    /// Each overlay folder and where it is copied in the container.
+    fn overlay_dirs(&self, service: Service) -> Vec<(PathBuf, String)> {
+        self.overlays
+            .iter()
+            .map(|dir| {
+                let name = dir
+                    .file_name()
+                    .map_or_else(|| "overlay".into(), |n| n.to_string_lossy().into_owned());
+                (dir.clone(), service.overlay_dir(&name))
+            })
+            .collect()
+    }
+
+    /// The overlays' config files in the container, for `-c`.
+    fn overlay_files(&self, service: Service) -> Vec<String> {
+        self.overlay_dirs(service)
+            .into_iter()
+            .map(|(_, inside)| format!("{inside}/{}", service.config_file()))
+            .collect()
+    }
 }
 
 impl OryStackBuilder {
@@ -64,6 +89,7 @@ impl OryStackBuilder {
             tag: service.tag().to_owned(),
             env: Vec::new(),
             ports: None,
+            overlays: Vec::new(),
         })
     }
 
@@ -118,6 +144,19 @@ impl OryStackBuilder {
         self
     }
 
+    /// Merges the folder `overlay` over `service`'s config: its config file
+    /// (`kratos.yml`, ...) is passed after the main one (Ory merges its `-c`
+    /// files in order, the last one winning), and the folder is copied to
+    /// `/etc/config/<service>/overlays/<folder name>/`, where its config can
+    /// name other files of it (an identity schema). E.g. the short lifespans
+    /// of `fixtures/kratos/short-lifespans/`. Adds the service if it was not
+    /// added.
+    #[must_use]
+    pub fn overlay(mut self, service: Service, overlay: impl Into<PathBuf>) -> Self {
+        self.spec(service).overlays.push(overlay.into());
+        self
+    }
+
     /// Runs `service` on these ports of 127.0.0.1 instead of free ones
     /// (for a UI configured with fixed URLs): as many as it listens on, in
     /// its order (Kratos and Hydra: public, admin; Keto: read, write,
@@ -151,7 +190,7 @@ impl OryStackBuilder {
     pub async fn start(self) -> Result<OryStack> {
         let started = Instant::now();
         for (service, spec) in &self.services {
-            crate::config::check(*service, &spec.config_dir)?;
+            crate::config::check(*service, &spec.config_dir, &spec.overlays)?;
         }
         let docker = crate::images::docker().await?;
         for (service, spec) in &self.services {
@@ -446,11 +485,12 @@ async fn start_service(
         env.retain(|(k, _)| k != "DSN");
         env.push(("DSN".into(), dsn.to_owned()));
         let migrate = container_request(stack, service, spec, &env, "migrate")
-            .with_cmd(service.migrate_command());
+            .with_cmd(service.migrate_command(&spec.overlay_files(service)));
         tracing::debug!(%service, stack, "migrating the database");
         migrate_once(service, migrate, ready_timeout).await?;
     }
-    let request = container_request(stack, service, spec, &env, "").with_cmd(service.command());
+    let request = container_request(stack, service, spec, &env, "")
+        .with_cmd(service.command(&spec.overlay_files(service)));
     tracing::debug!(%service, stack, ports = ?ports.all(), profile = ?profile, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
     tracing::debug!(%service, id = container.id(), "container started");
@@ -488,6 +528,9 @@ fn container_request(
             CopyTargetOptions::new(service.container_config_dir()),
             spec.config_dir.clone(),
         );
+    for (dir, inside) in spec.overlay_dirs(service) {
+        request = request.with_copy_to(CopyTargetOptions::new(inside), dir);
+    }
     if let Some(run) = crate::reaper::run() {
         request = request.with_label(crate::reaper::RUN_LABEL, run);
     }

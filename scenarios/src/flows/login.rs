@@ -6,7 +6,7 @@ use harness::{Error, Expect, Kratos, Result, Transport};
 use serde_json::json;
 
 use super::{
-    Kind, Outcome, action, flow_param, start_api, start_browser, submit_api, submit_browser,
+    Kind, Outcome, action, flow_param, start_api, start_browser_with, submit_api, submit_browser,
 };
 
 /// Signs in in a browser. On success Kratos sets the session cookie and
@@ -17,7 +17,30 @@ pub async fn browser<T: Transport>(
     identifier: &str,
     password: &str,
 ) -> Result<Landing> {
-    let flow = start_browser(t, kratos, Kind::Login).await?;
+    browser_with(t, kratos, identifier, password, &[]).await
+}
+
+/// Signs in again in a browser that has a session (`refresh=true`), as
+/// Kratos asks before a privileged change once the session is no longer
+/// fresh.
+pub async fn browser_refresh<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    identifier: &str,
+    password: &str,
+) -> Result<Landing> {
+    browser_with(t, kratos, identifier, password, &[("refresh", "true")]).await
+}
+
+/// A browser login from a flow started with `query`.
+pub async fn browser_with<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    identifier: &str,
+    password: &str,
+    query: &[(&str, &str)],
+) -> Result<Landing> {
+    let flow = start_browser_with(t, kratos, Kind::Login, query).await?;
     let outcome = submit_browser(
         t,
         kratos,

@@ -73,7 +73,21 @@ pub fn action(flow: &Flow, expect: Expect) -> Result<(Url, Step)> {
 /// Starts a browser flow: `GET /self-service/<kind>/browser`, which must
 /// redirect to the UI, then fetches the flow the UI URL names.
 pub async fn start_browser<T: Transport>(t: &T, kratos: &Kratos, kind: Kind) -> Result<Flow> {
-    let url = kratos.public(&format!("self-service/{}/browser", kind.path()));
+    start_browser_with(t, kratos, kind, &[]).await
+}
+
+/// [`start_browser`] with query parameters (`refresh=true`,
+/// `return_to=...`).
+pub async fn start_browser_with<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    kind: Kind,
+    query: &[(&str, &str)],
+) -> Result<Flow> {
+    let mut url = kratos.public(&format!("self-service/{}/browser", kind.path()));
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
     let step = Step::new("kratos", Method::GET, &url, Expect::Redirect);
     let response = t
         .send(&step, t.client().get(url).header("Accept", BROWSER_ACCEPT))

@@ -4,6 +4,7 @@
 
 mod admin;
 mod docker;
+mod lifespans;
 mod ports;
 mod recovery;
 mod refusals;
