@@ -3,6 +3,7 @@
 //! also on failure.
 
 mod admin;
+mod details;
 mod docker;
 mod lifespans;
 mod ports;

@@ -1,0 +1,197 @@
+//! Verification codes that must not work twice, sessions as configured,
+//! `return_to`, and requests Kratos cannot use.
+
+use harness::{Browser, Expect, Transport};
+use scenarios::flows::{self, Kind, login, registration, verification};
+use scenarios::journey;
+
+use crate::support::{kratos_stack, ok, seed, user};
+
+#[tokio::test]
+async fn a_code_works_once_and_a_new_code_replaces_the_old() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("code_once"));
+    let browser = Browser::new().unwrap();
+    let flow_id = ok(
+        &stack,
+        registration::browser(&browser, &kratos, &user.person).await,
+    )
+    .await;
+    let (_, first) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+
+    // Ask for another code in the same flow: a second mail.
+    let flow = ok(
+        &stack,
+        flows::fetch_flow(&browser, &kratos, Kind::Verification, &flow_id).await,
+    )
+    .await;
+    ok(
+        &stack,
+        flows::submit_browser(
+            &browser,
+            &kratos,
+            Kind::Verification,
+            &flow,
+            &[("method", "code"), ("email", &user.person.email)],
+        )
+        .await,
+    )
+    .await;
+    let (_, second) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    assert_ne!(first, second);
+
+    let stale = verification::browser(&browser, &kratos, &flow_id, &first)
+        .await
+        .expect_err("the first code was replaced");
+    assert_eq!(stale.ory_id().as_deref(), Some("4070006"), "{stale}");
+    ok(
+        &stack,
+        verification::browser(&browser, &kratos, &flow_id, &second).await,
+    )
+    .await;
+
+    // Used once, the code does not work in a new flow either.
+    let again = ok(
+        &stack,
+        flows::start_browser(&browser, &kratos, Kind::Verification).await,
+    )
+    .await;
+    let reused = verification::browser(&browser, &kratos, &again.id, &second)
+        .await
+        .expect_err("a used code");
+    assert_eq!(reused.ory_id().as_deref(), Some("4070006"), "{reused}");
+}
+
+#[tokio::test]
+async fn a_session_is_aal1_by_password_for_24_hours_and_a_second_login_is_not_offered() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("session_shape"));
+    let browser = Browser::new().unwrap();
+    ok(
+        &stack,
+        journey::browser_register_verified(&browser, &user, &kratos).await,
+    )
+    .await;
+    ok(
+        &stack,
+        login::browser(&browser, &kratos, &user.person.email, &user.person.password).await,
+    )
+    .await;
+
+    let session = ok(&stack, kratos.whoami(&browser, None).await).await;
+    assert_eq!(
+        session.authenticator_assurance_level.as_deref(),
+        Some("aal1")
+    );
+    let methods: Vec<_> = session
+        .authentication_methods
+        .iter()
+        .filter_map(|m| m.method.as_deref())
+        .collect();
+    assert_eq!(methods, ["password"]);
+    let at = |t: &Option<String>| {
+        humantime::parse_rfc3339_weak(t.as_deref().unwrap().trim_end_matches('Z'))
+            .unwrap_or_else(|e| panic!("{t:?}: {e}"))
+    };
+    let lifespan = at(&session.expires_at)
+        .duration_since(at(&session.authenticated_at))
+        .unwrap();
+    let day = std::time::Duration::from_secs(24 * 3600);
+    assert!(
+        lifespan.abs_diff(day) < std::time::Duration::from_secs(5),
+        "{lifespan:?}"
+    );
+
+    // Signed in, a new login flow is not started: Kratos sends the browser
+    // straight to the return URL.
+    let refused = flows::start_browser(&browser, &kratos, Kind::Login)
+        .await
+        .expect_err("already signed in");
+    assert!(
+        refused.to_string().contains("without a flow id"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn return_to_is_honoured_inside_the_allowed_urls_and_refused_outside() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("return_to"));
+    ok(
+        &stack,
+        journey::browser_register_verified(&Browser::new().unwrap(), &user, &kratos).await,
+    )
+    .await;
+
+    let browser = Browser::new().unwrap();
+    let landing = ok(
+        &stack,
+        login::browser_with(
+            &browser,
+            &kratos,
+            &user.person.email,
+            &user.person.password,
+            &[("return_to", "http://127.0.0.1:4455/after-login")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(landing.url.as_str(), "http://127.0.0.1:4455/after-login");
+
+    // Not in allowed_return_urls: refused when the flow starts. Kratos only
+    // judges the URL; nothing is sent there.
+    let refused = flows::start_browser_with(
+        &Browser::new().unwrap(),
+        &kratos,
+        Kind::Login,
+        &[("return_to", "https://elsewhere.invalid/")],
+    )
+    .await
+    .expect_err("a return URL outside the allowed ones");
+    assert_eq!(
+        refused.ory_id().as_deref(),
+        Some("self_service_flow_return_to_forbidden"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_flow_and_a_form_of_the_wrong_type_are_refused() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let browser = Browser::new().unwrap();
+
+    let unknown = flows::fetch_flow(
+        &browser,
+        &kratos,
+        Kind::Login,
+        "8f3a3c1e-0000-4000-8000-000000000000",
+    )
+    .await
+    .expect_err("no such flow");
+    assert_eq!(unknown.status(), Some(404), "{unknown}");
+
+    // The login form as plain text instead of a form or JSON.
+    let flow = ok(
+        &stack,
+        flows::start_browser(&browser, &kratos, Kind::Login).await,
+    )
+    .await;
+    let (url, step) = flows::action(&flow, Expect::Status(400)).unwrap();
+    let refused = browser
+        .send(
+            &step,
+            browser
+                .client()
+                .post(url)
+                .header("Content-Type", "text/plain")
+                .header("Accept", "application/json")
+                .body("identifier=a&password=b"),
+        )
+        .await;
+    assert!(refused.is_ok(), "expected a 400: {:?}", refused.err());
+    kratos.whoami_refused(&browser, None).await.unwrap();
+}
