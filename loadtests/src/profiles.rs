@@ -10,8 +10,8 @@ use goose::goose::{
     GooseUser, Scenario, Transaction, TransactionError, TransactionFunction, TransactionResult,
 };
 use harness::kratos::Session;
-use harness::{Browser, Error, Kratos, NativeApp, Result, Transport};
-use scenarios::flows::{login, logout};
+use harness::{Browser, Error, Kratos, Mailbox, NativeApp, Result, Transport};
+use scenarios::flows::{login, logout, settings};
 use scenarios::{Person, journey};
 
 use crate::context::Context;
@@ -50,6 +50,18 @@ pub const PROFILES: &[Profile] = &[
         run: Measured::Login,
     },
     Profile {
+        name: "recovery",
+        about: "verified users forget their password: the code by mail, a new password in settings",
+        needs_mail: true,
+        run: Measured::Recovery,
+    },
+    Profile {
+        name: "settings",
+        about: "signed-in browsers change their name in the settings flow",
+        needs_mail: false,
+        run: Measured::Settings,
+    },
+    Profile {
         name: "signup",
         about: "new people register, read the code from their mail, verify, log in, check whoami, log out",
         needs_mail: true,
@@ -63,6 +75,8 @@ enum Measured {
     WhoamiCookie,
     WhoamiToken,
     Login,
+    Recovery,
+    Settings,
     Signup,
 }
 
@@ -82,9 +96,9 @@ enum Start {
 impl Measured {
     fn start(self) -> Start {
         match self {
-            Self::WhoamiCookie => Start::SignedInBrowser,
+            Self::WhoamiCookie | Self::Settings => Start::SignedInBrowser,
             Self::WhoamiToken => Start::SignedInApp,
-            Self::Login => Start::VerifiedBrowser,
+            Self::Login | Self::Recovery => Start::VerifiedBrowser,
             Self::Signup => Start::FreshBrowser,
         }
     }
@@ -167,6 +181,8 @@ impl fmt::Display for Mix {
 #[derive(Debug, Clone)]
 struct Account {
     person: Person,
+    /// Their inbox, when the stack's mail can be read.
+    mailbox: Option<Mailbox>,
     /// Set once signed in.
     identity_id: Option<String>,
     /// A native app's session token.
@@ -237,18 +253,19 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
         return Ok(None);
     }
     let kratos = &ctx.kratos;
-    let person = if let Some(user) = ctx.next_user() {
+    let (person, mailbox) = if let Some(user) = ctx.next_user() {
         if start == Start::SignedInApp {
             journey::api_register_verified(t, &user, kratos).await?;
         } else {
             journey::browser_register_verified(t, &user, kratos).await?;
         }
-        user.person
+        (user.person, Some(user.mailbox))
     } else {
-        ctx.admin_account().await?.0
+        (ctx.admin_account().await?.0, None)
     };
     let mut account = Account {
         person,
+        mailbox,
         identity_id: None,
         token: None,
     };
@@ -273,6 +290,8 @@ fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
     match run {
         Measured::WhoamiCookie | Measured::WhoamiToken => with_context!(ctx, whoami),
         Measured::Login => with_context!(ctx, login_whoami_logout),
+        Measured::Recovery => with_context!(ctx, recover),
+        Measured::Settings => with_context!(ctx, rename),
         Measured::Signup => with_context!(ctx, signup),
     }
 }
@@ -310,6 +329,68 @@ async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> Transac
     let account = fresh_browser_on_failure(user, &ctx, finished)?;
     user.set_session_data(account);
     Ok(())
+}
+
+/// Forgot the password: recovery by the mailed code, a new password in
+/// settings; the account keeps the new one. The browser then holds the
+/// recovery's session: it signs out for the next round.
+async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let mut account = account(user)?;
+    let Some(mailbox) = account.mailbox.clone() else {
+        return Err(custom(Error::unexpected(
+            "recovery",
+            "no mailbox: recovery reads codes from the stack's mail",
+        )));
+    };
+    let t = GooseTransport::new(user, &ctx.counters);
+    let kratos = &ctx.kratos;
+    let result = async {
+        let password = rotate(&account.person.password);
+        let person = scenarios::User {
+            person: account.person.clone(),
+            mailbox,
+        };
+        journey::browser_recovery(&t, &person, kratos, &password).await?;
+        logout::browser(&t, kratos).await?;
+        account.person.password = password;
+        Ok(account)
+    }
+    .await;
+    let finished = t.finish(result).await;
+    let account = fresh_browser_on_failure(user, &ctx, finished)?;
+    user.set_session_data(account);
+    Ok(())
+}
+
+/// A new password for the next round, as long as the policy asks, and
+/// unlike the last.
+fn rotate(password: &str) -> String {
+    let round: u32 = password
+        .rsplit_once('~')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0);
+    let base = password.rsplit_once('~').map_or(password, |(b, _)| b);
+    format!("{base}~{}", round + 1)
+}
+
+/// A signed-in browser renames its person in the settings flow.
+async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let account = account(user)?;
+    // A different name each round, so every save is a change.
+    let first = format!("{} {}", account.person.first_name, user.get_iterations());
+    let t = GooseTransport::new(user, &ctx.counters);
+    let p = &account.person;
+    let result = settings::browser_profile(
+        &t,
+        &ctx.kratos,
+        &[
+            ("traits.email", &p.email),
+            ("traits.name.first", &first),
+            ("traits.name.last", &p.last_name),
+        ],
+    )
+    .await;
+    t.finish(result).await.map(drop)
 }
 
 /// After a failed journey the browser may hold a session or a flow half
@@ -382,6 +463,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rotated_password_differs_each_round_and_keeps_its_length_up() {
+        let first = rotate("ABCDEFGHJKLMNPQRSTUV");
+        assert_eq!(first, "ABCDEFGHJKLMNPQRSTUV~1");
+        assert_eq!(rotate(&first), "ABCDEFGHJKLMNPQRSTUV~2");
+    }
+
+    #[test]
     fn a_mix_reads_names_and_weights() {
         let mix = Mix::parse("whoami=90, login=10").unwrap();
         assert_eq!(mix.to_string(), "whoami=90,login=10");
@@ -397,6 +485,7 @@ mod tests {
         .unwrap();
         let mut account = Account {
             person: Person::fake(1),
+            mailbox: None,
             identity_id: Some("me".into()),
             token: None,
         };
@@ -412,7 +501,7 @@ mod tests {
         let unknown = Mix::parse("whoami=1,nope=2").unwrap_err();
         assert!(unknown.contains("unknown profile \"nope\""), "{unknown}");
         assert!(
-            unknown.contains("whoami, whoami-api, login, signup"),
+            unknown.contains("whoami, whoami-api, login, recovery, settings, signup"),
             "{unknown}"
         );
         assert!(Mix::parse("whoami=x").unwrap_err().contains("whole number"));

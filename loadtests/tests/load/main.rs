@@ -429,3 +429,31 @@ async fn ctrl_c_stops_the_binary_prints_what_ran_and_removes_the_stack() {
     let database = std::env::temp_dir().join(format!("orygate-{stack}-postgres"));
     assert!(!database.exists(), "{} left behind", database.display());
 }
+
+#[tokio::test]
+async fn recovery_and_settings_run_under_load_without_a_failure() {
+    let stack = load_stack(&[]).await;
+    let report = run(
+        &stack,
+        &[
+            "--mix",
+            "recovery=1,settings=1",
+            "--users",
+            "2",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    for name in [
+        "kratos POST /self-service/recovery?flow=%",
+        "mail WAIT code",
+        "kratos POST /self-service/settings?flow=%",
+    ] {
+        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        assert!(s.requests > 0, "{table}");
+    }
+    assert!(report.passed(), "{table}");
+}
