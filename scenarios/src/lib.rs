@@ -7,6 +7,7 @@
 //! or a bounded poll.
 
 pub mod flows;
+pub mod forms;
 pub mod journey;
 pub mod user;
 

@@ -5,6 +5,7 @@
 mod admin;
 mod details;
 mod docker;
+mod forms;
 mod lifespans;
 mod ports;
 mod recovery;
