@@ -33,6 +33,7 @@ pub mod sockets;
 mod stack;
 pub mod transport;
 pub mod urls;
+pub mod webhook;
 
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use error::{Error, Result};
@@ -44,6 +45,7 @@ pub use mail::{Mail, MailSink, MailStats, Mailbox, Mailboxes};
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
 pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
 pub use transport::{Expect, Step, Transport};
+pub use webhook::{Delivery, Reply, WebhookSink};
 
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.
 /// `ORYGATE_ROOT` overrides it for a binary run from elsewhere.

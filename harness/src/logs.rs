@@ -98,6 +98,34 @@ pub(crate) async fn tail(container: &ContainerAsync<GenericImage>, lines: usize)
     last_lines(&read(container, Some(lines)).await, lines)
 }
 
+/// The end of the output of a service that exited: its last `lines` lines
+/// without the command-line help Ory prints after a config error, which
+/// would otherwise push the reason ("expected array, but got string") out
+/// of view.
+pub(crate) async fn exit_tail(container: &ContainerAsync<GenericImage>, lines: usize) -> String {
+    let text = read(container, Some(lines * 4)).await;
+    last_lines(&without_usage(&text), lines)
+}
+
+/// `text` without cobra's `Usage:` / `Flags:` help.
+fn without_usage(text: &str) -> String {
+    let mut kept = Vec::new();
+    let mut in_help = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("Usage:") || trimmed.starts_with("Flags:") {
+            in_help = true;
+            continue;
+        }
+        if in_help && (line.starts_with("  ") || trimmed.is_empty()) {
+            continue;
+        }
+        in_help = false;
+        kept.push(line);
+    }
+    kept.join("\n")
+}
+
 /// The last `lines` log lines that explain a failed request: warnings,
 /// errors and audit records, one short line each, without the access log.
 /// Falls back to the plain tail when there are none.
@@ -179,6 +207,15 @@ mod tests {
     fn keeps_the_last_non_empty_lines() {
         assert_eq!(last_lines("a\n\nb\nc\n", 2), "b\nc");
         assert_eq!(last_lines("a", 5), "a");
+    }
+
+    #[test]
+    fn drops_the_command_line_help_after_a_config_error() {
+        let log = "Error: I[#/hooks] expected array, but got string\nUsage:\n  kratos serve [flags]\n\nFlags:\n  -c, --config strings   Path\n      --dev              Disables\n\nI[#/hooks] doesn't validate";
+        assert_eq!(
+            without_usage(log),
+            "Error: I[#/hooks] expected array, but got string\nI[#/hooks] doesn't validate"
+        );
     }
 
     #[test]

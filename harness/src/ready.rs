@@ -144,6 +144,6 @@ async fn exited(service: Service, container: &ContainerAsync<GenericImage>) -> R
     Err(Error::Exited {
         service,
         code,
-        log: logs::tail(container, LOG_LINES).await,
+        log: logs::exit_tail(container, LOG_LINES).await,
     })
 }

@@ -14,3 +14,4 @@ mod signals;
 mod signup;
 mod stack;
 mod support;
+mod webhooks;

@@ -1,0 +1,145 @@
+//! Kratos' web hooks, received by the harness: what an after-registration
+//! hook sends, a blocking hook that refuses a registration, and a slow
+//! receiver within Kratos' timeout.
+
+use std::time::{Duration, Instant};
+
+use harness::{Browser, OryStack, Reply, Service, WebhookSink};
+use scenarios::flows::registration;
+
+use crate::support::{init_tracing, ok, seed, user};
+
+const KEY: &str = "orygate-webhook-key";
+
+/// Kratos whose after-registration hooks call `sink` (and then show the
+/// verification UI, as the base config does), from a copy of the overlay
+/// `fixtures/kratos/webhooks/` with the receiver's URL and `parse` filled
+/// in. The copy is removed when the returned guard drops.
+async fn stack_calling(sink: &WebhookSink, parse: bool) -> (OryStack, Overlay) {
+    init_tracing();
+    let fixture = harness::repo_root().join("fixtures/kratos/webhooks");
+    let overlay = Overlay::copy(&fixture, |config| {
+        config
+            .replace("RECEIVER/", sink.url("").as_str())
+            .replace("PARSE", if parse { "true" } else { "false" })
+    });
+    let stack = OryStack::builder()
+        .with_kratos()
+        .overlay(Service::Kratos, &overlay.0)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    (stack, overlay)
+}
+
+/// A copy of an overlay folder (same folder name, under a directory of its
+/// own), deleted on drop.
+struct Overlay(std::path::PathBuf);
+
+impl Overlay {
+    fn copy(from: &std::path::Path, edit: impl Fn(&str) -> String) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let home = std::env::temp_dir().join(format!("orygate-overlay-{}-{n}", std::process::id()));
+        let dir = home.join(from.file_name().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = if path.ends_with("kratos.yml") {
+                edit(&text)
+            } else {
+                text
+            };
+            std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+        }
+        Self(dir)
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        if let Some(home) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(home);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_after_registration_hook_sends_the_jsonnet_body_with_its_key() {
+    let sink = WebhookSink::start().await.unwrap();
+    let (stack, _overlay) = stack_calling(&sink, false).await;
+    let person = user(&stack, seed("webhook_payload")).person;
+
+    ok(
+        &stack,
+        registration::browser(&Browser::new().unwrap(), &stack.kratos(), &person).await,
+    )
+    .await;
+
+    let delivery = sink.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(delivery.method, "POST");
+    assert_eq!(delivery.path, "/registered");
+    assert_eq!(delivery.header("X-Orygate-Key"), Some(KEY));
+    let body = delivery.json().unwrap();
+    assert_eq!(body["email"], person.email);
+    assert_eq!(body["flow_type"], "browser");
+    assert!(
+        body["identity_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_blocking_hook_that_answers_with_an_error_refuses_the_registration() {
+    let sink = WebhookSink::start().await.unwrap();
+    sink.reply_with(Reply {
+        status: 400,
+        body: serde_json::json!({ "messages": [{
+            "instance_ptr": "#/traits/email",
+            "messages": [{ "id": 4242, "text": "This address is not welcome here.", "type": "error", "context": {} }],
+        }]})
+        .to_string(),
+        delay: Duration::ZERO,
+    });
+    let (stack, _overlay) = stack_calling(&sink, true).await;
+    let kratos = stack.kratos();
+    let person = user(&stack, seed("webhook_refuses")).person;
+
+    let refused = registration::browser(&Browser::new().unwrap(), &kratos, &person)
+        .await
+        .expect_err("the hook refuses");
+    assert_eq!(refused.ory_id().as_deref(), Some("4242"), "{refused}");
+    assert!(refused.to_string().contains("not welcome"), "{refused}");
+    // It was asked, and no identity was made.
+    sink.next(Duration::from_secs(5)).await.unwrap();
+    let admin = harness::NativeApp::new().unwrap();
+    let page = ok(&stack, kratos.identities(&admin, 100, None).await).await;
+    assert!(page.items.is_empty(), "{:?}", page.items);
+}
+
+#[tokio::test]
+async fn a_slow_hook_within_kratos_timeout_delays_the_registration_and_lets_it_pass() {
+    let sink = WebhookSink::start().await.unwrap();
+    sink.reply_with(Reply {
+        delay: Duration::from_secs(2),
+        ..Reply::default()
+    });
+    let (stack, _overlay) = stack_calling(&sink, false).await;
+    let person = user(&stack, seed("webhook_slow")).person;
+
+    let started = Instant::now();
+    ok(
+        &stack,
+        registration::browser(&Browser::new().unwrap(), &stack.kratos(), &person).await,
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Kratos waited for the hook: {:?}",
+        started.elapsed()
+    );
+    sink.next(Duration::from_secs(1)).await.unwrap();
+}
