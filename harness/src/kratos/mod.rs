@@ -4,6 +4,7 @@
 
 mod admin;
 mod models;
+mod sessions;
 
 pub use admin::Page;
 pub use models::*;

@@ -2,7 +2,8 @@
 //! identity.
 
 use harness::kratos::Flow;
-use harness::{Error, Expect, Kratos, Result, Transport};
+use harness::response::json;
+use harness::{Error, Expect, Kratos, Result, Step, Transport};
 
 use super::{Kind, Outcome, action, fetch_flow, start_browser, submit_browser};
 
@@ -41,6 +42,43 @@ pub async fn browser_profile<T: Transport>(
     let mut form = vec![("method", "profile")];
     form.extend_from_slice(fields);
     save(t, kratos, &flow, &form).await
+}
+
+/// Sets a new password from a native app, by its session token:
+/// `GET /self-service/settings/api`, then the flow's action as JSON.
+pub async fn api_password<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    token: &str,
+    password: &str,
+) -> Result<Flow> {
+    let url = kratos.public("self-service/settings/api");
+    let step = Step::get("kratos", &url);
+    let request = t
+        .client()
+        .get(url)
+        .header("Accept", "application/json")
+        .header("X-Session-Token", token);
+    let flow: Flow = json(&step, t.send(&step, request).await?).await?;
+    let (url, step) = action(&flow, Expect::Status(200))?;
+    let request = t
+        .client()
+        .post(url)
+        .header("Accept", "application/json")
+        .header("X-Session-Token", token)
+        .json(&serde_json::json!({ "method": "password", "password": password }));
+    let saved: Flow = json(&step, t.send(&step, request).await?).await?;
+    if saved.state_str() == Some(SAVED) {
+        Ok(saved)
+    } else {
+        Err(Error::unexpected(
+            step.name(),
+            format!(
+                "the settings flow is in state {:?}, not {SAVED}",
+                saved.state_str()
+            ),
+        ))
+    }
 }
 
 /// Posts the settings form; it must come back saved.

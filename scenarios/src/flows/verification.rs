@@ -1,10 +1,13 @@
 //! Address verification by a one-time code sent by email.
 
 use harness::kratos::Flow;
-use harness::{Error, Expect, Kratos, Result, Transport};
+use harness::navigate::follow;
+use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use reqwest::Method;
 use serde_json::json;
+use url::Url;
 
-use super::{Kind, Outcome, action, fetch_flow, submit_api, submit_browser};
+use super::{Kind, Outcome, action, fetch_flow, flow_param, submit_api, submit_browser};
 
 /// The state of a verification flow whose code was accepted.
 pub const PASSED: &str = "passed_challenge";
@@ -36,6 +39,22 @@ pub async fn browser<T: Transport>(
             ),
         )),
     }
+}
+
+/// Follows the verification link from a mail, hop by hop, as a browser
+/// does when the address's owner clicks it; succeeds when the flow it
+/// lands on passed its challenge.
+pub async fn browser_link<T: Transport>(t: &T, kratos: &Kratos, link: &Url) -> Result<Flow> {
+    let step = Step::new("kratos", Method::GET, link, Expect::Redirect);
+    let response = t.send(&step, t.client().get(link.clone())).await?;
+    let landing = follow(t, kratos.public_base(), &step, response).await?;
+    let id = flow_param(&landing.url).ok_or_else(|| {
+        Error::unexpected(
+            step.name(),
+            format!("landed on {} without a flow id", landing.url),
+        )
+    })?;
+    passed(fetch_flow(t, kratos, Kind::Verification, &id).await?)
 }
 
 /// Submits `code` to the API verification flow `flow_id`.

@@ -10,6 +10,7 @@ mod lifespans;
 mod ports;
 mod recovery;
 mod refusals;
+mod sessions;
 mod signals;
 mod signup;
 mod stack;
