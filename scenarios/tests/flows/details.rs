@@ -195,3 +195,50 @@ async fn an_unknown_flow_and_a_form_of_the_wrong_type_are_refused() {
     assert!(refused.is_ok(), "expected a 400: {:?}", refused.err());
     kratos.whoami_refused(&browser, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_registration_return_to_is_carried_into_the_verification_flow() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let p = user(&stack, seed("registration_return_to")).person;
+    let browser = Browser::new().unwrap();
+    let welcome = "http://127.0.0.1:4455/welcome";
+    let flow = ok(
+        &stack,
+        flows::start_browser_with(
+            &browser,
+            &kratos,
+            Kind::Registration,
+            &[("return_to", welcome)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(flow.return_to.as_deref(), Some(welcome));
+    let outcome = ok(
+        &stack,
+        flows::submit_browser(
+            &browser,
+            &kratos,
+            Kind::Registration,
+            &flow,
+            &[
+                ("method", "password"),
+                ("traits.email", &p.email),
+                ("password", &p.password),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let flows::Outcome::Elsewhere(landing) = outcome else {
+        panic!("expected the verification UI");
+    };
+    let id = flows::flow_param(&landing.url).expect("a verification flow");
+    let verification = ok(
+        &stack,
+        flows::fetch_flow(&browser, &kratos, Kind::Verification, &id).await,
+    )
+    .await;
+    assert_eq!(verification.return_to.as_deref(), Some(welcome));
+}
