@@ -44,15 +44,24 @@ pub async fn browser_profile<T: Transport>(
     save(t, kratos, &flow, &form).await
 }
 
-/// Sets a new password from a native app, by its session token:
-/// `GET /self-service/settings/api`, then the flow's action as JSON.
+/// Sets a new password from a native app, by its session token, in the
+/// settings flow `flow_id` (the one recovery gave) or a new one
+/// (`GET /self-service/settings/api`); the flow's action takes JSON.
 pub async fn api_password<T: Transport>(
     t: &T,
     kratos: &Kratos,
     token: &str,
+    flow_id: Option<&str>,
     password: &str,
 ) -> Result<Flow> {
-    let url = kratos.public("self-service/settings/api");
+    let url = match flow_id {
+        Some(id) => {
+            let mut url = kratos.public("self-service/settings/flows");
+            url.query_pairs_mut().append_pair("id", id);
+            url
+        }
+        None => kratos.public("self-service/settings/api"),
+    };
     let step = Step::get("kratos", &url);
     let request = t
         .client()

@@ -133,3 +133,49 @@ async fn settings_change_traits_and_whoami_shows_them() {
     let session = ok(&stack, kratos.whoami(&browser, None).await).await;
     assert_eq!(session.identity.unwrap().traits["name"]["first"], "Renamed");
 }
+
+#[tokio::test]
+async fn a_native_app_recovers_by_code_and_sets_a_new_password_by_token() {
+    let stack = kratos_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("api_recovery"));
+    let app = harness::NativeApp::new().unwrap();
+    ok(
+        &stack,
+        journey::api_register_verified(&app, &user, &kratos).await,
+    )
+    .await;
+
+    let flow = ok(
+        &stack,
+        recovery::api_request(&app, &kratos, &user.person.email).await,
+    )
+    .await;
+    let (_, code) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    let recovered = ok(&stack, recovery::api_code(&app, &flow, &code).await).await;
+    assert!(recovered.session_token.starts_with("ory_st_"));
+    ok(
+        &stack,
+        kratos.whoami(&app, Some(&recovered.session_token)).await,
+    )
+    .await;
+
+    let new_password = format!("{}-api-recovered", user.person.password);
+    ok(
+        &stack,
+        settings::api_password(
+            &app,
+            &kratos,
+            &recovered.session_token,
+            Some(&recovered.settings_flow),
+            &new_password,
+        )
+        .await,
+    )
+    .await;
+    ok(
+        &stack,
+        login::api(&app, &kratos, &user.person.email, &new_password).await,
+    )
+    .await;
+}

@@ -118,7 +118,7 @@ async fn a_native_app_changes_its_password_by_session_token() {
     let new_password = format!("{}-native", user.person.password);
     let saved = ok(
         &stack,
-        settings::api_password(&app, &kratos, &native.session_token, &new_password).await,
+        settings::api_password(&app, &kratos, &native.session_token, None, &new_password).await,
     )
     .await;
     assert_eq!(saved.state_str(), Some(settings::SAVED));
