@@ -42,6 +42,7 @@ pub use keto::Keto;
 pub use kratos::Kratos;
 pub use logs::Telemetry;
 pub use mail::{Mail, MailSink, MailStats, Mailbox, Mailboxes};
+pub use ports::Ports;
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
 pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
 pub use transport::{Expect, Step, Transport};

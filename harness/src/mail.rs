@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -259,16 +259,18 @@ impl Store {
 #[derive(Debug)]
 pub struct MailSink {
     addr: SocketAddr,
+    /// The port's reservation, for as long as the sink listens.
+    _port: crate::Ports,
     mailboxes: Mailboxes,
     task: JoinHandle<()>,
 }
 
 impl MailSink {
-    /// Binds a free port on 127.0.0.1 and starts accepting.
+    /// Binds a free port on 127.0.0.1, reserved as the services' are, and
+    /// starts accepting.
     pub async fn start() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| Error::io("bind the SMTP sink on 127.0.0.1", e))?;
+        let port = crate::Ports::take(1)?;
+        let listener = port.bind(0).await?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("read the SMTP sink's address", e))?;
@@ -286,6 +288,7 @@ impl MailSink {
         });
         Ok(Self {
             addr,
+            _port: port,
             mailboxes: Mailboxes { store },
             task,
         })
@@ -395,6 +398,22 @@ impl Mailbox {
                     address: self.address.clone(),
                     timeout,
                 });
+            }
+        }
+    }
+
+    /// Takes every message waiting for this address and returns how many:
+    /// what arrives next is then an answer to what the caller does next,
+    /// not a late mail from before.
+    pub fn clear(&self) -> usize {
+        let mut cleared = 0;
+        loop {
+            match self.store.take(&self.address) {
+                Ok(_) => cleared += 1,
+                Err(arrived) => {
+                    self.store.release(&self.address, arrived);
+                    return cleared;
+                }
             }
         }
     }
@@ -587,14 +606,17 @@ mod tests {
         store.deliver(&mail_to("a@x.test"));
         assert_eq!(waiting.await.unwrap().unwrap().recipients, ["a@x.test"]);
         boxes.open("b@x.test").next(Duration::ZERO).await.unwrap();
+        store.deliver(&mail_to("e@x.test"));
+        store.deliver(&mail_to("e@x.test"));
+        assert_eq!(boxes.open("e@x.test").clear(), 2);
         let timed_out = boxes.open("c@x.test").next(Duration::from_millis(10)).await;
         assert!(matches!(timed_out, Err(Error::MailTimeout { .. })));
 
         assert_eq!(
             boxes.stats(),
             MailStats {
-                delivered: 2,
-                collected: 2,
+                delivered: 4,
+                collected: 4,
                 waiting: 0,
                 dropped: 0
             }

@@ -26,7 +26,7 @@ const MAX_TRIES: usize = 64;
 pub struct Ports {
     ports: Vec<u16>,
     /// The locked files; closing them releases the reservations.
-    _locks: Vec<File>,
+    locks: Vec<File>,
 }
 
 impl Ports {
@@ -36,8 +36,10 @@ impl Ports {
     }
 
     /// `count` free ports on 127.0.0.1, none reserved by any orygate
-    /// process.
-    pub(crate) fn take(count: usize) -> Result<Self> {
+    /// process, reserved until this value is dropped. For a server of the
+    /// caller's own (a fake, a test's squatter) that must not take a port a
+    /// stack is about to bind.
+    pub fn take(count: usize) -> Result<Self> {
         let dir = lock_dir()?;
         let mut held = Vec::new();
         let mut ports = Vec::new();
@@ -67,15 +69,12 @@ impl Ports {
             }
         }
         tracing::debug!(?ports, "ports reserved");
-        Ok(Self {
-            ports,
-            _locks: locks,
-        })
+        Ok(Self { ports, locks })
     }
 
     /// Exactly these ports, reserved; fails if another stack holds one.
     /// Whether they are free is found out when the service binds them.
-    pub(crate) fn fixed(ports: &[u16]) -> Result<Self> {
+    pub fn fixed(ports: &[u16]) -> Result<Self> {
         let dir = lock_dir()?;
         let mut locks = Vec::new();
         for &port in ports {
@@ -89,18 +88,35 @@ impl Ports {
         }
         Ok(Self {
             ports: ports.to_vec(),
-            _locks: locks,
+            locks,
         })
     }
 
+    /// These ports, then `more`, reserved together.
+    #[must_use]
+    pub fn chain(mut self, more: Ports) -> Self {
+        self.ports.extend(more.ports);
+        self.locks.extend(more.locks);
+        self
+    }
+
     /// The `i`th port.
-    pub(crate) fn get(&self, i: usize) -> u16 {
+    pub fn get(&self, i: usize) -> u16 {
         self.ports[i]
     }
 
     /// Every port, in order.
-    pub(crate) fn all(&self) -> &[u16] {
+    pub fn all(&self) -> &[u16] {
         &self.ports
+    }
+
+    /// Binds a listener on the `i`th port of 127.0.0.1, for a server of the
+    /// caller's own; the reservation stays with this value.
+    pub async fn bind(&self, i: usize) -> Result<tokio::net::TcpListener> {
+        let port = self.ports[i];
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| Error::io(format!("bind 127.0.0.1:{port}"), e))
     }
 }
 
@@ -127,15 +143,27 @@ fn lock_dir() -> Result<PathBuf> {
 }
 
 /// Locks `port`'s file, or `None` when another stack (in this process or
-/// another) holds it.
+/// another) holds it. A lock needs only read access: an existing file is
+/// opened read-only (it may belong to another user), a missing one is
+/// created readable by all; a file this user may not open counts as held.
 fn reserve(dir: &std::path::Path, port: u16) -> Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(format!("{port}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let opened = match File::open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            // Another process created it in between: open theirs.
+            .or_else(|_| File::open(&path)),
+        other => other,
+    };
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(e) => return Err(Error::io(format!("open {}", path.display()), e)),
+    };
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => Ok(None),

@@ -75,10 +75,13 @@ pub(crate) async fn wait(
     Ok(())
 }
 
-/// Fails when a socket listening on one of the service's ports is not held
-/// by the container's process. Proving it reads the container process's
-/// file descriptors, which needs root (or the same user); without that
-/// right the check is skipped, and said so at debug level.
+/// Fails when a socket listening on one of the service's ports is not the
+/// container's. Where the container process's file descriptors can be read
+/// (root, or the same user) each socket must be one of them; otherwise each
+/// must at least belong to the container process's user (the images run as
+/// a user of their own). A pid that names another program (Docker's pid
+/// from another pid namespace) proves nothing, and is said so at debug
+/// level.
 async fn owned(
     service: Service,
     container: &ContainerAsync<GenericImage>,
@@ -88,20 +91,26 @@ async fn owned(
         tracing::debug!(%service, "no pid from Docker: listener ownership not checked");
         return Ok(());
     };
-    let own = match crate::sockets::socket_inodes(pid) {
-        Ok(own) => own,
-        Err(e) => {
-            tracing::debug!(%service, pid, error = %e, "listener ownership not checked");
-            return Ok(());
-        }
-    };
+    if crate::sockets::process_name(pid).as_deref() != Some(service.name()) {
+        tracing::debug!(%service, pid, "the pid is not this service's here: ownership not checked");
+        return Ok(());
+    }
+    let own_sockets = crate::sockets::socket_inodes(pid).ok();
+    let own_uid = crate::sockets::process_uid(pid);
+    if own_sockets.is_none() {
+        tracing::debug!(%service, pid, "fds unreadable: ownership checked by user id");
+    }
     for &port in ports.all() {
         for listener in crate::sockets::listeners(port) {
-            if own.contains(&listener.inode) {
+            let ours = match &own_sockets {
+                Some(own) => own.contains(&listener.inode),
+                None => own_uid.is_none_or(|uid| uid == listener.uid),
+            };
+            if ours {
                 continue;
             }
             let holder = crate::sockets::holder(listener.inode).map_or_else(
-                || "a process orygate cannot see".to_owned(),
+                || format!("a process of user {}", listener.uid),
                 |(pid, comm)| format!("pid {pid}, {comm}"),
             );
             return Err(Error::Foreign {

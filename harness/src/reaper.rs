@@ -82,6 +82,12 @@ fn spawn() -> std::io::Result<Child> {
         .env("OWNER_PID", std::process::id().to_string())
         .env("RUN", run().unwrap_or_default())
         .env("LOG", log_path())
+        // The daemon the harness talks to, not whatever the CLI's context
+        // would pick.
+        .env(
+            "DOCKER_HOST",
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -100,12 +106,22 @@ const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT
 cat >/dev/null
 command -v docker >/dev/null 2>&1 || exit 0
-ids=$(docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
-if [ -n "$ids" ]; then
-  n=$(echo "$ids" | wc -l)
-  docker rm -f $ids >/dev/null 2>&1
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
-fi
+# A container whose creation was under way when the owner died shows up a
+# moment later: look until two looks 2 s apart find nothing (at most 10).
+quiet=0
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  ids=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
+  if [ -n "$ids" ]; then
+    quiet=0
+    n=$(echo "$ids" | wc -l)
+    timeout 60 docker rm -f $ids >/dev/null 2>&1
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
+  else
+    quiet=$((quiet + 1))
+    [ "$quiet" -ge 2 ] && break
+  fi
+  sleep 2
+done
 pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
   [ -d "$dir" ] || continue

@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listener {
     pub addr: IpAddr,
+    /// The user the socket belongs to.
+    pub uid: u32,
     pub inode: u64,
 }
 
@@ -41,6 +43,24 @@ pub fn socket_inodes(pid: u32) -> std::io::Result<HashSet<u64>> {
     Ok(inodes)
 }
 
+/// The real user id of process `pid` (`/proc/<pid>/status`, readable by
+/// everyone).
+pub fn process_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The command name of process `pid`.
+pub fn process_name(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
+}
+
 /// The pid and command name of the process holding socket `inode`, if a
 /// readable process does.
 pub fn holder(inode: u64) -> Option<(u32, String)> {
@@ -67,6 +87,7 @@ fn parse_listeners(table: &str, port: u16) -> Vec<Listener> {
             }
             Some(Listener {
                 addr: parse_addr(addr)?,
+                uid: cols.get(7)?.parse().ok()?,
                 inode: cols.get(9)?.parse().ok()?,
             })
         })
@@ -107,10 +128,12 @@ mod tests {
             [
                 Listener {
                     addr: "127.0.0.1".parse().unwrap(),
+                    uid: 0,
                     inode: 111
                 },
                 Listener {
                     addr: "0.0.0.0".parse().unwrap(),
+                    uid: 0,
                     inode: 222
                 }
             ]
@@ -125,6 +148,7 @@ mod tests {
             parse_listeners(v6, 8080),
             [Listener {
                 addr: "::1".parse().unwrap(),
+                uid: 0,
                 inode: 444
             }]
         );

@@ -40,13 +40,13 @@ pub struct OryStackBuilder {
     ready_timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Spec {
     config_dir: PathBuf,
     tag: String,
     env: Vec<(String, String)>,
-    /// Ports given by the caller instead of picked.
-    ports: Option<Vec<u16>>,
+    /// Ports reserved by the caller instead of picked here.
+    ports: Option<Ports>,
     /// Folders whose config file is merged over the main one, in order.
     overlays: Vec<PathBuf>,
 }
@@ -157,14 +157,14 @@ impl OryStackBuilder {
         self
     }
 
-    /// Runs `service` on these ports of 127.0.0.1 instead of free ones
-    /// (for a UI configured with fixed URLs): as many as it listens on, in
-    /// its order (Kratos and Hydra: public, admin; Keto: read, write,
-    /// metrics, OPL). They are reserved like picked ones; if something else
-    /// holds one, the start fails saying who.
+    /// Runs `service` on these reserved ports of 127.0.0.1 instead of
+    /// free ones (`Ports::fixed` for a UI configured with fixed URLs): as
+    /// many as it listens on, in its order (Kratos and Hydra: public,
+    /// admin; Keto: read, write, metrics, OPL). If something else holds
+    /// one, the start fails saying who.
     #[must_use]
-    pub fn ports(mut self, service: Service, ports: &[u16]) -> Self {
-        self.spec(service).ports = Some(ports.to_vec());
+    pub fn ports(mut self, service: Service, ports: Ports) -> Self {
+        self.spec(service).ports = Some(ports);
         self
     }
 
@@ -187,7 +187,7 @@ impl OryStackBuilder {
     /// Fails fast, with the end of the service's log, when a service exits
     /// (Ory exits on a config it rejects); fails with the same log when the
     /// deadline passes.
-    pub async fn start(self) -> Result<OryStack> {
+    pub async fn start(mut self) -> Result<OryStack> {
         let started = Instant::now();
         for (service, spec) in &self.services {
             crate::config::check(*service, &spec.config_dir, &spec.overlays)?;
@@ -226,21 +226,21 @@ impl OryStackBuilder {
 
         // Start every service and wait for all of them, even after one
         // failed: a container whose start was cut short would be left behind.
-        let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
-            let database = (*service == Service::Kratos)
-                .then_some(kratos_dsn.as_deref())
-                .flatten();
-            start_service(
-                &id,
-                *service,
-                spec,
-                self.profile,
-                smtp,
-                database,
-                self.ready_timeout,
-            )
-        }))
-        .await;
+        let attempts =
+            futures::future::join_all(self.services.iter_mut().map(|(service, spec)| {
+                let database = (*service == Service::Kratos)
+                    .then_some(kratos_dsn.as_deref())
+                    .flatten();
+                let given = spec.ports.take();
+                let wide = StackWide {
+                    id: &id,
+                    profile: self.profile,
+                    smtp,
+                    ready_timeout: self.ready_timeout,
+                };
+                start_service(wide, *service, spec, given, database)
+            }))
+            .await;
         let mut services = BTreeMap::new();
         let mut first_error = None;
         for attempt in attempts {
@@ -453,23 +453,36 @@ impl OryStack {
     }
 }
 
-async fn start_service(
-    stack: &str,
-    service: Service,
-    spec: &Spec,
+/// What every service of one stack starts with.
+#[derive(Debug, Clone, Copy)]
+struct StackWide<'a> {
+    id: &'a str,
     profile: Profile,
     smtp: Option<u16>,
-    database: Option<&str>,
     ready_timeout: Duration,
+}
+
+async fn start_service(
+    wide: StackWide<'_>,
+    service: Service,
+    spec: &Spec,
+    given: Option<Ports>,
+    database: Option<&str>,
 ) -> Result<Running> {
-    let ports = match &spec.ports {
-        Some(fixed) if fixed.len() == service.port_count() => Ports::fixed(fixed)?,
-        Some(fixed) => {
+    let StackWide {
+        id: stack,
+        profile,
+        smtp,
+        ready_timeout,
+    } = wide;
+    let ports = match given {
+        Some(given) if given.all().len() == service.port_count() => given,
+        Some(given) => {
             return Err(Error::Config {
                 path: format!("the ports of {service}"),
                 reason: format!(
                     "{} given, {service} listens on {}",
-                    fixed.len(),
+                    given.all().len(),
                     service.port_count()
                 ),
             });

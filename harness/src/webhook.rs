@@ -14,7 +14,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -82,6 +81,8 @@ struct Shared {
 #[derive(Debug)]
 pub struct WebhookSink {
     addr: SocketAddr,
+    /// The port's reservation, for as long as the receiver listens.
+    _port: crate::Ports,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
@@ -90,11 +91,11 @@ pub struct WebhookSink {
 const KEPT: usize = 1_000;
 
 impl WebhookSink {
-    /// Binds a free port on 127.0.0.1 and starts answering.
+    /// Binds a free port on 127.0.0.1, reserved as the services' are, and
+    /// starts answering.
     pub async fn start() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| Error::io("bind the webhook receiver on 127.0.0.1", e))?;
+        let port = crate::Ports::take(1)?;
+        let listener = port.bind(0).await?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::io("read the webhook receiver's address", e))?;
@@ -114,7 +115,12 @@ impl WebhookSink {
                 });
             }
         });
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            _port: port,
+            shared,
+            task,
+        })
     }
 
     /// The URL of `path` on the receiver.

@@ -342,6 +342,9 @@ async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
             "no mailbox: recovery reads codes from the stack's mail",
         )));
     };
+    // A code that came too late for an earlier round must not be taken for
+    // this round's.
+    mailbox.clear();
     let t = GooseTransport::new(user, &ctx.counters);
     let kratos = &ctx.kratos;
     let result = async {

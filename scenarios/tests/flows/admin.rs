@@ -195,3 +195,46 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
     ok(&stack, kratos.whoami_refused(&laptop, None).await).await;
     ok(&stack, kratos.whoami_refused(&app, token).await).await;
 }
+
+#[tokio::test]
+async fn an_admin_extends_a_session_that_may_be_extended() {
+    let stack = harness::OryStack::builder()
+        .with_kratos()
+        .overlay(
+            harness::Service::Kratos,
+            harness::repo_root().join("fixtures/kratos/extendable-sessions"),
+        )
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let kratos = stack.kratos();
+    let admin = NativeApp::new().unwrap();
+    let person = user(&stack, seed("extend_session")).person;
+    ok(
+        &stack,
+        kratos
+            .create_identity(&admin, &person.traits(), &person.password, &[&person.email])
+            .await,
+    )
+    .await;
+    let browser = Browser::new().unwrap();
+    ok(
+        &stack,
+        login::browser(&browser, &kratos, &person.email, &person.password).await,
+    )
+    .await;
+    let before = ok(&stack, kratos.whoami(&browser, None).await).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let extended = ok(&stack, kratos.extend_session(&admin, &before.id).await).await;
+
+    // Timestamps in one format: later is greater.
+    assert!(
+        extended.expires_at > before.expires_at,
+        "{:?} is not after {:?}",
+        extended.expires_at,
+        before.expires_at
+    );
+    let after = ok(&stack, kratos.whoami(&browser, None).await).await;
+    assert_eq!(after.expires_at, extended.expires_at);
+}

@@ -51,16 +51,33 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
     )
     .await;
 
-    // Used once, the code does not work in a new flow either.
-    let again = ok(
-        &stack,
-        flows::start_browser(&browser, &kratos, Kind::Verification).await,
+    // Used once, the code does not pass the same flow again: posted to the
+    // flow's form as it was before, Kratos refuses it.
+    let replay = flows::submit_browser(
+        &browser,
+        &kratos,
+        Kind::Verification,
+        &flow,
+        &[("method", "code"), ("code", &second)],
     )
     .await;
-    let reused = verification::browser(&browser, &kratos, &again.id, &second)
-        .await
-        .expect_err("a used code");
-    assert_eq!(reused.ory_id().as_deref(), Some("4070006"), "{reused}");
+    let Ok(flows::Outcome::Elsewhere(landing)) = replay else {
+        panic!("expected to be sent to a new flow: {replay:?}");
+    };
+    let new_flow = flows::flow_param(&landing.url).expect("a new verification flow");
+    assert_ne!(new_flow, flow_id);
+    let again = ok(
+        &stack,
+        flows::fetch_flow(&browser, &kratos, Kind::Verification, &new_flow).await,
+    )
+    .await;
+    // 4070002: "The request was already completed successfully and can not
+    // be retried."; the new flow starts over, not passed.
+    assert_eq!(
+        again.messages().iter().map(|m| m.0).collect::<Vec<_>>(),
+        [4070002]
+    );
+    assert_ne!(again.state_str(), Some(verification::PASSED));
 }
 
 #[tokio::test]

@@ -140,8 +140,11 @@ async fn a_stack_whose_port_another_process_answers_is_not_ready() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     init_tracing();
-    let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let taken = squatter.local_addr().unwrap().port();
+    // The squatter's port and Keto's other three, reserved so that no other
+    // stack takes them meanwhile.
+    let ports = harness::Ports::take(4).unwrap();
+    let squatter = ports.bind(0).await.unwrap();
+    let taken = ports.get(0);
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = squatter.accept().await {
             let mut buf = [0u8; 1024];
@@ -151,16 +154,9 @@ async fn a_stack_whose_port_another_process_answers_is_not_ready() {
                 .await;
         }
     });
-    let free: Vec<u16> = (0..3)
-        .map(|_| {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        })
-        .collect();
-
     let err = OryStack::builder()
         .with_keto()
-        .ports(harness::Service::Keto, &[taken, free[0], free[1], free[2]])
+        .ports(harness::Service::Keto, ports)
         .start()
         .await
         .expect_err("the read port answers for someone else");
