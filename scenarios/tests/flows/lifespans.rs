@@ -207,3 +207,31 @@ async fn a_password_change_needs_a_fresh_session_and_a_refresh_login_gives_one()
         .expect_err("the password changed");
     assert!(matches!(old, Error::Flow { .. }), "{old}");
 }
+
+#[tokio::test]
+async fn a_native_app_with_a_stale_session_is_told_to_refresh_it() {
+    let stack = short_lived_stack().await;
+    let kratos = stack.kratos();
+    let user = user(&stack, seed("privileged_api"));
+    let (email, password) = (&user.person.email, &user.person.password);
+    verified_account(&stack, &user.person).await;
+    let app = NativeApp::new().unwrap();
+    let native = ok(&stack, login::api(&app, &kratos, email, password).await).await;
+    tokio::time::sleep(OUTLIVE).await;
+
+    let refused = settings::api_password(
+        &app,
+        &kratos,
+        &native.session_token,
+        None,
+        &format!("{password}-changed"),
+    )
+    .await
+    .expect_err("the session is not fresh");
+    assert_eq!(refused.status(), Some(403), "{refused}");
+    assert_eq!(
+        refused.ory_id().as_deref(),
+        Some("session_refresh_required"),
+        "{refused}"
+    );
+}
