@@ -326,9 +326,7 @@ async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> Transac
     }
     .await;
     let finished = t.finish(result).await;
-    let account = fresh_browser_on_failure(user, &ctx, finished)?;
-    user.set_session_data(account);
-    Ok(())
+    keep_account(user, &ctx, finished)
 }
 
 /// Forgot the password: recovery by the mailed code, a new password in
@@ -360,9 +358,7 @@ async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     }
     .await;
     let finished = t.finish(result).await;
-    let account = fresh_browser_on_failure(user, &ctx, finished)?;
-    user.set_session_data(account);
-    Ok(())
+    keep_account(user, &ctx, finished)
 }
 
 /// A new password for the next round, as long as the policy asks, and
@@ -394,6 +390,18 @@ async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     )
     .await;
     t.finish(result).await.map(drop)
+}
+
+/// Ends a transaction that changed the account: kept for the next round on
+/// success; on failure the user starts over with a new browser.
+fn keep_account(
+    user: &mut GooseUser,
+    ctx: &Context,
+    finished: std::result::Result<Account, Box<TransactionError>>,
+) -> TransactionResult {
+    let account = fresh_browser_on_failure(user, ctx, finished)?;
+    user.set_session_data(account);
+    Ok(())
 }
 
 /// After a failed journey the browser may hold a session or a flow half

@@ -5,7 +5,7 @@ use harness::{Browser, Expect, Transport};
 use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 
-use crate::support::{kratos_stack, ok, seed, user};
+use crate::support::{kratos_stack, ok, seed, signed_in, user};
 
 #[tokio::test]
 async fn a_code_works_once_and_a_new_code_replaces_the_old() {
@@ -84,18 +84,7 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
 async fn a_session_is_aal1_by_password_for_24_hours_and_a_second_login_is_not_offered() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("session_shape"));
-    let browser = Browser::new().unwrap();
-    ok(
-        &stack,
-        journey::browser_register_verified(&browser, &user, &kratos).await,
-    )
-    .await;
-    ok(
-        &stack,
-        login::browser(&browser, &kratos, &user.person.email, &user.person.password).await,
-    )
-    .await;
+    let (_, browser) = signed_in(&stack, seed("session_shape")).await;
 
     let session = ok(&stack, kratos.whoami(&browser, None).await).await;
     assert_eq!(

@@ -6,7 +6,7 @@ use harness::{Browser, Error};
 use scenarios::flows::{login, recovery, settings};
 use scenarios::journey;
 
-use crate::support::{kratos_stack, ok, seed, user};
+use crate::support::{kratos_stack, ok, seed, signed_in, user};
 
 #[tokio::test]
 async fn recovery_by_code_sets_a_new_password_and_the_old_one_stops_working() {
@@ -101,18 +101,7 @@ async fn recovery_for_an_unknown_address_answers_the_same_and_mails_nobody() {
 async fn settings_change_traits_and_whoami_shows_them() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("settings_traits"));
-    let browser = Browser::new().unwrap();
-    ok(
-        &stack,
-        journey::browser_register_verified(&browser, &user, &kratos).await,
-    )
-    .await;
-    ok(
-        &stack,
-        login::browser(&browser, &kratos, &user.person.email, &user.person.password).await,
-    )
-    .await;
+    let (user, browser) = signed_in(&stack, seed("settings_traits")).await;
 
     let saved = ok(
         &stack,

@@ -7,7 +7,7 @@ use harness::{Browser, Error, NativeApp};
 use scenarios::flows::{self, Kind, login, logout, registration};
 use scenarios::journey;
 
-use crate::support::{kratos_stack, ok, seed, user};
+use crate::support::{kratos_stack, ok, seed, signed_in, user};
 
 /// The message ids of a rejected flow.
 fn ids(error: &Error) -> Vec<i64> {
@@ -207,18 +207,7 @@ async fn a_form_with_a_tampered_csrf_token_is_refused() {
 async fn a_logout_url_used_from_another_browser_does_not_end_the_session() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("stolen_logout"));
-    let owner = Browser::new().unwrap();
-    ok(
-        &stack,
-        journey::browser_register_verified(&owner, &user, &kratos).await,
-    )
-    .await;
-    ok(
-        &stack,
-        login::browser(&owner, &kratos, &user.person.email, &user.person.password).await,
-    )
-    .await;
+    let (_, owner) = signed_in(&stack, seed("stolen_logout")).await;
     let url: harness::kratos::LogoutUrl = ok(
         &stack,
         harness::transport::get_json(

@@ -6,7 +6,7 @@ use harness::{Browser, NativeApp, OryStack, Service};
 use scenarios::flows::{login, registration, settings, verification};
 use scenarios::journey;
 
-use crate::support::{init_tracing, kratos_stack, ok, seed, user};
+use crate::support::{init_tracing, kratos_stack, ok, seed, signed_in, user};
 
 async fn stack_with(overlay: &str) -> OryStack {
     init_tracing();
@@ -74,18 +74,7 @@ async fn a_user_lists_its_other_sessions_revokes_one_then_all_others() {
 async fn a_new_password_from_recovery_ends_the_other_sessions_where_configured() {
     let stack = stack_with("revoke-on-password").await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("revoke_on_password"));
-    let laptop = Browser::new().unwrap();
-    ok(
-        &stack,
-        journey::browser_register_verified(&laptop, &user, &kratos).await,
-    )
-    .await;
-    ok(
-        &stack,
-        login::browser(&laptop, &kratos, &user.person.email, &user.person.password).await,
-    )
-    .await;
+    let (user, laptop) = signed_in(&stack, seed("revoke_on_password")).await;
 
     let new_password = format!("{}-recovered", user.person.password);
     let elsewhere = Browser::new().unwrap();

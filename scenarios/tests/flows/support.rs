@@ -30,6 +30,31 @@ pub fn user(stack: &OryStack, seed: u64) -> User {
     User::fake(seed, &stack.mailboxes().expect("the stack runs Kratos"))
 }
 
+/// The person for `seed`, signed up, verified and signed in in a browser
+/// of their own.
+pub async fn signed_in(stack: &OryStack, seed: u64) -> (User, harness::Browser) {
+    let kratos = stack.kratos();
+    let user = user(stack, seed);
+    let browser = harness::Browser::new().expect("a client builds");
+    ok(
+        stack,
+        scenarios::journey::browser_register_verified(&browser, &user, &kratos).await,
+    )
+    .await;
+    ok(
+        stack,
+        scenarios::flows::login::browser(
+            &browser,
+            &kratos,
+            &user.person.email,
+            &user.person.password,
+        )
+        .await,
+    )
+    .await;
+    (user, browser)
+}
+
 /// Unwraps a step's result, or panics with the step, status, Ory's id and
 /// the end of the log of the service the step talked to.
 pub async fn ok<T>(stack: &OryStack, result: Result<T>) -> T {
