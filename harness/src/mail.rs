@@ -269,11 +269,7 @@ impl MailSink {
     /// Binds a free port on 127.0.0.1, reserved as the services' are, and
     /// starts accepting.
     pub async fn start() -> Result<Self> {
-        let port = crate::Ports::take(1)?;
-        let listener = port.bind(0).await?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("read the SMTP sink's address", e))?;
+        let (port, listener, addr) = crate::Ports::listen("SMTP sink").await?;
         let store = Arc::new(Store::default());
         let accept_store = Arc::clone(&store);
         let task = tokio::spawn(async move {

@@ -110,6 +110,20 @@ impl Ports {
         &self.ports
     }
 
+    /// A listener on a free, reserved port of 127.0.0.1 for a server of the
+    /// harness's own (`what` names it in errors), its address, and the
+    /// reservation to keep for as long as it listens.
+    pub(crate) async fn listen(
+        what: &str,
+    ) -> Result<(Self, tokio::net::TcpListener, std::net::SocketAddr)> {
+        let port = Self::take(1)?;
+        let listener = port.bind(0).await?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io(format!("read the {what}'s address"), e))?;
+        Ok((port, listener, addr))
+    }
+
     /// Binds a listener on the `i`th port of 127.0.0.1, for a server of the
     /// caller's own; the reservation stays with this value.
     pub async fn bind(&self, i: usize) -> Result<tokio::net::TcpListener> {

@@ -94,11 +94,7 @@ impl WebhookSink {
     /// Binds a free port on 127.0.0.1, reserved as the services' are, and
     /// starts answering.
     pub async fn start() -> Result<Self> {
-        let port = crate::Ports::take(1)?;
-        let listener = port.bind(0).await?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io("read the webhook receiver's address", e))?;
+        let (port, listener, addr) = crate::Ports::listen("webhook receiver").await?;
         let shared = Arc::new(Shared::default());
         let serving = Arc::clone(&shared);
         let task = tokio::spawn(async move {

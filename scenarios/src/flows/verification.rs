@@ -41,6 +41,43 @@ pub async fn browser<T: Transport>(
     }
 }
 
+/// The verification flow's state once a code was mailed (or, for an
+/// unknown address, would have been: the answer is the same).
+pub const SENT: &str = "sent_email";
+
+/// Asks the browser verification flow `flow` to mail a (new) code to
+/// `email`; returns the flow, which waits for the code.
+pub async fn browser_send_code<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    flow: &Flow,
+    email: &str,
+) -> Result<Flow> {
+    let step = action(flow, Expect::Redirect)?.1.name();
+    match submit_browser(
+        t,
+        kratos,
+        Kind::Verification,
+        flow,
+        &[("method", "code"), ("email", email)],
+    )
+    .await?
+    {
+        Outcome::SameFlow(sent) if sent.state_str() == Some(SENT) => Ok(sent),
+        Outcome::SameFlow(other) => Err(Error::unexpected(
+            step,
+            format!("the flow is in state {:?}, not {SENT}", other.state_str()),
+        )),
+        Outcome::Elsewhere(landing) => Err(Error::unexpected(
+            step,
+            format!(
+                "expected the verification form again, landed on {}",
+                landing.url
+            ),
+        )),
+    }
+}
+
 /// Follows the verification link from a mail, hop by hop, as a browser
 /// does when the address's owner clicks it; succeeds when the flow it
 /// lands on passed its challenge.

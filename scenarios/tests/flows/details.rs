@@ -28,14 +28,7 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
     .await;
     ok(
         &stack,
-        flows::submit_browser(
-            &browser,
-            &kratos,
-            Kind::Verification,
-            &flow,
-            &[("method", "code"), ("email", &user.person.email)],
-        )
-        .await,
+        verification::browser_send_code(&browser, &kratos, &flow, &user.person.email).await,
     )
     .await;
     let (_, second) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use harness::{Browser, Error, NativeApp};
-use scenarios::flows::{self, Kind, login, logout, registration};
+use scenarios::flows::{self, Kind, login, logout, registration, verification};
 use scenarios::journey;
 
 use crate::support::{kratos_stack, ok, seed, signed_in, user};
@@ -245,22 +245,12 @@ async fn verification_for_an_unknown_address_answers_the_same_and_mails_nobody()
         flows::start_browser(&browser, &kratos, Kind::Verification).await,
     )
     .await;
-    let outcome = ok(
+    let sent = ok(
         &stack,
-        flows::submit_browser(
-            &browser,
-            &kratos,
-            Kind::Verification,
-            &flow,
-            &[("method", "code"), ("email", &stranger.person.email)],
-        )
-        .await,
+        verification::browser_send_code(&browser, &kratos, &flow, &stranger.person.email).await,
     )
     .await;
-    let flows::Outcome::SameFlow(sent) = outcome else {
-        panic!("expected the verification form again");
-    };
-    assert_eq!(sent.state_str(), Some("sent_email"));
+    assert_eq!(sent.state_str(), Some(verification::SENT));
     let nothing = stranger.mailbox.next(Duration::from_secs(3)).await;
     assert!(
         matches!(nothing, Err(Error::MailTimeout { .. })),
