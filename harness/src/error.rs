@@ -72,7 +72,9 @@ pub enum Error {
     },
 
     /// The request itself failed: connection refused, timeout, bad URL.
-    #[error("{step}: {source}")]
+    /// reqwest's own message says only "error sending request"; the
+    /// causes under it (connection refused, reset, timed out) follow it.
+    #[error("{step}: {}", causes(.source))]
     Http {
         step: String,
         #[source]
@@ -172,6 +174,21 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// An error and the errors under it, on one line.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn id_suffix(id: Option<&str>) -> String {

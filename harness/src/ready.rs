@@ -71,8 +71,67 @@ pub(crate) async fn wait(
     // container failed to bind (Keto v0.13 does not exit then): the
     // listener must be this container's.
     owned(service, container, ports).await?;
+    if service == Service::Keto {
+        keto_database(&client, container, ports, deadline, timeout).await?;
+    }
     tracing::debug!(%service, ports = ?ports.all(), "ready, every listener its own");
     Ok(())
+}
+
+/// Keto v0.13 can answer `/health/ready` while its in-memory database is
+/// still being migrated, and on a busy machine a request arriving then was
+/// seen to have its connection closed unanswered. Ready means a read of the
+/// database answered: the first
+/// namespace's relationships (`GET /namespaces`, then
+/// `GET /relation-tuples?namespace=..&page_size=1`).
+async fn keto_database(
+    client: &reqwest::Client,
+    container: &ContainerAsync<GenericImage>,
+    ports: &Ports,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Namespaces {
+        namespaces: Vec<Named>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+    let read = format!("http://127.0.0.1:{}", ports.get(0));
+    loop {
+        let last = match client.get(format!("{read}/namespaces")).send().await {
+            Ok(r) if r.status().is_success() => match r.json::<Namespaces>().await {
+                Ok(list) => {
+                    let Some(first) = list.namespaces.first() else {
+                        return Ok(());
+                    };
+                    let url = format!("{read}/relation-tuples");
+                    let query = [("namespace", first.name.as_str()), ("page_size", "1")];
+                    match client.get(url).query(&query).send().await {
+                        Ok(r) if r.status().is_success() => return Ok(()),
+                        Ok(r) => format!("relationships: HTTP {}", r.status()),
+                        Err(e) => format!("relationships: {e}"),
+                    }
+                }
+                Err(e) => format!("namespaces: {e}"),
+            },
+            Ok(r) => format!("namespaces: HTTP {}", r.status()),
+            Err(e) => format!("namespaces: {e}"),
+        };
+        exited(Service::Keto, container).await?;
+        if Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                service: Service::Keto,
+                url: format!("{read}/relation-tuples"),
+                timeout,
+                last,
+                log: logs::tail(container, LOG_LINES).await,
+            });
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
 }
 
 /// Fails when a socket listening on one of the service's ports is not the

@@ -85,10 +85,9 @@ impl Target {
         )?;
         match kratos.whoami_refused(&client, None).await {
             Ok(_) => Ok(()),
-            Err(HarnessError::Http { source, .. }) => Err(Error::Target(format!(
-                "{} does not answer: {}",
-                kratos.public_base(),
-                error_chain(&source)
+            Err(e @ HarnessError::Http { .. }) => Err(Error::Target(format!(
+                "{} does not answer: {e}",
+                kratos.public_base()
             ))),
             Err(e) => Err(Error::Target(format!(
                 "{} does not look like Kratos: {e} (Kratos answers 401 without a session)",
@@ -121,17 +120,4 @@ impl Target {
             Self::Existing { .. } => Ok(()),
         }
     }
-}
-
-/// An error and its sources on one line: reqwest's own message alone says
-/// only "error sending request".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
