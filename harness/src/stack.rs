@@ -331,7 +331,13 @@ impl OryStack {
     /// Keto's read and write APIs. Panics if Keto was not started.
     pub fn keto(&self) -> Keto {
         let e = self.expect(Service::Keto);
-        Keto::new(e.public.clone(), e.admin.clone())
+        let keto = Keto::new(e.public.clone(), e.admin.clone());
+        match self.ports(Service::Keto).and_then(|p| p.get(3)) {
+            Some(opl) => keto.with_opl(
+                url::Url::parse(&format!("http://127.0.0.1:{opl}/")).expect("a loopback URL"),
+            ),
+            None => keto,
+        }
     }
 
     /// The mailbox of one address at the stack's SMTP sink. Panics if Kratos

@@ -114,7 +114,7 @@ impl Transport for GooseTransport<'_> {
             // Kratos redirects browsers with 303 See Other; another redirect
             // is accepted below.
             Expect::Redirect => goose.expect_status_code(303),
-            Expect::Success | Expect::Navigate => goose,
+            Expect::Success | Expect::Navigate | Expect::OneOf(_) => goose,
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let mut user = self.user.lock().await;

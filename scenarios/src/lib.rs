@@ -9,6 +9,7 @@
 pub mod flows;
 pub mod forms;
 pub mod journey;
+pub mod permissions;
 pub mod user;
 
 pub use user::{Person, User};
