@@ -47,6 +47,8 @@ struct Table {
     config_file: &'static str,
     /// The official image's command, before the config flag.
     serve: &'static [&'static str],
+    /// The command that migrates its SQL database, before the config flag.
+    migrate: &'static [&'static str],
     /// Whether `--dev` applies (Keto has no such flag).
     dev_flag: bool,
     listeners: &'static [Listener],
@@ -75,6 +77,7 @@ const KRATOS: Table = Table {
     tag: KRATOS_VERSION,
     config_file: "kratos.yml",
     serve: &["serve", "--watch-courier"],
+    migrate: &["migrate", "sql", "-e", "--yes"],
     dev_flag: true,
     listeners: PUBLIC_AND_ADMIN,
     base_urls: &[
@@ -98,6 +101,7 @@ const HYDRA: Table = Table {
     tag: HYDRA_VERSION,
     config_file: "hydra.yml",
     serve: &["serve", "all"],
+    migrate: &["migrate", "sql", "-e", "--yes"],
     dev_flag: true,
     listeners: PUBLIC_AND_ADMIN,
     base_urls: &[
@@ -106,7 +110,8 @@ const HYDRA: Table = Table {
         ("URLS_SELF_ADMIN", Api::Admin),
     ],
     dev_env: &[],
-    load_env: &[("LOG_LEVEL", "warning")],
+    // Hydra's and Keto's log schema takes `warn`; `warning` stops them.
+    load_env: &[("LOG_LEVEL", "warn")],
 };
 
 const KETO: Table = Table {
@@ -114,6 +119,7 @@ const KETO: Table = Table {
     tag: KETO_VERSION,
     config_file: "keto.yml",
     serve: &["serve"],
+    migrate: &["migrate", "up", "--yes"],
     dev_flag: false,
     listeners: &[
         Listener {
@@ -135,7 +141,8 @@ const KETO: Table = Table {
     ],
     base_urls: &[],
     dev_env: &[],
-    load_env: &[("LOG_LEVEL", "warning")],
+    // Hydra's and Keto's log schema takes `warn`; `warning` stops them.
+    load_env: &[("LOG_LEVEL", "warn")],
 };
 
 impl Service {
@@ -186,7 +193,9 @@ impl Service {
 
     /// The command that migrates the service's database.
     pub(crate) fn migrate_command(self, overlays: &[String]) -> Vec<String> {
-        let mut cmd: Vec<String> = ["migrate", "sql", "-e", "--yes"]
+        let mut cmd: Vec<String> = self
+            .table()
+            .migrate
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
@@ -304,10 +313,12 @@ pub enum Profile {
     Dev,
     /// Dev, tuned so that what limits a load run is Ory and not the setup:
     /// warnings-only logs, Kratos' courier pulling up to 200 messages every
-    /// 50 ms instead of 10 a second, and Kratos' data in a PostgreSQL the
-    /// stack starts: in-memory SQLite fails concurrent writes at once
-    /// ("database table is locked", HTTP 500), and an SQLite file
-    /// deadlocks Kratos' nested connections until they time out.
+    /// 50 ms instead of 10 a second, and Kratos' and Keto's data in a
+    /// PostgreSQL the stack starts: in-memory SQLite fails Kratos'
+    /// concurrent writes at once ("database table is locked", HTTP 500),
+    /// an SQLite file deadlocks Kratos' nested connections until they time
+    /// out, and Keto's concurrent checks through folders sometimes never
+    /// answer on it.
     Load,
 }
 

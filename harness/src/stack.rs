@@ -214,23 +214,31 @@ impl OryStackBuilder {
         // the stack.
         crate::reaper::watch();
         let smtp = mail.as_ref().map(|m| m.addr().port());
-        let postgres =
-            if self.profile == Profile::Load && self.services.contains_key(&Service::Kratos) {
-                let postgres = Postgres::start(&id).await?;
-                postgres.create_database("kratos").await?;
-                Some(postgres)
-            } else {
-                None
-            };
-        let kratos_dsn = postgres.as_ref().map(|p| p.dsn("kratos"));
+        // The load profile keeps Kratos' and Keto's data in PostgreSQL (a
+        // database each); Hydra stays on its in-memory store.
+        let databases: Vec<Service> = [Service::Kratos, Service::Keto]
+            .into_iter()
+            .filter(|s| self.profile == Profile::Load && self.services.contains_key(s))
+            .collect();
+        let postgres = if databases.is_empty() {
+            None
+        } else {
+            let postgres = Postgres::start(&id).await?;
+            for service in &databases {
+                postgres.create_database(service.name()).await?;
+            }
+            Some(postgres)
+        };
+        let dsns: BTreeMap<Service, String> = databases
+            .iter()
+            .filter_map(|s| postgres.as_ref().map(|p| (*s, p.dsn(s.name()))))
+            .collect();
 
         // Start every service and wait for all of them, even after one
         // failed: a container whose start was cut short would be left behind.
         let attempts =
             futures::future::join_all(self.services.iter_mut().map(|(service, spec)| {
-                let database = (*service == Service::Kratos)
-                    .then_some(kratos_dsn.as_deref())
-                    .flatten();
+                let database = dsns.get(service).map(String::as_str);
                 let given = spec.ports.take();
                 let wide = StackWide {
                     id: &id,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use harness::kratos::Identity;
-use harness::{Kratos, Mailboxes, NativeApp, Result};
+use harness::{Keto, Kratos, Mailboxes, NativeApp, Result};
 use scenarios::{Person, User};
 
 /// Counts kept while a run goes, read by the progress line and the summary.
@@ -38,6 +38,8 @@ impl Counters {
 #[derive(Debug)]
 pub struct Context {
     pub kratos: Kratos,
+    /// Keto, for the profiles that check permissions.
+    pub keto: Option<Keto>,
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
@@ -58,12 +60,26 @@ impl Context {
     ) -> Self {
         Self {
             kratos,
+            keto: None,
             mailboxes,
             request_timeout,
             counters: Counters::default(),
             next_seed: AtomicU64::new(seed),
             first_setup_error: Mutex::new(None),
         }
+    }
+
+    /// The same context with Keto.
+    #[must_use]
+    pub fn with_keto(mut self, keto: Option<Keto>) -> Self {
+        self.keto = keto;
+        self
+    }
+
+    /// A number no other user of this run has (it names a Keto user's
+    /// objects).
+    pub fn next_number(&self) -> u64 {
+        self.next_seed.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Counts a user whose start failed and keeps the first such error.

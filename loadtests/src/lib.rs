@@ -16,6 +16,7 @@ mod error;
 mod goose_transport;
 pub mod load;
 pub mod options;
+mod permissions;
 pub mod profiles;
 pub mod results;
 pub mod smoke;
@@ -58,8 +59,13 @@ pub async fn run(opts: Options) -> Result<Report> {
     let target = if let Some(target) = Target::from_options(&opts) {
         target
     } else {
-        say("starting a fresh stack: Kratos in the load profile");
-        interruptible("the stack's start", Target::start()).await??
+        say(if mix.0.iter().any(|(p, _)| p.needs_keto) {
+            "starting a fresh stack: Kratos in the load profile, and Keto"
+        } else {
+            "starting a fresh stack: Kratos in the load profile"
+        });
+        let with_keto = mix.0.iter().any(|(p, _)| p.needs_keto);
+        interruptible("the stack's start", Target::start(with_keto)).await??
     };
     let report = Box::pin(run_on(&target, &opts, &mix)).await;
     let stopped = target.stop().await;
@@ -76,12 +82,15 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         .map_or(0, |d| d.as_secs());
     say(&format!("target: {}", target.describe()));
     target.check().await?;
-    let ctx = Arc::new(Context::new(
-        target.kratos(),
-        target.mailboxes(),
-        opts.seed.unwrap_or_else(clock_seed),
-        opts.request_timeout,
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            target.kratos(),
+            target.mailboxes(),
+            opts.seed.unwrap_or_else(clock_seed),
+            opts.request_timeout,
+        )
+        .with_keto(target.keto()),
+    );
     check_profiles(&ctx, mix)?;
 
     let smoke = if opts.no_smoke {
@@ -145,6 +154,16 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
 /// Refuses a mix the target cannot run, before anything is sent.
 fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
     for (profile, _) in &mix.0 {
+        if profile.needs_keto {
+            if ctx.keto.is_none() {
+                return Err(Error::Usage(format!(
+                    "profile {} checks permissions in Keto: run it against a fresh stack, or \
+                     give --keto-read-url and --keto-write-url",
+                    profile.name
+                )));
+            }
+            continue;
+        }
         if profile.needs_mail && ctx.mailboxes.is_none() {
             return Err(Error::Usage(format!(
                 "profile {} signs people up and reads their verification mail, which only a \

@@ -19,7 +19,8 @@ pub const DEFAULT_MIX: &str = "whoami=5,whoami-api=3,login=1,signup=1";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "orygate", version, about)]
 pub struct Options {
-    /// One load profile: whoami, whoami-api, login or signup.
+    /// One load profile, e.g. whoami or keto-check (an unknown name lists
+    /// them all).
     #[arg(long, env = "ORYGATE_PROFILE", conflicts_with = "mix")]
     pub profile: Option<String>,
 
@@ -53,6 +54,15 @@ pub struct Options {
     /// skipped).
     #[arg(long, env = "ORYGATE_KRATOS_ADMIN_URL", requires = "kratos_url")]
     pub kratos_admin_url: Option<Url>,
+
+    /// Run Keto's profiles against this Keto read API instead of a fresh
+    /// stack's (with --kratos-url).
+    #[arg(long, env = "ORYGATE_KETO_READ_URL", requires_all = ["kratos_url", "keto_write_url"])]
+    pub keto_read_url: Option<Url>,
+
+    /// That Keto's write API: the profile writes its users' relationships.
+    #[arg(long, env = "ORYGATE_KETO_WRITE_URL", requires = "keto_read_url")]
+    pub keto_write_url: Option<Url>,
 
     /// Allow load against Ory Network (*.oryapis.com). Ory requires its
     /// prior written approval for load tests of its network.
@@ -126,9 +136,14 @@ impl Options {
                 "--increase-rate must be a positive number of users per second".into(),
             ));
         }
-        for url in [&self.kratos_url, &self.kratos_admin_url]
-            .into_iter()
-            .flatten()
+        for url in [
+            &self.kratos_url,
+            &self.kratos_admin_url,
+            &self.keto_read_url,
+            &self.keto_write_url,
+        ]
+        .into_iter()
+        .flatten()
         {
             check_target(url, self.allow_ory_network)?;
         }

@@ -25,6 +25,8 @@ pub struct Profile {
     /// It signs people up in its measured steps, so it reads their mail at
     /// the stack's sink.
     pub needs_mail: bool,
+    /// It checks permissions in Keto (and needs no Kratos account).
+    pub needs_keto: bool,
     /// The measured transaction, after the users' start.
     run: Measured,
 }
@@ -35,37 +37,50 @@ pub const PROFILES: &[Profile] = &[
         name: "whoami",
         about: "signed-in browsers check their session by cookie",
         needs_mail: false,
+        needs_keto: false,
         run: Measured::WhoamiCookie,
     },
     Profile {
         name: "whoami-api",
         about: "signed-in native apps check their session by X-Session-Token",
         needs_mail: false,
+        needs_keto: false,
         run: Measured::WhoamiToken,
     },
     Profile {
         name: "login",
         about: "verified users log in, check whoami and log out, in a browser",
         needs_mail: false,
+        needs_keto: false,
         run: Measured::Login,
     },
     Profile {
         name: "recovery",
         about: "verified users forget their password: the code by mail, a new password in settings",
         needs_mail: true,
+        needs_keto: false,
         run: Measured::Recovery,
     },
     Profile {
         name: "settings",
         about: "signed-in browsers change their name in the settings flow",
         needs_mail: false,
+        needs_keto: false,
         run: Measured::Settings,
     },
     Profile {
         name: "signup",
         about: "new people register, read the code from their mail, verify, log in, check whoami, log out",
         needs_mail: true,
+        needs_keto: false,
         run: Measured::Signup,
+    },
+    Profile {
+        name: "keto-check",
+        about: "permission checks: a direct viewer, a viewer through a team three folders up, a stranger",
+        needs_mail: false,
+        needs_keto: true,
+        run: Measured::KetoCheck,
     },
 ];
 
@@ -78,6 +93,7 @@ enum Measured {
     Recovery,
     Settings,
     Signup,
+    KetoCheck,
 }
 
 /// How a profile's users start, unmeasured.
@@ -91,6 +107,8 @@ enum Start {
     SignedInBrowser,
     /// A native app with a verified account, signed in (session token).
     SignedInApp,
+    /// Relationships of its own in Keto; no Kratos account.
+    KetoRelationships,
 }
 
 impl Measured {
@@ -100,6 +118,7 @@ impl Measured {
             Self::WhoamiToken => Start::SignedInApp,
             Self::Login | Self::Recovery => Start::VerifiedBrowser,
             Self::Signup => Start::FreshBrowser,
+            Self::KetoCheck => Start::KetoRelationships,
         }
     }
 }
@@ -220,6 +239,9 @@ fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
     let function: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
         Box::pin(async move {
+            if start == Start::KetoRelationships {
+                return crate::permissions::start(user, &ctx).await;
+            }
             let account = if start == Start::SignedInApp {
                 let app = NativeApp::from_builder(ctx.client_builder()).map_err(custom)?;
                 user.client = app.client().clone();
@@ -280,7 +302,7 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
             account.identity_id = Some(identity_id(kratos, &login.session)?);
             account.token = Some(login.session_token);
         }
-        Start::VerifiedBrowser | Start::FreshBrowser => {}
+        Start::VerifiedBrowser | Start::FreshBrowser | Start::KetoRelationships => {}
     }
     Ok(Some(account))
 }
@@ -293,6 +315,7 @@ fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
         Measured::Recovery => with_context!(ctx, recover),
         Measured::Settings => with_context!(ctx, rename),
         Measured::Signup => with_context!(ctx, signup),
+        Measured::KetoCheck => with_context!(ctx, crate::permissions::checks),
     }
 }
 
@@ -465,7 +488,7 @@ fn expect_own(kratos: &Kratos, session: &Session, account: &Account) -> Result<(
 }
 
 #[allow(clippy::needless_pass_by_value, clippy::unnecessary_box_returns)]
-fn custom(e: Error) -> Box<TransactionError> {
+pub(crate) fn custom(e: Error) -> Box<TransactionError> {
     Box::new(TransactionError::Custom(e.to_string()))
 }
 

@@ -1,7 +1,9 @@
 //! What a run talks to: a fresh stack it starts and removes, or an existing
 //! deployment by URL.
 
-use harness::{Error as HarnessError, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service};
+use harness::{
+    Error as HarnessError, Keto, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service,
+};
 
 use crate::error::{Error, Result};
 use crate::options::Options;
@@ -16,18 +18,20 @@ pub enum Target {
         /// Mail for the deployment's users, when its courier delivers to a
         /// sink this process reads (tests that start a stack themselves).
         mailboxes: Option<Mailboxes>,
+        /// The deployment's Keto, for Keto's profiles.
+        keto: Option<Keto>,
     },
 }
 
 impl Target {
-    /// Starts a fresh Kratos in the load profile.
-    pub async fn start() -> Result<Self> {
-        let stack = OryStack::builder()
-            .with_kratos()
-            .profile(Profile::Load)
-            .start()
-            .await
-            .map_err(Error::Harness)?;
+    /// Starts a fresh Kratos in the load profile, and Keto beside it when
+    /// the run checks permissions.
+    pub async fn start(with_keto: bool) -> Result<Self> {
+        let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
+        if with_keto {
+            builder = builder.with_keto();
+        }
+        let stack = builder.start().await.map_err(Error::Harness)?;
         Ok(Self::Stack(stack))
     }
 
@@ -38,9 +42,15 @@ impl Target {
             Some(admin) => Kratos::new(public, admin),
             None => Kratos::public_only(public),
         };
+        let keto = opts
+            .keto_read_url
+            .clone()
+            .zip(opts.keto_write_url.clone())
+            .map(|(read, write)| Keto::new(read, write));
         Some(Self::Existing {
             kratos,
             mailboxes: None,
+            keto,
         })
     }
 
@@ -48,6 +58,14 @@ impl Target {
         match self {
             Self::Stack(stack) => stack.kratos(),
             Self::Existing { kratos, .. } => kratos.clone(),
+        }
+    }
+
+    /// Keto, when the stack runs it or the options name one.
+    pub fn keto(&self) -> Option<Keto> {
+        match self {
+            Self::Stack(stack) => stack.endpoints(Service::Keto).map(|_| stack.keto()),
+            Self::Existing { keto, .. } => keto.clone(),
         }
     }
 
@@ -64,14 +82,18 @@ impl Target {
         let admin = kratos
             .admin_base()
             .map_or_else(|| "no admin URL".to_owned(), |u| format!("admin {u}"));
+        let keto = self.keto().map_or_else(String::new, |k| {
+            format!(", Keto at {} (write {})", k.read(""), k.write(""))
+        });
         match self {
             Self::Stack(stack) => format!(
-                "a fresh stack {}: Kratos {} at {} ({admin})",
+                "a fresh stack {}: Kratos {} at {} ({admin}){}",
                 stack.id(),
                 Service::Kratos.tag(),
-                kratos.public_base()
+                kratos.public_base(),
+                keto.replace("Keto at", &format!("Keto {} at", Service::Keto.tag()))
             ),
-            Self::Existing { .. } => format!("Kratos at {} ({admin})", kratos.public_base()),
+            Self::Existing { .. } => format!("Kratos at {} ({admin}){keto}", kratos.public_base()),
         }
     }
 

@@ -47,6 +47,9 @@ async fn run_in_turn(stack: &OryStack, args: &[&str]) -> loadtests::Result<Repor
     let target = Target::Existing {
         kratos: stack.kratos(),
         mailboxes: stack.mailboxes(),
+        keto: stack
+            .endpoints(harness::Service::Keto)
+            .map(|_| stack.keto()),
     };
     loadtests::run_on(&target, &opts, &mix).await
 }
@@ -456,4 +459,47 @@ async fn recovery_and_settings_run_under_load_without_a_failure() {
         assert!(s.requests > 0, "{table}");
     }
     assert!(report.passed(), "{table}");
+}
+
+/// Keto in the load profile (its data in PostgreSQL): each check kind is a
+/// step of its own, every answer is the one the relationships give.
+#[tokio::test]
+async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
+    let stack = OryStack::builder()
+        .with_kratos()
+        .with_keto()
+        .profile(Profile::Load)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let report = run(
+        &stack,
+        &[
+            "--profile",
+            "keto-check",
+            "--users",
+            "3",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    for tag in ["direct", "inherited", "denied"] {
+        let name = format!("keto POST /relation-tuples/check/openapi [{tag}]");
+        let s = step(&report, &name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        assert!(s.requests > 0 && s.failures == 0, "{table}");
+    }
+    assert!(report.passed(), "{table}");
+}
+
+#[tokio::test]
+async fn keto_check_without_keto_is_refused_before_the_load() {
+    let stack = load_stack(&[]).await;
+    let e = run(&stack, &["--profile", "keto-check", "--duration", "2s"])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Usage(_)), "{e}");
+    assert!(e.to_string().contains("--keto-read-url"), "{e}");
 }
