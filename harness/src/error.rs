@@ -104,6 +104,11 @@ pub enum Error {
     #[error("{step}: {reason}")]
     Unexpected { step: String, reason: String },
 
+    /// A token failed validation: signature, issuer, audience, expiry,
+    /// nonce or `at_hash`.
+    #[error("validate the {what}: {reason}")]
+    Token { what: &'static str, reason: String },
+
     /// No mail arrived for an address in time.
     #[error("receive mail for {address}: nothing arrived within {timeout:?}")]
     MailTimeout { address: String, timeout: Duration },

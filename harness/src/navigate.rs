@@ -41,6 +41,26 @@ pub async fn follow<T: Transport>(
     first_step: &Step,
     first: Response,
 ) -> Result<Landing> {
+    follow_across(
+        transport,
+        &[(origin, first_step.service())],
+        first_step,
+        first,
+    )
+    .await
+}
+
+/// [`follow`] across several origins, as a browser crosses a stack's
+/// services in an OAuth2 dance (Hydra → Kratos → Hydra): a redirect to any
+/// of `origins` is fetched as a step of the service that origin belongs to
+/// (`hydra GET /oauth2/auth?...`); the first redirect anywhere else (a
+/// login or consent app, the client's callback) ends the walk unfetched.
+pub async fn follow_across<T: Transport>(
+    transport: &T,
+    origins: &[(&Url, &'static str)],
+    first_step: &Step,
+    first: Response,
+) -> Result<Landing> {
     let mut hops = Vec::new();
     let mut response = first;
     let mut step = first_step.clone();
@@ -71,20 +91,24 @@ pub async fn follow<T: Transport>(
             from,
             to: to.clone(),
         });
-        if to.origin() != origin.origin() {
+        let Some(service) = origins
+            .iter()
+            .find(|(origin, _)| origin.origin() == to.origin())
+            .map(|(_, service)| *service)
+        else {
             return Ok(Landing {
                 hops,
                 url: to,
                 response: None,
             });
-        }
+        };
         if hops.len() > MAX_HOPS {
             return Err(Error::unexpected(
                 step.name(),
                 format!("more than {MAX_HOPS} redirects, last to {to}"),
             ));
         }
-        step = Step::get(first_step.service(), &to).expecting(Expect::Navigate);
+        step = Step::get(service, &to).expecting(Expect::Navigate);
         response = transport.send(&step, transport.client().get(to)).await?;
     }
 }

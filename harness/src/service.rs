@@ -299,6 +299,30 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The environment that tells this service where the others of its
+    /// stack are: with Kratos and Hydra together, Kratos is Hydra's login
+    /// provider (Hydra sends logins to Kratos' browser login flow, and
+    /// Kratos accepts them through Hydra's admin API).
+    pub(crate) fn peer_env(
+        self,
+        peers: &std::collections::BTreeMap<Service, Endpoints>,
+    ) -> Vec<(String, String)> {
+        let (Some(kratos), Some(hydra)) = (peers.get(&Self::Kratos), peers.get(&Self::Hydra))
+        else {
+            return Vec::new();
+        };
+        match self {
+            Self::Kratos => vec![("OAUTH2_PROVIDER_URL".into(), hydra.admin.to_string())],
+            Self::Hydra => vec![(
+                "URLS_LOGIN".into(),
+                crate::urls::join(&kratos.public, "self-service/login/browser").to_string(),
+            )],
+            Self::Keto => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

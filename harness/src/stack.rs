@@ -214,6 +214,18 @@ impl OryStackBuilder {
         // the stack.
         crate::reaper::watch();
         let smtp = mail.as_ref().map(|m| m.addr().port());
+        // Every port of the stack first: each service's environment names
+        // the others' (Kratos as Hydra's login provider, Hydra's admin API
+        // for Kratos).
+        let mut ports = BTreeMap::new();
+        for (service, spec) in &mut self.services {
+            ports.insert(*service, reserve(*service, spec.ports.take())?);
+        }
+        let peers: BTreeMap<Service, Endpoints> = ports
+            .iter()
+            .map(|(service, p)| (*service, Endpoints::local(*service, p)))
+            .collect();
+
         // The load profile keeps Kratos' and Keto's data in PostgreSQL (a
         // database each); Hydra stays on its in-memory store.
         let databases: Vec<Service> = [Service::Kratos, Service::Keto]
@@ -236,19 +248,21 @@ impl OryStackBuilder {
 
         // Start every service and wait for all of them, even after one
         // failed: a container whose start was cut short would be left behind.
-        let attempts =
-            futures::future::join_all(self.services.iter_mut().map(|(service, spec)| {
-                let database = dsns.get(service).map(String::as_str);
-                let given = spec.ports.take();
-                let wide = StackWide {
-                    id: &id,
-                    profile: self.profile,
-                    smtp,
-                    ready_timeout: self.ready_timeout,
-                };
-                start_service(wide, *service, spec, given, database)
-            }))
-            .await;
+        let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
+            let database = dsns.get(service).map(String::as_str);
+            let own = ports
+                .remove(service)
+                .expect("every service's ports were chosen");
+            let wide = StackWide {
+                id: &id,
+                profile: self.profile,
+                smtp,
+                ready_timeout: self.ready_timeout,
+                peers: &peers,
+            };
+            start_service(wide, *service, spec, own, database)
+        }))
+        .await;
         let mut services = BTreeMap::new();
         let mut first_error = None;
         for attempt in attempts {
@@ -474,13 +488,32 @@ struct StackWide<'a> {
     profile: Profile,
     smtp: Option<u16>,
     ready_timeout: Duration,
+    /// Where every service of the stack listens.
+    peers: &'a BTreeMap<Service, Endpoints>,
+}
+
+/// The ports `service` listens on: those the caller reserved (as many as
+/// it needs) or free ones.
+fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
+    match given {
+        Some(given) if given.all().len() == service.port_count() => Ok(given),
+        Some(given) => Err(Error::Config {
+            path: format!("the ports of {service}"),
+            reason: format!(
+                "{} given, {service} listens on {}",
+                given.all().len(),
+                service.port_count()
+            ),
+        }),
+        None => Ports::pick(service),
+    }
 }
 
 async fn start_service(
     wide: StackWide<'_>,
     service: Service,
     spec: &Spec,
-    given: Option<Ports>,
+    ports: Ports,
     database: Option<&str>,
 ) -> Result<Running> {
     let StackWide {
@@ -488,22 +521,10 @@ async fn start_service(
         profile,
         smtp,
         ready_timeout,
+        peers,
     } = wide;
-    let ports = match given {
-        Some(given) if given.all().len() == service.port_count() => given,
-        Some(given) => {
-            return Err(Error::Config {
-                path: format!("the ports of {service}"),
-                reason: format!(
-                    "{} given, {service} listens on {}",
-                    given.all().len(),
-                    service.port_count()
-                ),
-            });
-        }
-        None => Ports::pick(service)?,
-    };
     let mut env = service.env(profile, &ports, smtp);
+    env.extend(service.peer_env(peers));
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));

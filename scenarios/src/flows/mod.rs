@@ -8,6 +8,7 @@
 
 pub mod login;
 pub mod logout;
+pub mod oauth2;
 pub mod recovery;
 pub mod registration;
 pub mod settings;
@@ -23,7 +24,8 @@ use serde::Serialize;
 use url::Url;
 
 /// What a browser sends as `Accept` when it navigates.
-const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+pub(crate) const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// The self-service flows, by the name Kratos uses in its paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,7 +220,7 @@ pub fn flow_param(url: &Url) -> Option<String> {
 }
 
 /// The first value of the query parameter `name`.
-fn query_param(url: &Url, name: &str) -> Option<String> {
+pub fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())

@@ -7,6 +7,7 @@ mod details;
 mod docker;
 mod forms;
 mod lifespans;
+mod oauth2;
 mod permissions;
 mod ports;
 mod recovery;
