@@ -8,6 +8,7 @@ mod docker;
 mod forms;
 mod lifespans;
 mod oauth2;
+mod oauth2_refusals;
 mod permissions;
 mod ports;
 mod recovery;
