@@ -337,9 +337,10 @@ pub enum Profile {
     Dev,
     /// Dev, tuned so that what limits a load run is Ory and not the setup:
     /// warnings-only logs, Kratos' courier pulling up to 200 messages every
-    /// 50 ms instead of 10 a second, and Kratos' and Keto's data in a
-    /// PostgreSQL the stack starts: in-memory SQLite fails Kratos'
-    /// concurrent writes at once ("database table is locked", HTTP 500),
+    /// 50 ms instead of 10 a second, and every service's data in a
+    /// PostgreSQL the stack starts: in-memory SQLite fails concurrent
+    /// writes at once ("database table is locked": Kratos answers 500,
+    /// Hydra 500 on a code exchange and `active: false` for a live token),
     /// an SQLite file deadlocks Kratos' nested connections until they time
     /// out, and Keto's concurrent checks through folders sometimes never
     /// answer on it.

@@ -38,6 +38,8 @@ pub struct OryStackBuilder {
     services: BTreeMap<Service, Spec>,
     profile: Profile,
     ready_timeout: Duration,
+    /// Keep the load profile's data in memory rather than PostgreSQL.
+    in_memory: bool,
 }
 
 #[derive(Debug)]
@@ -175,6 +177,15 @@ impl OryStackBuilder {
         self
     }
 
+    /// Keeps the services' data in their in-memory stores in the load
+    /// profile too (no PostgreSQL), as Ory's own published benchmarks run
+    /// them: fast, but concurrent writes fail there (see [`Profile::Load`]).
+    #[must_use]
+    pub fn in_memory(mut self) -> Self {
+        self.in_memory = true;
+        self
+    }
+
     /// How long each service may take to become ready.
     #[must_use]
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
@@ -226,11 +237,13 @@ impl OryStackBuilder {
             .map(|(service, p)| (*service, Endpoints::local(*service, p)))
             .collect();
 
-        // The load profile keeps Kratos' and Keto's data in PostgreSQL (a
-        // database each); Hydra stays on its in-memory store.
-        let databases: Vec<Service> = [Service::Kratos, Service::Keto]
+        // The load profile keeps every service's data in PostgreSQL, a
+        // database each.
+        let databases: Vec<Service> = Service::ALL
             .into_iter()
-            .filter(|s| self.profile == Profile::Load && self.services.contains_key(s))
+            .filter(|s| {
+                self.profile == Profile::Load && !self.in_memory && self.services.contains_key(s)
+            })
             .collect();
         let postgres = if databases.is_empty() {
             None
@@ -319,6 +332,7 @@ impl OryStack {
             services: BTreeMap::new(),
             profile: Profile::default(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            in_memory: false,
         }
     }
 

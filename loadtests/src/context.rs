@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use harness::kratos::Identity;
-use harness::{Keto, Kratos, Mailboxes, NativeApp, Result};
+use harness::{Hydra, Keto, Kratos, Mailboxes, NativeApp, Result};
 use scenarios::{Person, User};
 
 /// Counts kept while a run goes, read by the progress line and the summary.
@@ -19,9 +19,29 @@ pub struct Counters {
     /// Users whose start (sign-up, login) failed; they go on without a
     /// session and their steps fail.
     pub setup_failures: AtomicU64,
+    /// Goose's own verdicts the transport overturned: a status Goose
+    /// counted as an error that the step accepts (a 302 while a browser
+    /// navigates), by Goose request name and error text. Goose keeps them
+    /// in its error table; the summary takes them out again.
+    pub overturned: Mutex<std::collections::HashMap<(String, String), usize>>,
 }
 
 impl Counters {
+    /// Notes an error of Goose's that the step accepted after all.
+    pub fn overturn(&self, name: &str, error: &str) {
+        *self
+            .overturned
+            .lock()
+            .expect("overturned lock")
+            .entry((name.to_owned(), error.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// The overturned verdicts so far.
+    pub fn overturned(&self) -> std::collections::HashMap<(String, String), usize> {
+        self.overturned.lock().expect("overturned lock").clone()
+    }
+
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
@@ -40,6 +60,8 @@ pub struct Context {
     pub kratos: Kratos,
     /// Keto, for the profiles that check permissions.
     pub keto: Option<Keto>,
+    /// Hydra, for the OAuth2 profiles.
+    pub hydra: Option<Hydra>,
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
@@ -61,6 +83,7 @@ impl Context {
         Self {
             kratos,
             keto: None,
+            hydra: None,
             mailboxes,
             request_timeout,
             counters: Counters::default(),
@@ -73,6 +96,13 @@ impl Context {
     #[must_use]
     pub fn with_keto(mut self, keto: Option<Keto>) -> Self {
         self.keto = keto;
+        self
+    }
+
+    /// The same context with Hydra.
+    #[must_use]
+    pub fn with_hydra(mut self, hydra: Option<Hydra>) -> Self {
+        self.hydra = hydra;
         self
     }
 

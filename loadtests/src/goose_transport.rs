@@ -137,7 +137,9 @@ impl Transport for GooseTransport<'_> {
         let accepted = step.expect().accepts(response.status().as_u16());
         if accepted && !metric.success {
             // Goose judged the status alone; its error text would be
-            // recorded again with the correction.
+            // recorded again with the correction, and its error table
+            // keeps the first verdict: the summary takes it out.
+            self.counters.overturn(&metric.name, &metric.error);
             metric.error.clear();
             let _ = user.set_success(&mut metric);
         }

@@ -15,6 +15,7 @@ mod context;
 mod error;
 mod goose_transport;
 pub mod load;
+mod oauth2;
 pub mod options;
 mod permissions;
 pub mod profiles;
@@ -59,13 +60,30 @@ pub async fn run(opts: Options) -> Result<Report> {
     let target = if let Some(target) = Target::from_options(&opts) {
         target
     } else {
-        say(if mix.0.iter().any(|(p, _)| p.needs_keto) {
-            "starting a fresh stack: Kratos in the load profile, and Keto"
-        } else {
-            "starting a fresh stack: Kratos in the load profile"
-        });
-        let with_keto = mix.0.iter().any(|(p, _)| p.needs_keto);
-        interruptible("the stack's start", Target::start(with_keto)).await??
+        let mut extra: Vec<harness::Service> = mix
+            .0
+            .iter()
+            .flat_map(|(p, _)| p.needs.iter().copied())
+            .collect();
+        extra.sort();
+        extra.dedup();
+        let names: String = extra
+            .iter()
+            .map(|s| match s {
+                harness::Service::Hydra => ", Hydra",
+                harness::Service::Keto => ", Keto",
+                harness::Service::Kratos => "",
+            })
+            .collect();
+        say(&format!(
+            "starting a fresh stack: Kratos{names} in the load profile{}",
+            if opts.in_memory {
+                ", data in memory"
+            } else {
+                ""
+            }
+        ));
+        interruptible("the stack's start", Target::start(&extra, opts.in_memory)).await??
     };
     let report = Box::pin(run_on(&target, &opts, &mix)).await;
     let stopped = target.stop().await;
@@ -89,7 +107,8 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
             opts.seed.unwrap_or_else(clock_seed),
             opts.request_timeout,
         )
-        .with_keto(target.keto()),
+        .with_keto(target.keto())
+        .with_hydra(target.hydra()),
     );
     check_profiles(&ctx, mix)?;
 
@@ -107,7 +126,11 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         humantime::format_duration(opts.duration)
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-    let steps = summary::steps(&run.metrics, run.measured_seconds);
+    let steps = summary::steps(
+        &run.metrics,
+        run.measured_seconds,
+        &ctx.counters.overturned(),
+    );
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
@@ -154,14 +177,21 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
 /// Refuses a mix the target cannot run, before anything is sent.
 fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
     for (profile, _) in &mix.0 {
-        if profile.needs_keto {
-            if ctx.keto.is_none() {
-                return Err(Error::Usage(format!(
-                    "profile {} checks permissions in Keto: run it against a fresh stack, or \
-                     give --keto-read-url and --keto-write-url",
-                    profile.name
-                )));
-            }
+        if profile.needs.contains(&harness::Service::Keto) && ctx.keto.is_none() {
+            return Err(Error::Usage(format!(
+                "profile {} checks permissions in Keto: run it against a fresh stack, or \
+                 give --keto-read-url and --keto-write-url",
+                profile.name
+            )));
+        }
+        if profile.needs.contains(&harness::Service::Hydra) && ctx.hydra.is_none() {
+            return Err(Error::Usage(format!(
+                "profile {} talks to Hydra: run it against a fresh stack, or give \
+                 --hydra-url and --hydra-admin-url",
+                profile.name
+            )));
+        }
+        if !profile.needs_account && !profile.needs_mail {
             continue;
         }
         if profile.needs_mail && ctx.mailboxes.is_none() {

@@ -64,6 +64,22 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_KETO_WRITE_URL", requires = "keto_read_url")]
     pub keto_write_url: Option<Url>,
 
+    /// Run the OAuth2 profiles against this Hydra public URL (with
+    /// --kratos-url; its login URL must lead to that Kratos).
+    #[arg(long, env = "ORYGATE_HYDRA_URL", requires_all = ["kratos_url", "hydra_admin_url"])]
+    pub hydra_url: Option<Url>,
+
+    /// That Hydra's admin API: the profiles register clients and accept
+    /// consent through it.
+    #[arg(long, env = "ORYGATE_HYDRA_ADMIN_URL", requires = "hydra_url")]
+    pub hydra_admin_url: Option<Url>,
+
+    /// Keep a fresh stack's data in memory instead of PostgreSQL, as Ory's
+    /// published benchmarks do (read-only profiles only: concurrent writes
+    /// fail there).
+    #[arg(long)]
+    pub in_memory: bool,
+
     /// Allow load against Ory Network (*.oryapis.com). Ory requires its
     /// prior written approval for load tests of its network.
     #[arg(long)]
@@ -141,6 +157,8 @@ impl Options {
             &self.kratos_admin_url,
             &self.keto_read_url,
             &self.keto_write_url,
+            &self.hydra_url,
+            &self.hydra_admin_url,
         ]
         .into_iter()
         .flatten()

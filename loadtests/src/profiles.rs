@@ -10,7 +10,7 @@ use goose::goose::{
     GooseUser, Scenario, Transaction, TransactionError, TransactionFunction, TransactionResult,
 };
 use harness::kratos::Session;
-use harness::{Browser, Error, Kratos, Mailbox, NativeApp, Result, Transport};
+use harness::{Browser, Error, Kratos, Mailbox, NativeApp, Result, Service, Transport};
 use scenarios::flows::{login, logout, settings};
 use scenarios::{Person, journey};
 
@@ -25,8 +25,10 @@ pub struct Profile {
     /// It signs people up in its measured steps, so it reads their mail at
     /// the stack's sink.
     pub needs_mail: bool,
-    /// It checks permissions in Keto (and needs no Kratos account).
-    pub needs_keto: bool,
+    /// The services it talks to besides Kratos; a fresh stack starts them.
+    pub needs: &'static [Service],
+    /// Its users need a verified Kratos account.
+    pub needs_account: bool,
     /// The measured transaction, after the users' start.
     run: Measured,
 }
@@ -37,50 +39,81 @@ pub const PROFILES: &[Profile] = &[
         name: "whoami",
         about: "signed-in browsers check their session by cookie",
         needs_mail: false,
-        needs_keto: false,
+        needs: &[],
+        needs_account: true,
         run: Measured::WhoamiCookie,
     },
     Profile {
         name: "whoami-api",
         about: "signed-in native apps check their session by X-Session-Token",
         needs_mail: false,
-        needs_keto: false,
+        needs: &[],
+        needs_account: true,
         run: Measured::WhoamiToken,
     },
     Profile {
         name: "login",
         about: "verified users log in, check whoami and log out, in a browser",
         needs_mail: false,
-        needs_keto: false,
+        needs: &[],
+        needs_account: true,
         run: Measured::Login,
     },
     Profile {
         name: "recovery",
         about: "verified users forget their password: the code by mail, a new password in settings",
         needs_mail: true,
-        needs_keto: false,
+        needs: &[],
+        needs_account: true,
         run: Measured::Recovery,
     },
     Profile {
         name: "settings",
         about: "signed-in browsers change their name in the settings flow",
         needs_mail: false,
-        needs_keto: false,
+        needs: &[],
+        needs_account: true,
         run: Measured::Settings,
     },
     Profile {
         name: "signup",
         about: "new people register, read the code from their mail, verify, log in, check whoami, log out",
         needs_mail: true,
-        needs_keto: false,
+        needs: &[],
+        needs_account: false,
         run: Measured::Signup,
     },
     Profile {
         name: "keto-check",
         about: "permission checks: a direct viewer, a viewer through a team three folders up, a stranger",
         needs_mail: false,
-        needs_keto: true,
+        needs: &[Service::Keto],
+        needs_account: false,
         run: Measured::KetoCheck,
+    },
+    Profile {
+        name: "oauth2-code",
+        about: "a fresh browser per round: authorization code + PKCE, login in Kratos, consent, token exchange",
+        needs_mail: false,
+        needs: &[Service::Hydra],
+        needs_account: true,
+        run: Measured::OAuth2Code,
+    },
+    Profile {
+        name: "client-credentials",
+        about: "a backend service asks Hydra for an access token (client credentials)",
+        needs_mail: false,
+        needs: &[Service::Hydra],
+        needs_account: false,
+        run: Measured::ClientCredentials,
+    },
+    Profile {
+        name: "introspect",
+        about: "a resource server introspects an access token",
+        needs_mail: false,
+        needs: &[Service::Hydra],
+        needs_account: false,
+        run: Measured::Introspect,
     },
 ];
 
@@ -94,6 +127,9 @@ enum Measured {
     Settings,
     Signup,
     KetoCheck,
+    OAuth2Code,
+    ClientCredentials,
+    Introspect,
 }
 
 /// How a profile's users start, unmeasured.
@@ -109,6 +145,10 @@ enum Start {
     SignedInApp,
     /// Relationships of its own in Keto; no Kratos account.
     KetoRelationships,
+    /// A verified Kratos account, signed out, and an OAuth2 client.
+    OAuth2User,
+    /// A confidential OAuth2 client (and an access token to introspect).
+    OAuth2Service,
 }
 
 impl Measured {
@@ -119,6 +159,8 @@ impl Measured {
             Self::Login | Self::Recovery => Start::VerifiedBrowser,
             Self::Signup => Start::FreshBrowser,
             Self::KetoCheck => Start::KetoRelationships,
+            Self::OAuth2Code => Start::OAuth2User,
+            Self::ClientCredentials | Self::Introspect => Start::OAuth2Service,
         }
     }
 }
@@ -239,8 +281,10 @@ fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
     let function: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
         Box::pin(async move {
-            if start == Start::KetoRelationships {
-                return crate::permissions::start(user, &ctx).await;
+            match start {
+                Start::KetoRelationships => return crate::permissions::start(user, &ctx).await,
+                Start::OAuth2Service => return crate::oauth2::start_service(user, &ctx).await,
+                _ => {}
             }
             let account = if start == Start::SignedInApp {
                 let app = NativeApp::from_builder(ctx.client_builder()).map_err(custom)?;
@@ -251,6 +295,24 @@ fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
                 user.client = browser.client().clone();
                 provision(&ctx, &browser, start).await
             };
+            if start == Start::OAuth2User {
+                let client = crate::oauth2::register_client(&ctx).await;
+                return match (account, client) {
+                    (Ok(Some(account)), Ok(client)) => {
+                        user.set_session_data(crate::oauth2::CodeUser {
+                            email: account.person.email,
+                            password: account.person.password,
+                            client,
+                        });
+                        Ok(())
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        ctx.setup_failed(&e);
+                        Err(custom(e))
+                    }
+                    (Ok(None), _) => Ok(()),
+                };
+            }
             match account {
                 Ok(Some(account)) => {
                     user.set_session_data(account);
@@ -302,7 +364,11 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
             account.identity_id = Some(identity_id(kratos, &login.session)?);
             account.token = Some(login.session_token);
         }
-        Start::VerifiedBrowser | Start::FreshBrowser | Start::KetoRelationships => {}
+        Start::VerifiedBrowser
+        | Start::FreshBrowser
+        | Start::KetoRelationships
+        | Start::OAuth2User
+        | Start::OAuth2Service => {}
     }
     Ok(Some(account))
 }
@@ -316,6 +382,9 @@ fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
         Measured::Settings => with_context!(ctx, rename),
         Measured::Signup => with_context!(ctx, signup),
         Measured::KetoCheck => with_context!(ctx, crate::permissions::checks),
+        Measured::OAuth2Code => with_context!(ctx, crate::oauth2::code_flow),
+        Measured::ClientCredentials => with_context!(ctx, crate::oauth2::client_credentials),
+        Measured::Introspect => with_context!(ctx, crate::oauth2::introspect),
     }
 }
 

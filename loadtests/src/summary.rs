@@ -49,7 +49,13 @@ fn step_name(aggregate: &GooseRequestMetricAggregate) -> String {
 
 /// Every step of the run, sorted by name (Goose does not keep the order a
 /// journey takes them in).
-pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
+/// `overturned`: Goose's error verdicts the transport overturned (by
+/// request name and error text), left out of the errors.
+pub fn steps(
+    metrics: &GooseMetrics,
+    seconds: f64,
+    overturned: &std::collections::HashMap<(String, String), usize>,
+) -> Vec<StepSummary> {
     let mut steps: Vec<StepSummary> = metrics
         .requests
         .values()
@@ -71,7 +77,14 @@ pub fn steps(metrics: &GooseMetrics, seconds: f64) -> Vec<StepSummary> {
                 .filter(|e| {
                     e.name == aggregate.path && method_label(e.method, &e.custom_method) == label
                 })
-                .map(|e| (e.error.clone(), e.occurrences))
+                .map(|e| {
+                    let undone = overturned
+                        .get(&(e.name.clone(), e.error.clone()))
+                        .copied()
+                        .unwrap_or(0);
+                    (e.error.clone(), e.occurrences.saturating_sub(undone))
+                })
+                .filter(|(_, n)| *n > 0)
                 .collect();
             errors.sort_by_key(|e| std::cmp::Reverse(e.1));
             StepSummary {

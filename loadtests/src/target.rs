@@ -2,7 +2,7 @@
 //! deployment by URL.
 
 use harness::{
-    Error as HarnessError, Keto, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service,
+    Error as HarnessError, Hydra, Keto, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service,
 };
 
 use crate::error::{Error, Result};
@@ -20,16 +20,21 @@ pub enum Target {
         mailboxes: Option<Mailboxes>,
         /// The deployment's Keto, for Keto's profiles.
         keto: Option<Keto>,
+        /// The deployment's Hydra, for the OAuth2 profiles.
+        hydra: Option<Hydra>,
     },
 }
 
 impl Target {
-    /// Starts a fresh Kratos in the load profile, and Keto beside it when
-    /// the run checks permissions.
-    pub async fn start(with_keto: bool) -> Result<Self> {
+    /// Starts a fresh Kratos in the load profile, and the other services
+    /// the run's profiles talk to beside it.
+    pub async fn start(extra: &[Service], in_memory: bool) -> Result<Self> {
         let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
-        if with_keto {
-            builder = builder.with_keto();
+        if in_memory {
+            builder = builder.in_memory();
+        }
+        for service in extra {
+            builder = builder.with(*service);
         }
         let stack = builder.start().await.map_err(Error::Harness)?;
         Ok(Self::Stack(stack))
@@ -47,10 +52,16 @@ impl Target {
             .clone()
             .zip(opts.keto_write_url.clone())
             .map(|(read, write)| Keto::new(read, write));
+        let hydra = opts
+            .hydra_url
+            .clone()
+            .zip(opts.hydra_admin_url.clone())
+            .map(|(public, admin)| Hydra::new(public, admin));
         Some(Self::Existing {
             kratos,
             mailboxes: None,
             keto,
+            hydra,
         })
     }
 
@@ -66,6 +77,14 @@ impl Target {
         match self {
             Self::Stack(stack) => stack.endpoints(Service::Keto).map(|_| stack.keto()),
             Self::Existing { keto, .. } => keto.clone(),
+        }
+    }
+
+    /// Hydra, when the stack runs it or the options name one.
+    pub fn hydra(&self) -> Option<Hydra> {
+        match self {
+            Self::Stack(stack) => stack.endpoints(Service::Hydra).map(|_| stack.hydra()),
+            Self::Existing { hydra, .. } => hydra.clone(),
         }
     }
 
@@ -92,6 +111,7 @@ impl Target {
                 Service::Kratos.tag(),
                 kratos.public_base(),
                 keto.replace("Keto at", &format!("Keto {} at", Service::Keto.tag()))
+                    .replace("Hydra at", &format!("Hydra {} at", Service::Hydra.tag()))
             ),
             Self::Existing { .. } => format!("Kratos at {} ({admin}){keto}", kratos.public_base()),
         }

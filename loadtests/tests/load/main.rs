@@ -50,6 +50,9 @@ async fn run_in_turn(stack: &OryStack, args: &[&str]) -> loadtests::Result<Repor
         keto: stack
             .endpoints(harness::Service::Keto)
             .map(|_| stack.keto()),
+        hydra: stack
+            .endpoints(harness::Service::Hydra)
+            .map(|_| stack.hydra()),
     };
     loadtests::run_on(&target, &opts, &mix).await
 }
@@ -344,7 +347,11 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
     let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
-    let steps = loadtests::summary::steps(&run.metrics, run.measured_seconds);
+    let steps = loadtests::summary::steps(
+        &run.metrics,
+        run.measured_seconds,
+        &ctx.counters.overturned(),
+    );
     let table = loadtests::summary::render(&steps);
     let find = |name: &str| {
         steps
@@ -502,4 +509,51 @@ async fn keto_check_without_keto_is_refused_before_the_load() {
         .unwrap_err();
     assert!(matches!(e, Error::Usage(_)), "{e}");
     assert!(e.to_string().contains("--keto-read-url"), "{e}");
+}
+
+/// Hydra beside Kratos in the load profile: the whole code flow per round
+/// (login in Kratos), token requests and introspection, each step under its
+/// name and none failing; the browser's 302s between the services count as
+/// the navigation they are.
+#[tokio::test]
+async fn oauth2_profiles_run_under_load_without_a_failure() {
+    let stack = OryStack::builder()
+        .with_kratos()
+        .with_hydra()
+        .profile(Profile::Load)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let report = run(
+        &stack,
+        &[
+            "--mix",
+            "oauth2-code=1,client-credentials=1,introspect=1",
+            "--users",
+            "3",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    for name in [
+        "kratos GET /self-service/login/browser?login_challenge=%",
+        "kratos POST /self-service/login?flow=%",
+        "hydra PUT /admin/oauth2/auth/requests/consent/accept?consent_challenge=%",
+        "hydra POST /oauth2/token [authorization_code]",
+        "hydra POST /oauth2/token [client_credentials]",
+        "hydra POST /admin/oauth2/introspect",
+    ] {
+        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        assert!(s.requests > 0, "{table}");
+    }
+    assert!(
+        steps(&report)
+            .iter()
+            .all(|s| s.failures == 0 && s.errors.is_empty()),
+        "{table}"
+    );
+    assert!(report.passed(), "{table}");
 }

@@ -479,3 +479,89 @@ async fn logout_ends_the_remembered_login_and_a_revoked_consent_is_asked_again()
     .await;
     assert_eq!(callback.logins, 1, "logged out: the login is asked again");
 }
+
+/// The full stack: Kratos is Hydra's login provider. A person registered
+/// and verified through Kratos signs in through the OAuth2 flow in
+/// Kratos' own login flow; Kratos accepts Hydra's login challenge, and the
+/// ID token's subject is their Kratos identity id.
+#[tokio::test]
+async fn a_kratos_user_signs_in_to_an_oauth2_client_through_kratos() {
+    init_tracing();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .with_hydra()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let kratos = stack.kratos();
+    let hydra = stack.hydra();
+    let admin = NativeApp::new().unwrap();
+    let user = crate::support::user(&stack, crate::support::seed("oauth2 through kratos"));
+    let browser = Browser::new().unwrap();
+    ok(
+        &stack,
+        scenarios::journey::browser_register_verified(&browser, &user, &kratos).await,
+    )
+    .await;
+    let (_, client) = ok(&stack, register_fixture(&admin, &hydra, "web-basic").await).await;
+    let login = Login::Kratos {
+        kratos: kratos.clone(),
+        identifier: user.person.email.clone(),
+        password: user.person.password.clone(),
+    };
+    let consent = Consent {
+        remember: true,
+        ..Consent::default()
+    };
+    let request = Request::new("openid offline_access email");
+    let (callback, tokens) = ok(
+        &stack,
+        oauth2::code_flow(&browser, &hydra, &client, &request, &login, &consent).await,
+    )
+    .await;
+    assert_eq!((callback.logins, callback.consents), (1, 1));
+    let claims = id_claims(&stack, &client, &request, &tokens).await;
+
+    // The browser now holds Kratos' session too: whoami names the identity
+    // the ID token is about, and Kratos said how it was authenticated.
+    let session = ok(&stack, kratos.whoami(&browser, None).await).await;
+    let identity = session.identity.expect("whoami names the identity").id;
+    assert_eq!(claims["sub"], identity.as_str());
+    assert_eq!(claims["amr"], serde_json::json!(["password"]), "{claims:?}");
+
+    // Hydra remembers the login Kratos accepted: the next authorization
+    // passes Kratos without a form (Kratos accepts the skipped challenge).
+    let (callback, _) = ok(
+        &stack,
+        oauth2::code_flow(
+            &browser,
+            &hydra,
+            &client,
+            &Request::new("openid email"),
+            &login,
+            &consent,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((callback.logins, callback.consents), (0, 0), "{callback:?}");
+
+    // A wrong password in Kratos' form is Kratos' refusal (4000006), and no
+    // code reaches the client.
+    let stranger = Login::Kratos {
+        kratos: kratos.clone(),
+        identifier: user.person.email.clone(),
+        password: "not-the-password-at-all".into(),
+    };
+    let e = oauth2::code_flow(
+        &Browser::new().unwrap(),
+        &hydra,
+        &client,
+        &Request::new("openid"),
+        &stranger,
+        &consent,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.ory_id().as_deref(), Some("4000006"), "{e}");
+}

@@ -1,0 +1,150 @@
+//! The OAuth2 profiles: `oauth2-code` (a fresh browser per round through
+//! the whole authorization code flow with PKCE, Kratos logging the person
+//! in, the harness consenting, the code exchanged), `client-credentials`
+//! (a service's token request) and `introspect` (a resource server's
+//! check of a token).
+
+use std::sync::Arc;
+
+use goose::goose::{GooseUser, TransactionResult};
+use harness::{Browser, Error, Hydra, NativeApp, Result, Transport};
+use scenarios::clients::register_fixture;
+use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
+
+use crate::context::Context;
+use crate::goose_transport::GooseTransport;
+use crate::profiles::custom;
+
+/// What an `oauth2-code` user keeps: their Kratos account and the client
+/// they sign in to.
+#[derive(Debug, Clone)]
+pub struct CodeUser {
+    pub email: String,
+    pub password: String,
+    pub client: Client,
+}
+
+/// What a service user keeps: its client, and a token to introspect.
+#[derive(Debug, Clone)]
+struct ServiceUser {
+    client: Client,
+    token: String,
+}
+
+/// The scope and audience the `service` client fixture may ask for.
+const SERVICE_SCOPE: &str = "reports.read";
+const SERVICE_AUDIENCE: &str = "https://api.orygate.test";
+
+fn hydra(ctx: &Context) -> Result<&Hydra> {
+    ctx.hydra
+        .as_ref()
+        .ok_or_else(|| Error::unexpected("oauth2", "the run has no Hydra"))
+}
+
+/// Registers a `web-basic` client for an `oauth2-code` user, unmeasured.
+pub async fn register_client(ctx: &Context) -> Result<Client> {
+    let admin = NativeApp::from_builder(ctx.client_builder())?;
+    let (_, client) = register_fixture(&admin, hydra(ctx)?, "web-basic").await?;
+    Ok(client)
+}
+
+/// A service user's start: a `service` client and a first token.
+pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
+    let result = async {
+        let app = NativeApp::from_builder(ctx.client_builder())?;
+        user.client = app.client().clone();
+        let hydra = hydra(ctx)?;
+        let (_, client) = register_fixture(&app, hydra, "service").await?;
+        let token = hydra
+            .client_credentials(&app, &client.auth, SERVICE_SCOPE, SERVICE_AUDIENCE)
+            .await?
+            .access_token;
+        Ok(ServiceUser { client, token })
+    }
+    .await;
+    match result {
+        Ok(service) => {
+            user.set_session_data(service);
+            Ok(())
+        }
+        Err(e) => {
+            ctx.setup_failed(&e);
+            Err(custom(e))
+        }
+    }
+}
+
+fn data<T: Clone + Send + Sync + 'static>(
+    user: &GooseUser,
+) -> std::result::Result<T, Box<goose::goose::TransactionError>> {
+    user.get_session_data::<T>().cloned().ok_or_else(|| {
+        custom(Error::unexpected(
+            "oauth2",
+            "this user has nothing to work with: its start failed",
+        ))
+    })
+}
+
+/// A round of `oauth2-code`: a new browser (no remembered session at
+/// Hydra or Kratos), the whole dance, and the tokens it ends with.
+pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let me: CodeUser = data(user)?;
+    user.client = Browser::from_builder(ctx.client_builder())
+        .map_err(custom)?
+        .client()
+        .clone();
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = async {
+        let hydra = hydra(&ctx)?;
+        let login = Login::Kratos {
+            kratos: ctx.kratos.clone(),
+            identifier: me.email.clone(),
+            password: me.password.clone(),
+        };
+        let request = Request::new("openid offline_access email");
+        let (_, tokens) =
+            oauth2::code_flow(&t, hydra, &me.client, &request, &login, &Consent::default()).await?;
+        if tokens.id_token.is_none() || tokens.refresh_token.is_none() {
+            return Err(Error::unexpected(
+                "hydra POST /oauth2/token [authorization_code]",
+                "scope openid offline_access gave no ID token or no refresh token",
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    t.finish(result).await
+}
+
+/// A round of `client-credentials`: one token request.
+pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let me: ServiceUser = data(user)?;
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = async {
+        hydra(&ctx)?
+            .client_credentials(&t, &me.client.auth, SERVICE_SCOPE, SERVICE_AUDIENCE)
+            .await
+            .map(drop)
+    }
+    .await;
+    t.finish(result).await
+}
+
+/// A round of `introspect`: the token must still be active.
+pub async fn introspect(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let me: ServiceUser = data(user)?;
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = async {
+        let seen = hydra(&ctx)?.introspect(&t, &me.token).await?;
+        if seen.active {
+            Ok(())
+        } else {
+            Err(Error::unexpected(
+                "hydra POST /admin/oauth2/introspect",
+                "a live token was reported inactive",
+            ))
+        }
+    }
+    .await;
+    t.finish(result).await
+}
