@@ -23,7 +23,7 @@ pub struct Counters {
     /// counted as an error that the step accepts (a 302 while a browser
     /// navigates), by Goose request name and error text. Goose keeps them
     /// in its error table; the summary takes them out again.
-    pub overturned: Mutex<std::collections::HashMap<(String, String), usize>>,
+    pub overturned: Mutex<std::collections::BTreeMap<(String, String), usize>>,
 }
 
 impl Counters {
@@ -38,7 +38,7 @@ impl Counters {
     }
 
     /// The overturned verdicts so far.
-    pub fn overturned(&self) -> std::collections::HashMap<(String, String), usize> {
+    pub fn overturned(&self) -> std::collections::BTreeMap<(String, String), usize> {
         self.overturned.lock().expect("overturned lock").clone()
     }
 

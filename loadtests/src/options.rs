@@ -18,6 +18,8 @@ pub const DEFAULT_MIX: &str = "whoami=5,whoami-api=3,login=1,signup=1";
 /// step.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "orygate", version, about)]
+// Command-line switches are booleans by nature.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Options {
     /// One load profile, e.g. whoami or keto-check (an unknown name lists
     /// them all).

@@ -54,7 +54,7 @@ fn step_name(aggregate: &GooseRequestMetricAggregate) -> String {
 pub fn steps(
     metrics: &GooseMetrics,
     seconds: f64,
-    overturned: &std::collections::HashMap<(String, String), usize>,
+    overturned: &std::collections::BTreeMap<(String, String), usize>,
 ) -> Vec<StepSummary> {
     let mut steps: Vec<StepSummary> = metrics
         .requests

@@ -11,6 +11,8 @@ use crate::options::Options;
 /// A fresh stack (owned: dropping the target removes it) or an existing
 /// deployment.
 #[derive(Debug)]
+// One per run: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Target {
     Stack(OryStack),
     Existing {
