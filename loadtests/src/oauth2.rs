@@ -13,7 +13,7 @@ use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
 
 use crate::context::Context;
 use crate::goose_transport::GooseTransport;
-use crate::profiles::custom;
+use crate::profiles::{custom, started};
 
 /// What an `oauth2-code` user keeps: their Kratos account and the client
 /// they sign in to.
@@ -74,21 +74,10 @@ pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> TransactionRe
     }
 }
 
-fn data<T: Clone + Send + Sync + 'static>(
-    user: &GooseUser,
-) -> std::result::Result<T, Box<goose::goose::TransactionError>> {
-    user.get_session_data::<T>().cloned().ok_or_else(|| {
-        custom(Error::unexpected(
-            "oauth2",
-            "this user has nothing to work with: its start failed",
-        ))
-    })
-}
-
 /// A round of `oauth2-code`: a new browser (no remembered session at
 /// Hydra or Kratos), the whole dance, and the tokens it ends with.
 pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let me: CodeUser = data(user)?;
+    let me: CodeUser = started(user, "account and client").await?;
     user.client = Browser::from_builder(ctx.client_builder())
         .map_err(custom)?
         .client()
@@ -118,7 +107,7 @@ pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionRe
 
 /// A round of `client-credentials`: one token request.
 pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let me: ServiceUser = data(user)?;
+    let me: ServiceUser = started(user, "client").await?;
     let t = GooseTransport::new(user, &ctx.counters);
     let result = async {
         hydra(&ctx)?
@@ -132,7 +121,7 @@ pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> Tran
 
 /// A round of `introspect`: the token must still be active.
 pub async fn introspect(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let me: ServiceUser = data(user)?;
+    let me: ServiceUser = started(user, "client").await?;
     let t = GooseTransport::new(user, &ctx.counters);
     let result = async {
         let seen = hydra(&ctx)?.introspect(&t, &me.token).await?;

@@ -11,7 +11,7 @@ use harness::{Error, Keto, NativeApp, Result, Transport};
 
 use crate::context::Context;
 use crate::goose_transport::GooseTransport;
-use crate::profiles::custom;
+use crate::profiles::{custom, started};
 
 /// What a user checks, with the answer each must get.
 #[derive(Debug, Clone)]
@@ -86,12 +86,7 @@ pub async fn start(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
 
 /// The measured round: three checks, each a step named by its kind.
 pub async fn checks(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let checks = user.get_session_data::<Checks>().cloned().ok_or_else(|| {
-        custom(Error::unexpected(
-            "keto-check",
-            "this user has no relationships: its start failed",
-        ))
-    })?;
+    let checks: Checks = started(user, "relationships").await?;
     let t = GooseTransport::new(user, &ctx.counters);
     let result = async {
         let keto = keto(&ctx)?;

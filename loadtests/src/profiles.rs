@@ -391,7 +391,7 @@ fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
 /// whoami with the user's cookie or token; the session must be the user's
 /// own, not merely a 200.
 async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let account = account(user)?;
+    let account = account(user).await?;
     let t = GooseTransport::new(user, &ctx.counters);
     let result = async {
         let session = ctx.kratos.whoami(&t, account.token.as_deref()).await?;
@@ -403,7 +403,7 @@ async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
 
 /// A fresh browser login, whoami, logout.
 async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let mut account = account(user)?;
+    let mut account = account(user).await?;
     let t = GooseTransport::new(user, &ctx.counters);
     let kratos = &ctx.kratos;
     let result = async {
@@ -425,7 +425,7 @@ async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> Transac
 /// settings; the account keeps the new one. The browser then holds the
 /// recovery's session: it signs out for the next round.
 async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let mut account = account(user)?;
+    let mut account = account(user).await?;
     let Some(mailbox) = account.mailbox.clone() else {
         return Err(custom(Error::unexpected(
             "recovery",
@@ -466,7 +466,7 @@ fn rotate(password: &str) -> String {
 
 /// A signed-in browser renames its person in the settings flow.
 async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let account = account(user)?;
+    let account = account(user).await?;
     // A different name each round, so every save is a change.
     let first = format!("{} {}", account.person.first_name, user.get_iterations());
     let t = GooseTransport::new(user, &ctx.counters);
@@ -525,12 +525,28 @@ async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     fresh_browser_on_failure(user, &ctx, finished).map(drop)
 }
 
-fn account(user: &GooseUser) -> std::result::Result<Account, Box<TransactionError>> {
-    user.get_session_data::<Account>().cloned().ok_or_else(|| {
-        Box::new(TransactionError::Custom(
-            "this user has no account: its start failed".into(),
-        ))
-    })
+async fn account(user: &GooseUser) -> std::result::Result<Account, Box<TransactionError>> {
+    started(user, "an account").await
+}
+
+/// How long a user whose start failed waits before each failed round.
+const FAILED_START_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What the user's start left it (`what`, for the message). When the start
+/// failed, the round fails, after a pause: a round that fails without
+/// awaiting anything would spin its worker thread and starve the run
+/// (its timers, its kill switch), so that the load never ends.
+pub(crate) async fn started<T: Clone + Send + Sync + 'static>(
+    user: &GooseUser,
+    what: &str,
+) -> std::result::Result<T, Box<TransactionError>> {
+    if let Some(data) = user.get_session_data::<T>() {
+        return Ok(data.clone());
+    }
+    tokio::time::sleep(FAILED_START_PAUSE).await;
+    Err(Box::new(TransactionError::Custom(format!(
+        "this user has no {what}: its start failed"
+    ))))
 }
 
 fn identity_id(kratos: &Kratos, session: &Session) -> Result<String> {

@@ -206,7 +206,7 @@ mod tests {
         let pkce = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
         assert_eq!(
             pkce.challenge,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URLbiDhEGVTRhA"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         assert_eq!(Pkce::new().verifier.len(), 43);
         assert_ne!(random_token(16), random_token(16));

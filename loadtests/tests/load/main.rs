@@ -557,3 +557,54 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
     );
     assert!(report.passed(), "{table}");
 }
+
+/// Users whose start fails (here: Keto's writes sent to a Kratos, which
+/// refuses them) fail every round without spinning: the run ends on time
+/// with the failed starts counted, instead of starving its own timers.
+#[tokio::test]
+async fn a_run_whose_users_cannot_start_ends_on_time() {
+    let stack = load_stack(&[]).await;
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let opts = options(&[
+        "--profile",
+        "keto-check",
+        "--users",
+        "4",
+        "--duration",
+        "2s",
+    ]);
+    let mix = opts.validate().unwrap();
+    let kratos = stack.kratos();
+    let target = Target::Existing {
+        kratos: kratos.clone(),
+        mailboxes: stack.mailboxes(),
+        keto: Some(harness::Keto::new(
+            kratos.public_base().clone(),
+            kratos.public_base().clone(),
+        )),
+        hydra: None,
+    };
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        loadtests::run_on(&target, &opts, &mix),
+    )
+    .await
+    .expect("the run did not end within 60 s")
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let load = report.results.load.as_ref().unwrap();
+    assert_eq!(load.setup_failures, 4);
+    assert!(
+        load.first_setup_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("keto PATCH /admin/relation-tuples")),
+        "{load:?}"
+    );
+    assert!(!report.passed());
+}
