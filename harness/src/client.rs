@@ -100,7 +100,22 @@ impl NativeApp {
 /// at debug level with its step, status and time.
 async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
     let started = Instant::now();
-    let response = request.send().await.map_err(|e| {
+    let again = (matches!(*step.method(), reqwest::Method::GET | reqwest::Method::HEAD))
+        .then(|| request.try_clone())
+        .flatten();
+    let first = request.send().await;
+    let first = match (first, again) {
+        // A server may close a connection without answering (a kept-alive
+        // one it timed out, or when starved of CPU); a browser sends an
+        // idempotent request again once (RFC 9110 9.2.2).
+        (Err(e), Some(again)) if closed_unanswered(&e) => {
+            tracing::debug!(step = %step, error = %e, "closed unanswered; sending it again once");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            again.send().await
+        }
+        (first, _) => first,
+    };
+    let response = first.map_err(|e| {
         tracing::debug!(
             step = %step,
             ms = started.elapsed().as_millis(),
@@ -119,6 +134,22 @@ async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
         "request"
     );
     step.check(response).await
+}
+
+/// Whether the connection was closed or reset before any answer came.
+fn closed_unanswered(error: &reqwest::Error) -> bool {
+    if error.is_timeout() || error.is_connect() {
+        return false;
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if text.contains("closed before message completed") || text.contains("connection reset") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl Transport for Browser {

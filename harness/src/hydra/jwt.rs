@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::error::{Error, Result};
 
@@ -35,8 +35,9 @@ fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Verifies the signature with the key the header's `kid` names, the
-/// issuer, `exp` and `iat` (60 s leeway), and the audience if given.
+/// Verifies the signature with the key the header's `kid` names (with the
+/// key's own algorithm when it states one), the issuer, `exp` (with the
+/// leeway), that `iat` and `sub` are there, and the audience if given.
 fn verify(
     what: &'static str,
     token: &str,
@@ -54,6 +55,14 @@ fn verify(
         .find(kid)
         .ok_or_else(|| invalid(what, format!("key {kid} is not in the published keys")))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(what, format!("key {kid}: {e}")))?;
+    if let Some(stated) = jwk.common.key_algorithm
+        && format!("{stated:?}") != format!("{:?}", header.alg)
+    {
+        return Err(invalid(
+            what,
+            format!("signed with {:?}, key {kid} is for {stated:?}", header.alg),
+        ));
+    }
     let mut validation = Validation::new(header.alg);
     validation.leeway = leeway;
     validation.set_issuer(&[issuer]);
@@ -90,7 +99,8 @@ pub fn validate_id_token(token: &str, keys: &JwkSet, expect: IdTokenExpect<'_>) 
         }
     }
     if let Some(access_token) = expect.access_token {
-        let want = at_hash(access_token);
+        let alg = decode_header(token).map(|h| h.alg).ok();
+        let want = at_hash_for(access_token, alg);
         match claims.get("at_hash").and_then(Value::as_str) {
             Some(got) if got == want => {}
             got => {
@@ -110,9 +120,20 @@ pub fn validate_access_token(token: &str, keys: &JwkSet, issuer: &str) -> Result
     verify("access token", token, keys, issuer, None, 60)
 }
 
-/// `at_hash` of an RS256 token: the left half of the access token's
-/// SHA-256, base64url.
+/// `at_hash` of an RS256 (or other *256) token: the left half of the
+/// access token's SHA-256, base64url.
 pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+    at_hash_for(access_token, None)
+}
+
+/// `at_hash` with the hash of the token's algorithm (SHA-384 for *384,
+/// SHA-512 for *512, else SHA-256).
+fn at_hash_for(access_token: &str, alg: Option<jsonwebtoken::Algorithm>) -> String {
+    use jsonwebtoken::Algorithm::{ES384, PS384, PS512, RS384, RS512};
+    let digest: Vec<u8> = match alg {
+        Some(RS384 | PS384 | ES384) => Sha384::digest(access_token.as_bytes()).to_vec(),
+        Some(RS512 | PS512) => Sha512::digest(access_token.as_bytes()).to_vec(),
+        _ => Sha256::digest(access_token.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }

@@ -561,7 +561,9 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
 /// Users whose start fails (here: Keto's writes sent to a Kratos, which
 /// refuses them) fail every round without spinning: the run ends on time
 /// with the failed starts counted, instead of starving its own timers.
-#[tokio::test]
+/// (On two worker threads, so that the test's own timeout still runs if
+/// the users spin again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_users_cannot_start_ends_on_time() {
     let stack = load_stack(&[]).await;
     let _turn = ONE_RUN.lock().await;

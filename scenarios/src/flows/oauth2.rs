@@ -124,7 +124,13 @@ pub async fn go<T: Transport>(t: &T, origins: &[(&Url, &'static str)], url: Url)
     let service = origins
         .iter()
         .find(|(o, _)| o.origin() == url.origin())
-        .map_or("hydra", |(_, s)| *s);
+        .map(|(_, s)| *s)
+        .ok_or_else(|| {
+            Error::unexpected(
+                "hydra GET /oauth2/auth",
+                format!("sent to {url}, which is not one of the stack's services: not followed"),
+            )
+        })?;
     let step = Step::get(service, &url).expecting(Expect::Navigate);
     let request = t.client().get(url).header("Accept", BROWSER_ACCEPT);
     let response = t.send(&step, request).await?;
@@ -237,17 +243,17 @@ pub async fn authorize<T: Transport>(
 /// error, the URL must be the client's redirect URI, `state` must be the
 /// one this request sent, and a code must be there.
 pub fn read_callback(url: Url, client: &Client, request: &Request) -> Result<Callback> {
-    if let Some(e) = oauth2_error(&url) {
-        return Err(e);
-    }
     let step = "hydra GET /oauth2/auth (callback)";
     let expected = Url::parse(&client.redirect_uri)
         .map_err(|e| Error::unexpected(step, format!("redirect_uri: {e}")))?;
     if url.origin() != expected.origin() || url.path() != expected.path() {
-        return Err(Error::unexpected(
-            step,
-            format!("ended at {url}, not the client's callback {expected}"),
-        ));
+        // Not the client: Hydra's error URL says why, or it is a wrong turn.
+        return Err(oauth2_error(&url).unwrap_or_else(|| {
+            Error::unexpected(
+                step,
+                format!("ended at {url}, not the client's callback {expected}"),
+            )
+        }));
     }
     match query_param(&url, "state") {
         Some(state) if state == request.state => {}
@@ -257,6 +263,11 @@ pub fn read_callback(url: Url, client: &Client, request: &Request) -> Result<Cal
                 format!("state {state:?} is not the one sent: a forged or mixed-up callback"),
             ));
         }
+    }
+    // Only a callback with this request's state speaks for it, an error
+    // included (RFC 6749 4.1.2.1).
+    if let Some(e) = oauth2_error(&url) {
+        return Err(e);
     }
     let code = query_param(&url, "code")
         .ok_or_else(|| Error::unexpected(step, format!("no code in {url}")))?;

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use harness::hydra::jwt::{IdTokenExpect, validate_id_token};
 use harness::hydra::{AcceptConsent, AcceptLogin, ClientAuth};
 use harness::{Browser, Error, NativeApp, OryStack};
@@ -273,8 +276,8 @@ async fn a_login_challenge_accepted_twice_works_once() {
 
 #[tokio::test]
 async fn the_client_side_refuses_forged_tokens_and_a_mixed_up_state() {
-    // ID tokens live one second here, so one can expire during the test.
-    let stack = hydra_stack(&[("TTL_ID_TOKEN", "1s")]).await;
+    // ID tokens live two seconds here, so one can expire during the test.
+    let stack = hydra_stack(&[("TTL_ID_TOKEN", "2s")]).await;
     let hydra = stack.hydra();
     let admin = NativeApp::new().unwrap();
     let (_, client) = ok(&stack, register_fixture(&admin, &hydra, "web-basic").await).await;
@@ -300,7 +303,9 @@ async fn the_client_side_refuses_forged_tokens_and_a_mixed_up_state() {
         audience: client.auth.id(),
         nonce: Some(&request.nonce),
         access_token: Some(&tokens.access_token),
-        leeway: 0,
+        // Valid however busy the machine: only the expiry check below
+        // allows no skew.
+        leeway: 60,
     };
     ok(&stack, validate_id_token(&id_token, &keys, expect)).await;
 
@@ -309,24 +314,16 @@ async fn the_client_side_refuses_forged_tokens_and_a_mixed_up_state() {
             .expect_err("a bad token passed")
             .to_string()
     };
-    // A claim changed after signing.
-    let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
-    let mut payload = parts[1].clone().into_bytes();
-    let at = payload.len() / 2;
-    payload[at] = if payload[at] == b'A' { b'B' } else { b'A' };
-    parts[1] = String::from_utf8(payload).unwrap();
-    let tampered = parts.join(".");
+    // A claim changed after signing, the token otherwise well formed: only
+    // the signature can catch it.
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = "user-mallory".into();
+    let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    let tampered = [parts[0], &forged_payload, parts[2]].join(".");
     let e = refused(&tampered, expect);
-    assert!(
-        e.contains("id_token") || e.contains("ID token") || e.contains("Invalid"),
-        "{e}"
-    );
-    assert!(
-        ["InvalidSignature", "signature", "Base64", "Json", "Utf8"]
-            .iter()
-            .any(|w| e.contains(w)),
-        "{e}"
-    );
+    assert!(e.contains("InvalidSignature"), "{e}");
     assert!(
         refused(
             &id_token,
@@ -359,8 +356,12 @@ async fn the_client_side_refuses_forged_tokens_and_a_mixed_up_state() {
     );
     let issuer = "http://127.0.0.1:1/";
     assert!(refused(&id_token, IdTokenExpect { issuer, ..expect }).contains("InvalidIssuer"));
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert!(refused(&id_token, expect).contains("ExpiredSignature"));
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let strict = IdTokenExpect {
+        leeway: 0,
+        ..expect
+    };
+    assert!(refused(&id_token, strict).contains("ExpiredSignature"));
 
     // A callback checked against another request's state: forged or mixed
     // up, refused.
