@@ -11,7 +11,17 @@ use crate::support::init_tracing;
 
 #[tokio::test]
 async fn a_test_killed_by_any_signal_leaves_no_container_10_s_later() {
-    let outcomes = futures::future::join_all(["INT", "TERM", "KILL"].map(stop_child_with)).await;
+    // A shell starts background jobs with SIGINT ignored, and children
+    // inherit that: such a run cannot stop its child with SIGINT, which
+    // says nothing of the harness.
+    let signals: Vec<&'static str> = ["INT", "TERM", "KILL"]
+        .into_iter()
+        .filter(|s| *s != "INT" || !sigint_ignored())
+        .collect();
+    if signals.len() < 3 {
+        println!("signals: SIGINT is ignored in this process (a background job): not tried");
+    }
+    let outcomes = futures::future::join_all(signals.into_iter().map(stop_child_with)).await;
     let mut report = Vec::new();
     for (signal, left, took) in &outcomes {
         report.push(format!("SIG{signal}: {} left after {took:?}", left.len()));
@@ -20,6 +30,20 @@ async fn a_test_killed_by_any_signal_leaves_no_container_10_s_later() {
     for (signal, left, _) in outcomes {
         assert!(left.is_empty(), "after SIG{signal}: {left:?}");
     }
+}
+
+/// Whether this process ignores SIGINT (bit 2 of `SigIgn` in
+/// `/proc/self/status`), as a shell's background jobs do.
+fn sigint_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
 }
 
 /// Starts [`signal_child`] in a process of its own, sends it `signal` once
