@@ -75,6 +75,8 @@ struct Shared {
     received: Mutex<VecDeque<Delivery>>,
     arrived: Notify,
     reply: Mutex<Reply>,
+    /// Replies for the next requests, in order, before `reply`.
+    queued: Mutex<VecDeque<Reply>>,
 }
 
 /// The receiver. Stops when dropped.
@@ -132,6 +134,17 @@ impl WebhookSink {
     /// Answers every later request with `reply`.
     pub fn reply_with(&self, reply: Reply) {
         *self.shared.reply.lock().expect("reply lock") = reply;
+    }
+
+    /// Answers the next requests with `replies`, one each in order, and
+    /// then goes back to the reply set by [`WebhookSink::reply_with`]: a
+    /// hook slow the first time and quick when retried.
+    pub fn reply_next(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared
+            .queued
+            .lock()
+            .expect("reply lock")
+            .extend(replies);
     }
 
     /// Waits up to `timeout` for the next request.
@@ -199,7 +212,8 @@ async fn answer(
         received.push_back(delivery);
     }
     shared.arrived.notify_waiters();
-    let reply = shared.reply.lock().expect("reply lock").clone();
+    let queued = shared.queued.lock().expect("reply lock").pop_front();
+    let reply = queued.unwrap_or_else(|| shared.reply.lock().expect("reply lock").clone());
     tokio::time::sleep(reply.delay).await;
     let response = Response::builder()
         .status(reply.status)

@@ -1,6 +1,7 @@
 //! Kratos' web hooks, received by the harness: what an after-registration
-//! hook sends, a blocking hook that refuses a registration, and a slow
-//! receiver within Kratos' timeout.
+//! hook sends, a blocking hook that refuses a registration, a slow
+//! receiver within Kratos' timeout, one beyond it (retried), and one
+//! Kratos does not wait for.
 
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,19 @@ const KEY: &str = "orygate-webhook-key";
 /// `fixtures/kratos/webhooks/` with the receiver's URL and `parse` filled
 /// in. The copy is removed when the returned guard drops.
 async fn stack_calling(sink: &WebhookSink, parse: bool) -> (OryStack, Overlay) {
+    stack_with_hook(sink, parse, false).await
+}
+
+/// [`stack_calling`], with `ignore` (Kratos calls the hook in the
+/// background) set too.
+async fn stack_with_hook(sink: &WebhookSink, parse: bool, ignore: bool) -> (OryStack, Overlay) {
     init_tracing();
     let fixture = harness::repo_root().join("fixtures/kratos/webhooks");
     let overlay = Overlay::copy(&fixture, |config| {
         config
             .replace("RECEIVER/", sink.url("").as_str())
             .replace("PARSE", if parse { "true" } else { "false" })
+            .replace("IGNORE", if ignore { "true" } else { "false" })
     });
     let stack = OryStack::builder()
         .with_kratos()
@@ -142,4 +150,70 @@ async fn a_slow_hook_within_kratos_timeout_delays_the_registration_and_lets_it_p
         started.elapsed()
     );
     sink.next(Duration::from_secs(1)).await.unwrap();
+}
+
+/// Kratos v1.3.1 gives a web hook 30 s (not configurable) and retries a
+/// timed-out call twice, after 1 s and 2 s. A receiver that answers only
+/// after 31 s the first time is called again, and its quick second answer
+/// completes the registration, about 31 s late, with the identity made
+/// once.
+#[tokio::test]
+async fn a_hook_beyond_kratos_timeout_is_called_again_and_the_retry_completes_the_registration() {
+    let sink = WebhookSink::start().await.unwrap();
+    sink.reply_next([Reply {
+        delay: Duration::from_secs(31),
+        ..Reply::default()
+    }]);
+    let (stack, _overlay) = stack_calling(&sink, false).await;
+    let person = user(&stack, seed("webhook_beyond_timeout")).person;
+    // A browser that waits longer than the harness's default request time.
+    let patient =
+        Browser::from_builder(harness::client_builder().timeout(Duration::from_secs(55))).unwrap();
+
+    let started = Instant::now();
+    ok(
+        &stack,
+        registration::browser(&patient, &stack.kratos(), &person).await,
+    )
+    .await;
+    let took = started.elapsed();
+    println!("a hook 31 s slow the first time: the registration took {took:?}");
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(45),
+        "Kratos gave up on the first call at 30 s and retried: {took:?}"
+    );
+    let first = sink.next(Duration::from_secs(1)).await.unwrap();
+    let again = sink.next(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(first.body, again.body, "the retry sends the same delivery");
+    let admin = harness::NativeApp::new().unwrap();
+    let page = ok(&stack, stack.kratos().identities(&admin, 100, None).await).await;
+    assert_eq!(page.items.len(), 1, "{:?}", page.items);
+}
+
+/// A hook with `response.ignore` runs in the background: a receiver that
+/// takes 40 s does not hold the registration, and its delivery still
+/// arrives.
+#[tokio::test]
+async fn a_background_hook_beyond_kratos_timeout_does_not_hold_the_registration() {
+    let sink = WebhookSink::start().await.unwrap();
+    sink.reply_with(Reply {
+        delay: Duration::from_secs(40),
+        ..Reply::default()
+    });
+    let (stack, _overlay) = stack_with_hook(&sink, false, true).await;
+    let person = user(&stack, seed("webhook_background")).person;
+
+    let started = Instant::now();
+    ok(
+        &stack,
+        registration::browser(&Browser::new().unwrap(), &stack.kratos(), &person).await,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the registration waited for a background hook: {:?}",
+        started.elapsed()
+    );
+    let delivery = sink.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(delivery.header("x-orygate-key"), Some(KEY));
 }
