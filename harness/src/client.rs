@@ -105,10 +105,14 @@ async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
         .flatten();
     let first = request.send().await;
     let first = match (first, again) {
-        // A server may close a connection without answering (a kept-alive
-        // one it timed out, or when starved of CPU); a browser sends an
-        // idempotent request again once (RFC 9110 9.2.2).
-        (Err(e), Some(again)) if closed_unanswered(&e) => {
+        // A server may close a kept-alive connection just as a request
+        // goes out on it, before reading it; a browser sends an idempotent
+        // request again once (RFC 9110 9.2.2). Only at once: a connection
+        // closed after a while may have been closed after the server acted
+        // on the request (Hydra's verifiers work once).
+        (Err(e), Some(again))
+            if closed_unanswered(&e) && started.elapsed() < std::time::Duration::from_secs(1) =>
+        {
             tracing::debug!(step = %step, error = %e, "closed unanswered; sending it again once");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             again.send().await

@@ -23,8 +23,15 @@ pub const OWNER_LABEL: &str = "dev.orygate.owner";
 /// belongs to, when one is set.
 pub const RUN_LABEL: &str = "dev.orygate.run";
 
+/// The label of a stack that lives as long as its process (a test binary's
+/// shared stack): `process`. The watcher removes it like the others and
+/// notes it as `for the process`, not as left behind.
+pub const LIFETIME_LABEL: &str = "dev.orygate.lifetime";
+
 /// Where the watcher notes what it removed, one line per process that left
-/// something behind: `<time> run=<run> owner=<owner> removed <n>`.
+/// something behind: `<time> run=<run> owner=<owner> removed <n>
+/// container(s)`; what lived as long as the process on purpose is noted
+/// `... removed <n> container(s) kept for the process`.
 pub fn log_path() -> std::path::PathBuf {
     std::env::temp_dir().join("orygate-reaper.log")
 }
@@ -113,9 +120,12 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
   ids=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
   if [ -n "$ids" ]; then
     quiet=0
-    n=$(echo "$ids" | wc -l)
+    kept=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER" --filter "label=dev.orygate.lifetime=process")
     timeout 60 docker rm -f $ids >/dev/null 2>&1
-    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
+    n=$(echo "$ids" | grep -cvxF "$kept")
+    k=$(echo "$kept" | grep -c .)
+    [ "$n" -gt 0 ] && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
+    [ "$k" -gt 0 ] && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $k container(s) kept for the process" >> "$LOG"
   else
     quiet=$((quiet + 1))
     [ "$quiet" -ge 2 ] && break
@@ -131,7 +141,11 @@ for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
     "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1
   fi
   rm -rf "$dir"
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed database $dir" >> "$LOG"
+  case "$dir" in
+    *-process-postgres) kept=" kept for the process" ;;
+    *) kept="" ;;
+  esac
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed database $dir$kept" >> "$LOG"
 done
 "#;
 

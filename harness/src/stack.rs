@@ -40,6 +40,11 @@ pub struct OryStackBuilder {
     ready_timeout: Duration,
     /// Keep the load profile's data in memory rather than PostgreSQL.
     in_memory: bool,
+    /// Keep the data in PostgreSQL in the dev profile too.
+    postgres: bool,
+    /// The stack lives as long as the process (see
+    /// [`OryStackBuilder::for_the_process`]).
+    process_lifetime: bool,
 }
 
 #[derive(Debug)]
@@ -186,6 +191,26 @@ impl OryStackBuilder {
         self
     }
 
+    /// Keeps the services' data in a PostgreSQL the stack starts, in the
+    /// dev profile too: for a stack that several tests use at once, since
+    /// the in-memory stores fail concurrent writes.
+    #[must_use]
+    pub fn postgres(mut self) -> Self {
+        self.postgres = true;
+        self
+    }
+
+    /// Marks the stack as one that lives as long as the process (shared by
+    /// a test binary's tests and never dropped): its containers carry the
+    /// label `dev.orygate.lifetime=process`, and the harness's watcher,
+    /// which removes them when the process ends, notes them as such
+    /// rather than as left behind.
+    #[must_use]
+    pub fn for_the_process(mut self) -> Self {
+        self.process_lifetime = true;
+        self
+    }
+
     /// How long each service may take to become ready.
     #[must_use]
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
@@ -220,7 +245,7 @@ impl OryStackBuilder {
         } else {
             None
         };
-        let id = stack_id();
+        let id = stack_id(self.process_lifetime);
         // Removes this process's containers if it dies without dropping
         // the stack.
         crate::reaper::watch();
@@ -242,7 +267,8 @@ impl OryStackBuilder {
         let databases: Vec<Service> = Service::ALL
             .into_iter()
             .filter(|s| {
-                self.profile == Profile::Load && !self.in_memory && self.services.contains_key(s)
+                let wanted = (self.profile == Profile::Load && !self.in_memory) || self.postgres;
+                wanted && self.services.contains_key(s)
             })
             .collect();
         let postgres = if databases.is_empty() {
@@ -333,6 +359,8 @@ impl OryStack {
             profile: Profile::default(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
             in_memory: false,
+            postgres: false,
+            process_lifetime: false,
         }
     }
 
@@ -596,6 +624,9 @@ fn container_request(
     if let Some(run) = crate::reaper::run() {
         request = request.with_label(crate::reaper::RUN_LABEL, run);
     }
+    if stack.ends_with("-process") {
+        request = request.with_label(crate::reaper::LIFETIME_LABEL, "process");
+    }
     for (key, value) in env {
         request = request.with_env_var(key, value);
     }
@@ -656,17 +687,19 @@ async fn migrate_once(
 
 /// `<pid>-<n>-<random>`: the pid first, so a cleanup can tell a live run's
 /// containers from a dead one's; the random part keeps names unique when a
-/// pid comes round again.
-fn stack_id() -> String {
+/// pid comes round again. A stack for the life of the process ends in
+/// `-process` (its database folder too, which is how the watcher knows it).
+fn stack_id(process_lifetime: bool) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!(
-        "{}-{}-{:05x}",
+        "{}-{}-{:05x}{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos & 0xfffff
+        nanos & 0xfffff,
+        if process_lifetime { "-process" } else { "" }
     )
 }

@@ -6,11 +6,12 @@ use scenarios::flows::login;
 use scenarios::journey;
 use serde_json::json;
 
-use crate::support::{kratos_stack, ok, seed, user};
+use crate::support::{kratos_stack, ok, own_kratos_stack, seed, user};
 
 #[tokio::test]
 async fn identities_are_created_listed_by_page_patched_and_deleted() {
-    let stack = kratos_stack().await;
+    // It counts every identity: a Kratos of its own.
+    let stack = own_kratos_stack().await;
     let kratos = stack.kratos();
     let admin = NativeApp::new().unwrap();
     let mut created = Vec::new();
@@ -84,10 +85,10 @@ async fn an_identity_imported_with_a_bcrypt_or_argon2_hash_logs_in() {
     .unwrap();
     let password = fixture["password"].as_str().unwrap();
     for (n, algorithm) in ["bcrypt", "argon2id"].iter().enumerate() {
-        let person = user(&stack, seed("imported") + n as u64).person;
+        let person = user(stack, seed("imported") + n as u64).person;
         let hash = fixture["hashes"][algorithm].as_str().unwrap();
         ok(
-            &stack,
+            stack,
             kratos
                 .import_identity(&admin, &person.traits(), hash, &[&person.email])
                 .await,
@@ -95,11 +96,11 @@ async fn an_identity_imported_with_a_bcrypt_or_argon2_hash_logs_in() {
         .await;
         let browser = Browser::new().unwrap();
         ok(
-            &stack,
+            stack,
             login::browser(&browser, &kratos, &person.email, password).await,
         )
         .await;
-        let session = ok(&stack, kratos.whoami(&browser, None).await).await;
+        let session = ok(stack, kratos.whoami(&browser, None).await).await;
         assert_eq!(
             session.identity.unwrap().traits["email"],
             person.email,
@@ -122,31 +123,31 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
     let admin = NativeApp::new().unwrap();
-    let user = user(&stack, seed("admin_sessions"));
+    let user = user(stack, seed("admin_sessions"));
     let (laptop, phone, app) = (
         Browser::new().unwrap(),
         Browser::new().unwrap(),
         NativeApp::new().unwrap(),
     );
     ok(
-        &stack,
+        stack,
         journey::browser_register_verified(&laptop, &user, &kratos).await,
     )
     .await;
     let (email, password) = (&user.person.email, &user.person.password);
     ok(
-        &stack,
+        stack,
         login::browser(&laptop, &kratos, email, password).await,
     )
     .await;
     ok(
-        &stack,
+        stack,
         login::browser(&phone, &kratos, email, password).await,
     )
     .await;
-    let native = ok(&stack, login::api(&app, &kratos, email, password).await).await;
+    let native = ok(stack, login::api(&app, &kratos, email, password).await).await;
     let token = Some(native.session_token.as_str());
-    let identity = ok(&stack, kratos.whoami(&laptop, None).await)
+    let identity = ok(stack, kratos.whoami(&laptop, None).await)
         .await
         .identity
         .unwrap()
@@ -154,9 +155,9 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
 
     // The admin API lists every session the identity has, these three
     // among them.
-    let laptop_session = ok(&stack, kratos.whoami(&laptop, None).await).await;
-    let phone_session = ok(&stack, kratos.whoami(&phone, None).await).await.id;
-    let listed: Vec<String> = ok(&stack, kratos.identity_sessions(&admin, &identity).await)
+    let laptop_session = ok(stack, kratos.whoami(&laptop, None).await).await;
+    let phone_session = ok(stack, kratos.whoami(&phone, None).await).await.id;
+    let listed: Vec<String> = ok(stack, kratos.identity_sessions(&admin, &identity).await)
         .await
         .into_iter()
         .map(|s| s.id)
@@ -166,12 +167,12 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
     }
 
     // Revoking the phone's session ends it there only.
-    ok(&stack, kratos.revoke_session(&admin, &phone_session).await).await;
-    ok(&stack, kratos.whoami_refused(&phone, None).await).await;
-    ok(&stack, kratos.whoami(&laptop, None).await).await;
-    ok(&stack, kratos.whoami(&app, token).await).await;
+    ok(stack, kratos.revoke_session(&admin, &phone_session).await).await;
+    ok(stack, kratos.whoami_refused(&phone, None).await).await;
+    ok(stack, kratos.whoami(&laptop, None).await).await;
+    ok(stack, kratos.whoami(&app, token).await).await;
 
-    let active: Vec<String> = ok(&stack, kratos.identity_sessions(&admin, &identity).await)
+    let active: Vec<String> = ok(stack, kratos.identity_sessions(&admin, &identity).await)
         .await
         .into_iter()
         .filter(|s| s.active == Some(true))
@@ -183,7 +184,7 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
     // Extending answers with the session; with earliest_possible_extend at
     // 1h of a 24h lifespan, a fresh session keeps its expiry.
     let extended = ok(
-        &stack,
+        stack,
         kratos.extend_session(&admin, &laptop_session.id).await,
     )
     .await;
@@ -191,9 +192,9 @@ async fn sessions_are_listed_revoked_one_by_one_extended_and_end_with_their_iden
     assert_eq!(extended.expires_at, laptop_session.expires_at);
 
     // Deleting the identity ends every session it had.
-    ok(&stack, kratos.delete_identity(&admin, &identity).await).await;
-    ok(&stack, kratos.whoami_refused(&laptop, None).await).await;
-    ok(&stack, kratos.whoami_refused(&app, token).await).await;
+    ok(stack, kratos.delete_identity(&admin, &identity).await).await;
+    ok(stack, kratos.whoami_refused(&laptop, None).await).await;
+    ok(stack, kratos.whoami_refused(&app, token).await).await;
 }
 
 #[tokio::test]

@@ -11,27 +11,27 @@ use crate::support::{kratos_stack, ok, seed, signed_in, user};
 async fn a_code_works_once_and_a_new_code_replaces_the_old() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("code_once"));
+    let user = user(stack, seed("code_once"));
     let browser = Browser::new().unwrap();
     let flow_id = ok(
-        &stack,
+        stack,
         registration::browser(&browser, &kratos, &user.person).await,
     )
     .await;
-    let (_, first) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    let (_, first) = ok(stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
 
     // Ask for another code in the same flow: a second mail.
     let flow = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Verification, &flow_id).await,
     )
     .await;
     ok(
-        &stack,
+        stack,
         verification::browser_send_code(&browser, &kratos, &flow, &user.person.email).await,
     )
     .await;
-    let (_, second) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    let (_, second) = ok(stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
     assert_ne!(first, second);
 
     let stale = verification::browser(&browser, &kratos, &flow_id, &first)
@@ -39,7 +39,7 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
         .expect_err("the first code was replaced");
     assert_eq!(stale.ory_id().as_deref(), Some("4070006"), "{stale}");
     ok(
-        &stack,
+        stack,
         verification::browser(&browser, &kratos, &flow_id, &second).await,
     )
     .await;
@@ -60,7 +60,7 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
     let new_flow = flows::flow_param(&landing.url).expect("a new verification flow");
     assert_ne!(new_flow, flow_id);
     let again = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Verification, &new_flow).await,
     )
     .await;
@@ -77,9 +77,9 @@ async fn a_code_works_once_and_a_new_code_replaces_the_old() {
 async fn a_session_is_aal1_by_password_for_24_hours_and_a_second_login_is_not_offered() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let (_, browser) = signed_in(&stack, seed("session_shape")).await;
+    let (_, browser) = signed_in(stack, seed("session_shape")).await;
 
-    let session = ok(&stack, kratos.whoami(&browser, None).await).await;
+    let session = ok(stack, kratos.whoami(&browser, None).await).await;
     assert_eq!(
         session.authenticator_assurance_level.as_deref(),
         Some("aal1")
@@ -118,16 +118,16 @@ async fn a_session_is_aal1_by_password_for_24_hours_and_a_second_login_is_not_of
 async fn return_to_is_honoured_inside_the_allowed_urls_and_refused_outside() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("return_to"));
+    let user = user(stack, seed("return_to"));
     ok(
-        &stack,
+        stack,
         journey::browser_register_verified(&Browser::new().unwrap(), &user, &kratos).await,
     )
     .await;
 
     let browser = Browser::new().unwrap();
     let landing = ok(
-        &stack,
+        stack,
         login::browser_with(
             &browser,
             &kratos,
@@ -175,7 +175,7 @@ async fn an_unknown_flow_and_a_form_of_the_wrong_type_are_refused() {
 
     // The login form as plain text instead of a form or JSON.
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Login).await,
     )
     .await;
@@ -199,11 +199,11 @@ async fn an_unknown_flow_and_a_form_of_the_wrong_type_are_refused() {
 async fn a_registration_return_to_is_carried_into_the_verification_flow() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let p = user(&stack, seed("registration_return_to")).person;
+    let p = user(stack, seed("registration_return_to")).person;
     let browser = Browser::new().unwrap();
     let welcome = "http://127.0.0.1:4455/welcome";
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser_with(
             &browser,
             &kratos,
@@ -215,7 +215,7 @@ async fn a_registration_return_to_is_carried_into_the_verification_flow() {
     .await;
     assert_eq!(flow.return_to.as_deref(), Some(welcome));
     let outcome = ok(
-        &stack,
+        stack,
         flows::submit_browser(
             &browser,
             &kratos,
@@ -235,7 +235,7 @@ async fn a_registration_return_to_is_carried_into_the_verification_flow() {
     };
     let id = flows::flow_param(&landing.url).expect("a verification flow");
     let verification = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Verification, &id).await,
     )
     .await;

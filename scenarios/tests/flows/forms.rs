@@ -39,14 +39,14 @@ async fn every_first_form_and_its_main_errors_keep_their_shape() {
         ("recovery", Kind::Recovery),
         ("verification", Kind::Verification),
     ] {
-        let flow = ok(&stack, flows::start_browser(&browser, &kratos, kind).await).await;
+        let flow = ok(stack, flows::start_browser(&browser, &kratos, kind).await).await;
         insta::assert_snapshot!(name, shape(&flow));
     }
 
-    let user = user(&stack, seed("form_shapes"));
+    let user = user(stack, seed("form_shapes"));
     let (email, password) = (&user.person.email, &user.person.password);
     ok(
-        &stack,
+        stack,
         journey::browser_register_verified(&browser, &user, &kratos).await,
     )
     .await;
@@ -59,23 +59,23 @@ async fn every_first_form_and_its_main_errors_keep_their_shape() {
         .expect_err("the address is taken");
     insta::assert_snapshot!(
         "registration_taken_address",
-        shape(&rejected(&stack, &other, Kind::Registration, taken).await)
+        shape(&rejected(stack, &other, Kind::Registration, taken).await)
     );
     let wrong = login::browser(&other, &kratos, email, "not-the-password-1")
         .await
         .expect_err("a wrong password");
     insta::assert_snapshot!(
         "login_wrong_password",
-        shape(&rejected(&stack, &other, Kind::Login, wrong).await)
+        shape(&rejected(stack, &other, Kind::Login, wrong).await)
     );
 
     ok(
-        &stack,
+        stack,
         login::browser(&browser, &kratos, email, password).await,
     )
     .await;
     let settings = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Settings).await,
     )
     .await;

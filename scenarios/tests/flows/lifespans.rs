@@ -4,26 +4,18 @@
 
 use std::time::Duration;
 
-use harness::{Browser, Error, NativeApp, OryStack, Service};
+use harness::{Browser, Error, NativeApp, OryStack};
 use scenarios::flows::{self, Kind, login, registration, settings, verification};
 use scenarios::journey;
 
-use crate::support::{init_tracing, ok, seed, user};
+use crate::support::{ok, seed, user};
 
 /// Longer than every lifespan of the overlay.
 const OUTLIVE: Duration = Duration::from_millis(3500);
 
-async fn short_lived_stack() -> OryStack {
-    init_tracing();
-    OryStack::builder()
-        .with_kratos()
-        .overlay(
-            Service::Kratos,
-            harness::repo_root().join("fixtures/kratos/short-lifespans"),
-        )
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"))
+/// The short-lifespans profile, shared by this file's tests.
+async fn short_lived_stack() -> &'static OryStack {
+    crate::support::shared_kratos(Some("short-lifespans")).await
 }
 
 /// A verified account made through the admin API: signing up by mail
@@ -44,21 +36,21 @@ async fn verified_account(stack: &OryStack, person: &scenarios::Person) {
 async fn an_expired_login_flow_is_refused_and_a_fresh_one_works() {
     let stack = short_lived_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("expired_login"));
+    let user = user(stack, seed("expired_login"));
     let (email, password) = (&user.person.email, &user.person.password);
-    verified_account(&stack, &user.person).await;
+    verified_account(stack, &user.person).await;
 
     // Browser: the post of an expired form is sent to a new flow that says
     // why (4010001), not signed in.
     let browser = Browser::new().unwrap();
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Login).await,
     )
     .await;
     tokio::time::sleep(OUTLIVE).await;
     let outcome = ok(
-        &stack,
+        stack,
         flows::submit_browser(
             &browser,
             &kratos,
@@ -79,7 +71,7 @@ async fn an_expired_login_flow_is_refused_and_a_fresh_one_works() {
     let new_flow = flows::flow_param(&landing.url).expect("a new flow");
     assert_ne!(new_flow, flow.id);
     let again = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Login, &new_flow).await,
     )
     .await;
@@ -92,7 +84,7 @@ async fn an_expired_login_flow_is_refused_and_a_fresh_one_works() {
 
     // API: the same post answers 410 self_service_flow_expired.
     let app = NativeApp::new().unwrap();
-    let flow = ok(&stack, flows::start_api(&app, &kratos, Kind::Login).await).await;
+    let flow = ok(stack, flows::start_api(&app, &kratos, Kind::Login).await).await;
     tokio::time::sleep(OUTLIVE).await;
     let expired = flows::submit_api::<_, _, serde_json::Value>(
         &app,
@@ -110,34 +102,34 @@ async fn an_expired_login_flow_is_refused_and_a_fresh_one_works() {
 
     // A fresh flow works.
     ok(
-        &stack,
+        stack,
         login::browser(&browser, &kratos, email, password).await,
     )
     .await;
-    ok(&stack, kratos.whoami(&browser, None).await).await;
+    ok(stack, kratos.whoami(&browser, None).await).await;
 }
 
 #[tokio::test]
 async fn an_expired_verification_code_is_refused() {
     let stack = short_lived_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("expired_code"));
+    let user = user(stack, seed("expired_code"));
     let browser = Browser::new().unwrap();
     let flow_id = ok(
-        &stack,
+        stack,
         registration::browser(&browser, &kratos, &user.person).await,
     )
     .await;
-    let (_, code) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    let (_, code) = ok(stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
     tokio::time::sleep(OUTLIVE).await;
 
     let flow = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Verification, &flow_id).await,
     )
     .await;
     let outcome = ok(
-        &stack,
+        stack,
         flows::submit_browser(
             &browser,
             &kratos,
@@ -155,7 +147,7 @@ async fn an_expired_verification_code_is_refused() {
     let new_flow = flows::flow_param(&landing.url).expect("a new verification flow");
     assert_ne!(new_flow, flow_id);
     let again = ok(
-        &stack,
+        stack,
         flows::fetch_flow(&browser, &kratos, Kind::Verification, &new_flow).await,
     )
     .await;
@@ -168,12 +160,12 @@ async fn an_expired_verification_code_is_refused() {
 async fn a_password_change_needs_a_fresh_session_and_a_refresh_login_gives_one() {
     let stack = short_lived_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("privileged"));
+    let user = user(stack, seed("privileged"));
     let (email, password) = (&user.person.email, &user.person.password);
     let browser = Browser::new().unwrap();
-    verified_account(&stack, &user.person).await;
+    verified_account(stack, &user.person).await;
     ok(
-        &stack,
+        stack,
         login::browser(&browser, &kratos, email, password).await,
     )
     .await;
@@ -192,12 +184,12 @@ async fn a_password_change_needs_a_fresh_session_and_a_refresh_login_gives_one()
 
     // Logging in again (refresh=true) makes it fresh: the change saves.
     ok(
-        &stack,
+        stack,
         login::browser_refresh(&browser, &kratos, email, password).await,
     )
     .await;
     let saved = ok(
-        &stack,
+        stack,
         settings::browser_password(&browser, &kratos, None, &new_password).await,
     )
     .await;
@@ -212,11 +204,11 @@ async fn a_password_change_needs_a_fresh_session_and_a_refresh_login_gives_one()
 async fn a_native_app_with_a_stale_session_is_told_to_refresh_it() {
     let stack = short_lived_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("privileged_api"));
+    let user = user(stack, seed("privileged_api"));
     let (email, password) = (&user.person.email, &user.person.password);
-    verified_account(&stack, &user.person).await;
+    verified_account(stack, &user.person).await;
     let app = NativeApp::new().unwrap();
-    let native = ok(&stack, login::api(&app, &kratos, email, password).await).await;
+    let native = ok(stack, login::api(&app, &kratos, email, password).await).await;
     tokio::time::sleep(OUTLIVE).await;
 
     let refused = settings::api_password(

@@ -21,9 +21,9 @@ fn ids(error: &Error) -> Vec<i64> {
 async fn registration_refuses_a_taken_address_a_weak_password_and_a_missing_email() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let person = user(&stack, seed("refuse_registration")).person;
+    let person = user(stack, seed("refuse_registration")).person;
     ok(
-        &stack,
+        stack,
         registration::browser(&Browser::new().unwrap(), &kratos, &person).await,
     )
     .await;
@@ -36,7 +36,7 @@ async fn registration_refuses_a_taken_address_a_weak_password_and_a_missing_emai
     assert_eq!(ids(&taken), [4000007], "{taken}");
 
     // Shorter than min_password_length (10): 4000032.
-    let mut short = user(&stack, seed("refuse_short")).person;
+    let mut short = user(stack, seed("refuse_short")).person;
     short.password = "Ab3-xy".into();
     let refused = registration::browser(&Browser::new().unwrap(), &kratos, &short)
         .await
@@ -44,7 +44,7 @@ async fn registration_refuses_a_taken_address_a_weak_password_and_a_missing_emai
     assert_eq!(ids(&refused), [4000032], "{refused}");
 
     // The address itself as the password: 4000031, too similar.
-    let mut similar = user(&stack, seed("refuse_similar")).person;
+    let mut similar = user(stack, seed("refuse_similar")).person;
     similar.password.clone_from(&similar.email);
     let refused = registration::browser(&Browser::new().unwrap(), &kratos, &similar)
         .await
@@ -54,7 +54,7 @@ async fn registration_refuses_a_taken_address_a_weak_password_and_a_missing_emai
     // No email, which the schema requires: 4000002 on traits.email.
     let browser = Browser::new().unwrap();
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Registration).await,
     )
     .await;
@@ -74,9 +74,9 @@ async fn registration_refuses_a_taken_address_a_weak_password_and_a_missing_emai
 async fn a_wrong_password_and_an_unknown_address_get_the_same_answer() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("refuse_login"));
+    let user = user(stack, seed("refuse_login"));
     ok(
-        &stack,
+        stack,
         journey::browser_register_verified(&Browser::new().unwrap(), &user, &kratos).await,
     )
     .await;
@@ -126,7 +126,7 @@ async fn whoami_refuses_a_garbage_token_and_a_revoked_one() {
     let app = NativeApp::new().unwrap();
 
     let garbage = ok(
-        &stack,
+        stack,
         kratos
             .whoami_refused(&app, Some("ory_st_not-a-real-token"))
             .await,
@@ -134,29 +134,29 @@ async fn whoami_refuses_a_garbage_token_and_a_revoked_one() {
     .await;
     assert_eq!(garbage.status(), Some(401));
 
-    let user = user(&stack, seed("revoked_token"));
+    let user = user(stack, seed("revoked_token"));
     ok(
-        &stack,
+        stack,
         journey::api_register_verified(&app, &user, &kratos).await,
     )
     .await;
     let session = ok(
-        &stack,
+        stack,
         login::api(&app, &kratos, &user.person.email, &user.person.password).await,
     )
     .await;
     ok(
-        &stack,
+        stack,
         kratos.whoami(&app, Some(&session.session_token)).await,
     )
     .await;
     ok(
-        &stack,
+        stack,
         logout::api(&app, &kratos, &session.session_token).await,
     )
     .await;
     let revoked = ok(
-        &stack,
+        stack,
         kratos
             .whoami_refused(&app, Some(&session.session_token))
             .await,
@@ -171,7 +171,7 @@ async fn a_form_with_a_tampered_csrf_token_is_refused() {
     let kratos = stack.kratos();
     let browser = Browser::new().unwrap();
     let mut flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Registration).await,
     )
     .await;
@@ -181,7 +181,7 @@ async fn a_form_with_a_tampered_csrf_token_is_refused() {
             node.attributes.value = Some(serde_json::json!("dGFtcGVyZWQ="));
         }
     }
-    let p = user(&stack, seed("tampered_csrf")).person;
+    let p = user(stack, seed("tampered_csrf")).person;
     let refused = flows::submit_browser(
         &browser,
         &kratos,
@@ -207,9 +207,9 @@ async fn a_form_with_a_tampered_csrf_token_is_refused() {
 async fn a_logout_url_used_from_another_browser_does_not_end_the_session() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let (_, owner) = signed_in(&stack, seed("stolen_logout")).await;
+    let (_, owner) = signed_in(stack, seed("stolen_logout")).await;
     let url: harness::kratos::LogoutUrl = ok(
-        &stack,
+        stack,
         harness::transport::get_json(
             &owner,
             "kratos",
@@ -231,22 +231,22 @@ async fn a_logout_url_used_from_another_browser_does_not_end_the_session() {
     .await;
 
     // The owner is still signed in.
-    ok(&stack, kratos.whoami(&owner, None).await).await;
+    ok(stack, kratos.whoami(&owner, None).await).await;
 }
 
 #[tokio::test]
 async fn verification_for_an_unknown_address_answers_the_same_and_mails_nobody() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let stranger = user(&stack, seed("verify_stranger"));
+    let stranger = user(stack, seed("verify_stranger"));
     let browser = Browser::new().unwrap();
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&browser, &kratos, Kind::Verification).await,
     )
     .await;
     let sent = ok(
-        &stack,
+        stack,
         verification::browser_send_code(&browser, &kratos, &flow, &stranger.person.email).await,
     )
     .await;

@@ -25,7 +25,7 @@ async fn stack_with(overlay: &str) -> OryStack {
 async fn a_user_lists_its_other_sessions_revokes_one_then_all_others() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("own_sessions"));
+    let user = user(stack, seed("own_sessions"));
     let (email, password) = (&user.person.email, &user.person.password);
     let (laptop, phone, tablet) = (
         Browser::new().unwrap(),
@@ -33,41 +33,41 @@ async fn a_user_lists_its_other_sessions_revokes_one_then_all_others() {
         Browser::new().unwrap(),
     );
     ok(
-        &stack,
+        stack,
         journey::browser_register_verified(&laptop, &user, &kratos).await,
     )
     .await;
     for browser in [&laptop, &phone, &tablet] {
         ok(
-            &stack,
+            stack,
             login::browser(browser, &kratos, email, password).await,
         )
         .await;
     }
     let app = NativeApp::new().unwrap();
-    let native = ok(&stack, login::api(&app, &kratos, email, password).await).await;
+    let native = ok(stack, login::api(&app, &kratos, email, password).await).await;
     let token = Some(native.session_token.as_str());
 
     // From the app: the three browsers' sessions, not its own.
-    let others = ok(&stack, kratos.other_sessions(&app, token).await).await;
-    let phone_id = ok(&stack, kratos.whoami(&phone, None).await).await.id;
+    let others = ok(stack, kratos.other_sessions(&app, token).await).await;
+    let phone_id = ok(stack, kratos.whoami(&phone, None).await).await.id;
     assert!(others.iter().any(|s| s.id == phone_id), "{others:?}");
     assert!(!others.iter().any(|s| s.id == native.session.id));
 
     ok(
-        &stack,
+        stack,
         kratos.revoke_own_session(&app, &phone_id, token).await,
     )
     .await;
-    ok(&stack, kratos.whoami_refused(&phone, None).await).await;
-    ok(&stack, kratos.whoami(&laptop, None).await).await;
+    ok(stack, kratos.whoami_refused(&phone, None).await).await;
+    ok(stack, kratos.whoami(&laptop, None).await).await;
 
     // From the laptop, by cookie: every other session ends, its own stays.
-    let revoked = ok(&stack, kratos.revoke_other_sessions(&laptop, None).await).await;
+    let revoked = ok(stack, kratos.revoke_other_sessions(&laptop, None).await).await;
     assert!(revoked >= 2, "revoked {revoked}");
-    ok(&stack, kratos.whoami_refused(&tablet, None).await).await;
-    ok(&stack, kratos.whoami_refused(&app, token).await).await;
-    ok(&stack, kratos.whoami(&laptop, None).await).await;
+    ok(stack, kratos.whoami_refused(&tablet, None).await).await;
+    ok(stack, kratos.whoami_refused(&app, token).await).await;
+    ok(stack, kratos.whoami(&laptop, None).await).await;
 }
 
 #[tokio::test]
@@ -92,28 +92,28 @@ async fn a_new_password_from_recovery_ends_the_other_sessions_where_configured()
 async fn a_native_app_changes_its_password_by_session_token() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("api_settings"));
+    let user = user(stack, seed("api_settings"));
     let app = NativeApp::new().unwrap();
     ok(
-        &stack,
+        stack,
         journey::api_register_verified(&app, &user, &kratos).await,
     )
     .await;
     let native = ok(
-        &stack,
+        stack,
         login::api(&app, &kratos, &user.person.email, &user.person.password).await,
     )
     .await;
     let new_password = format!("{}-native", user.person.password);
     let saved = ok(
-        &stack,
+        stack,
         settings::api_password(&app, &kratos, &native.session_token, None, &new_password).await,
     )
     .await;
     assert_eq!(saved.state_str(), Some(settings::SAVED));
     assert_eq!(saved.flow_type, "api");
     ok(
-        &stack,
+        stack,
         login::api(
             &NativeApp::new().unwrap(),
             &kratos,

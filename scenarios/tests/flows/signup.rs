@@ -10,11 +10,11 @@ use crate::support::{kratos_stack, ok, seed, user};
 async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("browser_signup"));
+    let user = user(stack, seed("browser_signup"));
     let browser = Browser::new().unwrap();
 
     let journey = ok(
-        &stack,
+        stack,
         journey::browser_signup(&browser, &user, &kratos).await,
     )
     .await;
@@ -52,10 +52,10 @@ async fn browser_signup_verifies_the_address_then_logs_in_and_out() {
 async fn api_signup_carries_a_session_token_and_no_cookies() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("api_signup"));
+    let user = user(stack, seed("api_signup"));
     let app = NativeApp::new().unwrap();
 
-    let journey = ok(&stack, journey::api_signup(&app, &user, &kratos).await).await;
+    let journey = ok(stack, journey::api_signup(&app, &user, &kratos).await).await;
 
     assert_eq!(journey.verification.flow_type, "api");
     assert_eq!(journey.verification.state_str(), Some(verification::PASSED));
@@ -103,7 +103,7 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
 
     // The admin API agrees: the identity is active and its address verified.
     let admin = NativeApp::new().unwrap();
-    let stored = ok(&stack, kratos.identity(&admin, &identity.id).await).await;
+    let stored = ok(stack, kratos.identity(&admin, &identity.id).await).await;
     assert_eq!(stored.state.as_deref(), Some("active"));
     assert_eq!(stored.schema_id, "person");
     assert!(
@@ -119,11 +119,11 @@ async fn api_signup_carries_a_session_token_and_no_cookies() {
 async fn login_is_refused_until_the_address_is_verified() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("unverified_login"));
+    let user = user(stack, seed("unverified_login"));
     let browser = Browser::new().unwrap();
     let person = &user.person;
     ok(
-        &stack,
+        stack,
         registration::browser(&browser, &kratos, person).await,
     )
     .await;
@@ -142,14 +142,10 @@ async fn login_is_refused_until_the_address_is_verified() {
 async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
     let stack = kratos_stack().await;
     let kratos = stack.kratos();
-    let user = user(&stack, seed("wrong_code"));
+    let user = user(stack, seed("wrong_code"));
     let t = &Browser::new().unwrap();
-    let flow_id = ok(
-        &stack,
-        registration::browser(t, &kratos, &user.person).await,
-    )
-    .await;
-    let (mail, code) = ok(&stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
+    let flow_id = ok(stack, registration::browser(t, &kratos, &user.person).await).await;
+    let (mail, code) = ok(stack, user.mailbox.next_code(journey::MAIL_TIMEOUT).await).await;
     assert!(
         mail.recipients.contains(&user.person.email),
         "{:?}",
@@ -163,7 +159,7 @@ async fn a_wrong_verification_code_is_rejected_and_the_right_one_still_works() {
 
     assert_eq!(rejected.ory_id().as_deref(), Some("4070006"), "{rejected}");
     let passed = ok(
-        &stack,
+        stack,
         verification::browser(t, &kratos, &flow_id, &code).await,
     )
     .await;
@@ -177,7 +173,7 @@ async fn a_form_posted_without_the_csrf_cookie_is_refused() {
     let victim = Browser::new().unwrap();
     let attacker = Browser::new().unwrap();
     let flow = ok(
-        &stack,
+        stack,
         flows::start_browser(&victim, &kratos, Kind::Registration).await,
     )
     .await;
@@ -185,7 +181,7 @@ async fn a_form_posted_without_the_csrf_cookie_is_refused() {
 
     // The same form, token included, sent from a browser without the
     // victim's CSRF cookie.
-    let p = &user(&stack, seed("csrf_attacker")).person;
+    let p = &user(stack, seed("csrf_attacker")).person;
     let refused = flows::submit_browser(
         &attacker,
         &kratos,

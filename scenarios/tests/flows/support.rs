@@ -15,13 +15,85 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// A stack with Kratos alone.
-pub async fn kratos_stack() -> OryStack {
+/// A stack with Kratos alone, of this test's own (for a test that needs
+/// it to itself: one that counts every identity).
+pub async fn own_kratos_stack() -> OryStack {
     init_tracing();
     OryStack::builder()
         .with_kratos()
         .start()
         .await
+        .unwrap_or_else(|e| panic!("failed to {e}"))
+}
+
+/// The Kratos of `ory/kratos/` as it is, shared by every test of this
+/// binary that needs nothing else (each with people of its own).
+pub async fn kratos_stack() -> &'static OryStack {
+    shared_kratos(None).await
+}
+
+/// Kratos from `ory/kratos/` with the overlay `fixtures/kratos/<overlay>`
+/// (or none), one per overlay for the whole test binary: started by the
+/// first test that asks, on a runtime of its own that outlives each
+/// test's, and removed by the harness's watcher when the binary ends. Its
+/// data is in PostgreSQL, since tests write to it at the same time and
+/// Kratos' in-memory store fails concurrent writes; under nextest, whose
+/// every test is a process of its own, it serves one test and stays in
+/// memory.
+pub async fn shared_kratos(overlay: Option<&'static str>) -> &'static OryStack {
+    type Slot = std::sync::Arc<std::sync::OnceLock<&'static OryStack>>;
+    static SHARED: std::sync::Mutex<std::collections::BTreeMap<Option<&'static str>, Slot>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    init_tracing();
+    let slot = std::sync::Arc::clone(
+        SHARED
+            .lock()
+            .expect("shared stacks lock")
+            .entry(overlay)
+            .or_default(),
+    );
+    if let Some(stack) = slot.get() {
+        return stack;
+    }
+    // Started on a thread of its own; tests wait for it on the blocking
+    // pool, not on their runtimes.
+    let shared =
+        tokio::task::spawn_blocking(move || *slot.get_or_init(|| start_shared(overlay))).await;
+    match shared {
+        Ok(stack) => stack,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+fn start_shared(overlay: Option<&'static str>) -> &'static OryStack {
+    let (ready, started) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("shared-kratos-{}", overlay.unwrap_or("base")))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime for the shared stack");
+            let mut builder = OryStack::builder().with_kratos().for_the_process();
+            if let Some(overlay) = overlay {
+                builder = builder.overlay(
+                    harness::Service::Kratos,
+                    harness::repo_root().join("fixtures/kratos").join(overlay),
+                );
+            }
+            if std::env::var_os("NEXTEST_RUN_ID").is_none() {
+                builder = builder.postgres();
+            }
+            let stack = runtime.block_on(builder.start());
+            let _ = ready.send(stack.map(|s| &*Box::leak(Box::new(s))));
+            // The stack's mail sink runs here until the process ends.
+            runtime.block_on(std::future::pending::<()>());
+        })
+        .expect("a thread for the shared stack");
+    started
+        .recv()
+        .expect("the shared stack's thread answers")
         .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
