@@ -62,6 +62,8 @@ pub struct Context {
     pub keto: Option<Keto>,
     /// Hydra, for the OAuth2 profiles.
     pub hydra: Option<Hydra>,
+    /// The open model's schedule, with `--rate`.
+    pub schedule: Option<std::sync::Arc<crate::schedule::Schedule>>,
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
@@ -84,6 +86,7 @@ impl Context {
             kratos,
             keto: None,
             hydra: None,
+            schedule: None,
             mailboxes,
             request_timeout,
             counters: Counters::default(),
@@ -96,6 +99,13 @@ impl Context {
     #[must_use]
     pub fn with_keto(mut self, keto: Option<Keto>) -> Self {
         self.keto = keto;
+        self
+    }
+
+    /// The same context with rounds started at `rate` per second.
+    #[must_use]
+    pub fn with_rate(mut self, rate: Option<f64>) -> Self {
+        self.schedule = rate.map(|r| std::sync::Arc::new(crate::schedule::Schedule::new(r)));
         self
     }
 

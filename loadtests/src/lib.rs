@@ -20,6 +20,7 @@ pub mod options;
 mod permissions;
 pub mod profiles;
 pub mod results;
+pub mod schedule;
 pub mod smoke;
 pub mod summary;
 mod target;
@@ -108,7 +109,8 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
             opts.request_timeout,
         )
         .with_keto(target.keto())
-        .with_hydra(target.hydra()),
+        .with_hydra(target.hydra())
+        .with_rate(opts.rate),
     );
     check_profiles(&ctx, mix)?;
 
@@ -134,7 +136,16 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
+    let open_model = ctx.schedule.as_ref().map(|schedule| {
+        let rounds: usize = steps
+            .iter()
+            .filter(|s| s.step.contains(profiles::ROUND_METHOD))
+            .map(|s| s.requests)
+            .sum();
+        schedule::Achieved::new(schedule.rate(), rounds as u64, run.measured_seconds)
+    });
     let load = LoadResults {
+        open_model,
         measured_s: run.measured_seconds,
         wall_s: run.wall.as_secs_f64(),
         setup_failures,
@@ -159,6 +170,7 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
             mix: mix.to_string(),
             users: opts.users,
             increase_rate: opts.increase_rate,
+            rate: opts.rate,
             duration_s: opts.duration.as_secs_f64(),
             request_timeout_s: opts.request_timeout.as_secs_f64(),
             target: target.describe(),
@@ -226,6 +238,15 @@ fn render_load(load: &LoadResults) -> String {
             "\n{} users could not start (sign-up or login before the measured part); the first: {}",
             load.setup_failures,
             load.first_setup_error.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(rate) = load.open_model {
+        let _ = writeln!(
+            out,
+            "\nopen model: {:.1} rounds/s asked, {:.1} achieved ({:.1} %); latency of `ROUND` steps counts from each round's intended start",
+            rate.asked_per_s,
+            rate.achieved_per_s,
+            rate.ratio() * 100.0
         );
     }
     if let Some(mail) = load.mail {

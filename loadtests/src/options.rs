@@ -38,6 +38,14 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_INCREASE_RATE")]
     pub increase_rate: Option<f64>,
 
+    /// An open model: rounds of the profiles' transactions start at this
+    /// many per second across all users, evenly spaced, and each round's
+    /// latency counts from its intended start (a stall shows as latency,
+    /// not as rounds never sent). The users are the concurrency. Without
+    /// it, each user runs its rounds back to back (a closed model).
+    #[arg(long, env = "ORYGATE_RATE")]
+    pub rate: Option<f64>,
+
     /// How long the measured load runs, after every user has started:
     /// 15s, 2m, 1m30s.
     #[arg(long, short = 't', env = "ORYGATE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
@@ -147,6 +155,11 @@ impl Options {
         if self.request_timeout.is_zero() {
             return Err(Error::Usage(
                 "--request-timeout must be longer than zero".into(),
+            ));
+        }
+        if self.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+            return Err(Error::Usage(
+                "--rate must be a positive number of rounds per second".into(),
             ));
         }
         if self.increase_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {

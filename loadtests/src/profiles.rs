@@ -257,21 +257,60 @@ pub fn scenario(
     ctx: &Arc<Context>,
 ) -> std::result::Result<Scenario, goose::GooseError> {
     let start = on_start(profile.run.start(), Arc::clone(ctx));
-    let measured = measured(profile.run, Arc::clone(ctx));
+    let mut round = measured(profile.run, Arc::clone(ctx));
+    if let Some(schedule) = &ctx.schedule {
+        round = on_schedule(Arc::clone(schedule), round, profile.name);
+    }
     Ok(Scenario::new(profile.name)
         .set_weight(weight)?
         .set_host(ctx.kratos.public_base().as_str())
         .register_transaction(start.set_name("start").set_on_start())
-        .register_transaction(measured.set_name(profile.name)))
+        .register_transaction(Transaction::new(round).set_name(profile.name)))
 }
 
-/// A transaction that runs the async function `$f(user, ctx)`.
+/// The method the open model's rounds are recorded under.
+pub const ROUND_METHOD: &str = "ROUND";
+
+/// A round of the open model: it waits for its intended start, runs, and
+/// is recorded as `<profile> ROUND [from intended start]` with its latency
+/// from that start.
+fn on_schedule(
+    schedule: Arc<crate::schedule::Schedule>,
+    round: TransactionFunction,
+    name: &'static str,
+) -> TransactionFunction {
+    let label = format!("{name} [from intended start]");
+    Arc::new(move |user| {
+        let schedule = Arc::clone(&schedule);
+        let round = Arc::clone(&round);
+        let label = label.clone();
+        Box::pin(async move {
+            let slot = schedule.take(std::time::Instant::now());
+            tokio::time::sleep_until(slot.intended.into()).await;
+            let result = round(user).await;
+            let latency = slot.latency(std::time::Instant::now());
+            let _ = user
+                .record_custom_request_duration(
+                    ROUND_METHOD,
+                    &label,
+                    latency,
+                    result.is_ok(),
+                    None,
+                    None,
+                )
+                .await;
+            result
+        })
+    })
+}
+
+/// A transaction function that runs the async function `$f(user, ctx)`.
 macro_rules! with_context {
     ($ctx:expr, $f:path) => {{
         let ctx = $ctx;
         let function: TransactionFunction =
             Arc::new(move |user| Box::pin($f(user, Arc::clone(&ctx))));
-        Transaction::new(function)
+        function
     }};
 }
 
@@ -374,7 +413,7 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
 }
 
 /// The measured transaction of a profile.
-fn measured(run: Measured, ctx: Arc<Context>) -> Transaction {
+fn measured(run: Measured, ctx: Arc<Context>) -> TransactionFunction {
     match run {
         Measured::WhoamiCookie | Measured::WhoamiToken => with_context!(ctx, whoami),
         Measured::Login => with_context!(ctx, login_whoami_logout),

@@ -35,6 +35,8 @@ pub struct Settings {
     pub mix: String,
     pub users: usize,
     pub increase_rate: Option<f64>,
+    /// Rounds per second of the open model, if one was asked for.
+    pub rate: Option<f64>,
     pub duration_s: f64,
     pub request_timeout_s: f64,
     pub target: String,
@@ -67,6 +69,8 @@ impl Machine {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadResults {
+    /// With `--rate`: the rounds per second asked and achieved.
+    pub open_model: Option<crate::schedule::Achieved>,
     /// The measured part, after every user started.
     pub measured_s: f64,
     pub wall_s: f64,

@@ -1,0 +1,203 @@
+//! The open model: with `--rate N`, rounds start at their intended times,
+//! evenly spaced at N per second across all users, as wrk2 and `oha -q`
+//! send; each round's latency counts from its intended start, so a stall
+//! of the server shows as latency of the rounds it delayed, not as rounds
+//! that were never sent (coordinated omission corrected). The users are
+//! the concurrency: a round whose time has come waits for a free user, and
+//! that wait is part of its latency.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The intended starts of a run at a fixed rate.
+#[derive(Debug)]
+pub struct Schedule {
+    rate: f64,
+    /// Set when the first round is taken: the schedule starts with the
+    /// measured part, not when the users were being started.
+    start: OnceLock<Instant>,
+    next: AtomicU64,
+}
+
+/// One round's place in the schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    pub index: u64,
+    pub intended: Instant,
+}
+
+impl Slot {
+    /// The round's latency if it ended at `done`: from its intended start.
+    pub fn latency(self, done: Instant) -> Duration {
+        done.saturating_duration_since(self.intended)
+    }
+}
+
+impl Schedule {
+    /// `rate` rounds per second (positive and finite).
+    pub fn new(rate: f64) -> Self {
+        assert!(rate.is_finite() && rate > 0.0, "a rate must be positive");
+        Self {
+            rate,
+            start: OnceLock::new(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The next round, starting the schedule at `now` if it has not
+    /// started. Round k is intended at start + k / rate: computed from the
+    /// start each time, so no rounding error accumulates.
+    pub fn take(&self, now: Instant) -> Slot {
+        let start = *self.start.get_or_init(|| now);
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        Slot {
+            index,
+            intended: start + Duration::from_secs_f64(index as f64 / self.rate),
+        }
+    }
+
+    /// How many rounds were taken.
+    pub fn taken(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
+}
+
+/// The rate asked and the rate a run achieved over `seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Achieved {
+    pub asked_per_s: f64,
+    pub achieved_per_s: f64,
+}
+
+impl Achieved {
+    pub fn new(asked_per_s: f64, completed: u64, seconds: f64) -> Self {
+        Self {
+            asked_per_s,
+            achieved_per_s: completed as f64 / seconds.max(1e-9),
+        }
+    }
+
+    /// Achieved over asked.
+    pub fn ratio(&self) -> f64 {
+        self.achieved_per_s / self.asked_per_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_are_evenly_spaced_from_the_first() {
+        let schedule = Schedule::new(1000.0);
+        let t0 = Instant::now();
+        let slots: Vec<Slot> = (0..5000).map(|_| schedule.take(t0)).collect();
+        assert_eq!(schedule.taken(), 5000);
+        for (k, slot) in slots.iter().enumerate() {
+            assert_eq!(slot.index, k as u64);
+            let expected = Duration::from_micros(1000 * k as u64);
+            let off = slot.intended.duration_since(t0).abs_diff(expected);
+            assert!(off < Duration::from_micros(1), "round {k} is {off:?} off");
+        }
+        // A later first taker does not move the start.
+        let late = schedule.take(t0 + Duration::from_secs(9));
+        assert_eq!(late.intended.duration_since(t0), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_achieved_rate_is_counted_against_the_asked_one() {
+        let a = Achieved::new(250.0, 4950, 20.0);
+        assert!((a.achieved_per_s - 247.5).abs() < 1e-9);
+        assert!((a.ratio() - 0.99).abs() < 1e-9);
+    }
+
+    /// Sends `rounds` rounds of `schedule` through `users` workers against a
+    /// server that takes `service` per request but stops answering from
+    /// `stall_at` for `stall`; returns each round's latency from its
+    /// intended start (in simulated time).
+    fn simulate(
+        schedule: &Schedule,
+        rounds: usize,
+        users: usize,
+        service: Duration,
+        stall_at: Duration,
+        stall: Duration,
+    ) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let mut free = vec![t0; users];
+        let mut latencies = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let slot = schedule.take(t0);
+            // The first user free; the round starts when both it and its
+            // time have come.
+            let (user, at) = free
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, t)| **t)
+                .map(|(i, t)| (i, *t))
+                .unwrap();
+            let sent = at.max(slot.intended);
+            let mut done = sent + service;
+            let (from, to) = (t0 + stall_at, t0 + stall_at + stall);
+            if done > from && sent < to {
+                // Frozen: nothing is answered before the stall ends.
+                done = done.max(to + service);
+            }
+            free[user] = done;
+            latencies.push(slot.latency(done));
+        }
+        latencies
+    }
+
+    /// A 100 ms stall at 1,000 rounds a second shows as about 100 delayed
+    /// rounds, about half of them by more than 50 ms, and not as a gap in
+    /// the count: every round is there.
+    #[test]
+    fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
+        let schedule = Schedule::new(1000.0);
+        let latencies = simulate(
+            &schedule,
+            3000,
+            64,
+            Duration::from_micros(200),
+            Duration::from_secs(1),
+            Duration::from_millis(100),
+        );
+        assert_eq!(latencies.len(), 3000, "no round goes missing");
+        let delayed = latencies
+            .iter()
+            .filter(|l| **l > Duration::from_millis(1))
+            .count();
+        let over_50 = latencies
+            .iter()
+            .filter(|l| **l > Duration::from_millis(50))
+            .count();
+        assert!((95..=105).contains(&delayed), "{delayed} delayed");
+        assert!((45..=55).contains(&over_50), "{over_50} over 50 ms");
+        let worst = latencies.iter().max().unwrap();
+        assert!(*worst >= Duration::from_millis(99), "{worst:?}");
+    }
+
+    /// Too few users to keep up: rounds wait for a user, and that wait is
+    /// latency (a closed model would have sent fewer rounds instead).
+    #[test]
+    fn waiting_for_a_free_user_counts_as_latency() {
+        let schedule = Schedule::new(1000.0);
+        // One user, 2 ms a request: it can do 500 a second.
+        let latencies = simulate(
+            &schedule,
+            1000,
+            1,
+            Duration::from_millis(2),
+            Duration::from_secs(3600),
+            Duration::ZERO,
+        );
+        let last = latencies.last().unwrap();
+        assert!(*last > Duration::from_millis(900), "{last:?}");
+    }
+}
