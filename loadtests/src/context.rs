@@ -64,6 +64,9 @@ pub struct Context {
     pub hydra: Option<Hydra>,
     /// The open model's schedule, with `--rate`.
     pub schedule: Option<std::sync::Arc<crate::schedule::Schedule>>,
+    /// Users whose start is over (done or failed), and how many there are.
+    started: std::sync::atomic::AtomicUsize,
+    users: std::sync::atomic::AtomicUsize,
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
@@ -87,6 +90,8 @@ impl Context {
             keto: None,
             hydra: None,
             schedule: None,
+            started: std::sync::atomic::AtomicUsize::new(0),
+            users: std::sync::atomic::AtomicUsize::new(0),
             mailboxes,
             request_timeout,
             counters: Counters::default(),
@@ -107,6 +112,24 @@ impl Context {
     pub fn with_rate(mut self, rate: Option<f64>) -> Self {
         self.schedule = rate.map(|r| std::sync::Arc::new(crate::schedule::Schedule::new(r)));
         self
+    }
+
+    /// Says how many users the run starts (the open model waits for all).
+    pub fn expect_users(&self, users: usize) {
+        self.users.store(users, Ordering::Relaxed);
+    }
+
+    /// Counts a user whose start is over.
+    pub fn user_started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits until every user's start is over (polling every 5 ms; the
+    /// run's own bound ends the wait with the run).
+    pub async fn all_started(&self) {
+        while self.started.load(Ordering::Relaxed) < self.users.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// The same context with Hydra.

@@ -23,6 +23,7 @@ pub mod results;
 pub mod schedule;
 pub mod smoke;
 pub mod summary;
+pub mod sweep;
 mod target;
 
 use std::fmt::Write as _;
@@ -101,17 +102,8 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         .map_or(0, |d| d.as_secs());
     say(&format!("target: {}", target.describe()));
     target.check().await?;
-    let ctx = Arc::new(
-        Context::new(
-            target.kratos(),
-            target.mailboxes(),
-            opts.seed.unwrap_or_else(clock_seed),
-            opts.request_timeout,
-        )
-        .with_keto(target.keto())
-        .with_hydra(target.hydra())
-        .with_rate(opts.rate),
-    );
+    let seed = opts.seed.unwrap_or_else(clock_seed);
+    let ctx = Arc::new(context(target, opts, seed, opts.rate));
     check_profiles(&ctx, mix)?;
 
     let smoke = if opts.no_smoke {
@@ -121,6 +113,24 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         eprint!("{}", smoke::render(&smoke));
         smoke
     };
+
+    if let Some(plan) = opts.sweep {
+        let sweep = Box::pin(sweep_run(target, opts, mix, plan, seed)).await?;
+        let results = Results {
+            schema: results::SCHEMA,
+            version: results::VERSION,
+            started_at,
+            settings: settings(target, opts, mix),
+            machine: Machine::here(),
+            passed: !smoke.iter().any(smoke::SmokeResult::failed),
+            interrupted: false,
+            smoke,
+            load: None,
+            sweep: Some(sweep),
+        };
+        let path = results.write(&opts.out)?;
+        return Ok(Report { results, path });
+    }
 
     say(&format!(
         "load: {mix} with {} users for {} (bounded; Ctrl-C stops it early)",
@@ -166,24 +176,99 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         schema: results::SCHEMA,
         version: results::VERSION,
         started_at,
-        settings: Settings {
-            mix: mix.to_string(),
-            users: opts.users,
-            increase_rate: opts.increase_rate,
-            rate: opts.rate,
-            duration_s: opts.duration.as_secs_f64(),
-            request_timeout_s: opts.request_timeout.as_secs_f64(),
-            target: target.describe(),
-            kratos_version: harness::KRATOS_VERSION,
-        },
+        settings: settings(target, opts, mix),
         machine: Machine::here(),
         passed: !load_failed && !smoke.iter().any(smoke::SmokeResult::failed),
         interrupted: run.interrupted,
         smoke,
         load: Some(load),
+        sweep: None,
     };
     let path = results.write(&opts.out)?;
     Ok(Report { results, path })
+}
+
+/// The run's shared state; `rate` for the open model.
+fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Context {
+    Context::new(
+        target.kratos(),
+        target.mailboxes(),
+        seed,
+        opts.request_timeout,
+    )
+    .with_keto(target.keto())
+    .with_hydra(target.hydra())
+    .with_rate(rate)
+}
+
+fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
+    Settings {
+        mix: mix.to_string(),
+        users: opts.users,
+        increase_rate: opts.increase_rate,
+        rate: opts.rate,
+        sweep: opts
+            .sweep
+            .map(|p| format!("{}:{}:{}", p.from, p.step, p.to)),
+        duration_s: opts.duration.as_secs_f64(),
+        request_timeout_s: opts.request_timeout.as_secs_f64(),
+        target: target.describe(),
+        kratos_version: harness::KRATOS_VERSION,
+    }
+}
+
+/// The capacity sweep: a measured open-model run per rate, each with
+/// users (and people) of its own, until the rates are done or Ctrl-C.
+async fn sweep_run(
+    target: &Target,
+    opts: &Options,
+    mix: &Mix,
+    plan: sweep::Plan,
+    seed: u64,
+) -> Result<sweep::Sweep> {
+    let objective = sweep::Objective::new(opts.slo_p99, opts.error_budget);
+    let rates = plan.rates();
+    say(&format!(
+        "sweep: {mix} at {} rates from {} to {} rounds/s, {} each with {} users",
+        rates.len(),
+        plan.from,
+        rates.last().copied().unwrap_or(plan.from),
+        humantime::format_duration(opts.duration),
+        opts.users
+    ));
+    let mut steps = Vec::new();
+    for (i, rate) in rates.into_iter().enumerate() {
+        // New people for each rate: the last rate's are still signed up.
+        let ctx = Arc::new(context(
+            target,
+            opts,
+            seed + (i as u64 + 1) * 1_000_000,
+            Some(rate),
+        ));
+        let run = Box::pin(load::run(&ctx, mix, opts)).await?;
+        let summaries = summary::steps(
+            &run.metrics,
+            run.measured_seconds,
+            &ctx.counters.overturned(),
+        );
+        let step = sweep::Step::from_run(rate, &summaries, run.measured_seconds, &objective);
+        say(&format!(
+            "sweep: {rate:.1}/s asked, {:.1}/s achieved, p50 {:.2} ms, p99 {:.2} ms, {} failed: {}",
+            step.achieved_per_s,
+            step.p50_ms,
+            step.p99_ms,
+            step.failures,
+            if step.holds { "holds" } else { "does not hold" }
+        ));
+        steps.push(step);
+        if run.interrupted {
+            say("stopped early: the sweep covers the rates run until then");
+            break;
+        }
+    }
+    let sweep = sweep::Sweep::new(objective, steps);
+    println!("\n{}", sweep::render(&sweep));
+    Ok(sweep)
 }
 
 /// Refuses a mix the target cannot run, before anything is sent.

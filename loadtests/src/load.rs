@@ -48,6 +48,7 @@ pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRu
         .iter()
         .map(|(profile, weight)| profiles::scenario(profile, *weight, ctx))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    ctx.expect_users(opts.users);
     Box::pin(run_scenarios(ctx, scenarios, opts)).await
 }
 

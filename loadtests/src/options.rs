@@ -46,6 +46,22 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_RATE")]
     pub rate: Option<f64>,
 
+    /// A capacity sweep: the open model at FROM, FROM+STEP, ... up to TO
+    /// rounds per second (e.g. 50:50:400), each for --duration with users
+    /// of its own; prints per rate the achieved rate and p50/p95/p99, and
+    /// the highest rate at which --slo-p99 and --error-budget hold.
+    #[arg(long, env = "ORYGATE_SWEEP", conflicts_with = "rate")]
+    pub sweep: Option<crate::sweep::Plan>,
+
+    /// The sweep's latency objective: the rounds' p99, from their intended
+    /// start, at most this.
+    #[arg(long, env = "ORYGATE_SLO_P99", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub slo_p99: Duration,
+
+    /// The sweep's error budget: failed rounds, in percent of all rounds.
+    #[arg(long, env = "ORYGATE_ERROR_BUDGET", default_value_t = 1.0)]
+    pub error_budget: f64,
+
     /// How long the measured load runs, after every user has started:
     /// 15s, 2m, 1m30s.
     #[arg(long, short = 't', env = "ORYGATE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
@@ -155,6 +171,11 @@ impl Options {
         if self.request_timeout.is_zero() {
             return Err(Error::Usage(
                 "--request-timeout must be longer than zero".into(),
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.error_budget) {
+            return Err(Error::Usage(
+                "--error-budget is a percentage, from 0 to 100".into(),
             ));
         }
         if self.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {

@@ -259,7 +259,7 @@ pub fn scenario(
     let start = on_start(profile.run.start(), Arc::clone(ctx));
     let mut round = measured(profile.run, Arc::clone(ctx));
     if let Some(schedule) = &ctx.schedule {
-        round = on_schedule(Arc::clone(schedule), round, profile.name);
+        round = on_schedule(Arc::clone(ctx), Arc::clone(schedule), round, profile.name);
     }
     Ok(Scenario::new(profile.name)
         .set_weight(weight)?
@@ -275,16 +275,21 @@ pub const ROUND_METHOD: &str = "ROUND";
 /// is recorded as `<profile> ROUND [from intended start]` with its latency
 /// from that start.
 fn on_schedule(
+    ctx: Arc<Context>,
     schedule: Arc<crate::schedule::Schedule>,
     round: TransactionFunction,
     name: &'static str,
 ) -> TransactionFunction {
     let label = format!("{name} [from intended start]");
     Arc::new(move |user| {
+        let ctx = Arc::clone(&ctx);
         let schedule = Arc::clone(&schedule);
         let round = Arc::clone(&round);
         let label = label.clone();
         Box::pin(async move {
+            // The schedule starts once every user has started: rounds due
+            // while sign-ups were still going would all fall due at once.
+            ctx.all_started().await;
             let slot = schedule.take(std::time::Instant::now());
             tokio::time::sleep_until(slot.intended.into()).await;
             let result = round(user).await;
@@ -317,6 +322,21 @@ macro_rules! with_context {
 /// The user's start: a client of the right kind with its own jar (or none),
 /// and, unmeasured, the account the profile needs.
 fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
+    let inner = on_start_inner(start, Arc::clone(&ctx));
+    let function: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&ctx);
+        let inner = Arc::clone(&inner);
+        Box::pin(async move {
+            let result = inner(user).await;
+            ctx.user_started();
+            result
+        })
+    });
+    Transaction::new(function)
+}
+
+/// [`on_start`] before it is counted.
+fn on_start_inner(start: Start, ctx: Arc<Context>) -> TransactionFunction {
     let function: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
         Box::pin(async move {
@@ -365,7 +385,7 @@ fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
             }
         })
     });
-    Transaction::new(function)
+    function
 }
 
 /// Gives a starting user the account `start` asks for: signed up through

@@ -23,6 +23,8 @@ pub struct Results {
     pub machine: Machine,
     pub smoke: Vec<SmokeResult>,
     pub load: Option<LoadResults>,
+    /// A capacity sweep's rates, when one ran instead of a single load.
+    pub sweep: Option<crate::sweep::Sweep>,
     /// No smoke flow failed and no load step or user start failed.
     pub passed: bool,
     /// Ctrl-C or SIGTERM stopped the load before its time: the results
@@ -37,6 +39,8 @@ pub struct Settings {
     pub increase_rate: Option<f64>,
     /// Rounds per second of the open model, if one was asked for.
     pub rate: Option<f64>,
+    /// A capacity sweep's FROM:STEP:TO, if one ran.
+    pub sweep: Option<String>,
     pub duration_s: f64,
     pub request_timeout_s: f64,
     pub target: String,

@@ -648,3 +648,39 @@ async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_st
     assert!(round.p50_ms >= request.p50_ms, "{table}");
     assert!(report.passed(), "{table}");
 }
+
+/// A capacity sweep runs the open model at each rate of its plan against
+/// one deployment and keeps, per rate, the achieved rate and percentiles,
+/// and the capacity under the objective.
+#[tokio::test]
+async fn a_sweep_measures_each_rate_of_its_plan() {
+    let stack = load_stack(&[]).await;
+    let report = run(
+        &stack,
+        &[
+            "--profile",
+            "whoami-api",
+            "--sweep",
+            "15:15:30",
+            "--users",
+            "4",
+            "--duration",
+            "2s",
+            "--slo-p99",
+            "2s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let sweep = report.results.sweep.as_ref().expect("a sweep ran");
+    assert!(report.results.load.is_none());
+    let asked: Vec<f64> = sweep.steps.iter().map(|s| s.asked_per_s).collect();
+    assert_eq!(asked, [15.0, 30.0]);
+    for step in &sweep.steps {
+        assert!(step.rounds > 0 && step.failures == 0, "{step:?}");
+        assert!(step.p50_ms <= step.p99_ms, "{step:?}");
+    }
+    // Fifteen whoami a second with a p99 under 2 s: any machine holds it.
+    assert!(sweep.capacity_per_s.is_some_and(|c| c >= 15.0), "{sweep:?}");
+    assert!((sweep.objective.p99_ms - 2000.0).abs() < 1e-9);
+}

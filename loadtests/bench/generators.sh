@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Benchmarks orygate as a load generator beside oha and wrk, in one run:
+# Kratos (in memory, --dev, warnings only) pinned to CPU 0, every generator
+# pinned to CPU 1, the same whoami endpoint with real sessions, the same
+# connections and duration, rounds interleaved (orygate, oha, wrk, then
+# again). Saturating runs first; then fixed rates at 25 % and 75 % of the
+# capacity oha measured (orygate --rate vs oha -q; wrk has no fixed rate);
+# then the generators' CPU per request against a fast endpoint (Kratos'
+# /health/alive). Prints a Markdown table per part; medians of the rounds.
+#
+#   loadtests/bench/generators.sh            # ROUNDS=3 DURATION=10 CONNS=32
+#
+# Needs docker and the oryd/kratos image (scripts/prepare.sh), oha (cargo
+# install oha), wrk (Debian), taskset, curl, jq, python3. Everything talks
+# to 127.0.0.1 only; every run is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+KRATOS_CPU=${KRATOS_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+IMAGE=oryd/kratos:v1.3.1
+
+die() { echo "error: $*" >&2; exit 1; }
+for tool in docker oha wrk taskset curl jq python3; do
+  command -v "$tool" >/dev/null || die "$tool is missing (oha: cargo install oha; wrk: apt-get install wrk)"
+done
+docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scripts/prepare.sh"
+ORYGATE=target/release/orygate
+[ -x "$ORYGATE" ] || cargo build --release -p loadtests --bin orygate
+work=$(mktemp -d)
+name=orygate-bench-kratos-$$
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PUB=$(free_port)
+ADM=$(free_port)
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+docker run -d --name "$name" --network host --cpuset-cpus "$KRATOS_CPU" \
+  -v "$PWD/ory/kratos:/etc/config/kratos:ro" \
+  -e DSN=memory -e SQA_OPT_OUT=true -e LOG_LEVEL=warning -e HASHERS_BCRYPT_COST=4 \
+  -e SERVE_PUBLIC_HOST=127.0.0.1 -e SERVE_PUBLIC_PORT="$PUB" -e SERVE_PUBLIC_BASE_URL="http://127.0.0.1:$PUB/" \
+  -e SERVE_ADMIN_HOST=127.0.0.1 -e SERVE_ADMIN_PORT="$ADM" -e SERVE_ADMIN_BASE_URL="http://127.0.0.1:$ADM/" \
+  "$IMAGE" serve -c /etc/config/kratos/kratos.yml --dev --sqa-opt-out >/dev/null
+for _ in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$PUB/health/ready" >/dev/null && break
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:$PUB/health/ready" >/dev/null || { docker logs --tail 20 "$name" >&2; die "Kratos was not ready in 30 s"; }
+
+# A real session for oha and wrk (orygate's users make one each).
+email="bench-$$@orygate.test"
+password="bench-password-$$-not-for-production"
+curl -sf -X POST "http://127.0.0.1:$ADM/admin/identities" -H 'Content-Type: application/json' \
+  -d "{\"schema_id\":\"person\",\"traits\":{\"email\":\"$email\",\"name\":{\"first\":\"Bench\",\"last\":\"Mark\"}},\"credentials\":{\"password\":{\"config\":{\"password\":\"$password\"}}},\"verifiable_addresses\":[{\"value\":\"$email\",\"verified\":true,\"via\":\"email\",\"status\":\"completed\"}]}" >/dev/null \
+  || die "could not create the benchmark identity"
+flow=$(curl -sf "http://127.0.0.1:$PUB/self-service/login/api" | jq -r .id)
+token=$(curl -sf -X POST "http://127.0.0.1:$PUB/self-service/login?flow=$flow" -H 'Content-Type: application/json' \
+  -d "{\"method\":\"password\",\"identifier\":\"$email\",\"password\":\"$password\"}" | jq -r .session_token)
+[ -n "$token" ] && [ "$token" != null ] || die "could not log in the benchmark identity"
+WHOAMI="http://127.0.0.1:$PUB/sessions/whoami"
+ALIVE="http://127.0.0.1:$PUB/health/alive"
+
+# Runs "$@" on the generator's CPU; writes "<user+sys CPU s>" to $work/cpu.
+timed() {
+  local TIMEFORMAT='%U %S'
+  { time taskset -c "$LOAD_CPU" "$@" >"$work/out" 2>"$work/err"; } 2>"$work/time"
+  awk '{print $1 + $2}' "$work/time" >"$work/cpu"
+}
+
+# Each prints: rps p50_ms p99_ms requests cpu_s
+run_oha() { # url [rate]
+  local rate=()
+  [ -n "${2:-}" ] && rate=(-q "$2")
+  timed oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" "${rate[@]}" -H "X-Session-Token: $token" "$1"
+  jq -r --arg cpu "$(cat "$work/cpu")" \
+    '"\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000) \(.statusCodeDistribution | to_entries | map(.value) | add) \($cpu)"' "$work/out"
+}
+run_wrk() { # url
+  timed wrk -t1 -c "$CONNS" -d "${DURATION}s" --latency -H "X-Session-Token: $token" "$1"
+  python3 - "$work/out" "$(cat "$work/cpu")" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = float(re.match(r"[\d.]+", v).group()), re.sub(r"[\d.]", "", v)
+    return n * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+reqs = int(re.search(r"(\d+) requests in", text).group(1))
+print(rps, p50, p99, reqs, sys.argv[2])
+PY
+}
+run_orygate() { # profile [rate]
+  local rate=()
+  [ -n "${2:-}" ] && rate=(--rate "$2")
+  timed "$ORYGATE" --kratos-url "http://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
+    --profile whoami-api -u "$CONNS" -t "${DURATION}s" --no-smoke -q --out "$work/results" "${rate[@]}"
+  local step=${3:-kratos GET /sessions/whoami}
+  jq -r --arg cpu "$(cat "$work/cpu")" --arg step "$step" \
+    '.load.steps[] | select(.step == $step) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.requests) \($cpu)"' \
+    "$(ls -t "$work"/results/*.json | head -n 1)"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# Prints a Markdown row from the rounds' lines in $1: medians per column.
+row() { # label file
+  local f=$2
+  printf '| %s | %.0f | %.2f | %.2f | %.1f |\n' "$1" \
+    "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)" "$(cut -d' ' -f3 "$f" | median)" \
+    "$(awk '{print $5 * 1e6 / $4}' "$f" | median)"
+}
+
+echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians"
+echo
+echo "## Saturating: GET /sessions/whoami with a session token"
+echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
+echo "| --- | --- | --- | --- | --- |"
+for r in $(seq 1 "$ROUNDS"); do
+  run_orygate >>"$work/sat-orygate"
+  run_oha "$WHOAMI" >>"$work/sat-oha"
+  run_wrk "$WHOAMI" >>"$work/sat-wrk"
+done
+row "orygate (a session per user)" "$work/sat-orygate"
+row "oha" "$work/sat-oha"
+row "wrk" "$work/sat-wrk"
+capacity=$(cut -d' ' -f1 "$work/sat-oha" | median)
+
+for share in 25 75; do
+  rate=$(awk -v c="$capacity" -v s="$share" 'BEGIN {printf "%d", c * s / 100}')
+  echo
+  echo "## Fixed rate: $rate req/s ($share % of oha's saturating rate)"
+  echo "| generator | achieved req/s | p50 ms | p99 ms | CPU µs/request |"
+  echo "| --- | --- | --- | --- | --- |"
+  for r in $(seq 1 "$ROUNDS"); do
+    run_orygate "" "$rate" "whoami-api ROUND [from intended start]" >>"$work/rate$share-orygate"
+    run_oha "$WHOAMI" "$rate" >>"$work/rate$share-oha"
+  done
+  row "orygate --rate (from intended start)" "$work/rate$share-orygate"
+  row "oha -q" "$work/rate$share-oha"
+done
+
+echo
+echo "## CPU per request against a fast endpoint: GET /health/alive"
+echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
+echo "| --- | --- | --- | --- | --- |"
+for r in $(seq 1 "$ROUNDS"); do
+  run_oha "$ALIVE" >>"$work/alive-oha"
+  run_wrk "$ALIVE" >>"$work/alive-wrk"
+done
+row "oha" "$work/alive-oha"
+row "wrk" "$work/alive-wrk"
+echo
+echo "(orygate's profiles check sessions; against /health/alive there is none to check.)"
