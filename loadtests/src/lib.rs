@@ -344,8 +344,8 @@ fn render_load(load: &LoadResults) -> String {
     let g = load.generator;
     let _ = writeln!(
         out,
-        "generator (orygate itself): {:.2} CPU s, {:.2} cores busy, {:.0} µs CPU per request",
-        g.cpu_seconds, g.cores_busy, g.cpu_us_per_request
+        "generator (orygate itself): {:.2} CPU s, {:.2} cores busy, {:.0} µs CPU per request, peak RSS {:.1} MiB",
+        g.cpu_seconds, g.cores_busy, g.cpu_us_per_request, g.peak_rss_mib
     );
     out
 }

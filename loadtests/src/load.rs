@@ -39,6 +39,9 @@ pub struct Generator {
     pub cores_busy: f64,
     /// CPU microseconds per measured request.
     pub cpu_us_per_request: f64,
+    /// The most memory orygate held at once so far (peak resident set,
+    /// `VmHWM`), in MiB.
+    pub peak_rss_mib: f64,
 }
 
 /// Runs `mix` with the options' users, rate and duration.
@@ -93,6 +96,7 @@ pub async fn run_scenarios(
             cpu_seconds: cpu,
             cores_busy: cpu / wall.as_secs_f64().max(1e-9),
             cpu_us_per_request: cpu * 1e6 / requests as f64,
+            peak_rss_mib: peak_rss_mib(),
         },
     })
 }
@@ -138,6 +142,19 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
 
 /// CPU seconds this process has used, from `/proc/self/stat` (user and
 /// system time of all threads, in the kernel's 100 Hz ticks).
+/// The process's peak resident set (`VmHWM` in `/proc/self/status`), MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
