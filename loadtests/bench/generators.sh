@@ -65,10 +65,13 @@ WHOAMI="http://127.0.0.1:$PUB/sessions/whoami"
 ALIVE="http://127.0.0.1:$PUB/health/alive"
 
 # Runs "$@" on the generator's CPU; writes "<user+sys CPU s>" to $work/cpu.
+TIMEFORMAT='%U %S'
 timed() {
-  local TIMEFORMAT='%U %S'
-  { time taskset -c "$LOAD_CPU" "$@" >"$work/out" 2>"$work/err"; } 2>"$work/time"
-  awk '{print $1 + $2}' "$work/time" >"$work/cpu"
+  if ! { time taskset -c "$LOAD_CPU" "$@" >"$work/out" 2>"$work/err"; } 2>"$work/time"; then
+    tail -n 30 "$work/out" "$work/err" >&2
+    die "$1 failed"
+  fi
+  awk 'NF == 2 {cpu = $1 + $2} END {print cpu}' "$work/time" >"$work/cpu"
 }
 
 # Each prints: rps p50_ms p99_ms requests cpu_s
@@ -84,14 +87,15 @@ run_wrk() { # url
   python3 - "$work/out" "$(cat "$work/cpu")" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = float(re.match(r"[\d.]+", v).group()), re.sub(r"[\d.]", "", v)
-    return n * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+def percentile(p):
+    m = re.search(p + r"%\s+([\d.]+)(us|ms|s|m)\b", text)
+    if not m:
+        sys.exit("wrk's output has no " + p + "% line:\n" + text)
+    return float(m.group(1)) * UNIT[m.group(2)]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
 reqs = int(re.search(r"(\d+) requests in", text).group(1))
-print(rps, p50, p99, reqs, sys.argv[2])
+print(rps, percentile("50"), percentile("99"), reqs, sys.argv[2])
 PY
 }
 run_orygate() { # profile [rate]
