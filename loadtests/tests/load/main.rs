@@ -32,6 +32,17 @@ async fn load_stack(env: &[(&str, &str)]) -> OryStack {
         .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
+/// Kratos and `other` in the load profile, owned by the test.
+async fn load_stack_with(other: harness::Service) -> OryStack {
+    OryStack::builder()
+        .with_kratos()
+        .with(other)
+        .profile(Profile::Load)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"))
+}
+
 /// Runs `args` against `stack`, as the binary does with `--kratos-url`,
 /// but with the stack's mail sink readable.
 async fn run(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
@@ -473,13 +484,7 @@ async fn recovery_and_settings_run_under_load_without_a_failure() {
 /// step of its own, every answer is the one the relationships give.
 #[tokio::test]
 async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
-    let stack = OryStack::builder()
-        .with_kratos()
-        .with_keto()
-        .profile(Profile::Load)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let stack = load_stack_with(Service::Keto).await;
     let report = run(
         &stack,
         &[
@@ -518,13 +523,7 @@ async fn keto_check_without_keto_is_refused_before_the_load() {
 /// the navigation they are.
 #[tokio::test]
 async fn oauth2_profiles_run_under_load_without_a_failure() {
-    let stack = OryStack::builder()
-        .with_kratos()
-        .with_hydra()
-        .profile(Profile::Load)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let stack = load_stack_with(Service::Hydra).await;
     let report = run(
         &stack,
         &[

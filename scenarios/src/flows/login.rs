@@ -41,11 +41,24 @@ pub async fn browser_with<T: Transport>(
     query: &[(&str, &str)],
 ) -> Result<Landing> {
     let flow = start_browser_with(t, kratos, Kind::Login, query).await?;
+    submit_password(t, kratos, &flow, identifier, password).await
+}
+
+/// Signs in with a password in the browser login flow `flow` (one the
+/// browser was sent to, e.g. by Hydra with a login challenge): the walk
+/// ends where Kratos sends the browser once signed in.
+pub async fn submit_password<T: Transport>(
+    t: &T,
+    kratos: &Kratos,
+    flow: &harness::kratos::Flow,
+    identifier: &str,
+    password: &str,
+) -> Result<Landing> {
     let outcome = submit_browser(
         t,
         kratos,
         Kind::Login,
-        &flow,
+        flow,
         &[
             ("method", "password"),
             ("identifier", identifier),
@@ -58,13 +71,13 @@ pub async fn browser_with<T: Transport>(
         // one) is not a login.
         Outcome::Elsewhere(landing) if flow_param(&landing.url).is_some() => {
             Err(Error::unexpected(
-                action(&flow, Expect::Redirect)?.1.name(),
+                action(flow, Expect::Redirect)?.1.name(),
                 format!("sent to another flow instead of signed in: {}", landing.url),
             ))
         }
         Outcome::Elsewhere(landing) => Ok(landing),
         Outcome::SameFlow(_) => Err(Error::unexpected(
-            action(&flow, Expect::Redirect)?.1.name(),
+            action(flow, Expect::Redirect)?.1.name(),
             "the login form came back without errors and without a session",
         )),
     }

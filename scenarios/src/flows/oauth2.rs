@@ -9,7 +9,7 @@ use harness::navigate::follow_across;
 use harness::{Error, Expect, Hydra, Kratos, Result, Step, Transport};
 use url::Url;
 
-use super::{BROWSER_ACCEPT, Kind, Outcome, fetch_flow, flow_param, query_param, submit_browser};
+use super::{BROWSER_ACCEPT, Kind, fetch_flow, flow_param, query_param};
 
 /// A registered client as the flows use it.
 #[derive(Debug, Clone)]
@@ -353,25 +353,9 @@ async fn kratos_login<T: Transport>(t: &T, ui: &Url, login: &Login) -> Result<Ur
     };
     let id = flow_param(ui).unwrap_or_default();
     let flow = fetch_flow(t, kratos, Kind::Login, &id).await?;
-    let outcome = submit_browser(
-        t,
-        kratos,
-        Kind::Login,
-        &flow,
-        &[
-            ("method", "password"),
-            ("identifier", identifier),
-            ("password", password),
-        ],
-    )
-    .await?;
-    match outcome {
-        Outcome::Elsewhere(landing) => Ok(landing.url),
-        Outcome::SameFlow(_) => Err(Error::unexpected(
-            "kratos POST /self-service/login?flow=%",
-            "the login form came back without errors and without a session",
-        )),
-    }
+    // Kratos sends the browser on to Hydra: another origin, not fetched.
+    let landing = super::login::submit_password(t, kratos, &flow, identifier, password).await?;
+    Ok(landing.url)
 }
 
 fn redirect_to(location: &str) -> Result<Url> {

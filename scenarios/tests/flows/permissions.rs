@@ -31,6 +31,20 @@ async fn seeded(stack: &OryStack, admin: &NativeApp) -> Vec<Relationship> {
     tuples
 }
 
+/// The rows of the committed table Keto answers otherwise, as the table
+/// check prints them, with the committed relationships written first.
+async fn table_disagreements(stack: &OryStack) -> (Vec<String>, usize) {
+    let admin = NativeApp::new().unwrap();
+    seeded(stack, &admin).await;
+    let table = permissions::fixture_table().unwrap();
+    let wrong = ok(
+        stack,
+        permissions::disagreements(&admin, &stack.keto(), &table).await,
+    )
+    .await;
+    (wrong.iter().map(ToString::to_string).collect(), table.len())
+}
+
 fn rel(text: &str) -> Relationship {
     text.parse().unwrap()
 }
@@ -38,20 +52,11 @@ fn rel(text: &str) -> Relationship {
 #[tokio::test]
 async fn the_model_grants_and_denies_what_the_permission_table_says() {
     let stack = keto_stack(None).await;
-    let admin = NativeApp::new().unwrap();
-    seeded(&stack, &admin).await;
-    let table = permissions::fixture_table().unwrap();
-    let wrong = ok(
-        &stack,
-        permissions::disagreements(&admin, &stack.keto(), &table).await,
-    )
-    .await;
-    let listed: Vec<String> = wrong.iter().map(ToString::to_string).collect();
+    let (listed, rows) = table_disagreements(&stack).await;
     assert!(
-        wrong.is_empty(),
-        "{} of {} rows of fixtures/keto/permissions.txt disagree with the model:\n{}",
-        wrong.len(),
-        table.len(),
+        listed.is_empty(),
+        "{} of {rows} rows of fixtures/keto/permissions.txt disagree with the model:\n{}",
+        listed.len(),
         listed.join("\n")
     );
 }
@@ -83,15 +88,7 @@ async fn a_model_change_that_flips_a_row_is_named_by_the_table() {
 
     let stack = keto_stack(Some(&overlay)).await;
     std::fs::remove_dir_all(&overlay).ok();
-    let admin = NativeApp::new().unwrap();
-    seeded(&stack, &admin).await;
-    let table = permissions::fixture_table().unwrap();
-    let wrong = ok(
-        &stack,
-        permissions::disagreements(&admin, &stack.keto(), &table).await,
-    )
-    .await;
-    let listed: Vec<String> = wrong.iter().map(ToString::to_string).collect();
+    let (listed, _) = table_disagreements(&stack).await;
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert!(
         listed[0].ends_with("bob comment Document:roadmap: expected deny, Keto says allow"),
