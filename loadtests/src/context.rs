@@ -107,10 +107,12 @@ impl Context {
         self
     }
 
-    /// The same context with rounds started at `rate` per second.
+    /// The same context with rounds started at `rate` per second, for
+    /// `length` (the run's duration).
     #[must_use]
-    pub fn with_rate(mut self, rate: Option<f64>) -> Self {
-        self.schedule = rate.map(|r| std::sync::Arc::new(crate::schedule::Schedule::new(r)));
+    pub fn with_rate(mut self, rate: Option<f64>, length: std::time::Duration) -> Self {
+        self.schedule =
+            rate.map(|r| std::sync::Arc::new(crate::schedule::Schedule::new(r).lasting(length)));
         self
     }
 

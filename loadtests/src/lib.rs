@@ -198,7 +198,7 @@ fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Con
     )
     .with_keto(target.keto())
     .with_hydra(target.hydra())
-    .with_rate(rate)
+    .with_rate(rate, opts.duration)
 }
 
 fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {

@@ -290,7 +290,11 @@ fn on_schedule(
             // The schedule starts once every user has started: rounds due
             // while sign-ups were still going would all fall due at once.
             ctx.all_started().await;
-            let slot = schedule.take(std::time::Instant::now());
+            let Some(slot) = schedule.take(std::time::Instant::now()) else {
+                // The run's rounds are all out; Goose is about to stop.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                return Ok(());
+            };
             tokio::time::sleep_until(slot.intended.into()).await;
             let result = round(user).await;
             let latency = slot.latency(std::time::Instant::now());

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Schedule {
     rate: f64,
+    /// No round is intended after start + length: rounds the users would
+    /// claim ahead of the run's end are not sent (nor counted).
+    length: Option<Duration>,
     /// Set when the first round is taken: the schedule starts with the
     /// measured part, not when the users were being started.
     start: OnceLock<Instant>,
@@ -40,9 +43,17 @@ impl Schedule {
         assert!(rate.is_finite() && rate > 0.0, "a rate must be positive");
         Self {
             rate,
+            length: None,
             start: OnceLock::new(),
             next: AtomicU64::new(0),
         }
+    }
+
+    /// The same schedule, ending `length` after its start.
+    #[must_use]
+    pub fn lasting(mut self, length: Duration) -> Self {
+        self.length = Some(length);
+        self
     }
 
     pub fn rate(&self) -> f64 {
@@ -50,15 +61,20 @@ impl Schedule {
     }
 
     /// The next round, starting the schedule at `now` if it has not
-    /// started. Round k is intended at start + k / rate: computed from the
-    /// start each time, so no rounding error accumulates.
-    pub fn take(&self, now: Instant) -> Slot {
+    /// started; `None` once the schedule's length is over. Round k is
+    /// intended at start + k / rate: computed from the start each time, so
+    /// no rounding error accumulates.
+    pub fn take(&self, now: Instant) -> Option<Slot> {
         let start = *self.start.get_or_init(|| now);
         let index = self.next.fetch_add(1, Ordering::Relaxed);
-        Slot {
-            index,
-            intended: start + Duration::from_secs_f64(index as f64 / self.rate),
+        let offset = Duration::from_secs_f64(index as f64 / self.rate);
+        if self.length.is_some_and(|length| offset >= length) {
+            return None;
         }
+        Some(Slot {
+            index,
+            intended: start + offset,
+        })
     }
 
     /// How many rounds were taken.
@@ -96,7 +112,7 @@ mod tests {
     fn rounds_are_evenly_spaced_from_the_first() {
         let schedule = Schedule::new(1000.0);
         let t0 = Instant::now();
-        let slots: Vec<Slot> = (0..5000).map(|_| schedule.take(t0)).collect();
+        let slots: Vec<Slot> = (0..5000).map(|_| schedule.take(t0).unwrap()).collect();
         assert_eq!(schedule.taken(), 5000);
         for (k, slot) in slots.iter().enumerate() {
             assert_eq!(slot.index, k as u64);
@@ -105,8 +121,12 @@ mod tests {
             assert!(off < Duration::from_micros(1), "round {k} is {off:?} off");
         }
         // A later first taker does not move the start.
-        let late = schedule.take(t0 + Duration::from_secs(9));
+        let late = schedule.take(t0 + Duration::from_secs(9)).unwrap();
         assert_eq!(late.intended.duration_since(t0), Duration::from_secs(5));
+
+        // A schedule of 2 s at 10/s has 20 rounds, then none.
+        let short = Schedule::new(10.0).lasting(Duration::from_secs(2));
+        assert_eq!((0..30).filter_map(|_| short.take(t0)).count(), 20);
     }
 
     #[test]
@@ -132,7 +152,7 @@ mod tests {
         let mut free = vec![t0; users];
         let mut latencies = Vec::with_capacity(rounds);
         for _ in 0..rounds {
-            let slot = schedule.take(t0);
+            let slot = schedule.take(t0).unwrap();
             // The first user free; the round starts when both it and its
             // time have come.
             let (user, at) = free

@@ -623,9 +623,11 @@ async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_st
             "--profile",
             "whoami-api",
             "--rate",
-            "40",
+            "20",
+            // Users to spare: 20 a second stays within reach even when
+            // each request takes half a second on a busy machine.
             "--users",
-            "4",
+            "16",
             "--duration",
             "3s",
         ],
@@ -635,10 +637,10 @@ async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_st
     let table = table(&report);
     let load = report.results.load.as_ref().unwrap();
     let rate = load.open_model.expect("an open-model run reports its rate");
-    assert!((rate.asked_per_s - 40.0).abs() < f64::EPSILON);
+    assert!((rate.asked_per_s - 20.0).abs() < f64::EPSILON);
     assert!(
-        (0.8..=1.1).contains(&rate.ratio()),
-        "asked 40/s, achieved {:.1}/s:\n{table}",
+        (0.8..=1.15).contains(&rate.ratio()),
+        "asked 20/s, achieved {:.1}/s:\n{table}",
         rate.achieved_per_s
     );
     let request = step(&report, "kratos GET /sessions/whoami").expect(&table);
@@ -662,7 +664,7 @@ async fn a_sweep_measures_each_rate_of_its_plan() {
             "--sweep",
             "15:15:30",
             "--users",
-            "4",
+            "12",
             "--duration",
             "2s",
             "--slo-p99",
