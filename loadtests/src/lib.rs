@@ -138,6 +138,7 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         humantime::format_duration(opts.duration)
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
+    let ended = std::time::Instant::now();
     let steps = summary::steps(
         &run.metrics,
         run.measured_seconds,
@@ -152,7 +153,11 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
             .filter(|s| s.step.contains(profiles::ROUND_METHOD))
             .map(|s| s.requests)
             .sum();
-        schedule::Achieved::new(schedule.rate(), rounds as u64, run.measured_seconds)
+        schedule::Achieved::new(
+            schedule.rate(),
+            rounds as u64,
+            schedule.active_seconds(ended),
+        )
     });
     let load = LoadResults {
         open_model,
@@ -246,12 +251,17 @@ async fn sweep_run(
             Some(rate),
         ));
         let run = Box::pin(load::run(&ctx, mix, opts)).await?;
+        let ended = std::time::Instant::now();
         let summaries = summary::steps(
             &run.metrics,
             run.measured_seconds,
             &ctx.counters.overturned(),
         );
-        let step = sweep::Step::from_run(rate, &summaries, run.measured_seconds, &objective);
+        let active = ctx
+            .schedule
+            .as_ref()
+            .map_or(run.measured_seconds, |s| s.active_seconds(ended));
+        let step = sweep::Step::from_run(rate, &summaries, active, &objective);
         say(&format!(
             "sweep: {rate:.1}/s asked, {:.1}/s achieved, p50 {:.2} ms, p99 {:.2} ms, {} failed: {}",
             step.achieved_per_s,

@@ -77,6 +77,20 @@ impl Schedule {
         })
     }
 
+    /// How long the schedule ran if the run ended at `end`: from its start
+    /// (once every user had started) to `end`, at most its length. The
+    /// achieved rate is the rounds over this, not over Goose's measured
+    /// span, which begins while users are still starting.
+    pub fn active_seconds(&self, end: Instant) -> f64 {
+        let Some(start) = self.start.get() else {
+            return 0.0;
+        };
+        let ran = end.saturating_duration_since(*start);
+        self.length
+            .map_or(ran, |length| ran.min(length))
+            .as_secs_f64()
+    }
+
     /// How many rounds were taken.
     pub fn taken(&self) -> u64 {
         self.next.load(Ordering::Relaxed)
@@ -124,9 +138,15 @@ mod tests {
         let late = schedule.take(t0 + Duration::from_secs(9)).unwrap();
         assert_eq!(late.intended.duration_since(t0), Duration::from_secs(5));
 
-        // A schedule of 2 s at 10/s has 20 rounds, then none.
+        // A schedule of 2 s at 10/s has 20 rounds, then none, and was
+        // active 2 s however late the run ended.
         let short = Schedule::new(10.0).lasting(Duration::from_secs(2));
+        assert!(short.active_seconds(t0).abs() < f64::EPSILON, "not started");
         assert_eq!((0..30).filter_map(|_| short.take(t0)).count(), 20);
+        let end = t0 + Duration::from_secs(5);
+        assert!((short.active_seconds(end) - 2.0).abs() < 1e-9);
+        let early = t0 + Duration::from_millis(1500);
+        assert!((short.active_seconds(early) - 1.5).abs() < 1e-9);
     }
 
     #[test]
