@@ -681,7 +681,15 @@ async fn a_sweep_measures_each_rate_of_its_plan() {
         assert!(step.rounds > 0 && step.failures == 0, "{step:?}");
         assert!(step.p50_ms <= step.p99_ms, "{step:?}");
     }
-    // Fifteen whoami a second with a p99 under 2 s: any machine holds it.
-    assert!(sweep.capacity_per_s.is_some_and(|c| c >= 15.0), "{sweep:?}");
+    // Whether a rate holds depends on the machine (a busy one starts the
+    // users late and leaves a short window); the capacity must be the
+    // last rate that held before the first that did not.
+    let held = sweep
+        .steps
+        .iter()
+        .take_while(|s| s.holds)
+        .last()
+        .map(|s| s.asked_per_s);
+    assert_eq!(sweep.capacity_per_s, held, "{sweep:?}");
     assert!((sweep.objective.p99_ms - 2000.0).abs() < 1e-9);
 }
