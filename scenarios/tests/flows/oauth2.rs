@@ -266,6 +266,12 @@ async fn post_and_public_clients_and_pkce_enforced_for_the_public_one() {
     .await
     .unwrap_err();
     assert_eq!(e.ory_id().as_deref(), Some("invalid_request"), "{e}");
+    // Refused for the missing PKCE, not for something else.
+    let said = e.to_string().to_lowercase();
+    assert!(
+        said.contains("pkce") || said.contains("code_challenge"),
+        "{e}"
+    );
     let _ = admin;
 }
 
