@@ -71,11 +71,8 @@ pub async fn run(opts: Options) -> Result<Report> {
         extra.dedup();
         let names: String = extra
             .iter()
-            .map(|s| match s {
-                harness::Service::Hydra => ", Hydra",
-                harness::Service::Keto => ", Keto",
-                harness::Service::Kratos => "",
-            })
+            .filter(|s| **s != harness::Service::Kratos)
+            .flat_map(|s| [", ", target::title(*s)])
             .collect();
         say(&format!(
             "starting a fresh stack: Kratos{names} in the load profile{}",

@@ -1,12 +1,23 @@
 //! What a run talks to: a fresh stack it starts and removes, or an existing
 //! deployment by URL.
 
+use std::fmt::Write as _;
+
 use harness::{
     Error as HarnessError, Hydra, Keto, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service,
 };
 
 use crate::error::{Error, Result};
 use crate::options::Options;
+
+/// A service's name as a sentence writes it.
+pub(crate) fn title(service: Service) -> &'static str {
+    match service {
+        Service::Kratos => "Kratos",
+        Service::Hydra => "Hydra",
+        Service::Keto => "Keto",
+    }
+}
 
 /// A fresh stack (owned: dropping the target removes it) or an existing
 /// deployment.
@@ -103,19 +114,42 @@ impl Target {
         let admin = kratos
             .admin_base()
             .map_or_else(|| "no admin URL".to_owned(), |u| format!("admin {u}"));
-        let keto = self.keto().map_or_else(String::new, |k| {
-            format!(", Keto at {} (write {})", k.read(""), k.write(""))
-        });
+        // A fresh stack's services are at the pinned versions.
+        let fresh = matches!(self, Self::Stack(_));
+        let named = |service: Service| {
+            if fresh {
+                format!("{} {}", title(service), service.tag())
+            } else {
+                title(service).to_owned()
+            }
+        };
+        let mut others = String::new();
+        if let Some(k) = self.keto() {
+            let _ = write!(
+                others,
+                ", {} at {} (write {})",
+                named(Service::Keto),
+                k.read(""),
+                k.write("")
+            );
+        }
+        if let Some(h) = self.hydra() {
+            let _ = write!(
+                others,
+                ", {} at {} (admin {})",
+                named(Service::Hydra),
+                h.public_base(),
+                h.admin("")
+            );
+        }
+        let kratos_at = format!(
+            "{} at {} ({admin}){others}",
+            named(Service::Kratos),
+            kratos.public_base()
+        );
         match self {
-            Self::Stack(stack) => format!(
-                "a fresh stack {}: Kratos {} at {} ({admin}){}",
-                stack.id(),
-                Service::Kratos.tag(),
-                kratos.public_base(),
-                keto.replace("Keto at", &format!("Keto {} at", Service::Keto.tag()))
-                    .replace("Hydra at", &format!("Hydra {} at", Service::Hydra.tag()))
-            ),
-            Self::Existing { .. } => format!("Kratos at {} ({admin}){keto}", kratos.public_base()),
+            Self::Stack(stack) => format!("a fresh stack {}: {kratos_at}", stack.id()),
+            Self::Existing { .. } => kratos_at,
         }
     }
 
