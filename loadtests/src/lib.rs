@@ -135,26 +135,13 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         humantime::format_duration(opts.duration)
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-    let ended = std::time::Instant::now();
-    let steps = summary::steps(
-        &run.metrics,
-        run.measured_seconds,
-        &ctx.counters.overturned(),
-    );
+    let (steps, rate_seconds) = summarize(&ctx, &run);
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
     let open_model = ctx.schedule.as_ref().map(|schedule| {
-        let rounds: usize = steps
-            .iter()
-            .filter(|s| s.step.contains(profiles::ROUND_METHOD))
-            .map(|s| s.requests)
-            .sum();
-        schedule::Achieved::new(
-            schedule.rate(),
-            rounds as u64,
-            schedule.active_seconds(ended),
-        )
+        let rounds: usize = summary::rounds(&steps).map(|s| s.requests).sum();
+        schedule::Achieved::new(schedule.rate(), rounds as u64, rate_seconds)
     });
     let load = LoadResults {
         open_model,
@@ -219,6 +206,23 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
     }
 }
 
+/// A finished run's step summaries, and the seconds its rates count over:
+/// the open model's active time when it ran one (from the last user's
+/// start to now), else Goose's measured span. Called as the run returns.
+fn summarize(ctx: &Context, run: &LoadRun) -> (Vec<summary::StepSummary>, f64) {
+    let ended = std::time::Instant::now();
+    let steps = summary::steps(
+        &run.metrics,
+        run.measured_seconds,
+        &ctx.counters.overturned(),
+    );
+    let seconds = ctx
+        .schedule
+        .as_ref()
+        .map_or(run.measured_seconds, |s| s.active_seconds(ended));
+    (steps, seconds)
+}
+
 /// The capacity sweep: a measured open-model run per rate, each with
 /// users (and people) of its own, until the rates are done or Ctrl-C.
 async fn sweep_run(
@@ -248,17 +252,8 @@ async fn sweep_run(
             Some(rate),
         ));
         let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-        let ended = std::time::Instant::now();
-        let summaries = summary::steps(
-            &run.metrics,
-            run.measured_seconds,
-            &ctx.counters.overturned(),
-        );
-        let active = ctx
-            .schedule
-            .as_ref()
-            .map_or(run.measured_seconds, |s| s.active_seconds(ended));
-        let step = sweep::Step::from_run(rate, &summaries, active, &objective);
+        let (summaries, rate_seconds) = summarize(&ctx, &run);
+        let step = sweep::Step::from_run(rate, &summaries, rate_seconds, &objective);
         say(&format!(
             "sweep: {rate:.1}/s asked, {:.1}/s achieved, p50 {:.2} ms, p99 {:.2} ms, {} failed: {}",
             step.achieved_per_s,

@@ -105,6 +105,14 @@ pub fn steps(
     steps
 }
 
+/// The open model's `ROUND` steps (one per profile of the mix), the
+/// rounds timed from their intended start.
+pub fn rounds(steps: &[StepSummary]) -> impl Iterator<Item = &StepSummary> {
+    steps
+        .iter()
+        .filter(|s| s.step.contains(crate::profiles::ROUND_METHOD))
+}
+
 /// The summary table, one line per step, then the failures by kind.
 pub fn render(steps: &[StepSummary]) -> String {
     let width = steps.iter().map(|s| s.step.len()).max().unwrap_or(4).max(4);

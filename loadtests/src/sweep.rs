@@ -106,10 +106,7 @@ impl Step {
         seconds: f64,
         objective: &Objective,
     ) -> Self {
-        let rounds: Vec<&StepSummary> = steps
-            .iter()
-            .filter(|s| s.step.contains(crate::profiles::ROUND_METHOD))
-            .collect();
+        let rounds: Vec<&StepSummary> = crate::summary::rounds(steps).collect();
         let worst = |f: fn(&StepSummary) -> f64| rounds.iter().map(|s| f(s)).fold(0.0, f64::max);
         let count: usize = rounds.iter().map(|s| s.requests).sum();
         let failures: usize = rounds.iter().map(|s| s.failures).sum();
