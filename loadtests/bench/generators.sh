@@ -82,9 +82,9 @@ timed() {
 }
 
 # Each prints: rps p50_ms p99_ms requests cpu_s
-run_oha() { # url [rate]
+run_oha() { # url [rate [--latency-correction]]
   local rate=()
-  [ -n "${2:-}" ] && rate=(-q "$2")
+  [ -n "${2:-}" ] && rate=(-q "$2" ${3:+"$3"})
   timed oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" "${rate[@]}" -H "X-Session-Token: $token" "$1"
   jq -r --arg cpu "$(cat "$work/cpu")" \
     '"\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000) \(.statusCodeDistribution | to_entries | map(.value) | add) \($cpu)"' "$work/out"
@@ -105,20 +105,31 @@ reqs = int(re.search(r"(\d+) requests in", text).group(1))
 print(rps, percentile("50"), percentile("99"), reqs, sys.argv[2])
 PY
 }
-run_orygate() { # profile [rate]
+# With a rate, the round's line (from its intended start) goes to stdout
+# and the request's (from its send) to the file $3. PROFILE, STEP and USERS
+# choose another profile, step and user count.
+run_orygate() { # [rate send-file]
   local rate=()
-  [ -n "${2:-}" ] && rate=(--rate "$2")
+  [ -n "${1:-}" ] && rate=(--rate "$1")
   ALLOW_1=1 timed "$ORYGATE" --kratos-url "http://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
-    --profile whoami-api -u "$CONNS" -t "${DURATION}s" --no-smoke -q --out "$work/results" "${rate[@]}" \
-    --increase-rate 8
-  local step=${3:-kratos GET /sessions/whoami}
+    --profile "${PROFILE:-whoami-api}" -u "${USERS:-$CONNS}" -t "${DURATION}s" --no-smoke -q --out "$work/results" \
+    "${rate[@]}" --increase-rate "${INCREASE:-8}"
   local results
   results=$(ls -t "$work"/results/*.json | head -n 1)
   jq -r '"orygate: \(.load.setup_failures) of \(.settings.users) users could not start; failed steps: \([.load.steps[].failures] | add)"' \
     "$results" >>"$work/notes"
-  jq -r --arg cpu "$(cat "$work/cpu")" --arg step "$step" \
-    '.load.steps[] | select(.step == $step) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.requests) \($cpu)"' \
-    "$results"
+  step_line() {
+    jq -r --arg cpu "$(cat "$work/cpu")" --arg step "$1" \
+      '.load.steps[] | select(.step == $step) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.requests) \($cpu)"' \
+      "$results"
+  }
+  if [ -n "${1:-}" ]; then
+    step_line "whoami-api ROUND [from intended start]"
+    step_line "kratos GET /sessions/whoami" >>"$2"
+  else
+    step_line "${STEP:-kratos GET /sessions/whoami}"
+  fi
+  jq -r '.load.generator.peak_rss_mib' "$results" >"$work/rss"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -152,11 +163,14 @@ for share in 25 75; do
   echo "| generator | achieved req/s | p50 ms | p99 ms | CPU µs/request |"
   echo "| --- | --- | --- | --- | --- |"
   for r in $(seq 1 "$ROUNDS"); do
-    run_orygate "" "$rate" "whoami-api ROUND [from intended start]" >>"$work/rate$share-orygate"
+    run_orygate "$rate" "$work/rate$share-orygate-send" >>"$work/rate$share-orygate"
+    run_oha "$WHOAMI" "$rate" --latency-correction >>"$work/rate$share-oha-corrected"
     run_oha "$WHOAMI" "$rate" >>"$work/rate$share-oha"
   done
-  row "orygate --rate (from intended start)" "$work/rate$share-orygate"
-  row "oha -q" "$work/rate$share-oha"
+  row "orygate --rate, from the intended start" "$work/rate$share-orygate"
+  row "oha -q --latency-correction (from the intended start)" "$work/rate$share-oha-corrected"
+  row "orygate --rate, the request from its send" "$work/rate$share-orygate-send"
+  row "oha -q (from the send)" "$work/rate$share-oha"
 done
 
 echo
@@ -164,12 +178,25 @@ echo "## CPU per request against a fast endpoint: GET /health/alive"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
 echo "| --- | --- | --- | --- | --- |"
 for r in $(seq 1 "$ROUNDS"); do
+  PROFILE=health STEP="kratos GET /health/alive" run_orygate >>"$work/alive-orygate"
   run_oha "$ALIVE" >>"$work/alive-oha"
   run_wrk "$ALIVE" >>"$work/alive-wrk"
 done
+row "orygate (a browser with its jar per user)" "$work/alive-orygate"
 row "oha" "$work/alive-oha"
 row "wrk" "$work/alive-wrk"
+
 echo
-echo "(orygate's profiles check sessions; against /health/alive there is none to check.)"
+echo "## Memory per virtual user: peak RSS of a whoami-api run (each user signed in with its own session)"
+echo "| users | peak RSS MiB | KB per user above 10 users |"
+echo "| --- | --- | --- |"
+base=""
+for users in 10 100 1000; do
+  USERS=$users INCREASE=100 run_orygate >/dev/null
+  rss=$(cat "$work/rss")
+  [ -z "$base" ] && base=$rss
+  awk -v u="$users" -v r="$rss" -v b="$base" \
+    'BEGIN {printf "| %d | %.1f | %s |\n", u, r, (u > 10) ? sprintf("%.0f", (r - b) * 1024 / (u - 10)) : "-"}'
+done
 echo
 sort "$work/notes" | uniq -c | sed 's/^ */    /'

@@ -102,6 +102,19 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     let seed = opts.seed.unwrap_or_else(clock_seed);
     let ctx = Arc::new(context(target, opts, seed, opts.rate));
     check_profiles(&ctx, mix)?;
+    if opts.identities > 0 {
+        say(&format!(
+            "creating {} identities through the admin API",
+            opts.identities
+        ));
+        let took =
+            interruptible("the identities' creation", ctx.populate(opts.identities)).await??;
+        say(&format!(
+            "created {} identities in {:.1} s",
+            opts.identities,
+            took.as_secs_f64()
+        ));
+    }
 
     let smoke = if opts.no_smoke {
         Vec::new()
@@ -199,6 +212,7 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
         sweep: opts
             .sweep
             .map(|p| format!("{}:{}:{}", p.from, p.step, p.to)),
+        identities: opts.identities,
         duration_s: opts.duration.as_secs_f64(),
         request_timeout_s: opts.request_timeout.as_secs_f64(),
         target: target.describe(),

@@ -100,6 +100,12 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_HYDRA_ADMIN_URL", requires = "hydra_url")]
     pub hydra_admin_url: Option<Url>,
 
+    /// Identities to create through the admin API before the run, besides
+    /// the users' own, to measure against tables of a realistic size
+    /// (e.g. 10000).
+    #[arg(long, env = "ORYGATE_IDENTITIES", default_value_t = 0)]
+    pub identities: usize,
+
     /// Keep a fresh stack's data in memory instead of PostgreSQL, as Ory's
     /// published benchmarks do (read-only profiles only: concurrent writes
     /// fail there).

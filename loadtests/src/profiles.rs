@@ -52,6 +52,14 @@ pub const PROFILES: &[Profile] = &[
         run: Measured::WhoamiToken,
     },
     Profile {
+        name: "health",
+        about: "browsers ask Kratos' /health/alive: no session to check, the generator's own cost",
+        needs_mail: false,
+        needs: &[],
+        needs_account: false,
+        run: Measured::Health,
+    },
+    Profile {
         name: "login",
         about: "verified users log in, check whoami and log out, in a browser",
         needs_mail: false,
@@ -122,6 +130,7 @@ pub const PROFILES: &[Profile] = &[
 enum Measured {
     WhoamiCookie,
     WhoamiToken,
+    Health,
     Login,
     Recovery,
     Settings,
@@ -157,7 +166,7 @@ impl Measured {
             Self::WhoamiCookie | Self::Settings => Start::SignedInBrowser,
             Self::WhoamiToken => Start::SignedInApp,
             Self::Login | Self::Recovery => Start::VerifiedBrowser,
-            Self::Signup => Start::FreshBrowser,
+            Self::Signup | Self::Health => Start::FreshBrowser,
             Self::KetoCheck => Start::KetoRelationships,
             Self::OAuth2Code => Start::OAuth2User,
             Self::ClientCredentials | Self::Introspect => Start::OAuth2Service,
@@ -440,6 +449,7 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
 fn measured(run: Measured, ctx: Arc<Context>) -> TransactionFunction {
     match run {
         Measured::WhoamiCookie | Measured::WhoamiToken => with_context!(ctx, whoami),
+        Measured::Health => with_context!(ctx, alive),
         Measured::Login => with_context!(ctx, login_whoami_logout),
         Measured::Recovery => with_context!(ctx, recover),
         Measured::Settings => with_context!(ctx, rename),
@@ -459,6 +469,19 @@ async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let result = async {
         let session = ctx.kratos.whoami(&t, account.token.as_deref()).await?;
         expect_own(&ctx.kratos, &session, &account)
+    }
+    .await;
+    t.finish(result).await
+}
+
+/// `GET /health/alive` with the user's browser: a 200 and its body read.
+async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let t = GooseTransport::new(user, &ctx.counters);
+    let result = async {
+        let url = ctx.kratos.public("health/alive");
+        let step = harness::Step::get("kratos", &url);
+        let response = t.send(&step, t.client().get(url)).await?;
+        harness::response::text(&step, response).await.map(drop)
     }
     .await;
     t.finish(result).await

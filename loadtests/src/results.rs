@@ -41,6 +41,8 @@ pub struct Settings {
     pub rate: Option<f64>,
     /// A capacity sweep's FROM:STEP:TO, if one ran.
     pub sweep: Option<String>,
+    /// Identities created before the run besides the users' own.
+    pub identities: usize,
     pub duration_s: f64,
     pub request_timeout_s: f64,
     pub target: String,

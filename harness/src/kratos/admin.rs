@@ -6,9 +6,23 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{Identity, Kratos, Session};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::response::json;
 use crate::transport::{Expect, Step, Transport, get_json};
+
+/// Kratos' answer to a batch of identity patches.
+#[derive(Debug, serde::Deserialize)]
+struct BatchAnswer {
+    #[serde(default)]
+    identities: Vec<PatchOutcome>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PatchOutcome {
+    action: String,
+    identity: Option<String>,
+    error: Option<Value>,
+}
 
 /// One page of a list and the token of the next, if there is one.
 #[derive(Debug, Clone)]
@@ -57,6 +71,56 @@ impl Kratos {
         let password = json!({ "hashed_password": hashed_password });
         self.post_identity(transport, traits, password, verified)
             .await
+    }
+
+    /// `PATCH /admin/identities`: creates `identities` (each a body as
+    /// `POST /admin/identities` takes) in one request, at most 1,000 with
+    /// hashed passwords or none; returns the new identities' ids in order.
+    /// An identity Kratos refused (e.g. a duplicate address) fails the
+    /// whole call, naming it.
+    pub async fn create_identities<T: Transport>(
+        &self,
+        transport: &T,
+        identities: &[Value],
+    ) -> Result<Vec<String>> {
+        let url = self.admin("admin/identities")?;
+        let step = Step::new("kratos", Method::PATCH, &url, Expect::Status(200));
+        let patches: Vec<_> = identities
+            .iter()
+            .map(|identity| json!({ "create": identity }))
+            .collect();
+        let request = transport
+            .client()
+            .patch(url)
+            .json(&json!({ "identities": patches }));
+        let answer: BatchAnswer = json(&step, transport.send(&step, request).await?).await?;
+        if answer.identities.len() != identities.len() {
+            return Err(Error::Unexpected {
+                step: step.to_string(),
+                reason: format!(
+                    "asked to create {} identities, Kratos answered for {}",
+                    identities.len(),
+                    answer.identities.len()
+                ),
+            });
+        }
+        answer
+            .identities
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, outcome)| match (outcome.action.as_str(), outcome.identity) {
+                    ("create", Some(id)) => Ok(id),
+                    (action, _) => Err(Error::Unexpected {
+                        step: step.to_string(),
+                        reason: format!(
+                            "identity {i} of the batch was not created: action {action:?}{}",
+                            outcome.error.map(|e| format!(", {e}")).unwrap_or_default()
+                        ),
+                    }),
+                },
+            )
+            .collect()
     }
 
     async fn post_identity<T: Transport>(
