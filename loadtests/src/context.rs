@@ -19,35 +19,17 @@ pub struct Counters {
     /// Users whose start (sign-up, login) failed; they go on without a
     /// session and their steps fail.
     pub setup_failures: AtomicU64,
-    /// Goose's own verdicts the transport overturned: a status Goose
-    /// counted as an error that the step accepts (a 302 while a browser
-    /// navigates), by Goose request name and error text. Goose keeps them
-    /// in its error table; the summary takes them out again.
-    pub overturned: Mutex<std::collections::BTreeMap<(String, String), usize>>,
+    /// What the run measures, per step.
+    pub recorder: crate::record::Recorder,
 }
 
 impl Counters {
-    /// Notes an error of Goose's that the step accepted after all.
-    pub fn overturn(&self, name: &str, error: &str) {
-        *self
-            .overturned
-            .lock()
-            .expect("overturned lock")
-            .entry((name.to_owned(), error.to_owned()))
-            .or_default() += 1;
-    }
-
-    /// The overturned verdicts so far.
-    pub fn overturned(&self) -> std::collections::BTreeMap<(String, String), usize> {
-        self.overturned.lock().expect("overturned lock").clone()
-    }
-
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
 
     /// Counts a failed step, for the progress line. The summary's counts
-    /// are Goose's, kept from the moment every user has started.
+    /// are the recorder's, kept from the moment every user has started.
     pub fn failed(&self, step: &str) {
         tracing::trace!(step, "step failed");
         self.failures.fetch_add(1, Ordering::Relaxed);
@@ -116,14 +98,22 @@ impl Context {
         self
     }
 
-    /// Says how many users the run starts (the open model waits for all).
+    /// Says how many users the run starts (the open model waits for all,
+    /// and the measured part begins when all have started).
     pub fn expect_users(&self, users: usize) {
         self.users.store(users, Ordering::Relaxed);
+        if users == 0 {
+            self.counters.recorder.start(std::time::Instant::now());
+        }
     }
 
-    /// Counts a user whose start is over.
+    /// Counts a user whose start is over; the last one starts the
+    /// measured part.
     pub fn user_started(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
+        let started = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        if started >= self.users.load(Ordering::Relaxed) {
+            self.counters.recorder.start(std::time::Instant::now());
+        }
     }
 
     /// Waits until every user's start is over (polling every 5 ms; the

@@ -22,13 +22,9 @@ pub enum Error {
     #[error("run the load: {0}")]
     Goose(String),
 
-    /// Writing the results.
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading, writing or merging results.
+    #[error("{0}")]
+    Report(String),
 
     /// Ctrl-C or SIGTERM before the load started.
     #[error("interrupted during {0}; the stack was removed")]

@@ -1,99 +1,85 @@
-//! The flows' [`Transport`] over a Goose user: each step is a named Goose
-//! request, sent from that user's own client and cookie jar, and counted a
-//! failure exactly when the flow would fail in a test.
+//! The flows' [`Transport`] for a Goose user: each step is sent from that
+//! user's own client and cookie jar, timed, and recorded by orygate's
+//! [`Recorder`](crate::record::Recorder) under its step name, a failure
+//! exactly when the flow would fail in a test. Goose runs the users and
+//! their transactions; the requests bypass its metrics, which judge a
+//! request by its status alone and cost more CPU than the request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use goose::goose::{GooseRequest, GooseUser, TransactionError};
-use goose::metrics::GooseRequestMetric;
-use harness::{Error, Expect, Result, Step, Transport};
+use goose::goose::{GooseUser, TransactionError};
+use harness::{Error, Result, Step, Transport};
 use reqwest::{Client, RequestBuilder, Response};
 
 use crate::context::Counters;
+use crate::record::Outcome;
 
-/// The label Goose shows before a wait's name, as it shows `GET` before a
-/// request's.
-pub const WAIT_METHOD: &str = "WAIT";
-
-/// The label of a failure a flow found before sending the step it names.
+/// The method shown for a failure a flow found before sending the step it
+/// names.
 pub const FLOW_METHOD: &str = "FLOW";
 
-/// Borrows a Goose user for one transaction. Goose judges a request by its
-/// status alone (any non-2xx fails unless one expected status is named);
-/// this transport judges it by the step's [`Expect`] instead and corrects
-/// Goose's verdict both ways. A failure a flow finds later (a form that
-/// came back with errors after its 303, an error page) is charged to the
-/// step the flow names, through [`GooseTransport::finish`].
+/// Borrows a Goose user's client for one transaction. A failure a flow
+/// finds later (a form that came back with errors after its 303, an error
+/// page) is charged to the step the flow names, through
+/// [`GooseTransport::finish`].
 #[derive(Debug)]
 pub struct GooseTransport<'u> {
-    user: tokio::sync::Mutex<&'u mut GooseUser>,
     client: Client,
-    /// The last request of each step in this transaction, by step name.
-    sent: Mutex<HashMap<String, GooseRequestMetric>>,
+    /// Whether the last request of each step in this transaction was
+    /// recorded as a success, by step name.
+    sent: Mutex<HashMap<String, bool>>,
     counters: &'u Counters,
 }
 
 impl<'u> GooseTransport<'u> {
-    pub fn new(user: &'u mut GooseUser, counters: &'u Counters) -> Self {
+    pub fn new(user: &GooseUser, counters: &'u Counters) -> Self {
         Self {
             client: user.client.clone(),
-            user: tokio::sync::Mutex::new(user),
             sent: Mutex::new(HashMap::new()),
             counters,
         }
     }
 
     /// Ends the transaction with the flow's result: a failure is charged to
-    /// the step it names (if Goose counted that step's request a success),
+    /// the step it names (if that step's request was recorded a success),
     /// and the transaction fails with the error's text.
-    pub async fn finish<T>(
-        self,
-        result: Result<T>,
-    ) -> std::result::Result<T, Box<TransactionError>> {
+    pub fn finish<T>(self, result: Result<T>) -> std::result::Result<T, Box<TransactionError>> {
         let error = match result {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
         tracing::debug!(%error, "a flow failed under load");
         let tag = tag(&error);
-        let mut sent = self.sent.into_inner().expect("step registry lock");
-        let user = self.user.into_inner();
-        match error
-            .step()
-            .and_then(|step| sent.get_mut(step).map(|m| (step, m)))
-        {
-            Some((step, metric)) if metric.success => {
+        let sent = self.sent.into_inner().expect("step registry lock");
+        let recorder = &self.counters.recorder;
+        let now = Instant::now();
+        match error.step().map(|step| (step, sent.get(step))) {
+            Some((step, Some(true))) => {
                 self.counters.failed(step);
-                // Goose returns the failure it records; the transaction
-                // fails below with the flow's own message.
-                let _ = user.set_failure(&tag, metric, None, None);
+                recorder.overturn(step, now, &tag);
             }
-            // Goose counted it failed already.
-            Some(_) => {}
             // Mail waits are recorded by `record`; an error before any
             // request (a form without an action) is recorded as its step
-            // with the method `FLOW`, so that no time of zero is mixed into
-            // a real request's histogram.
-            None => {
-                if let Some(step) = error.step().filter(|_| !is_mail(&error)) {
-                    let (service, target) = service_and_target(step);
-                    self.counters
-                        .failed(&format!("{service} {FLOW_METHOD} {target}"));
-                    let _ = user
-                        .record_custom_request_duration(
-                            FLOW_METHOD,
-                            &format!("{service} {target}"),
-                            Duration::ZERO,
-                            false,
-                            None,
-                            Some(&tag),
-                        )
-                        .await;
-                }
+            // with the method `FLOW`, with no time.
+            Some((step, None)) if !is_mail(&error) => {
+                let (service, target) = service_and_target(step);
+                let name = format!("{service} {FLOW_METHOD} {target}");
+                self.counters.failed(&name);
+                recorder.record(
+                    &name,
+                    now,
+                    Outcome {
+                        latency: None,
+                        status: None,
+                        error: Some(&tag),
+                    },
+                );
             }
+            // Recorded failed already, or a mail wait, or no step named.
+            _ => {}
         }
         Err(Box::new(TransactionError::Custom(error.to_string())))
     }
@@ -105,83 +91,80 @@ impl Transport for GooseTransport<'_> {
     }
 
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
-        let label = step.label();
-        let mut goose = GooseRequest::builder()
-            .name(label.as_str())
-            .set_request_builder(request);
-        goose = match step.expect() {
-            Expect::Status(status) => goose.expect_status_code(status),
-            // Kratos redirects browsers with 303 See Other; another redirect
-            // is accepted below.
-            Expect::Redirect => goose.expect_status_code(303),
-            Expect::Success | Expect::Navigate | Expect::OneOf(_) => goose,
-        };
+        let name = step.name();
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let mut user = self.user.lock().await;
-        let answered = user
-            .request(goose.build())
-            .await
-            .map_err(|e| Error::unexpected(step.name(), format!("goose could not send it: {e}")))?;
-        let mut metric = answered.request;
-        let response = match answered.response {
+        let began = Instant::now();
+        let answered = request.send().await;
+        let ended = Instant::now();
+        let latency = Some(ended - began);
+        let recorder = &self.counters.recorder;
+        let response = match answered {
             Ok(response) => response,
             Err(source) => {
-                self.counters.failed(&step.name());
-                self.remember(step, metric);
-                return Err(Error::Http {
-                    step: step.name(),
+                let error = Error::Http {
+                    step: name.clone(),
                     source,
-                });
+                };
+                self.counters.failed(&name);
+                let kept = recorder.record(
+                    &name,
+                    ended,
+                    Outcome {
+                        latency,
+                        status: None,
+                        error: Some(&tag(&error)),
+                    },
+                );
+                self.remember(name, kept, false);
+                return Err(error);
             }
         };
-        let accepted = step.expect().accepts(response.status().as_u16());
-        if accepted && !metric.success {
-            // Goose judged the status alone; its error text would be
-            // recorded again with the correction, and its error table
-            // keeps the first verdict: the summary takes it out.
-            self.counters.overturn(&metric.name, &metric.error);
-            metric.error.clear();
-            let _ = user.set_success(&mut metric);
-        }
+        let status = Some(response.status().as_u16());
         let checked = step.check(response).await;
-        if let Err(error) = &checked {
-            self.counters.failed(&step.name());
-            if metric.success {
-                let _ = user.set_failure(&tag(error), &mut metric, None, None);
-            }
+        let error = checked.as_ref().err().map(tag);
+        if error.is_some() {
+            self.counters.failed(&name);
         }
-        drop(user);
-        self.remember(step, metric);
+        let kept = recorder.record(
+            &name,
+            ended,
+            Outcome {
+                latency,
+                status,
+                error: error.as_deref(),
+            },
+        );
+        self.remember(name, kept, error.is_none());
         checked
     }
 
     async fn record(&self, step: &Step, elapsed: Duration, error: Option<&Error>) {
+        let name = step.name();
         if error.is_some() {
-            self.counters.failed(&step.name());
+            self.counters.failed(&name);
         }
         let tag = error.map(tag);
-        let _ = self
-            .user
-            .lock()
-            .await
-            .record_custom_request_duration(
-                WAIT_METHOD,
-                &step.label(),
-                elapsed,
-                error.is_none(),
-                None,
-                tag.as_deref(),
-            )
-            .await;
+        self.counters.recorder.record(
+            &name,
+            Instant::now(),
+            Outcome {
+                latency: Some(elapsed),
+                status: None,
+                error: tag.as_deref(),
+            },
+        );
     }
 }
 
 impl GooseTransport<'_> {
-    fn remember(&self, step: &Step, metric: GooseRequestMetric) {
-        self.sent
-            .lock()
-            .expect("step registry lock")
-            .insert(step.name(), metric);
+    /// Notes a step's request of this transaction, if it was recorded.
+    fn remember(&self, name: String, recorded: bool, success: bool) {
+        if recorded {
+            self.sent
+                .lock()
+                .expect("step registry lock")
+                .insert(name, success);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ mod oauth2;
 pub mod options;
 mod permissions;
 pub mod profiles;
+pub mod record;
+pub mod report;
 pub mod results;
 pub mod schedule;
 pub mod smoke;
@@ -40,16 +42,31 @@ pub use target::Target;
 use profiles::Mix;
 use results::{LoadResults, Machine, Results, Settings};
 
-/// What a run found: the results document and where it was written.
+/// What a run found: the results document and where it was written (the
+/// JSON first, then the other formats in the order asked).
 #[derive(Debug)]
 pub struct Report {
     pub results: Results,
-    pub path: std::path::PathBuf,
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 impl Report {
+    /// Passed, and passed its baseline gate if it had one.
     pub fn passed(&self) -> bool {
-        self.results.passed
+        self.results.gate_passed()
+    }
+
+    /// The results JSON.
+    pub fn json(&self) -> &std::path::Path {
+        &self.paths[0]
+    }
+
+    /// The file of the format with `extension`, if it was written.
+    pub fn file(&self, extension: &str) -> Option<&std::path::Path> {
+        self.paths
+            .iter()
+            .map(std::path::PathBuf::as_path)
+            .find(|p| p.to_string_lossy().ends_with(&format!(".{extension}")))
     }
 }
 
@@ -59,6 +76,12 @@ impl Report {
 /// interrupted before the load).
 pub async fn run(opts: Options) -> Result<Report> {
     let mix = opts.validate()?;
+    if opts.kratos_url.is_some() && !opts.kratos_env.is_empty() {
+        return Err(Error::Usage(
+            "--kratos-env configures a fresh stack's Kratos; a deployment given by --kratos-url has its own config".into(),
+        ));
+    }
+    let opts = opts.for_shard();
     let target = if let Some(target) = Target::from_options(&opts) {
         target
     } else {
@@ -74,15 +97,29 @@ pub async fn run(opts: Options) -> Result<Report> {
             .filter(|s| **s != harness::Service::Kratos)
             .flat_map(|s| [", ", target::title(*s)])
             .collect();
+        let settings: Vec<String> = opts
+            .kratos_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         say(&format!(
-            "starting a fresh stack: Kratos{names} in the load profile{}",
+            "starting a fresh stack: Kratos{names} in the load profile{}{}",
             if opts.in_memory {
                 ", data in memory"
             } else {
                 ""
+            },
+            if settings.is_empty() {
+                String::new()
+            } else {
+                format!(", Kratos with {}", settings.join(" "))
             }
         ));
-        interruptible("the stack's start", Target::start(&extra, opts.in_memory)).await??
+        interruptible(
+            "the stack's start",
+            Target::start(&extra, opts.in_memory, &opts.kratos_env),
+        )
+        .await??
     };
     let report = Box::pin(run_on(&target, &opts, &mix)).await;
     let stopped = target.stop().await;
@@ -99,7 +136,11 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         .map_or(0, |d| d.as_secs());
     say(&format!("target: {}", target.describe()));
     target.check().await?;
-    let seed = opts.seed.unwrap_or_else(clock_seed);
+    // Shards of one run sign up people of their own.
+    let seed = opts.seed.unwrap_or_else(clock_seed)
+        + opts
+            .shard
+            .map_or(0, |s| u64::from(s.index - 1) * 1_000_000_000);
     let ctx = Arc::new(context(target, opts, seed, opts.rate));
     check_profiles(&ctx, mix)?;
     if opts.identities > 0 {
@@ -124,22 +165,26 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         smoke
     };
 
+    let base = |smoke: Vec<smoke::SmokeResult>| Results {
+        schema: reports::SCHEMA.to_owned(),
+        version: reports::VERSION,
+        started_at,
+        settings: settings(target, opts, mix),
+        machine: Machine::here(),
+        passed: !smoke.iter().any(smoke::SmokeResult::failed),
+        interrupted: false,
+        smoke,
+        load: None,
+        sweep: None,
+        merged_from: Vec::new(),
+        baseline: None,
+    };
+
     if let Some(plan) = opts.sweep {
         let sweep = Box::pin(sweep_run(target, opts, mix, plan, seed)).await?;
-        let results = Results {
-            schema: results::SCHEMA,
-            version: results::VERSION,
-            started_at,
-            settings: settings(target, opts, mix),
-            machine: Machine::here(),
-            passed: !smoke.iter().any(smoke::SmokeResult::failed),
-            interrupted: false,
-            smoke,
-            load: None,
-            sweep: Some(sweep),
-        };
-        let path = results.write(&opts.out)?;
-        return Ok(Report { results, path });
+        let mut results = base(smoke);
+        results.sweep = Some(sweep);
+        return finish(results, opts);
     }
 
     say(&format!(
@@ -148,13 +193,14 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         humantime::format_duration(opts.duration)
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-    let (steps, rate_seconds) = summarize(&ctx, &run);
+    let rate_seconds = rate_seconds(&ctx, &run);
+    let steps = run.steps;
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
     let open_model = ctx.schedule.as_ref().map(|schedule| {
-        let rounds: usize = summary::rounds(&steps).map(|s| s.requests).sum();
-        schedule::Achieved::new(schedule.rate(), rounds as u64, rate_seconds)
+        let rounds: u64 = summary::rounds(&steps).map(|s| s.requests).sum();
+        schedule::Achieved::new(schedule.rate(), rounds, rate_seconds)
     });
     let load = LoadResults {
         open_model,
@@ -162,7 +208,10 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         wall_s: run.wall.as_secs_f64(),
         setup_failures,
         first_setup_error: ctx.first_setup_error(),
-        mail: ctx.mailboxes.as_ref().map(|m| m.stats().into()),
+        mail: ctx
+            .mailboxes
+            .as_ref()
+            .map(|m| results::mail_counts(m.stats())),
         generator: run.generator,
         steps,
     };
@@ -174,20 +223,22 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         eprintln!("--- Kratos' last warnings and errors ---\n{log}\n");
     }
 
-    let results = Results {
-        schema: results::SCHEMA,
-        version: results::VERSION,
-        started_at,
-        settings: settings(target, opts, mix),
-        machine: Machine::here(),
-        passed: !load_failed && !smoke.iter().any(smoke::SmokeResult::failed),
-        interrupted: run.interrupted,
-        smoke,
-        load: Some(load),
-        sweep: None,
-    };
-    let path = results.write(&opts.out)?;
-    Ok(Report { results, path })
+    let mut results = base(smoke);
+    results.passed = results.passed && !load_failed;
+    results.interrupted = run.interrupted;
+    results.load = Some(load);
+    finish(results, opts)
+}
+
+/// Gates the results against the baseline, if one was given, and writes
+/// them in every format asked for.
+fn finish(mut results: Results, opts: &Options) -> Result<Report> {
+    if let Some(comparison) = opts.gate.compare(&results)? {
+        println!("{}", reports::baseline::render(&comparison));
+        results.baseline = Some(comparison);
+    }
+    let paths = results::write(&results, &opts.out, &opts.formats)?;
+    Ok(Report { results, paths })
 }
 
 /// The run's shared state; `rate` for the open model.
@@ -216,25 +267,24 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
         duration_s: opts.duration.as_secs_f64(),
         request_timeout_s: opts.request_timeout.as_secs_f64(),
         target: target.describe(),
-        kratos_version: harness::KRATOS_VERSION,
+        kratos_version: harness::KRATOS_VERSION.to_owned(),
+        kratos_env: opts
+            .kratos_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        shard: opts.shard,
     }
 }
 
-/// A finished run's step summaries, and the seconds its rates count over:
-/// the open model's active time when it ran one (from the last user's
-/// start to now), else Goose's measured span. Called as the run returns.
-fn summarize(ctx: &Context, run: &LoadRun) -> (Vec<summary::StepSummary>, f64) {
+/// The seconds a finished run's rates count over: the open model's active
+/// time when it ran one (from the last user's start to now), else the
+/// measured part.
+fn rate_seconds(ctx: &Context, run: &LoadRun) -> f64 {
     let ended = std::time::Instant::now();
-    let steps = summary::steps(
-        &run.metrics,
-        run.measured_seconds,
-        &ctx.counters.overturned(),
-    );
-    let seconds = ctx
-        .schedule
+    ctx.schedule
         .as_ref()
-        .map_or(run.measured_seconds, |s| s.active_seconds(ended));
-    (steps, seconds)
+        .map_or(run.measured_seconds, |s| s.active_seconds(ended))
 }
 
 /// The capacity sweep: a measured open-model run per rate, each with
@@ -266,8 +316,8 @@ async fn sweep_run(
             Some(rate),
         ));
         let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-        let (summaries, rate_seconds) = summarize(&ctx, &run);
-        let step = sweep::Step::from_run(rate, &summaries, rate_seconds, &objective);
+        let seconds = rate_seconds(&ctx, &run);
+        let step = sweep::step_from_run(rate, &run.steps, seconds, &objective);
         say(&format!(
             "sweep: {rate:.1}/s asked, {:.1}/s achieved, p50 {:.2} ms, p99 {:.2} ms, {} failed: {}",
             step.achieved_per_s,

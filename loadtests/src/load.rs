@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::goose::Scenario;
-use goose::metrics::{GooseCoordinatedOmissionMitigation, GooseMetrics};
+use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
-use goose::test_plan::TestPlanStepAction;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+
+pub use reports::document::Generator;
 
 use crate::context::{Context, Counters};
 use crate::error::Result;
@@ -20,28 +20,15 @@ use crate::profiles::{self, Mix};
 /// What the load run measured.
 #[derive(Debug)]
 pub struct LoadRun {
-    pub metrics: GooseMetrics,
+    /// Every measured step, from the recorder.
+    pub steps: Vec<reports::document::StepSummary>,
     /// From the first user's start to the last user's stop.
     pub wall: Duration,
-    /// The measured part: after every user started, as Goose reports it.
+    /// The measured part: from the moment every user had started.
     pub measured_seconds: f64,
     pub generator: Generator,
     /// Ctrl-C or SIGTERM stopped it before its time.
     pub interrupted: bool,
-}
-
-/// The load generator's own cost, beside its results.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Generator {
-    /// CPU time orygate used during the run (user + system, all threads).
-    pub cpu_seconds: f64,
-    /// That CPU time over the wall time: how many cores orygate kept busy.
-    pub cores_busy: f64,
-    /// CPU microseconds per measured request.
-    pub cpu_us_per_request: f64,
-    /// The most memory orygate held at once so far (peak resident set,
-    /// `VmHWM`), in MiB.
-    pub peak_rss_mib: f64,
 }
 
 /// Runs `mix` with the options' users, rate and duration.
@@ -51,7 +38,6 @@ pub async fn run(ctx: &Arc<Context>, mix: &Mix, opts: &Options) -> Result<LoadRu
         .iter()
         .map(|(profile, weight)| profiles::scenario(profile, *weight, ctx))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    ctx.expect_users(opts.users);
     Box::pin(run_scenarios(ctx, scenarios, opts)).await
 }
 
@@ -79,18 +65,20 @@ pub async fn run_scenarios(
     let progress = Progress::start(ctx, opts);
     let cpu_before = cpu_seconds();
     let started = Instant::now();
+    ctx.expect_users(opts.users);
     let metrics = Box::pin(attack.execute()).await;
+    ctx.counters.recorder.stop(Instant::now());
     let wall = started.elapsed();
     let interrupted = goose::is_killswitch_triggered();
     let cpu = cpu_seconds() - cpu_before;
     progress.finish();
     sigterm.abort();
-    let metrics = metrics?;
+    metrics?;
     let requests = Counters::get(&ctx.counters.requests).max(1);
     Ok(LoadRun {
         interrupted,
-        measured_seconds: measured_seconds(&metrics),
-        metrics,
+        measured_seconds: ctx.counters.recorder.seconds(),
+        steps: ctx.counters.recorder.summaries(),
         wall,
         generator: Generator {
             cpu_seconds: cpu,
@@ -101,24 +89,6 @@ pub async fn run_scenarios(
     })
 }
 
-/// How long every user was running, to the millisecond: from the step
-/// where Goose holds the user count (it resets its metrics then) to the
-/// next one. Goose's own `duration` is in whole seconds.
-fn measured_seconds(metrics: &GooseMetrics) -> f64 {
-    let history = &metrics.history;
-    let held = history
-        .iter()
-        .position(|h| matches!(h.action, TestPlanStepAction::Maintaining));
-    let span = held.and_then(|i| {
-        let end = history.get(i + 1)?;
-        Some(end.timestamp.timestamp_millis() - history[i].timestamp.timestamp_millis())
-    });
-    match span {
-        Some(ms) if ms > 0 => ms as f64 / 1000.0,
-        _ => metrics.duration.max(1) as f64,
-    }
-}
-
 fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(ctx.kratos.public_base().to_string());
@@ -126,11 +96,11 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     let rate = opts.increase_rate.unwrap_or(opts.users as f64);
     config.increase_rate = Some(rate.to_string());
     config.run_time = Some(format!("{}s", opts.duration.as_secs_f64().ceil().max(1.0)));
-    // Goose's mitigation for closed-model users adds requests to the
-    // counts as well as to the histograms; a fixed-rate open model is the
-    // sound way to count stalls as latency, and comes with the latency
-    // benchmark. Until then the counts and percentiles are of requests sent.
+    // Goose's mitigation for closed-model users invents requests; the open
+    // model (`--rate`) is the sound way to count stalls as latency.
     config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
+    // The recorder measures; Goose's own metrics would only cost CPU.
+    config.no_metrics = true;
     // orygate prints its own summary; Goose's controllers would listen on
     // every interface.
     config.no_print_metrics = true;

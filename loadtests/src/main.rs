@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use loadtests::options::Command;
 use loadtests::{Error, Options};
 
 #[tokio::main]
@@ -16,9 +17,27 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match loadtests::run(Options::parse()).await {
+    let opts = Options::parse();
+    if let Some(Command::Report(args)) = &opts.command {
+        return match loadtests::report::run(args) {
+            Ok(rendered) => {
+                print_paths(&rendered.paths);
+                if rendered.results.gate_passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("orygate: the results failed (see the report)");
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match loadtests::run(opts).await {
         Ok(report) => {
-            eprintln!("results: {}", report.path.display());
+            print_paths(&report.paths);
             if report.results.interrupted {
                 ExitCode::from(130)
             } else if report.passed() {
@@ -40,5 +59,17 @@ async fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The files written, the HTML report last (the one to open).
+fn print_paths(paths: &[std::path::PathBuf]) {
+    let html = |p: &&std::path::PathBuf| p.extension().is_some_and(|e| e == "html");
+    for path in paths
+        .iter()
+        .filter(|p| !html(p))
+        .chain(paths.iter().filter(html))
+    {
+        eprintln!("results: {}", path.display());
     }
 }

@@ -102,7 +102,7 @@ pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionRe
         Ok(())
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }
 
 /// A round of `client-credentials`: one token request.
@@ -116,7 +116,7 @@ pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> Tran
             .map(drop)
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }
 
 /// A round of `introspect`: the token must still be active.
@@ -135,5 +135,5 @@ pub async fn introspect(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionR
         }
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }

@@ -17,10 +17,18 @@ pub const DEFAULT_MIX: &str = "whoami=5,whoami-api=3,login=1,signup=1";
 /// deployment), then a bounded load run of them, and prints a summary per
 /// step.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "orygate", version, about)]
+#[command(
+    name = "orygate",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 // Command-line switches are booleans by nature.
 #[allow(clippy::struct_excessive_bools)]
 pub struct Options {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// One load profile, e.g. whoami or keto-check (an unknown name lists
     /// them all).
     #[arg(long, env = "ORYGATE_PROFILE", conflicts_with = "mix")]
@@ -121,9 +129,33 @@ pub struct Options {
     #[arg(long)]
     pub no_smoke: bool,
 
-    /// Where the results JSON is written.
+    /// Where the results are written (`orygate-<start>.json`, `.html`,
+    /// `.md`, `.junit.xml`).
     #[arg(long, env = "ORYGATE_OUT", default_value = "reports/out")]
     pub out: PathBuf,
+
+    /// The formats written besides the JSON: html, md, junit (commas).
+    #[arg(
+        long,
+        env = "ORYGATE_FORMATS",
+        value_delimiter = ',',
+        default_value = "html,md,junit"
+    )]
+    pub formats: Vec<reports::Format>,
+
+    /// This process runs shard I of N of the users (and of the rate):
+    /// several machines load one deployment, and `orygate report merge`
+    /// combines their results.
+    #[arg(long, env = "ORYGATE_SHARD")]
+    pub shard: Option<reports::document::Shard>,
+
+    /// Settings for a fresh stack's Kratos, as Kratos reads its config
+    /// from the environment (e.g. `HASHERS_BCRYPT_COST=12`); repeatable.
+    #[arg(long = "kratos-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub kratos_env: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub gate: Gate,
 
     /// The first seed of the run's fake people (default: from the clock, so
     /// runs against one deployment do not collide).
@@ -151,11 +183,38 @@ impl Options {
         Mix::parse(text).map_err(Error::Usage)
     }
 
+    /// The options of this process's shard: its share of the users and of
+    /// the rate (all of them without `--shard`).
+    #[must_use]
+    pub fn for_shard(&self) -> Self {
+        let mut own = self.clone();
+        if let Some(shard) = self.shard {
+            own.users = shard.share(self.users);
+            own.rate = self.rate.map(|r| r / f64::from(shard.count));
+        }
+        own
+    }
+
     /// Checks what can be checked before anything starts.
     pub fn validate(&self) -> Result<Mix> {
         let mix = self.mix()?;
         if self.users == 0 {
             return Err(Error::Usage("--users must be at least 1".into()));
+        }
+        if let Some(shard) = self.shard {
+            if shard.share(self.users) < mix.0.len() {
+                return Err(Error::Usage(format!(
+                    "shard {shard} of {} users has {}, fewer than the mix's {} profiles",
+                    self.users,
+                    shard.share(self.users),
+                    mix.0.len()
+                )));
+            }
+            if self.sweep.is_some() {
+                return Err(Error::Usage(
+                    "a sweep cannot be sharded: run it from one process".into(),
+                ));
+            }
         }
         if self.users < mix.0.len() {
             return Err(Error::Usage(format!(
@@ -208,6 +267,112 @@ impl Options {
             check_target(url, self.allow_ory_network)?;
         }
         Ok(mix)
+    }
+}
+
+/// The baseline gate's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Gate {
+    /// Compare with a saved results document and fail (exit 1) when a
+    /// step's p95, p99 or error rate regressed beyond the thresholds.
+    #[arg(long, env = "ORYGATE_BASELINE")]
+    pub baseline: Option<PathBuf>,
+
+    /// A percentile regresses above this ratio to the baseline...
+    #[arg(long, default_value_t = 1.5)]
+    pub gate_ratio: f64,
+
+    /// ...and only if it also grew by more than this.
+    #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
+    pub gate_floor: Duration,
+
+    /// The error rate regresses when it grew by more than these
+    /// percentage points.
+    #[arg(long, default_value_t = 1.0)]
+    pub gate_error_points: f64,
+
+    /// Percentiles are compared only for steps with at least this many
+    /// requests in both runs.
+    #[arg(long, default_value_t = 50)]
+    pub gate_min_requests: u64,
+}
+
+impl Gate {
+    pub fn thresholds(&self) -> reports::Thresholds {
+        reports::Thresholds {
+            ratio: self.gate_ratio,
+            floor_ms: self.gate_floor.as_secs_f64() * 1000.0,
+            error_points: self.gate_error_points,
+            min_requests: self.gate_min_requests,
+        }
+    }
+
+    /// Compares `results` with the baseline, if one was given.
+    pub fn compare(&self, results: &reports::Results) -> Result<Option<reports::Comparison>> {
+        let Some(path) = &self.baseline else {
+            return Ok(None);
+        };
+        let baseline = reports::read(path).map_err(|e| Error::Usage(format!("baseline: {e}")))?;
+        Ok(Some(reports::baseline::compare(
+            &baseline,
+            &path.display().to_string(),
+            results,
+            self.thresholds(),
+        )))
+    }
+}
+
+/// orygate's other commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Renders a saved results document again (and gates it against a
+    /// baseline), or merges shards: `orygate report RESULTS.json`,
+    /// `orygate report merge a.json b.json -o all.json`.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub merge: Option<ReportCommand>,
+
+    /// The results document to render.
+    pub results: Option<PathBuf>,
+
+    /// The formats to write: html, md, junit, json (commas).
+    #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
+    pub formats: Vec<reports::Format>,
+
+    /// The folder to write to (default: the document's own).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gate: Gate,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Merges the results of shards of one run into one document: counts
+    /// add, histograms add exactly.
+    Merge {
+        /// The shards' results documents.
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// The merged document (JSON; the other formats beside it).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// The formats written besides the JSON.
+        #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
+        formats: Vec<reports::Format>,
+    },
+}
+
+fn key_value(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
     }
 }
 

@@ -109,7 +109,7 @@ pub async fn checks(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResul
         Ok(())
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }
 
 #[cfg(test)]

@@ -289,7 +289,7 @@ fn on_schedule(
     round: TransactionFunction,
     name: &'static str,
 ) -> TransactionFunction {
-    let label = format!("{name} [from intended start]");
+    let label = format!("{name} {ROUND_METHOD} [from intended start]");
     Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
         let schedule = Arc::clone(&schedule);
@@ -304,19 +304,20 @@ fn on_schedule(
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 return Ok(());
             };
+            let taken = std::time::Instant::now();
             tokio::time::sleep_until(slot.intended.into()).await;
+            let start = slot.start(taken, std::time::Instant::now());
             let result = round(user).await;
-            let latency = slot.latency(std::time::Instant::now());
-            let _ = user
-                .record_custom_request_duration(
-                    ROUND_METHOD,
-                    &label,
-                    latency,
-                    result.is_ok(),
-                    None,
-                    None,
-                )
-                .await;
+            let done = std::time::Instant::now();
+            ctx.counters.recorder.record(
+                &label,
+                done,
+                crate::record::Outcome {
+                    latency: Some(done.saturating_duration_since(start)),
+                    status: None,
+                    error: result.as_ref().err().map(|_| "the round failed"),
+                },
+            );
             result
         })
     })
@@ -471,7 +472,7 @@ async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
         expect_own(&ctx.kratos, &session, &account)
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }
 
 /// `GET /health/alive` with the user's browser: a 200 and its body read.
@@ -484,7 +485,7 @@ async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
         harness::response::text(&step, response).await.map(drop)
     }
     .await;
-    t.finish(result).await
+    t.finish(result)
 }
 
 /// A fresh browser login, whoami, logout.
@@ -503,7 +504,7 @@ async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> Transac
         Ok(account)
     }
     .await;
-    let finished = t.finish(result).await;
+    let finished = t.finish(result);
     keep_account(user, &ctx, finished)
 }
 
@@ -535,7 +536,7 @@ async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
         Ok(account)
     }
     .await;
-    let finished = t.finish(result).await;
+    let finished = t.finish(result);
     keep_account(user, &ctx, finished)
 }
 
@@ -567,7 +568,7 @@ async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
         ],
     )
     .await;
-    t.finish(result).await.map(drop)
+    t.finish(result).map(drop)
 }
 
 /// Ends a transaction that changed the account: kept for the next round on
@@ -607,7 +608,7 @@ async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     })?;
     let t = GooseTransport::new(user, &ctx.counters);
     let result = journey::browser_signup(&t, &person, &ctx.kratos).await;
-    let finished = t.finish(result).await;
+    let finished = t.finish(result);
     fresh_browser_on_failure(user, &ctx, finished).map(drop)
 }
 
@@ -706,7 +707,7 @@ mod tests {
         let unknown = Mix::parse("whoami=1,nope=2").unwrap_err();
         assert!(unknown.contains("unknown profile \"nope\""), "{unknown}");
         assert!(
-            unknown.contains("whoami, whoami-api, login, recovery, settings, signup"),
+            unknown.contains("whoami, whoami-api, health, login, recovery, settings, signup"),
             "{unknown}"
         );
         assert!(Mix::parse("whoami=x").unwrap_err().contains("whole number"));

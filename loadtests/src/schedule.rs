@@ -4,7 +4,8 @@
 //! of the server shows as latency of the rounds it delayed, not as rounds
 //! that were never sent (coordinated omission corrected). The users are
 //! the concurrency: a round whose time has come waits for a free user, and
-//! that wait is part of its latency.
+//! that wait is part of its latency. Only the timer's own granularity (up
+//! to [`TIMER_SLACK`] of wake-up delay) is not: see [`Slot::start`].
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +31,29 @@ pub struct Slot {
     pub intended: Instant,
 }
 
+/// How late tokio's timer may wake a sleeper (its wheel ticks in
+/// milliseconds): a generator's granularity, not the server's latency.
+pub const TIMER_SLACK: Duration = Duration::from_millis(1);
+
 impl Slot {
     /// The round's latency if it ended at `done`: from its intended start.
     pub fn latency(self, done: Instant) -> Duration {
         done.saturating_duration_since(self.intended)
+    }
+
+    /// When the round's latency starts, for a round taken at `taken` whose
+    /// sleep until its intended start ended at `woke`. Taken late (its user
+    /// was busy past the intended start), it counts from the intended
+    /// start: the wait is latency. Taken early, it counts from the timer's
+    /// wake-up as `oha -q --latency-correction` does, but at most
+    /// [`TIMER_SLACK`] after the intended start: a later wake-up (a
+    /// generator too busy) counts as latency.
+    pub fn start(self, taken: Instant, woke: Instant) -> Instant {
+        if taken >= self.intended {
+            self.intended
+        } else {
+            woke.clamp(self.intended, self.intended + TIMER_SLACK)
+        }
     }
 }
 
@@ -97,26 +117,7 @@ impl Schedule {
     }
 }
 
-/// The rate asked and the rate a run achieved over `seconds`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Achieved {
-    pub asked_per_s: f64,
-    pub achieved_per_s: f64,
-}
-
-impl Achieved {
-    pub fn new(asked_per_s: f64, completed: u64, seconds: f64) -> Self {
-        Self {
-            asked_per_s,
-            achieved_per_s: completed as f64 / seconds.max(1e-9),
-        }
-    }
-
-    /// Achieved over asked.
-    pub fn ratio(&self) -> f64 {
-        self.achieved_per_s / self.asked_per_s
-    }
-}
+pub use reports::document::Achieved;
 
 #[cfg(test)]
 mod tests {
@@ -147,6 +148,22 @@ mod tests {
         assert!((short.active_seconds(end) - 2.0).abs() < 1e-9);
         let early = t0 + Duration::from_millis(1500);
         assert!((short.active_seconds(early) - 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn latency_starts_at_the_intended_start_or_the_timers_wake_up_within_its_slack() {
+        let t0 = Instant::now();
+        let slot = Slot {
+            index: 0,
+            intended: t0 + Duration::from_millis(10),
+        };
+        let ms = |m: u64| t0 + Duration::from_micros(m * 100);
+        // Taken early, woken 0.4 ms late: counts from the wake-up.
+        assert_eq!(slot.start(t0, ms(104)), ms(104));
+        // Woken 5 ms late: the generator was busy; 4 ms of it count.
+        assert_eq!(slot.start(t0, ms(150)), ms(110));
+        // Taken 3 ms late (its user was busy): from the intended start.
+        assert_eq!(slot.start(ms(130), ms(130)), ms(100));
     }
 
     #[test]

@@ -7,42 +7,11 @@ use std::time::{Duration, Instant};
 use harness::{Browser, NativeApp, Result};
 use scenarios::flows::{login, logout};
 use scenarios::journey;
-use serde::Serialize;
 
 use crate::context::Context;
 use crate::target::Target;
 
-/// How one flow went.
-#[derive(Debug, Clone, Serialize)]
-pub struct SmokeResult {
-    pub flow: &'static str,
-    pub outcome: Outcome,
-    pub millis: u128,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum Outcome {
-    Passed,
-    Failed {
-        step: Option<String>,
-        status: Option<u16>,
-        ory_id: Option<String>,
-        /// The error, and the end of the service's log when the run
-        /// started the stack.
-        message: String,
-    },
-    /// The target cannot run this flow (no mail sink, no admin URL).
-    Skipped {
-        reason: String,
-    },
-}
-
-impl SmokeResult {
-    pub fn failed(&self) -> bool {
-        matches!(self.outcome, Outcome::Failed { .. })
-    }
-}
+pub use reports::document::{Outcome, SmokeResult};
 
 /// Runs every flow the target allows, once each, in order.
 pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {
@@ -99,9 +68,9 @@ async fn timed<T>(
     let result = run.await;
     match result {
         Ok(_) => SmokeResult {
-            flow,
+            flow: flow.to_owned(),
             outcome: Outcome::Passed,
-            millis: started.elapsed().as_millis(),
+            millis: millis(started.elapsed()),
         },
         Err(e) => failed(flow, started.elapsed(), target, &e).await,
     }
@@ -136,20 +105,24 @@ async fn failed(
     error: &harness::Error,
 ) -> SmokeResult {
     SmokeResult {
-        flow,
+        flow: flow.to_owned(),
         outcome: Outcome::Failed {
             step: error.step().map(str::to_owned),
             status: error.status(),
             ory_id: error.ory_id(),
             message: target.explain(error).await,
         },
-        millis: took.as_millis(),
+        millis: millis(took),
     }
+}
+
+fn millis(took: Duration) -> u64 {
+    u64::try_from(took.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn skipped(flow: &'static str, reason: &str) -> SmokeResult {
     SmokeResult {
-        flow,
+        flow: flow.to_owned(),
         outcome: Outcome::Skipped {
             reason: reason.to_owned(),
         },

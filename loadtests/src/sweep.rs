@@ -6,9 +6,6 @@
 
 use std::fmt::Write as _;
 use std::str::FromStr;
-use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::summary::StepSummary;
 
@@ -61,96 +58,18 @@ impl Plan {
     }
 }
 
-/// What a rate must keep to count as served.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Objective {
-    /// The rounds' p99 from their intended start, at most.
-    pub p99_ms: f64,
-    /// Failed rounds over all rounds, at most (0.01 is 1 %).
-    pub error_budget: f64,
-    /// Achieved over asked, at least: a deployment that cannot keep the
-    /// rate does not serve it.
-    pub min_achieved: f64,
-}
+pub use reports::document::{Objective, Sweep, SweepStep as Step};
 
-impl Objective {
-    pub fn new(p99: Duration, error_budget_percent: f64) -> Self {
-        Self {
-            p99_ms: p99.as_secs_f64() * 1000.0,
-            error_budget: error_budget_percent / 100.0,
-            min_achieved: 0.95,
-        }
-    }
-}
-
-/// One rate of the sweep.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    pub asked_per_s: f64,
-    pub achieved_per_s: f64,
-    pub rounds: usize,
-    pub failures: usize,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    /// The objective and the budget held at this rate.
-    pub holds: bool,
-}
-
-impl Step {
-    /// The step from a run's summaries at `asked` per second: its `ROUND`
-    /// steps (one per profile of the mix; the worst percentiles count).
-    pub fn from_run(
-        asked: f64,
-        steps: &[StepSummary],
-        seconds: f64,
-        objective: &Objective,
-    ) -> Self {
-        let rounds: Vec<&StepSummary> = crate::summary::rounds(steps).collect();
-        let worst = |f: fn(&StepSummary) -> f64| rounds.iter().map(|s| f(s)).fold(0.0, f64::max);
-        let count: usize = rounds.iter().map(|s| s.requests).sum();
-        let failures: usize = rounds.iter().map(|s| s.failures).sum();
-        let achieved = count as f64 / seconds.max(1e-9);
-        let mut step = Self {
-            asked_per_s: asked,
-            achieved_per_s: achieved,
-            rounds: count,
-            failures,
-            p50_ms: worst(|s| s.p50_ms),
-            p95_ms: worst(|s| s.p95_ms),
-            p99_ms: worst(|s| s.p99_ms),
-            holds: false,
-        };
-        step.holds = count > 0
-            && step.p99_ms <= objective.p99_ms
-            && (failures as f64) <= objective.error_budget * count as f64
-            && achieved >= objective.min_achieved * asked;
-        step
-    }
-}
-
-/// A whole sweep.
-#[derive(Debug, Clone, Serialize)]
-pub struct Sweep {
-    pub objective: Objective,
-    pub steps: Vec<Step>,
-    /// The highest rate that held, every lower one holding too.
-    pub capacity_per_s: Option<f64>,
-}
-
-impl Sweep {
-    pub fn new(objective: Objective, steps: Vec<Step>) -> Self {
-        let capacity_per_s = steps
-            .iter()
-            .take_while(|s| s.holds)
-            .last()
-            .map(|s| s.asked_per_s);
-        Self {
-            objective,
-            steps,
-            capacity_per_s,
-        }
-    }
+/// The sweep's step at `asked` per second from a run's summaries: its
+/// `ROUND` steps (one per profile of the mix; the worst percentiles count).
+pub fn step_from_run(
+    asked: f64,
+    steps: &[StepSummary],
+    seconds: f64,
+    objective: &Objective,
+) -> Step {
+    let rounds: Vec<&StepSummary> = crate::summary::rounds(steps).collect();
+    Step::from_rounds(asked, &rounds, seconds, objective)
 }
 
 /// The sweep as a table, then the capacity.
@@ -191,20 +110,17 @@ pub fn render(sweep: &Sweep) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    fn round(p99: f64, requests: usize, failures: usize) -> StepSummary {
-        StepSummary {
-            step: "whoami ROUND [from intended start]".into(),
-            requests,
-            failures,
-            rps: 0.0,
-            p50_ms: p99 / 4.0,
-            p95_ms: p99 / 2.0,
-            p99_ms: p99,
-            max_ms: p99,
-            statuses: Vec::new(),
-            errors: Vec::new(),
-        }
+    fn round(p99: f64, requests: u64, failures: u64) -> StepSummary {
+        let mut s = reports::merge::empty_step("whoami ROUND [from intended start]");
+        s.requests = requests;
+        s.failures = failures;
+        s.p50_ms = p99 / 4.0;
+        s.p95_ms = p99 / 2.0;
+        s.p99_ms = p99;
+        s.max_ms = p99;
+        s
     }
 
     #[test]
@@ -220,8 +136,8 @@ mod tests {
     #[test]
     fn the_capacity_is_the_last_rate_before_the_first_miss() {
         let objective = Objective::new(Duration::from_millis(50), 1.0);
-        let at = |asked: f64, p99: f64, failures: usize, achieved: usize| {
-            Step::from_run(asked, &[round(p99, achieved, failures)], 10.0, &objective)
+        let at = |asked: f64, p99: f64, failures: u64, achieved: u64| {
+            step_from_run(asked, &[round(p99, achieved, failures)], 10.0, &objective)
         };
         let steps = vec![
             at(100.0, 10.0, 0, 1000),

@@ -41,8 +41,17 @@ pub enum Target {
 impl Target {
     /// Starts a fresh Kratos in the load profile, and the other services
     /// the run's profiles talk to beside it.
-    pub async fn start(extra: &[Service], in_memory: bool) -> Result<Self> {
+    /// `kratos_env`: settings for Kratos, as it reads its config from the
+    /// environment, over the load profile's.
+    pub async fn start(
+        extra: &[Service],
+        in_memory: bool,
+        kratos_env: &[(String, String)],
+    ) -> Result<Self> {
         let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
+        for (key, value) in kratos_env {
+            builder = builder.env(Service::Kratos, key, value);
+        }
         if in_memory {
             builder = builder.in_memory();
         }

@@ -1,0 +1,79 @@
+//! `orygate report`: a saved results document rendered again in any
+//! format and gated against a baseline, or the shards of one run merged.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::options::{ReportArgs, ReportCommand};
+
+/// What `orygate report` did: the document and the files written.
+#[derive(Debug)]
+pub struct Rendered {
+    pub results: reports::Results,
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `orygate report ...`.
+pub fn run(args: &ReportArgs) -> Result<Rendered> {
+    if let Some(ReportCommand::Merge {
+        files,
+        out,
+        formats,
+    }) = &args.merge
+    {
+        return merge(files, out, formats);
+    }
+    let path = args.results.as_ref().ok_or_else(|| {
+        Error::Usage(
+            "orygate report needs a results document (orygate report RESULTS.json), \
+             or `merge` with the shards' documents"
+                .into(),
+        )
+    })?;
+    let mut results = read(path)?;
+    if let Some(comparison) = args.gate.compare(&results)? {
+        println!("{}", reports::baseline::render(&comparison));
+        results.baseline = Some(comparison);
+    }
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| parent(path).to_path_buf());
+    let stem = stem(path);
+    let paths = reports::write(&results, &dir, &stem, &args.formats)
+        .map_err(|e| Error::Report(e.to_string()))?;
+    Ok(Rendered { results, paths })
+}
+
+fn merge(files: &[PathBuf], out: &Path, formats: &[reports::Format]) -> Result<Rendered> {
+    let parts = files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
+    let merged = reports::merge::merge(&parts).map_err(|e| Error::Usage(e.to_string()))?;
+    let dir = parent(out);
+    let stem = stem(out);
+    let mut all = vec![reports::Format::Json];
+    all.extend(formats.iter().filter(|f| **f != reports::Format::Json));
+    let paths =
+        reports::write(&merged, dir, &stem, &all).map_err(|e| Error::Report(e.to_string()))?;
+    Ok(Rendered {
+        results: merged,
+        paths,
+    })
+}
+
+fn read(path: &Path) -> Result<reports::Results> {
+    reports::read(path).map_err(|e| Error::Usage(e.to_string()))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+}
+
+/// `reports/out/orygate-1.json` → `orygate-1`.
+fn stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "orygate".into(), |n| n.to_string_lossy().into_owned());
+    name.strip_suffix(".json").unwrap_or(&name).to_owned()
+}

@@ -1,0 +1,308 @@
+//! What a run leaves behind: the results in every format (the JSON valid
+//! against the committed schema), shards of one run merged exactly, and
+//! the baseline gate passing a rerun and failing a slower config.
+
+use std::path::{Path, PathBuf};
+
+use super::{ONE_RUN, load_stack, run, run_in_turn, step, table};
+
+const SCHEMA: &str = include_str!("../../../reports/schema/results.schema.json");
+
+/// Every way `document` breaks the committed schema.
+fn schema_errors(document: &Path) -> Vec<String> {
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let text = std::fs::read_to_string(document).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// A folder of this test's own.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orygate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_run_writes_every_format_and_its_json_is_valid_against_the_schema() {
+    let stack = load_stack(&[]).await;
+    let report = run(
+        &stack,
+        &[
+            "--profile",
+            "whoami",
+            "-u",
+            "3",
+            "-t",
+            "3s",
+            "--identities",
+            "40",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    assert!(report.passed(), "{table}");
+
+    let errors = schema_errors(report.json());
+    assert!(errors.is_empty(), "{errors:#?}");
+    let back = reports::read(report.json()).unwrap();
+    let whoami = back
+        .load
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .find(|s| s.step == "kratos GET /sessions/whoami")
+        .unwrap();
+    assert_eq!(
+        whoami.latency.len(),
+        whoami.requests,
+        "every request is in the histogram"
+    );
+    assert!(!whoami.timeline.is_empty());
+    assert_eq!(back.settings.identities, 40);
+
+    let html = std::fs::read_to_string(report.file("html").expect("an HTML report")).unwrap();
+    assert!(html.contains("<svg") && html.contains("kratos GET /sessions/whoami"));
+    for outside in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(
+            !html.contains(outside),
+            "the report loads something ({outside})"
+        );
+    }
+    let md = std::fs::read_to_string(report.file("md").expect("a Markdown summary")).unwrap();
+    assert!(md.contains("| `kratos GET /sessions/whoami` |"), "{md}");
+    let junit = std::fs::read_to_string(report.file("junit.xml").expect("JUnit XML")).unwrap();
+    assert!(junit.contains("<testsuite name=\"load\""), "{junit}");
+    assert!(
+        junit.contains("name=\"kratos GET /sessions/whoami\""),
+        "{junit}"
+    );
+
+    // The identities were created: 40 and the users' own.
+    let admin = harness::NativeApp::new().unwrap();
+    let page = stack.kratos().identities(&admin, 500, None).await.unwrap();
+    assert!(page.items.len() >= 43, "{} identities", page.items.len());
+}
+
+/// Runs the binary with `args`; its exit status and output.
+async fn orygate(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn said(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
+    let stack = load_stack(&[]).await;
+    let out = fresh_dir("shards");
+    let (public, admin) = (
+        stack.kratos().public_base().to_string(),
+        stack.kratos().admin_base().unwrap().to_string(),
+    );
+    let shard = |i: u32| {
+        let shard = format!("{i}/2");
+        let (public, admin, out) = (public.clone(), admin.clone(), out.display().to_string());
+        async move {
+            orygate(&[
+                "--kratos-url",
+                &public,
+                "--kratos-admin-url",
+                &admin,
+                "--profile",
+                "whoami-api",
+                "-u",
+                "4",
+                "-t",
+                "3s",
+                "--shard",
+                &shard,
+                "--no-smoke",
+                "-q",
+                "--out",
+                &out,
+                "--formats",
+                "json",
+            ])
+            .await
+        }
+    };
+    let _turn = ONE_RUN.lock().await;
+    let (a, b) = tokio::join!(shard(1), shard(2));
+    assert!(a.status.success(), "{}", said(&a));
+    assert!(b.status.success(), "{}", said(&b));
+    let find = |suffix: &str| {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix} in {}", out.display()))
+    };
+    let (one, two) = (find("-shard-1-of-2.json"), find("-shard-2-of-2.json"));
+    let all = out.join("all.json");
+    let merged = orygate(&[
+        "report",
+        "merge",
+        &one.display().to_string(),
+        &two.display().to_string(),
+        "-o",
+        &all.display().to_string(),
+    ])
+    .await;
+    assert!(merged.status.success(), "{}", said(&merged));
+    assert!(schema_errors(&all).is_empty(), "{:?}", schema_errors(&all));
+
+    let (one, two, all) = (
+        reports::read(&one).unwrap(),
+        reports::read(&two).unwrap(),
+        reports::read(&all).unwrap(),
+    );
+    assert_eq!(
+        (one.settings.users, two.settings.users, all.settings.users),
+        (2, 2, 4)
+    );
+    let steps = |r: &reports::Results| r.load.clone().unwrap().steps;
+    let name = "kratos GET /sessions/whoami";
+    let of = |r: &reports::Results| steps(r).into_iter().find(|s| s.step == name).unwrap();
+    let (x, y, merged) = (of(&one), of(&two), of(&all));
+    assert!(x.requests > 0 && y.requests > 0);
+    assert_eq!(merged.requests, x.requests + y.requests);
+    assert_eq!(merged.failures, x.failures + y.failures);
+    // The merged histogram is the one of every request of both shards.
+    let mut every = x.latency.clone();
+    every.add(&y.latency);
+    assert_eq!(merged.latency, every);
+    for (q, got) in [
+        (0.5, merged.p50_ms),
+        (0.95, merged.p95_ms),
+        (0.99, merged.p99_ms),
+    ] {
+        assert!(
+            (got - every.quantile_ms(q)).abs() < 1e-9,
+            "q {q}: {got} vs {}",
+            every.quantile_ms(q)
+        );
+    }
+    println!(
+        "shard 1: {} requests, p50 {:.2} ms, p99 {:.2} ms; shard 2: {} requests, p50 {:.2} ms, p99 {:.2} ms; merged: {} requests, p50 {:.2} ms, p99 {:.2} ms",
+        x.requests,
+        x.p50_ms,
+        x.p99_ms,
+        y.requests,
+        y.p50_ms,
+        y.p99_ms,
+        merged.requests,
+        merged.p50_ms,
+        merged.p99_ms
+    );
+
+    // A merge refuses what is not one run: a shard twice.
+    let again = orygate(&[
+        "report",
+        "merge",
+        &find("-shard-1-of-2.json").display().to_string(),
+        &find("-shard-1-of-2.json").display().to_string(),
+        "-o",
+        &out.join("bad.json").display().to_string(),
+    ])
+    .await;
+    assert_eq!(again.status.code(), Some(2), "{}", said(&again));
+    assert!(
+        said(&again).contains("shard 1/2 appears twice"),
+        "{}",
+        said(&again)
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[tokio::test]
+async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
+    let fast = load_stack(&[]).await;
+    // 12 rounds of bcrypt instead of the load profile's 4: about 250 ms
+    // more per login here.
+    let slow = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
+    let login = "kratos POST /self-service/login?flow=%";
+    // Tolerant thresholds: tests run four at a time on two cores.
+    let args = [
+        "--profile",
+        "login",
+        "-u",
+        "2",
+        "-t",
+        "4s",
+        "--gate-ratio",
+        "3",
+        "--gate-floor",
+        "50ms",
+        "--gate-min-requests",
+        "10",
+    ];
+    let with = |baseline: &Path| {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(["--baseline".to_owned(), baseline.display().to_string()]);
+        all
+    };
+    let _turn = ONE_RUN.lock().await;
+    let base = run_in_turn(&fast, &args)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    assert!(base.passed(), "{}", table(&base));
+    assert!(
+        step(&base, login).is_some_and(|s| s.requests >= 10),
+        "{}",
+        table(&base)
+    );
+
+    let rerun_args = with(base.json());
+    let rerun_args: Vec<&str> = rerun_args.iter().map(String::as_str).collect();
+    let rerun = run_in_turn(&fast, &rerun_args)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let gate = rerun.results.baseline.as_ref().expect("a comparison");
+    assert!(rerun.passed(), "{}", reports::baseline::render(gate));
+
+    let slower = run_in_turn(&slow, &rerun_args)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    assert!(
+        slower.results.passed,
+        "the slow run itself has no failure: {}",
+        table(&slower)
+    );
+    assert!(!slower.passed(), "the gate must fail it");
+    let gate = slower.results.baseline.as_ref().unwrap();
+    let regressed: Vec<_> = gate
+        .failing()
+        .map(|r| (r.step.as_str(), r.metric.as_str()))
+        .collect();
+    assert!(
+        regressed.contains(&(login, "p95 ms")),
+        "{}",
+        reports::baseline::render(gate)
+    );
+    let md = std::fs::read_to_string(slower.file("md").unwrap()).unwrap();
+    assert!(
+        md.contains("FAILED against the baseline") && md.contains("**REGRESSED**"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(slower.file("html").unwrap()).unwrap();
+    assert!(html.contains("Against the baseline") && html.contains("REGRESSED"));
+}

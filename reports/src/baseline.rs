@@ -1,0 +1,291 @@
+//! The baseline gate: a run against a saved one, step by step. A step
+//! regresses when its p95 or p99 grew by more than a ratio *and* by more
+//! than an absolute floor (a shared 2-core machine moves a 3 ms p99 by
+//! 50 % without anything having changed), or when its error rate grew by
+//! more than a number of percentage points.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::document::{Results, StepSummary};
+
+/// When a step counts as regressed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Thresholds {
+    /// Now over baseline, above which a percentile may regress (1.5: half
+    /// again as slow).
+    pub ratio: f64,
+    /// Milliseconds a percentile must also have grown by.
+    pub floor_ms: f64,
+    /// Percentage points the error rate may grow by (1.0: from 0 % to 1 %).
+    pub error_points: f64,
+    /// Latency is compared only for steps with at least this many requests
+    /// on both sides: a p99 of 20 requests is one request.
+    pub min_requests: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            ratio: 1.5,
+            floor_ms: 5.0,
+            error_points: 1.0,
+            min_requests: 50,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The defaults with the floor given as a duration.
+    #[must_use]
+    pub fn with_floor(mut self, floor: Duration) -> Self {
+        self.floor_ms = floor.as_secs_f64() * 1000.0;
+        self
+    }
+}
+
+/// A row's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Regressed,
+    /// Better beyond the thresholds: a baseline to renew.
+    Improved,
+    /// Too few requests on one side to compare its percentiles.
+    TooFew,
+    /// In the run, not in the baseline.
+    New,
+    /// In the baseline, not in the run: the flow changed or never ran.
+    Missing,
+}
+
+impl Verdict {
+    pub fn fails(self) -> bool {
+        matches!(self, Self::Regressed | Self::Missing)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Regressed => "REGRESSED",
+            Self::Improved => "improved",
+            Self::TooFew => "too few requests",
+            Self::New => "new step",
+            Self::Missing => "MISSING",
+        }
+    }
+}
+
+/// One step and metric, side by side.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Row {
+    pub step: String,
+    /// `p95 ms`, `p99 ms` or `errors %`.
+    pub metric: String,
+    pub baseline: Option<f64>,
+    pub now: Option<f64>,
+    /// Now over baseline, when both are there and the baseline is not 0.
+    pub ratio: Option<f64>,
+    pub verdict: Verdict,
+}
+
+/// A run against its baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Comparison {
+    /// Where the baseline was read from.
+    pub baseline: String,
+    pub baseline_started_at: u64,
+    pub thresholds: Thresholds,
+    pub rows: Vec<Row>,
+    /// No row regressed or went missing.
+    pub passed: bool,
+}
+
+impl Comparison {
+    pub fn failing(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.verdict.fails())
+    }
+}
+
+/// Compares `now` with `baseline` (read from `source`) step by step.
+pub fn compare(baseline: &Results, source: &str, now: &Results, t: Thresholds) -> Comparison {
+    let empty = Vec::new();
+    let steps = |r: &'_ Results| r.load.as_ref().map_or(&empty, |l| &l.steps).clone();
+    let (old, new) = (steps(baseline), steps(now));
+    let mut rows = Vec::new();
+    for base in &old {
+        match new.iter().find(|s| s.step == base.step) {
+            Some(current) => rows.extend(step_rows(base, current, t)),
+            None => rows.push(Row {
+                step: base.step.clone(),
+                metric: "requests".into(),
+                baseline: Some(base.requests as f64),
+                now: None,
+                ratio: None,
+                verdict: Verdict::Missing,
+            }),
+        }
+    }
+    for current in new.iter().filter(|s| !old.iter().any(|b| b.step == s.step)) {
+        rows.push(Row {
+            step: current.step.clone(),
+            metric: "requests".into(),
+            baseline: None,
+            now: Some(current.requests as f64),
+            ratio: None,
+            verdict: Verdict::New,
+        });
+    }
+    Comparison {
+        baseline: source.to_owned(),
+        baseline_started_at: baseline.started_at,
+        thresholds: t,
+        passed: !rows.iter().any(|r| r.verdict.fails()),
+        rows,
+    }
+}
+
+fn step_rows(base: &StepSummary, now: &StepSummary, t: Thresholds) -> Vec<Row> {
+    let enough = base.requests >= t.min_requests && now.requests >= t.min_requests;
+    let latency = |metric: &str, b: f64, n: f64| {
+        let verdict = if !enough {
+            Verdict::TooFew
+        } else if n > b * t.ratio && n - b > t.floor_ms {
+            Verdict::Regressed
+        } else if b > n * t.ratio && b - n > t.floor_ms {
+            Verdict::Improved
+        } else {
+            Verdict::Pass
+        };
+        Row {
+            step: now.step.clone(),
+            metric: metric.into(),
+            baseline: Some(b),
+            now: Some(n),
+            ratio: (b > 0.0).then(|| n / b),
+            verdict,
+        }
+    };
+    let (b, n) = (base.error_rate() * 100.0, now.error_rate() * 100.0);
+    let errors = Row {
+        step: now.step.clone(),
+        metric: "errors %".into(),
+        baseline: Some(b),
+        now: Some(n),
+        ratio: (b > 0.0).then(|| n / b),
+        verdict: if n - b > t.error_points {
+            Verdict::Regressed
+        } else if b - n > t.error_points {
+            Verdict::Improved
+        } else {
+            Verdict::Pass
+        },
+    };
+    vec![
+        latency("p95 ms", base.p95_ms, now.p95_ms),
+        latency("p99 ms", base.p99_ms, now.p99_ms),
+        errors,
+    ]
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+/// The comparison as a terminal table: failing rows first.
+pub fn render(c: &Comparison) -> String {
+    let mut rows: Vec<&Row> = c.rows.iter().collect();
+    rows.sort_by_key(|r| !r.verdict.fails());
+    let width = rows.iter().map(|r| r.step.len()).max().unwrap_or(4).max(4);
+    let mut out = format!(
+        "baseline {} (p95/p99 regress above {}× and +{} ms; errors above +{} points; latency compared from {} requests)\n",
+        c.baseline,
+        c.thresholds.ratio,
+        c.thresholds.floor_ms,
+        c.thresholds.error_points,
+        c.thresholds.min_requests
+    );
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<8}  {:>9}  {:>9}  {:>6}  verdict",
+        "step", "metric", "baseline", "now", "ratio"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<8}  {:>9}  {:>9}  {:>6}  {}",
+            r.step,
+            r.metric,
+            number(r.baseline),
+            number(r.now),
+            r.ratio.map_or_else(|| "-".into(), |x| format!("{x:.2}")),
+            r.verdict.label()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "baseline gate: {}",
+        if c.passed {
+            "passed".to_owned()
+        } else {
+            format!("FAILED ({} rows)", c.failing().count())
+        }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::{empty_step, refresh};
+    use std::time::Duration as D;
+
+    fn step(name: &str, ms: &[u64], failures: u64) -> StepSummary {
+        let mut s = empty_step(name);
+        for m in ms {
+            s.latency.record(D::from_micros(*m * 1000));
+        }
+        s.requests = ms.len() as u64;
+        s.failures = failures;
+        refresh(&mut s, 10.0);
+        s
+    }
+
+    fn rows_of(base: &StepSummary, now: &StepSummary) -> Vec<(String, Verdict)> {
+        step_rows(base, now, Thresholds::default())
+            .into_iter()
+            .map(|r| (r.metric, r.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn a_slower_step_regresses_only_beyond_ratio_and_floor() {
+        let fast: Vec<u64> = (0..100).map(|i| 2 + i % 3).collect();
+        // 3 ms to 6 ms: twice as slow but only 3 ms more: noise here.
+        let doubled: Vec<u64> = fast.iter().map(|m| m * 2).collect();
+        // 3 ms to 60 ms: beyond both.
+        let slow: Vec<u64> = fast.iter().map(|m| m * 20).collect();
+        let pass = rows_of(&step("s", &fast, 0), &step("s", &doubled, 0));
+        assert!(pass.iter().all(|(_, v)| *v == Verdict::Pass), "{pass:?}");
+        let fail = rows_of(&step("s", &fast, 0), &step("s", &slow, 0));
+        assert_eq!(fail[0], ("p95 ms".into(), Verdict::Regressed));
+        assert_eq!(fail[1], ("p99 ms".into(), Verdict::Regressed));
+        let better = rows_of(&step("s", &slow, 0), &step("s", &fast, 0));
+        assert_eq!(better[1].1, Verdict::Improved);
+    }
+
+    #[test]
+    fn errors_regress_by_points_and_few_requests_are_not_compared() {
+        let ms: Vec<u64> = vec![3; 200];
+        let rows = rows_of(&step("s", &ms, 0), &step("s", &ms, 4)); // 2 %
+        assert_eq!(rows[2], ("errors %".into(), Verdict::Regressed));
+        let rows = rows_of(&step("s", &ms, 0), &step("s", &ms, 1)); // 0.5 %
+        assert_eq!(rows[2].1, Verdict::Pass);
+        let rows = rows_of(&step("s", &[3; 10], 0), &step("s", &[300; 10], 0));
+        assert_eq!(rows[1].1, Verdict::TooFew);
+    }
+}

@@ -1,0 +1,318 @@
+//! orygate's results and what is made of them.
+//!
+//! A run writes one [`Results`] document (JSON, schema `orygate-results`,
+//! versioned; the JSON Schema is generated from these types and committed
+//! as `reports/schema/results.schema.json`). Each step keeps its whole
+//! latency histogram ([`Latency`], `HdrHistogram` V2 + deflate), so shards
+//! [`merge`](merge::merge) exactly and a run compares with a
+//! [`baseline`] step by step. From a document: [`html`] (self-contained,
+//! charts as inline SVG), [`markdown`] (for CI job summaries) and
+//! [`junit`] XML.
+
+#![allow(clippy::cast_precision_loss)]
+
+pub mod baseline;
+pub mod charts;
+pub mod document;
+pub mod html;
+pub mod junit;
+pub mod latency;
+pub mod markdown;
+pub mod merge;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+pub use baseline::{Comparison, Thresholds, Verdict};
+pub use document::{Results, SCHEMA, VERSION};
+pub use latency::Latency;
+
+/// A document that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("read {path}: {reason}")]
+    Document { path: PathBuf, reason: String },
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Html,
+    Markdown,
+    Junit,
+}
+
+impl Format {
+    pub const ALL: [Self; 4] = [Self::Json, Self::Html, Self::Markdown, Self::Junit];
+
+    /// The file name's ending.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Html => "html",
+            Self::Markdown => "md",
+            Self::Junit => "junit.xml",
+        }
+    }
+
+    /// `r` in this format.
+    pub fn render(self, r: &Results) -> String {
+        match self {
+            Self::Json => serde_json::to_string_pretty(r).expect("results serialize"),
+            Self::Html => html::render(r),
+            Self::Markdown => markdown::render(r),
+            Self::Junit => junit::render(r),
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "json" => Ok(Self::Json),
+            "html" => Ok(Self::Html),
+            "md" | "markdown" => Ok(Self::Markdown),
+            "junit" | "xml" => Ok(Self::Junit),
+            other => Err(format!(
+                "unknown format {other:?}; the formats are json, html, md, junit"
+            )),
+        }
+    }
+}
+
+/// Reads a results document, checking its schema name and version first.
+pub fn read(path: &Path) -> Result<Results, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    let bad = |reason: String| Error::Document {
+        path: path.to_owned(),
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let schema = value.get("schema").and_then(serde_json::Value::as_str);
+    let version = value.get("version").and_then(serde_json::Value::as_u64);
+    if schema != Some(SCHEMA) {
+        return Err(bad(format!(
+            "not an orygate results document (schema {schema:?}, expected {SCHEMA:?})"
+        )));
+    }
+    if version != Some(u64::from(VERSION)) {
+        return Err(bad(format!(
+            "results version {version:?}; this orygate reads version {VERSION}"
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// Writes `r` as `<dir>/<stem>.<extension>` in each of `formats`; returns
+/// the paths in the order given.
+pub fn write(
+    r: &Results,
+    dir: &Path,
+    stem: &str,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        action: "create",
+        path: dir.to_owned(),
+        source,
+    })?;
+    formats
+        .iter()
+        .map(|format| {
+            let path = dir.join(format!("{stem}.{}", format.extension()));
+            std::fs::write(&path, format.render(r)).map_err(|source| Error::Io {
+                action: "write",
+                path: path.clone(),
+                source,
+            })?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// The JSON Schema of the results document, generated from the types.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(Results);
+    serde_json::to_string_pretty(&schema).expect("a schema serializes") + "\n"
+}
+
+#[cfg(test)]
+pub(crate) mod sample {
+    //! A small document of made-up numbers, for the tests of this crate.
+
+    use std::time::Duration;
+
+    use crate::document::{
+        Generator, LoadResults, Machine, Outcome, Results, Settings, SmokeResult,
+    };
+    use crate::merge::{empty_interval, empty_step, refresh};
+
+    /// A run of `steps` (name, latencies in µs, failures), one interval
+    /// per 100 requests.
+    pub fn results(steps: &[(&str, Vec<u64>, u64)]) -> Results {
+        let steps = steps
+            .iter()
+            .map(|(name, us, failures)| {
+                let mut s = empty_step(name);
+                for (i, v) in us.iter().enumerate() {
+                    let second = u32::try_from(i / 100).unwrap();
+                    if s.timeline.last().is_none_or(|l| l.second != second) {
+                        s.timeline.push(empty_interval(second));
+                    }
+                    let interval = s.timeline.last_mut().unwrap();
+                    interval.requests += 1;
+                    interval.latency.record(Duration::from_micros(*v));
+                    s.latency.record(Duration::from_micros(*v));
+                }
+                s.requests = us.len() as u64;
+                s.failures = *failures;
+                s.statuses = vec![(200, s.requests - failures)];
+                if *failures > 0 {
+                    s.errors = vec![("HTTP 401 (session_inactive)".into(), *failures)];
+                }
+                refresh(&mut s, 10.0);
+                s
+            })
+            .collect();
+        Results {
+            schema: crate::SCHEMA.into(),
+            version: crate::VERSION,
+            started_at: 1_800_000_000,
+            settings: Settings {
+                mix: "whoami=1".into(),
+                users: 4,
+                increase_rate: None,
+                rate: None,
+                sweep: None,
+                identities: 0,
+                duration_s: 10.0,
+                request_timeout_s: 10.0,
+                target: "a fresh stack".into(),
+                kratos_version: "v1.3.1".into(),
+                kratos_env: Vec::new(),
+                shard: None,
+            },
+            machine: Machine {
+                cores: 2,
+                cpu: "a test CPU".into(),
+            },
+            smoke: vec![SmokeResult {
+                flow: "sign-up".into(),
+                outcome: Outcome::Passed,
+                millis: 120,
+            }],
+            load: Some(LoadResults {
+                open_model: None,
+                measured_s: 10.0,
+                wall_s: 11.0,
+                steps,
+                setup_failures: 0,
+                first_setup_error: None,
+                mail: None,
+                generator: Generator {
+                    cpu_seconds: 1.0,
+                    cores_busy: 0.1,
+                    cpu_us_per_request: 100.0,
+                    peak_rss_mib: 30.0,
+                },
+            }),
+            sweep: None,
+            passed: true,
+            interrupted: false,
+            merged_from: Vec::new(),
+            baseline: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMITTED: &str = include_str!("../schema/results.schema.json");
+
+    /// The committed schema is the one the types generate. After a change
+    /// to the types: `ORYGATE_WRITE_SCHEMA=1 cargo test -p reports`.
+    #[test]
+    fn the_committed_schema_is_the_generated_one() {
+        let generated = schema();
+        if std::env::var_os("ORYGATE_WRITE_SCHEMA").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/results.schema.json");
+            std::fs::write(path, &generated).unwrap();
+            return;
+        }
+        assert!(
+            generated == COMMITTED,
+            "reports/schema/results.schema.json is stale: run ORYGATE_WRITE_SCHEMA=1 cargo test -p reports"
+        );
+    }
+
+    fn validator() -> jsonschema::Validator {
+        let schema: serde_json::Value = serde_json::from_str(COMMITTED).unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    }
+
+    #[test]
+    fn a_document_validates_and_a_broken_one_does_not() {
+        let v = validator();
+        let doc =
+            serde_json::to_value(sample::results(&[("kratos GET /x", vec![900; 300], 2)])).unwrap();
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+
+        let mut broken = doc.clone();
+        broken["load"]["steps"][0]["latency"] = "not base64!".into();
+        assert!(!v.is_valid(&broken), "a histogram that is not base64");
+        let mut broken = doc.clone();
+        broken["load"]["steps"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("requests");
+        assert!(!v.is_valid(&broken), "a step without its count");
+        let mut broken = doc;
+        broken["smoke"][0]["outcome"]["result"] = "maybe".into();
+        assert!(!v.is_valid(&broken), "an outcome that is none of the three");
+    }
+
+    #[test]
+    fn a_document_reads_back_whole_and_others_are_refused_with_a_reason() {
+        let dir = std::env::temp_dir().join(format!("orygate-reports-{}", std::process::id()));
+        let r = sample::results(&[("kratos GET /x", (1..500).collect(), 0)]);
+        let paths = write(&r, &dir, "run", &Format::ALL).unwrap();
+        assert_eq!(paths.len(), 4);
+        let back = read(&paths[0]).unwrap();
+        let (a, b) = (
+            &r.load.as_ref().unwrap().steps[0],
+            &back.load.unwrap().steps[0],
+        );
+        assert_eq!(a.latency, b.latency);
+        assert_eq!(a.timeline.len(), b.timeline.len());
+
+        std::fs::write(dir.join("other.json"), r#"{"schema":"oha","version":1}"#).unwrap();
+        let e = read(&dir.join("other.json")).unwrap_err().to_string();
+        assert!(e.contains("not an orygate results document"), "{e}");
+        std::fs::write(
+            dir.join("old.json"),
+            r#"{"schema":"orygate-results","version":1}"#,
+        )
+        .unwrap();
+        let e = read(&dir.join("old.json")).unwrap_err().to_string();
+        assert!(e.contains("version Some(1)"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

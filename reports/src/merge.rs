@@ -1,0 +1,328 @@
+//! Shards of one run made whole: counts add, histograms add exactly, and
+//! the merged percentiles are those of every request of every shard.
+
+use std::collections::BTreeMap;
+
+use crate::document::{
+    Achieved, Generator, Interval, LoadResults, MailCounts, Results, ShardRun, SmokeResult,
+    StepSummary,
+};
+use crate::latency::{INTERVAL_DIGITS, Latency, RUN_DIGITS};
+
+/// Why documents cannot be merged.
+#[derive(Debug, thiserror::Error)]
+#[error("merge: {0}")]
+pub struct MergeError(String);
+
+/// One document from `parts`, the shards of a run against one target.
+/// Their timelines are aligned on the start of each one's measured part
+/// (shards started together, as a CI matrix starts them).
+pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
+    let first = parts
+        .first()
+        .ok_or_else(|| MergeError("no documents given".into()))?;
+    for (i, part) in parts.iter().enumerate() {
+        let which = || format!("document {} (started at {})", i + 1, part.started_at);
+        if part.sweep.is_some() {
+            return Err(MergeError(format!(
+                "{} is a capacity sweep: sweeps are not merged",
+                which()
+            )));
+        }
+        if part.load.is_none() {
+            return Err(MergeError(format!("{} has no load run", which())));
+        }
+        if part.settings.mix != first.settings.mix {
+            return Err(MergeError(format!(
+                "{} ran the mix {}, the first ran {}",
+                which(),
+                part.settings.mix,
+                first.settings.mix
+            )));
+        }
+    }
+    let mut shards: Vec<_> = parts.iter().filter_map(|p| p.settings.shard).collect();
+    shards.sort_by_key(|s| s.index);
+    if shards.windows(2).any(|w| w[0].index == w[1].index) {
+        return Err(MergeError(format!(
+            "shard {} appears twice",
+            shards
+                .windows(2)
+                .find(|w| w[0].index == w[1].index)
+                .map_or_else(String::new, |w| w[0].to_string())
+        )));
+    }
+
+    let loads: Vec<&LoadResults> = parts.iter().filter_map(|p| p.load.as_ref()).collect();
+    let mut settings = first.settings.clone();
+    settings.users = parts.iter().map(|p| p.settings.users).sum();
+    settings.rate = sum_some(parts.iter().map(|p| p.settings.rate));
+    settings.shard = None;
+
+    Ok(Results {
+        schema: first.schema.clone(),
+        version: first.version,
+        started_at: parts.iter().map(|p| p.started_at).min().unwrap_or(0),
+        settings,
+        machine: first.machine.clone(),
+        smoke: smoke(parts),
+        load: Some(load(&loads)),
+        sweep: None,
+        passed: parts.iter().all(|p| p.passed),
+        interrupted: parts.iter().any(|p| p.interrupted),
+        merged_from: parts
+            .iter()
+            .map(|p| ShardRun {
+                shard: p.settings.shard,
+                started_at: p.started_at,
+                users: p.settings.users,
+                cpu: p.machine.cpu.clone(),
+                passed: p.passed,
+            })
+            .collect(),
+        baseline: None,
+    })
+}
+
+fn sum_some(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    values.fold(None, |sum, v| match (sum, v) {
+        (None, v) => v,
+        (s, None) => s,
+        (Some(s), Some(v)) => Some(s + v),
+    })
+}
+
+/// Every shard's smoke, each flow named with its shard when there are
+/// several.
+fn smoke(parts: &[Results]) -> Vec<SmokeResult> {
+    let several = parts.iter().filter(|p| !p.smoke.is_empty()).count() > 1;
+    parts
+        .iter()
+        .flat_map(|p| {
+            p.smoke.iter().map(move |r| {
+                let mut r = r.clone();
+                if several && let Some(shard) = p.settings.shard {
+                    r.flow = format!("{} (shard {shard})", r.flow);
+                }
+                r
+            })
+        })
+        .collect()
+}
+
+fn load(loads: &[&LoadResults]) -> LoadResults {
+    let measured_s = loads.iter().map(|l| l.measured_s).fold(0.0, f64::max);
+    let mut steps: BTreeMap<String, StepSummary> = BTreeMap::new();
+    for step in loads.iter().flat_map(|l| &l.steps) {
+        match steps.get_mut(&step.step) {
+            Some(merged) => add_step(merged, step),
+            None => {
+                steps.insert(step.step.clone(), step.clone());
+            }
+        }
+    }
+    let mut steps: Vec<StepSummary> = steps.into_values().collect();
+    for step in &mut steps {
+        refresh(step, measured_s);
+    }
+    let requests: u64 = steps.iter().map(|s| s.requests).sum();
+    let cpu_seconds: f64 = loads.iter().map(|l| l.generator.cpu_seconds).sum();
+    LoadResults {
+        open_model: loads
+            .iter()
+            .filter_map(|l| l.open_model)
+            .reduce(|a, b| Achieved {
+                asked_per_s: a.asked_per_s + b.asked_per_s,
+                achieved_per_s: a.achieved_per_s + b.achieved_per_s,
+            }),
+        measured_s,
+        wall_s: loads.iter().map(|l| l.wall_s).fold(0.0, f64::max),
+        steps,
+        setup_failures: loads.iter().map(|l| l.setup_failures).sum(),
+        first_setup_error: loads.iter().find_map(|l| l.first_setup_error.clone()),
+        mail: loads
+            .iter()
+            .filter_map(|l| l.mail)
+            .reduce(|a, b| MailCounts {
+                delivered: a.delivered + b.delivered,
+                collected: a.collected + b.collected,
+                waiting: a.waiting + b.waiting,
+                dropped: a.dropped + b.dropped,
+            }),
+        generator: Generator {
+            cpu_seconds,
+            cores_busy: loads.iter().map(|l| l.generator.cores_busy).sum(),
+            cpu_us_per_request: cpu_seconds * 1e6 / requests.max(1) as f64,
+            peak_rss_mib: loads
+                .iter()
+                .map(|l| l.generator.peak_rss_mib)
+                .fold(0.0, f64::max),
+        },
+    }
+}
+
+fn add_step(into: &mut StepSummary, other: &StepSummary) {
+    into.requests += other.requests;
+    into.failures += other.failures;
+    into.latency.add(&other.latency);
+    into.statuses = add_counts(&into.statuses, &other.statuses);
+    into.errors = add_counts(&into.errors, &other.errors);
+    into.errors
+        .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for interval in &other.timeline {
+        match into
+            .timeline
+            .iter_mut()
+            .find(|i| i.second == interval.second)
+        {
+            Some(mine) => {
+                mine.requests += interval.requests;
+                mine.failures += interval.failures;
+                mine.latency.add(&interval.latency);
+            }
+            None => into.timeline.push(interval.clone()),
+        }
+    }
+    into.timeline.sort_by_key(|i| i.second);
+}
+
+fn add_counts<K: Ord + Clone>(a: &[(K, u64)], b: &[(K, u64)]) -> Vec<(K, u64)> {
+    let mut sum: BTreeMap<K, u64> = BTreeMap::new();
+    for (k, n) in a.iter().chain(b) {
+        *sum.entry(k.clone()).or_default() += n;
+    }
+    sum.into_iter().collect()
+}
+
+/// Recomputes a step's percentiles and rate from its histogram and counts.
+pub fn refresh(step: &mut StepSummary, measured_s: f64) {
+    step.rps = step.requests as f64 / measured_s.max(1e-9);
+    step.p50_ms = step.latency.quantile_ms(0.50);
+    step.p95_ms = step.latency.quantile_ms(0.95);
+    step.p99_ms = step.latency.quantile_ms(0.99);
+    step.max_ms = step.latency.max_ms();
+    for interval in &mut step.timeline {
+        refresh_interval(interval);
+    }
+}
+
+/// Recomputes an interval's percentiles from its histogram.
+pub fn refresh_interval(interval: &mut Interval) {
+    interval.p50_ms = interval.latency.quantile_ms(0.50);
+    interval.p95_ms = interval.latency.quantile_ms(0.95);
+    interval.p99_ms = interval.latency.quantile_ms(0.99);
+}
+
+/// An empty step called `name`, to record into.
+pub fn empty_step(name: &str) -> StepSummary {
+    StepSummary {
+        step: name.to_owned(),
+        requests: 0,
+        failures: 0,
+        rps: 0.0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        max_ms: 0.0,
+        statuses: Vec::new(),
+        errors: Vec::new(),
+        latency: Latency::new(RUN_DIGITS),
+        timeline: Vec::new(),
+    }
+}
+
+/// An empty interval at `second`.
+pub fn empty_interval(second: u32) -> Interval {
+    Interval {
+        second,
+        requests: 0,
+        failures: 0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        latency: Latency::new(INTERVAL_DIGITS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Shard;
+    use crate::sample;
+
+    /// Latencies of a made-up run: a long tail, in µs.
+    fn samples(n: u64, seed: u64) -> Vec<u64> {
+        (0..n)
+            .map(|i| {
+                let x = (i * 2_654_435_761 + seed * 97) % 10_000;
+                800 + x * x / 1_000 + (i % 7) * 13
+            })
+            .collect()
+    }
+
+    /// The exact `q` quantile of raw samples, as `HdrHistogram` defines it.
+    fn exact(all: &mut [u64], q: f64) -> f64 {
+        all.sort_unstable();
+        let n = all.len();
+        let rank = (1..=n).find(|r| *r as f64 >= q * n as f64).unwrap_or(n);
+        all[rank - 1] as f64 / 1000.0
+    }
+
+    #[test]
+    fn shards_merge_into_the_percentiles_of_all_their_requests() {
+        let (a, b) = (samples(3_000, 1), samples(1_700, 2));
+        let mut one = sample::results(&[("kratos GET /x", a.clone(), 3)]);
+        one.settings.shard = Some(Shard { index: 1, count: 2 });
+        let mut two = sample::results(&[
+            ("kratos GET /x", b.clone(), 1),
+            ("mail WAIT code", vec![5_000; 60], 0),
+        ]);
+        two.settings.shard = Some(Shard { index: 2, count: 2 });
+        two.started_at += 2;
+
+        let merged = merge(&[one.clone(), two.clone()]).unwrap();
+        let load = merged.load.as_ref().unwrap();
+        let x = load
+            .steps
+            .iter()
+            .find(|s| s.step == "kratos GET /x")
+            .unwrap();
+        assert_eq!(x.requests, 4_700);
+        assert_eq!(x.failures, 4);
+        assert_eq!(x.errors, [("HTTP 401 (session_inactive)".to_owned(), 4)]);
+        assert_eq!(merged.settings.users, 8);
+        assert_eq!(merged.merged_from.len(), 2);
+        assert_eq!(merged.started_at, one.started_at);
+        assert!(load.steps.iter().any(|s| s.step == "mail WAIT code"));
+
+        let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        for q in [0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
+            let want = exact(&mut all, q);
+            let got = x.latency.quantile_ms(q);
+            // HdrHistogram with 3 significant digits: within 0.1 %.
+            assert!(
+                (got - want).abs() <= want * 0.001 + 0.001,
+                "q {q}: merged {got} ms, all samples {want} ms"
+            );
+        }
+        assert!((x.p99_ms - exact(&mut all, 0.99)).abs() <= x.p99_ms * 0.001 + 0.001);
+        let seconds: u64 = x.timeline.iter().map(|i| i.requests).sum();
+        assert_eq!(seconds, 4_700, "the timelines add up too");
+        // Shards' rates add: 4,700 requests over the longest 10 s.
+        assert!((x.rps - 470.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn documents_that_are_not_shards_of_one_run_are_refused() {
+        let one = sample::results(&[("s", vec![1_000; 10], 0)]);
+        let mut other = one.clone();
+        other.settings.mix = "login=1".into();
+        let e = merge(&[one.clone(), other]).unwrap_err().to_string();
+        assert!(e.contains("ran the mix login=1"), "{e}");
+        let mut a = one.clone();
+        a.settings.shard = Some(Shard { index: 1, count: 2 });
+        let e = merge(&[a.clone(), a]).unwrap_err().to_string();
+        assert!(e.contains("shard 1/2 appears twice"), "{e}");
+        assert!(merge(&[]).is_err());
+    }
+}
