@@ -7,7 +7,8 @@ use plotters::prelude::*;
 
 use crate::document::{LoadResults, StepSummary, Sweep};
 
-const WIDTH: u32 = 760;
+/// Two charts side by side in the report's width.
+const WIDTH: u32 = 530;
 const HEIGHT: u32 = 300;
 const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -42,6 +43,12 @@ struct Axes<'a> {
     /// Labels of the x axis, for an axis that is not linear to the reader.
     x_label: Option<&'a dyn Fn(&f64) -> String>,
     x_range: Option<(f64, f64)>,
+    /// Ticks on the x axis, when the default would fall between values.
+    x_ticks: Option<usize>,
+    /// A logarithmic latency axis, for steps far apart.
+    log_y: bool,
+    /// Where the legend goes: where the lines are not.
+    legend: SeriesLabelPosition,
 }
 
 fn draw(axes: &Axes, lines: &[Line], marks: &Marks) -> String {
@@ -53,6 +60,74 @@ fn draw(axes: &Axes, lines: &[Line], marks: &Marks) -> String {
         );
     }
     svg
+}
+
+/// Draws the mesh, the lines and the marks on a built chart (linear or
+/// logarithmic latency axis alike).
+macro_rules! plot {
+    ($chart:expr, $axes:expr, $lines:expr, $marks:expr, $x_min:expr, $x_max:expr, $y_max:expr) => {{
+        let mut chart = $chart;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc($axes.x)
+            .y_desc($axes.y)
+            .label_style((FONT, 11))
+            .axis_desc_style((FONT, 12))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(220, 220, 220));
+        if let Some(f) = $axes.x_label {
+            mesh.x_label_formatter(f);
+        }
+        if let Some(ticks) = $axes.x_ticks {
+            mesh.x_labels(ticks);
+        }
+        mesh.draw()?;
+        for line in $lines {
+            let color = line.color;
+            chart
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(line.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            if line.points.len() <= 30 {
+                chart.draw_series(
+                    line.points
+                        .iter()
+                        .map(|p| Circle::new(*p, 3, color.filled())),
+                )?;
+            }
+        }
+        if let Some((name, level)) = &$marks.level {
+            let red = RGBColor(200, 0, 0);
+            chart
+                .draw_series(LineSeries::new(
+                    [($x_min, *level), ($x_max, *level)],
+                    red.stroke_width(1),
+                ))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
+        }
+        if let Some((name, x, y)) = &$marks.point {
+            chart.draw_series([Circle::new((*x, *y), 7, BLACK.stroke_width(2))])?;
+            chart.draw_series([Text::new(
+                name.clone(),
+                (*x, *y * 1.04 + $y_max * 0.03),
+                (FONT, 12).into_font().color(&BLACK),
+            )])?;
+        }
+        if !$lines.is_empty() {
+            chart
+                .configure_series_labels()
+                .position($axes.legend.clone())
+                .label_font((FONT, 11))
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .draw()?;
+        }
+    }};
 }
 
 fn draw_into(
@@ -82,73 +157,27 @@ fn draw_into(
 
     let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(axes.title, (FONT, 17))
-        .margin(12)
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(axes.title, (FONT, 15))
+        .margin(10)
         .x_label_area_size(38)
-        .y_label_area_size(58)
-        .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(axes.x)
-        .y_desc(axes.y)
-        .label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
-        .light_line_style(RGBColor(238, 238, 238))
-        .bold_line_style(RGBColor(220, 220, 220));
-    if let Some(f) = axes.x_label {
-        mesh.x_label_formatter(f);
-    }
-    mesh.draw()?;
-
-    for line in lines {
-        let color = line.color;
-        chart
-            .draw_series(LineSeries::new(
-                line.points.iter().copied(),
-                color.stroke_width(2),
-            ))?
-            .label(line.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        if line.points.len() <= 30 {
-            chart.draw_series(
-                line.points
-                    .iter()
-                    .map(|p| Circle::new(*p, 3, color.filled())),
-            )?;
-        }
-    }
-    if let Some((name, level)) = &marks.level {
-        let red = RGBColor(200, 0, 0);
-        chart
-            .draw_series(LineSeries::new(
-                [(x_min, *level), (x_max, *level)],
-                red.stroke_width(1),
-            ))?
-            .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
-    }
-    if let Some((name, x, y)) = &marks.point {
-        chart.draw_series([Circle::new((*x, *y), 7, BLACK.stroke_width(2))])?;
-        chart.draw_series([Text::new(
-            name.clone(),
-            (*x, *y * 1.04 + y_max * 0.03),
-            (FONT, 13).into_font().color(&BLACK),
-        )])?;
-    }
-    if !lines.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 12))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()?;
+        .y_label_area_size(58);
+    if axes.log_y {
+        let y_min = lines
+            .iter()
+            .flat_map(|l| &l.points)
+            .map(|p| p.1)
+            .filter(|y| *y > 0.0)
+            .fold(f64::MAX, f64::min);
+        let y_min = if y_min >= f64::MAX { 0.01 } else { y_min * 0.8 };
+        let chart = builder.build_cartesian_2d(x_min..x_max, (y_min..y_max).log_scale())?;
+        plot!(chart, axes, lines, marks, x_min, x_max, y_max);
+    } else {
+        let chart = builder.build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
+        plot!(chart, axes, lines, marks, x_min, x_max, y_max);
     }
     root.present()?;
-    drop(chart);
-    drop(root);
     Ok(())
 }
 
@@ -171,6 +200,9 @@ pub fn latency_over_time(step: &StepSummary) -> String {
             y: "latency ms",
             x_label: None,
             x_range: None,
+            x_ticks: None,
+            log_y: false,
+            legend: SeriesLabelPosition::UpperLeft,
         },
         &[
             line("p50", 0, |s| s.p50_ms),
@@ -181,7 +213,8 @@ pub fn latency_over_time(step: &StepSummary) -> String {
     )
 }
 
-/// Requests and failures per second, all steps together.
+/// Requests and failures per second, all steps together; the last second,
+/// when the measured part ended within it, over the part it covered.
 pub fn throughput(load: &LoadResults) -> String {
     let mut seconds: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     for interval in load.steps.iter().flat_map(|s| &s.timeline) {
@@ -189,12 +222,13 @@ pub fn throughput(load: &LoadResults) -> String {
         e.0 += interval.requests;
         e.1 += interval.failures;
     }
+    let covered = |second: u32| (load.measured_s - f64::from(second)).clamp(0.05, 1.0);
     let line = |name: &str, i: usize, f: fn(&(u64, u64)) -> u64| Line {
         name: name.into(),
         color: COLORS[i],
         points: seconds
             .iter()
-            .map(|(s, v)| (f64::from(*s), f(v) as f64))
+            .map(|(s, v)| (f64::from(*s), f(v) as f64 / covered(*s)))
             .collect(),
     };
     draw(
@@ -204,6 +238,9 @@ pub fn throughput(load: &LoadResults) -> String {
             y: "per second",
             x_label: None,
             x_range: None,
+            x_ticks: None,
+            log_y: false,
+            legend: SeriesLabelPosition::UpperLeft,
         },
         &[line("requests", 0, |v| v.0), line("failures", 3, |v| v.1)],
         &Marks::default(),
@@ -245,19 +282,22 @@ pub fn distribution(steps: &[StepSummary]) -> String {
         let q = 100.0 * (1.0 - 10f64.powf(-x));
         if *x >= MAX_NINES {
             "99.99 %".to_owned()
-        } else if q.fract().abs() < 1e-6 {
-            format!("{q:.0} %")
         } else {
-            format!("{q:.2} %")
+            let text = format!("{q:.2}");
+            format!("{} %", text.trim_end_matches('0').trim_end_matches('.'))
         }
     };
     draw(
         &Axes {
             title: "Latency by percentile",
             x: "percentile",
-            y: "latency ms",
+            y: "latency ms (log)",
             x_label: Some(&label),
             x_range: Some((0.0, MAX_NINES)),
+            // 0 %, 90 %, 99 %, 99.9 %, 99.99 %.
+            x_ticks: Some(5),
+            log_y: true,
+            legend: SeriesLabelPosition::LowerRight,
         },
         &lines,
         &Marks::default(),
@@ -290,6 +330,9 @@ pub fn sweep(sweep: &Sweep) -> String {
             y: "latency ms (from the intended start)",
             x_label: None,
             x_range: None,
+            x_ticks: None,
+            log_y: false,
+            legend: SeriesLabelPosition::UpperLeft,
         },
         &[
             line("p50", 0, |s| s.p50_ms),
