@@ -110,10 +110,9 @@ fn said(output: &std::process::Output) -> String {
     )
 }
 
-#[tokio::test]
-async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
-    let stack = load_stack(&[]).await;
-    let out = fresh_dir("shards");
+/// Runs shards 1/2 and 2/2 of a whoami-api load of 4 users against
+/// `stack`'s Kratos, as two processes at once, writing JSON to `out`.
+async fn two_shards(stack: &harness::OryStack, out: &Path) {
     let (public, admin) = (
         stack.kratos().public_base().to_string(),
         stack.kratos().admin_base().unwrap().to_string(),
@@ -145,10 +144,17 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
             .await
         }
     };
-    let _turn = ONE_RUN.lock().await;
     let (a, b) = tokio::join!(shard(1), shard(2));
     assert!(a.status.success(), "{}", said(&a));
     assert!(b.status.success(), "{}", said(&b));
+}
+
+#[tokio::test]
+async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
+    let stack = load_stack(&[]).await;
+    let out = fresh_dir("shards");
+    let _turn = ONE_RUN.lock().await;
+    two_shards(&stack, &out).await;
     let find = |suffix: &str| {
         std::fs::read_dir(&out)
             .unwrap()
