@@ -278,13 +278,12 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
 }
 
 /// The seconds a finished run's rates count over: the open model's active
-/// time when it ran one (from the last user's start to now), else the
-/// measured part.
+/// time when it ran one (from the last user's start to its last round's
+/// end), else the measured part.
 fn rate_seconds(ctx: &Context, run: &LoadRun) -> f64 {
-    let ended = std::time::Instant::now();
     ctx.schedule
         .as_ref()
-        .map_or(run.measured_seconds, |s| s.active_seconds(ended))
+        .map_or(run.measured_seconds, |s| s.active_until_last_round())
 }
 
 /// The capacity sweep: a measured open-model run per rate, each with

@@ -309,6 +309,7 @@ fn on_schedule(
             let start = slot.start(taken, std::time::Instant::now());
             let result = round(user).await;
             let done = std::time::Instant::now();
+            schedule.done(done);
             ctx.counters.recorder.record(
                 &label,
                 done,

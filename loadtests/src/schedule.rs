@@ -22,6 +22,8 @@ pub struct Schedule {
     /// measured part, not when the users were being started.
     start: OnceLock<Instant>,
     next: AtomicU64,
+    /// When the last round ended, in nanoseconds after the start.
+    last_done: AtomicU64,
 }
 
 /// One round's place in the schedule.
@@ -66,6 +68,7 @@ impl Schedule {
             length: None,
             start: OnceLock::new(),
             next: AtomicU64::new(0),
+            last_done: AtomicU64::new(0),
         }
     }
 
@@ -111,6 +114,27 @@ impl Schedule {
             .as_secs_f64()
     }
 
+    /// Notes that a round ended at `at`.
+    pub fn done(&self, at: Instant) {
+        if let Some(start) = self.start.get() {
+            let nanos = u64::try_from(at.saturating_duration_since(*start).as_nanos())
+                .unwrap_or(u64::MAX);
+            self.last_done.fetch_max(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// How long the schedule ran, until its last round ended (at most its
+    /// length): the span its completed rounds count over. The moment the
+    /// run returned would add the users' stop, which waits for rounds
+    /// asleep until their time and would understate the rate achieved.
+    pub fn active_until_last_round(&self) -> f64 {
+        let Some(start) = self.start.get() else {
+            return 0.0;
+        };
+        let last = *start + Duration::from_nanos(self.last_done.load(Ordering::Relaxed));
+        self.active_seconds(last)
+    }
+
     /// How many rounds were taken.
     pub fn taken(&self) -> u64 {
         self.next.load(Ordering::Relaxed)
@@ -142,12 +166,16 @@ mod tests {
         // A schedule of 2 s at 10/s has 20 rounds, then none, and was
         // active 2 s however late the run ended.
         let short = Schedule::new(10.0).lasting(Duration::from_secs(2));
+        assert!(short.active_until_last_round().abs() < f64::EPSILON);
         assert!(short.active_seconds(t0).abs() < f64::EPSILON, "not started");
         assert_eq!((0..30).filter_map(|_| short.take(t0)).count(), 20);
         let end = t0 + Duration::from_secs(5);
         assert!((short.active_seconds(end) - 2.0).abs() < 1e-9);
         let early = t0 + Duration::from_millis(1500);
         assert!((short.active_seconds(early) - 1.5).abs() < 1e-9);
+        short.done(t0 + Duration::from_millis(1900));
+        short.done(t0 + Duration::from_millis(1700));
+        assert!((short.active_until_last_round() - 1.9).abs() < 1e-9);
     }
 
     #[test]
