@@ -117,8 +117,8 @@ impl Schedule {
     /// Notes that a round ended at `at`.
     pub fn done(&self, at: Instant) {
         if let Some(start) = self.start.get() {
-            let nanos = u64::try_from(at.saturating_duration_since(*start).as_nanos())
-                .unwrap_or(u64::MAX);
+            let nanos =
+                u64::try_from(at.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX);
             self.last_done.fetch_max(nanos, Ordering::Relaxed);
         }
     }

@@ -114,7 +114,7 @@ macro_rules! plot {
             chart.draw_series([Circle::new((*x, *y), 7, BLACK.stroke_width(2))])?;
             chart.draw_series([Text::new(
                 name.clone(),
-                (*x, *y * 1.04 + $y_max * 0.03),
+                (*x + ($x_max - $x_min) * 0.025, *y + $y_max * 0.1),
                 (FONT, 12).into_font().color(&BLACK),
             )])?;
         }
