@@ -28,10 +28,19 @@ pub const FLOW_METHOD: &str = "FLOW";
 #[derive(Debug)]
 pub struct GooseTransport<'u> {
     client: Client,
-    /// Whether the last request of each step in this transaction was
-    /// recorded as a success, by step name.
-    sent: Mutex<HashMap<String, bool>>,
+    /// The last request of each step in this transaction, by step name.
+    sent: Mutex<HashMap<String, Sent>>,
     counters: &'u Counters,
+}
+
+/// What became of a step's request in this transaction.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// Recorded, ending at `at`.
+    Recorded { success: bool, at: Instant },
+    /// Sent outside the measured part: a failure found later is not
+    /// counted either.
+    Unmeasured,
 }
 
 impl<'u> GooseTransport<'u> {
@@ -57,9 +66,9 @@ impl<'u> GooseTransport<'u> {
         let recorder = &self.counters.recorder;
         let now = Instant::now();
         match error.step().map(|step| (step, sent.get(step))) {
-            Some((step, Some(true))) => {
+            Some((step, Some(Sent::Recorded { success: true, at }))) => {
                 self.counters.failed(step);
-                recorder.overturn(step, now, &tag);
+                recorder.overturn(step, *at, &tag);
             }
             // Mail waits are recorded by `record`; an error before any
             // request (a form without an action) is recorded as its step
@@ -78,7 +87,8 @@ impl<'u> GooseTransport<'u> {
                     },
                 );
             }
-            // Recorded failed already, or a mail wait, or no step named.
+            // Recorded failed already, sent before the measured part began,
+            // a mail wait, or no step named.
             _ => {}
         }
         Err(Box::new(TransactionError::Custom(error.to_string())))
@@ -115,7 +125,7 @@ impl Transport for GooseTransport<'_> {
                         error: Some(&tag(&error)),
                     },
                 );
-                self.remember(name, kept, false);
+                self.remember(name, kept, false, ended);
                 return Err(error);
             }
         };
@@ -134,7 +144,7 @@ impl Transport for GooseTransport<'_> {
                 error: error.as_deref(),
             },
         );
-        self.remember(name, kept, error.is_none());
+        self.remember(name, kept, error.is_none(), ended);
         checked
     }
 
@@ -157,14 +167,17 @@ impl Transport for GooseTransport<'_> {
 }
 
 impl GooseTransport<'_> {
-    /// Notes a step's request of this transaction, if it was recorded.
-    fn remember(&self, name: String, recorded: bool, success: bool) {
-        if recorded {
-            self.sent
-                .lock()
-                .expect("step registry lock")
-                .insert(name, success);
-        }
+    /// Notes a step's request of this transaction.
+    fn remember(&self, name: String, recorded: bool, success: bool, at: Instant) {
+        let sent = if recorded {
+            Sent::Recorded { success, at }
+        } else {
+            Sent::Unmeasured
+        };
+        self.sent
+            .lock()
+            .expect("step registry lock")
+            .insert(name, sent);
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn run_scenarios(
             cpu_seconds: cpu,
             cores_busy: cpu / wall.as_secs_f64().max(1e-9),
             cpu_us_per_request: cpu * 1e6 / requests as f64,
+            requests,
             peak_rss_mib: peak_rss_mib(),
         },
     })

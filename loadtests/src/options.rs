@@ -191,6 +191,7 @@ impl Options {
         if let Some(shard) = self.shard {
             own.users = shard.share(self.users);
             own.rate = self.rate.map(|r| r / f64::from(shard.count));
+            own.identities = shard.share(self.identities);
         }
         own
     }
@@ -305,6 +306,15 @@ impl Gate {
             error_points: self.gate_error_points,
             min_requests: self.gate_min_requests,
         }
+    }
+
+    /// Reads the baseline, if one was given, to refuse a bad one before
+    /// the run rather than after it.
+    pub fn check(&self) -> Result<()> {
+        if let Some(path) = &self.baseline {
+            reports::read(path).map_err(|e| Error::Usage(format!("baseline: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Compares `results` with the baseline, if one was given.

@@ -110,8 +110,9 @@ impl Recorder {
         true
     }
 
-    /// A request of `step` recorded as a success turned out a failure (the
-    /// flow found it later: a form back with errors after its 303).
+    /// A request of `step`, recorded as a success when it ended `at`,
+    /// turned out a failure (the flow found it later: a form back with
+    /// errors after its 303); the failure counts in that request's second.
     pub fn overturn(&self, step: &str, at: Instant, error: &str) {
         let Some(since) = self.since.get() else {
             return;
@@ -125,8 +126,7 @@ impl Recorder {
                 .summary
                 .timeline
                 .iter_mut()
-                .rev()
-                .find(|i| i.second <= second)
+                .find(|i| i.second == second)
             {
                 interval.failures += 1;
             }

@@ -22,8 +22,10 @@ pub struct Thresholds {
     pub floor_ms: f64,
     /// Percentage points the error rate may grow by (1.0: from 0 % to 1 %).
     pub error_points: f64,
-    /// Latency is compared only for steps with at least this many requests
-    /// on both sides: a p99 of 20 requests is one request.
+    /// Latency is compared only for steps the baseline has at least this
+    /// many requests of: a p99 of 20 requests is one request. (A run with
+    /// fewer than the baseline's many is compared all the same: a slower
+    /// server answers fewer requests in a closed model.)
     pub min_requests: u64,
 }
 
@@ -55,7 +57,7 @@ pub enum Verdict {
     Regressed,
     /// Better beyond the thresholds: a baseline to renew.
     Improved,
-    /// Too few requests on one side to compare its percentiles.
+    /// Too few requests in the baseline to compare its percentiles.
     TooFew,
     /// In the run, not in the baseline.
     New,
@@ -120,6 +122,9 @@ pub fn compare(baseline: &Results, source: &str, now: &Results, t: Thresholds) -
     for base in &old {
         match new.iter().find(|s| s.step == base.step) {
             Some(current) => rows.extend(step_rows(base, current, t)),
+            // A step of failures only (a flow that failed before sending)
+            // that is gone is a cleaner run, not a missing step.
+            None if base.failures == base.requests => {}
             None => rows.push(Row {
                 step: base.step.clone(),
                 metric: "requests".into(),
@@ -150,7 +155,7 @@ pub fn compare(baseline: &Results, source: &str, now: &Results, t: Thresholds) -
 }
 
 fn step_rows(base: &StepSummary, now: &StepSummary, t: Thresholds) -> Vec<Row> {
-    let enough = base.requests >= t.min_requests && now.requests >= t.min_requests;
+    let enough = base.requests >= t.min_requests && now.requests > 0;
     let latency = |metric: &str, b: f64, n: f64| {
         let verdict = if !enough {
             Verdict::TooFew
@@ -286,6 +291,28 @@ mod tests {
         let rows = rows_of(&step("s", &ms, 0), &step("s", &ms, 1)); // 0.5 %
         assert_eq!(rows[2].1, Verdict::Pass);
         let rows = rows_of(&step("s", &[3; 10], 0), &step("s", &[300; 10], 0));
-        assert_eq!(rows[1].1, Verdict::TooFew);
+        assert_eq!(rows[1].1, Verdict::TooFew, "a baseline of 10 requests");
+        // A slower server that answered fewer requests is still compared.
+        let rows = rows_of(&step("s", &[3; 100], 0), &step("s", &[300; 10], 0));
+        assert_eq!(rows[1].1, Verdict::Regressed);
+    }
+
+    #[test]
+    fn a_step_of_failures_only_may_go_and_any_other_may_not() {
+        let mut base = crate::sample::results(&[("s", vec![3_000; 100], 0)]);
+        let flow = {
+            let mut f = step("kratos FLOW /x", &[], 0);
+            f.requests = 2;
+            f.failures = 2;
+            f
+        };
+        base.load.as_mut().unwrap().steps.push(flow);
+        let now = crate::sample::results(&[("s", vec![3_000; 100], 0)]);
+        let c = compare(&base, "base.json", &now, Thresholds::default());
+        assert!(c.passed, "{}", render(&c));
+        let empty = crate::sample::results(&[]);
+        let c = compare(&base, "base.json", &empty, Thresholds::default());
+        assert!(!c.passed);
+        assert_eq!(c.failing().next().unwrap().verdict, Verdict::Missing);
     }
 }

@@ -55,8 +55,9 @@ fn draw(axes: &Axes, lines: &[Line], marks: &Marks) -> String {
     let mut svg = String::new();
     if let Err(e) = draw_into(&mut svg, axes, lines, marks) {
         return format!(
-            "<p class=\"error\">The chart \u{201c}{}\u{201d} could not be drawn: {e}</p>",
-            axes.title
+            "<p class=\"error\">The chart \u{201c}{}\u{201d} could not be drawn: {}</p>",
+            crate::html::escape(axes.title),
+            crate::html::escape(&e.to_string())
         );
     }
     svg
@@ -213,11 +214,17 @@ pub fn latency_over_time(step: &StepSummary) -> String {
     )
 }
 
-/// Requests and failures per second, all steps together; the last second,
+/// HTTP requests and their failures per second, all steps together (not
+/// the open model's rounds, mail waits or flow failures); the last second,
 /// when the measured part ended within it, over the part it covered.
 pub fn throughput(load: &LoadResults) -> String {
     let mut seconds: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for interval in load.steps.iter().flat_map(|s| &s.timeline) {
+    for interval in load
+        .steps
+        .iter()
+        .filter(|s| crate::document::is_request(&s.step))
+        .flat_map(|s| &s.timeline)
+    {
         let e = seconds.entry(interval.second).or_default();
         e.0 += interval.requests;
         e.1 += interval.failures;

@@ -235,6 +235,16 @@ impl StepSummary {
     }
 }
 
+/// Whether `step` is an HTTP request (`kratos GET /x`), not an open-model
+/// round (`whoami ROUND ...`), a wait (`mail WAIT code`) or a failure
+/// found before sending (`kratos FLOW /x`).
+pub fn is_request(step: &str) -> bool {
+    !step
+        .split(' ')
+        .nth(1)
+        .is_some_and(|method| matches!(method, "ROUND" | "WAIT" | "FLOW"))
+}
+
 /// One second of a step.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Interval {
@@ -285,7 +295,11 @@ pub struct Generator {
     /// User and system CPU of the orygate process during the load.
     pub cpu_seconds: f64,
     pub cores_busy: f64,
+    /// Over every request sent while the load ran (the users' starts too).
     pub cpu_us_per_request: f64,
+    /// Requests sent while the load ran.
+    #[serde(default)]
+    pub requests: u64,
     /// Peak resident memory of the process (`VmHWM`).
     pub peak_rss_mib: f64,
 }

@@ -68,6 +68,16 @@ pub fn render(r: &Results) -> String {
             ));
             suite.add_test_case(case);
         }
+        if load.steps.is_empty() {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message("the load measured no request");
+            suite.add_test_case(TestCase::new("the load", st));
+        }
+        if r.interrupted {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message("stopped early (Ctrl-C or SIGTERM): the results cover part of the run");
+            suite.add_test_case(TestCase::new("the whole run", st));
+        }
         if load.setup_failures > 0 {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             st.set_message(format!("{} users could not start", load.setup_failures));
@@ -77,29 +87,34 @@ pub fn render(r: &Results) -> String {
         report.add_test_suite(suite);
     }
     if let Some(c) = &r.baseline {
-        let mut suite = TestSuite::new("baseline");
-        for row in &c.rows {
-            let status = if row.verdict.fails() {
-                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                st.set_message(format!(
-                    "{}: baseline {}, now {}",
-                    row.verdict.label(),
-                    row.baseline
-                        .map_or_else(|| "-".into(), |v| format!("{v:.2}")),
-                    row.now.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
-                ));
-                st
-            } else {
-                TestCaseStatus::success()
-            };
-            suite.add_test_case(TestCase::new(
-                format!("{} {}", row.step, row.metric),
-                status,
-            ));
-        }
-        report.add_test_suite(suite);
+        report.add_test_suite(baseline(c));
     }
     report
         .to_string()
         .expect("a JUnit report of strings serializes")
+}
+
+/// A case per row of the baseline comparison.
+fn baseline(c: &crate::baseline::Comparison) -> TestSuite {
+    let mut suite = TestSuite::new("baseline");
+    for row in &c.rows {
+        let status = if row.verdict.fails() {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(format!(
+                "{}: baseline {}, now {}",
+                row.verdict.label(),
+                row.baseline
+                    .map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+                row.now.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+            ));
+            st
+        } else {
+            TestCaseStatus::success()
+        };
+        suite.add_test_case(TestCase::new(
+            format!("{} {}", row.step, row.metric),
+            status,
+        ));
+    }
+    suite
 }

@@ -228,6 +228,7 @@ pub(crate) mod sample {
                     cpu_seconds: 1.0,
                     cores_busy: 0.1,
                     cpu_us_per_request: 100.0,
+                    requests: 10_000,
                     peak_rss_mib: 30.0,
                 },
             }),

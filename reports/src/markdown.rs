@@ -31,7 +31,12 @@ fn failures(out: &mut String, r: &Results) {
         .iter()
         .flat_map(crate::baseline::Comparison::failing)
         .collect();
-    if !failed_flows.is_empty() || !failing_steps.is_empty() || !regressions.is_empty() {
+    let setup_failures = r.load.as_ref().map_or(0, |l| l.setup_failures);
+    if !failed_flows.is_empty()
+        || !failing_steps.is_empty()
+        || !regressions.is_empty()
+        || setup_failures > 0
+    {
         out.push_str("### Failures\n\n");
         for s in failed_flows {
             if let Outcome::Failed { message, .. } = &s.outcome {
@@ -43,8 +48,8 @@ fn failures(out: &mut String, r: &Results) {
             let kinds: Vec<String> = s.errors.iter().map(|(k, n)| format!("{n} × {k}")).collect();
             let _ = writeln!(
                 out,
-                "- `{}`: {} of {} failed ({})",
-                s.step,
+                "- {}: {} of {} failed ({})",
+                code(&s.step),
                 s.failures,
                 s.requests,
                 cell(&kinds.join(", "))
@@ -53,9 +58,9 @@ fn failures(out: &mut String, r: &Results) {
         for row in regressions {
             let _ = writeln!(
                 out,
-                "- baseline: `{}` {} {} → {} ({})",
-                row.step,
-                row.metric,
+                "- baseline: {} {} {} → {} ({})",
+                code(&row.step),
+                cell(&row.metric),
                 number(row.baseline),
                 number(row.now),
                 row.verdict.label()
@@ -85,8 +90,15 @@ fn load(out: &mut String, r: &Results) {
         for s in steps {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                s.step, s.requests, s.failures, s.rps, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms
+                "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                code(&s.step),
+                s.requests,
+                s.failures,
+                s.rps,
+                s.p50_ms,
+                s.p95_ms,
+                s.p99_ms,
+                s.max_ms
             );
         }
         let g = load.generator;
@@ -110,17 +122,20 @@ fn baseline(out: &mut String, r: &Results) {
     if let Some(c) = &r.baseline {
         let _ = writeln!(
             out,
-            "### Against the baseline\n\n`{}`: p95 and p99 regress above {}× and +{} ms, errors above +{} points.\n\n| step | metric | baseline | now | ratio | verdict |\n| --- | --- | ---: | ---: | ---: | --- |",
-            c.baseline, c.thresholds.ratio, c.thresholds.floor_ms, c.thresholds.error_points
+            "### Against the baseline\n\n{}: p95 and p99 regress above {}× and +{} ms, errors above +{} points.\n\n| step | metric | baseline | now | ratio | verdict |\n| --- | --- | ---: | ---: | ---: | --- |",
+            code(&c.baseline),
+            c.thresholds.ratio,
+            c.thresholds.floor_ms,
+            c.thresholds.error_points
         );
         let mut rows: Vec<_> = c.rows.iter().collect();
         rows.sort_by_key(|r| !r.verdict.fails());
         for row in rows {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                row.step,
-                row.metric,
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&row.step),
+                cell(&row.metric),
                 number(row.baseline),
                 number(row.now),
                 row.ratio.map_or_else(|| "-".into(), |x| format!("{x:.2}")),
@@ -157,9 +172,10 @@ fn sweep(out: &mut String, r: &Results) {
         }
         let _ = writeln!(
             out,
-            "\nCapacity (p99 ≤ {} ms, errors ≤ {} %): {}\n",
+            "\nCapacity (p99 ≤ {} ms, errors ≤ {} %, achieved ≥ {} % of asked): {}\n",
             sweep.objective.p99_ms,
             sweep.objective.error_budget * 100.0,
+            sweep.objective.min_achieved * 100.0,
             sweep.capacity_per_s.map_or_else(
                 || "none of the rates held".into(),
                 |c| format!("**{c:.1}/s**")
@@ -188,7 +204,30 @@ fn number(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
 }
 
-/// Text made safe for a table cell on one line.
+/// Text made safe for a table cell on one line: no table break, no HTML
+/// (GitHub renders it), no code span.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '`' => out.push_str("\\`"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A step name as code, in a table cell.
+fn code(text: &str) -> String {
+    format!(
+        "`{}`",
+        text.replace('`', "'")
+            .replace('|', "\\|")
+            .replace(['\n', '\r'], " ")
+    )
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::document::{
-    Achieved, Generator, Interval, LoadResults, MailCounts, Results, ShardRun, SmokeResult,
+    Achieved, Generator, Interval, LoadResults, MailCounts, Results, Shard, ShardRun, SmokeResult,
     StepSummary,
 };
 use crate::latency::{INTERVAL_DIGITS, Latency, RUN_DIGITS};
@@ -32,31 +32,40 @@ pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
         if part.load.is_none() {
             return Err(MergeError(format!("{} has no load run", which())));
         }
-        if part.settings.mix != first.settings.mix {
+        let (mine, theirs) = (&part.settings, &first.settings);
+        for (what, a, b) in [
+            ("mix", &mine.mix, &theirs.mix),
+            ("target", &mine.target, &theirs.target),
+            (
+                "Kratos version",
+                &mine.kratos_version,
+                &theirs.kratos_version,
+            ),
+        ] {
+            if a != b {
+                return Err(MergeError(format!(
+                    "{} ran the {what} {a}, the first ran {b}",
+                    which()
+                )));
+            }
+        }
+        if (mine.duration_s - theirs.duration_s).abs() > 1e-9 {
             return Err(MergeError(format!(
-                "{} ran the mix {}, the first ran {}",
+                "{} ran for {} s, the first for {} s",
                 which(),
-                part.settings.mix,
-                first.settings.mix
+                mine.duration_s,
+                theirs.duration_s
             )));
         }
     }
-    let mut shards: Vec<_> = parts.iter().filter_map(|p| p.settings.shard).collect();
-    shards.sort_by_key(|s| s.index);
-    if shards.windows(2).any(|w| w[0].index == w[1].index) {
-        return Err(MergeError(format!(
-            "shard {} appears twice",
-            shards
-                .windows(2)
-                .find(|w| w[0].index == w[1].index)
-                .map_or_else(String::new, |w| w[0].to_string())
-        )));
-    }
+    check_shards(parts)?;
 
     let loads: Vec<&LoadResults> = parts.iter().filter_map(|p| p.load.as_ref()).collect();
     let mut settings = first.settings.clone();
     settings.users = parts.iter().map(|p| p.settings.users).sum();
     settings.rate = sum_some(parts.iter().map(|p| p.settings.rate));
+    settings.increase_rate = sum_some(parts.iter().map(|p| p.settings.increase_rate));
+    settings.identities = parts.iter().map(|p| p.settings.identities).sum();
     settings.shard = None;
 
     Ok(Results {
@@ -82,6 +91,46 @@ pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
             .collect(),
         baseline: None,
     })
+}
+
+/// Every part a shard of the same count, each index once, none missing.
+fn check_shards(parts: &[Results]) -> Result<(), MergeError> {
+    let shards: Vec<Option<Shard>> = parts.iter().map(|p| p.settings.shard).collect();
+    if shards.iter().all(Option::is_none) {
+        // Runs of one process each: merged as they are.
+        return Ok(());
+    }
+    let Some(shards) = shards.into_iter().collect::<Option<Vec<Shard>>>() else {
+        return Err(MergeError(
+            "some documents are shards (--shard) and some are not".into(),
+        ));
+    };
+    let count = shards[0].count;
+    if let Some(other) = shards.iter().find(|s| s.count != count) {
+        return Err(MergeError(format!(
+            "shard {other} is not one of {count} like shard {}",
+            shards[0]
+        )));
+    }
+    let mut seen = vec![false; count as usize];
+    for s in &shards {
+        let slot = &mut seen[(s.index - 1) as usize];
+        if *slot {
+            return Err(MergeError(format!("shard {s} appears twice")));
+        }
+        *slot = true;
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| !seen[(*i - 1) as usize])
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError(format!(
+            "shard {} is missing: a merge of part of a run would pass for all of it",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 fn sum_some(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -125,7 +174,7 @@ fn load(loads: &[&LoadResults]) -> LoadResults {
     for step in &mut steps {
         refresh(step, measured_s);
     }
-    let requests: u64 = steps.iter().map(|s| s.requests).sum();
+    let requests: u64 = loads.iter().map(|l| l.generator.requests).sum();
     let cpu_seconds: f64 = loads.iter().map(|l| l.generator.cpu_seconds).sum();
     LoadResults {
         open_model: loads
@@ -153,6 +202,7 @@ fn load(loads: &[&LoadResults]) -> LoadResults {
             cpu_seconds,
             cores_busy: loads.iter().map(|l| l.generator.cores_busy).sum(),
             cpu_us_per_request: cpu_seconds * 1e6 / requests.max(1) as f64,
+            requests,
             peak_rss_mib: loads
                 .iter()
                 .map(|l| l.generator.peak_rss_mib)
@@ -270,8 +320,13 @@ mod tests {
 
     #[test]
     fn shards_merge_into_the_percentiles_of_all_their_requests() {
-        let (a, b) = (samples(3_000, 1), samples(1_700, 2));
-        let mut one = sample::results(&[("kratos GET /x", a.clone(), 3)]);
+        let (a, mut b) = (samples(3_000, 1), samples(1_700, 2));
+        // The second shard's slowest request is far beyond the first's.
+        b.push(5_000_000);
+        let mut one = sample::results(&[
+            ("kratos GET /x", a.clone(), 3),
+            ("mail WAIT code", vec![], 0),
+        ]);
         one.settings.shard = Some(Shard { index: 1, count: 2 });
         let mut two = sample::results(&[
             ("kratos GET /x", b.clone(), 1),
@@ -280,14 +335,18 @@ mod tests {
         two.settings.shard = Some(Shard { index: 2, count: 2 });
         two.started_at += 2;
 
-        let merged = merge(&[one.clone(), two.clone()]).unwrap();
+        // As `orygate report merge` reads them: from their JSON.
+        let read = |r: &Results| -> Results {
+            serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap()
+        };
+        let merged = merge(&[read(&one), read(&two)]).unwrap();
         let load = merged.load.as_ref().unwrap();
         let x = load
             .steps
             .iter()
             .find(|s| s.step == "kratos GET /x")
             .unwrap();
-        assert_eq!(x.requests, 4_700);
+        assert_eq!(x.requests, 4_701);
         assert_eq!(x.failures, 4);
         assert_eq!(x.errors, [("HTTP 401 (session_inactive)".to_owned(), 4)]);
         assert_eq!(merged.settings.users, 8);
@@ -307,9 +366,10 @@ mod tests {
         }
         assert!((x.p99_ms - exact(&mut all, 0.99)).abs() <= x.p99_ms * 0.001 + 0.001);
         let seconds: u64 = x.timeline.iter().map(|i| i.requests).sum();
-        assert_eq!(seconds, 4_700, "the timelines add up too");
-        // Shards' rates add: 4,700 requests over the longest 10 s.
-        assert!((x.rps - 470.0).abs() < 1e-9);
+        assert_eq!(seconds, 4_701, "the timelines add up too");
+        assert_eq!(x.latency.len(), 4_701);
+        // Shards' rates add: 4,701 requests over the longest 10 s.
+        assert!((x.rps - 470.1).abs() < 1e-9);
     }
 
     #[test]
@@ -321,8 +381,21 @@ mod tests {
         assert!(e.contains("ran the mix login=1"), "{e}");
         let mut a = one.clone();
         a.settings.shard = Some(Shard { index: 1, count: 2 });
-        let e = merge(&[a.clone(), a]).unwrap_err().to_string();
+        let e = merge(&[a.clone(), a.clone()]).unwrap_err().to_string();
         assert!(e.contains("shard 1/2 appears twice"), "{e}");
+        let e = merge(&[a.clone(), one.clone()]).unwrap_err().to_string();
+        assert!(e.contains("some documents are shards"), "{e}");
+        let mut c = one.clone();
+        c.settings.shard = Some(Shard { index: 2, count: 3 });
+        let e = merge(&[a.clone(), c.clone()]).unwrap_err().to_string();
+        assert!(e.contains("is not one of 2"), "{e}");
+        a.settings.shard = Some(Shard { index: 1, count: 3 });
+        let e = merge(&[a, c]).unwrap_err().to_string();
+        assert!(e.contains("shard 3/3 is missing"), "{e}");
+        let mut longer = one.clone();
+        longer.settings.duration_s = 30.0;
+        let e = merge(&[one, longer]).unwrap_err().to_string();
+        assert!(e.contains("ran for 30 s"), "{e}");
         assert!(merge(&[]).is_err());
     }
 }

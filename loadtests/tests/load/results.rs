@@ -85,10 +85,10 @@ async fn a_run_writes_every_format_and_its_json_is_valid_against_the_schema() {
         "{junit}"
     );
 
-    // The identities were created: 40 and the users' own.
+    // The identities were created: 40 and the 3 users' own, no more.
     let admin = harness::NativeApp::new().unwrap();
     let page = stack.kratos().identities(&admin, 500, None).await.unwrap();
-    assert!(page.items.len() >= 43, "{} identities", page.items.len());
+    assert_eq!(page.items.len(), 43, "identities on the stack");
 }
 
 /// Runs the binary with `args`; its exit status and output.
@@ -191,6 +191,9 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
     let (x, y, merged) = (of(&one), of(&two), of(&all));
     assert!(x.requests > 0 && y.requests > 0);
     assert_eq!(merged.requests, x.requests + y.requests);
+    // Every request of both shards is in the merged histogram, once.
+    assert_eq!(merged.latency.len(), merged.requests);
+    assert_eq!(merged.latency.len(), x.latency.len() + y.latency.len());
     assert_eq!(merged.failures, x.failures + y.failures);
     // The merged histogram is the one of every request of both shards.
     let mut every = x.latency.clone();
