@@ -292,10 +292,10 @@ pub struct Gate {
     #[arg(long, default_value_t = 1.0)]
     pub gate_error_points: f64,
 
-    /// Percentiles are compared only for steps with at least this many
-    /// requests in both runs.
-    #[arg(long, default_value_t = 50)]
-    pub gate_min_requests: u64,
+    /// A percentile is compared only when the baseline has at least this
+    /// many requests beyond it (10: p95 from 200 requests, p99 from 1,000).
+    #[arg(long, default_value_t = 10)]
+    pub gate_min_tail: u64,
 }
 
 impl Gate {
@@ -304,7 +304,7 @@ impl Gate {
             ratio: self.gate_ratio,
             floor_ms: self.gate_floor.as_secs_f64() * 1000.0,
             error_points: self.gate_error_points,
-            min_requests: self.gate_min_requests,
+            min_tail: self.gate_min_tail,
         }
     }
 

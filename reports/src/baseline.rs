@@ -22,11 +22,13 @@ pub struct Thresholds {
     pub floor_ms: f64,
     /// Percentage points the error rate may grow by (1.0: from 0 % to 1 %).
     pub error_points: f64,
-    /// Latency is compared only for steps the baseline has at least this
-    /// many requests of: a p99 of 20 requests is one request. (A run with
-    /// fewer than the baseline's many is compared all the same: a slower
-    /// server answers fewer requests in a closed model.)
-    pub min_requests: u64,
+    /// A percentile is compared only when the baseline has at least this
+    /// many requests beyond it: with 10, p95 from 200 requests and p99
+    /// from 1,000. Fewer, and the percentile is one or two requests, which
+    /// a shared machine moves at will. (A run with fewer requests than its
+    /// baseline is compared all the same: a slower server answers fewer in
+    /// a closed model.)
+    pub min_tail: u64,
 }
 
 impl Default for Thresholds {
@@ -35,7 +37,7 @@ impl Default for Thresholds {
             ratio: 1.5,
             floor_ms: 5.0,
             error_points: 1.0,
-            min_requests: 50,
+            min_tail: 10,
         }
     }
 }
@@ -155,8 +157,9 @@ pub fn compare(baseline: &Results, source: &str, now: &Results, t: Thresholds) -
 }
 
 fn step_rows(base: &StepSummary, now: &StepSummary, t: Thresholds) -> Vec<Row> {
-    let enough = base.requests >= t.min_requests && now.requests > 0;
-    let latency = |metric: &str, b: f64, n: f64| {
+    let latency = |metric: &str, quantile: f64, b: f64, n: f64| {
+        let enough =
+            base.requests as f64 * (1.0 - quantile) >= t.min_tail as f64 - 1e-9 && now.requests > 0;
         let verdict = if !enough {
             Verdict::TooFew
         } else if n > b * t.ratio && n - b > t.floor_ms {
@@ -191,8 +194,8 @@ fn step_rows(base: &StepSummary, now: &StepSummary, t: Thresholds) -> Vec<Row> {
         },
     };
     vec![
-        latency("p95 ms", base.p95_ms, now.p95_ms),
-        latency("p99 ms", base.p99_ms, now.p99_ms),
+        latency("p95 ms", 0.95, base.p95_ms, now.p95_ms),
+        latency("p99 ms", 0.99, base.p99_ms, now.p99_ms),
         errors,
     ]
 }
@@ -207,12 +210,12 @@ pub fn render(c: &Comparison) -> String {
     rows.sort_by_key(|r| !r.verdict.fails());
     let width = rows.iter().map(|r| r.step.len()).max().unwrap_or(4).max(4);
     let mut out = format!(
-        "baseline {} (p95/p99 regress above {}× and +{} ms; errors above +{} points; latency compared from {} requests)\n",
+        "baseline {} (p95/p99 regress above {}× and +{} ms; errors above +{} points; a percentile compared with {} baseline requests beyond it)\n",
         c.baseline,
         c.thresholds.ratio,
         c.thresholds.floor_ms,
         c.thresholds.error_points,
-        c.thresholds.min_requests
+        c.thresholds.min_tail
     );
     let _ = writeln!(
         out,
@@ -269,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_slower_step_regresses_only_beyond_ratio_and_floor() {
-        let fast: Vec<u64> = (0..100).map(|i| 2 + i % 3).collect();
+        let fast: Vec<u64> = (0..1000).map(|i| 2 + i % 3).collect();
         // 3 ms to 6 ms: twice as slow but only 3 ms more: noise here.
         let doubled: Vec<u64> = fast.iter().map(|m| m * 2).collect();
         // 3 ms to 60 ms: beyond both.
@@ -293,8 +296,14 @@ mod tests {
         let rows = rows_of(&step("s", &[3; 10], 0), &step("s", &[300; 10], 0));
         assert_eq!(rows[1].1, Verdict::TooFew, "a baseline of 10 requests");
         // A slower server that answered fewer requests is still compared.
-        let rows = rows_of(&step("s", &[3; 100], 0), &step("s", &[300; 10], 0));
+        let rows = rows_of(&step("s", &[3; 1000], 0), &step("s", &[300; 10], 0));
         assert_eq!(rows[1].1, Verdict::Regressed);
+        // 10 requests beyond a percentile: p95 from 200 requests, p99 from 1,000.
+        let rows = rows_of(&step("s", &[3; 200], 0), &step("s", &[300; 200], 0));
+        assert_eq!(
+            (rows[0].1, rows[1].1),
+            (Verdict::Regressed, Verdict::TooFew)
+        );
     }
 
     #[test]

@@ -181,7 +181,7 @@ fn baseline(out: &mut String, r: &Results) {
     let _ = write!(
         out,
         "<h2>Against the baseline</h2>\n<p class=\"muted\"><code>{}</code> (started {}): p95 and p99 \
-         regress above {}× <i>and</i> +{} ms; errors above +{} points; percentiles compared from {} requests. \
+         regress above {}× <i>and</i> +{} ms; errors above +{} points; a percentile compared when the baseline has {} requests beyond it. \
          Gate: <b>{}</b>.</p>\n<table><tr><th>step</th><th>metric</th><th>baseline</th><th>now</th>\
          <th>ratio</th><th>verdict</th></tr>\n",
         escape(&c.baseline),
@@ -189,7 +189,7 @@ fn baseline(out: &mut String, r: &Results) {
         c.thresholds.ratio,
         c.thresholds.floor_ms,
         c.thresholds.error_points,
-        c.thresholds.min_requests,
+        c.thresholds.min_tail,
         if c.passed { "passed" } else { "FAILED" }
     );
     let mut rows: Vec<_> = c.rows.iter().collect();

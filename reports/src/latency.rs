@@ -149,7 +149,11 @@ mod tests {
         let mut empty = Latency::decode(&Latency::new(INTERVAL_DIGITS).encode()).unwrap();
         empty.add(&back);
         assert_eq!(empty.len(), 8);
-        assert!((empty.max_ms() - 60_000.0).abs() < 60.0, "{}", empty.max_ms());
+        assert!(
+            (empty.max_ms() - 60_000.0).abs() < 60.0,
+            "{}",
+            empty.max_ms()
+        );
         assert!(
             (h.quantile_ms(0.5) - 1.0).abs() < 0.002,
             "{}",
