@@ -3,7 +3,8 @@
 # baseline of PROFILE, reruns the same configuration RERUNS times against it
 # (every failed gate a false alarm), then once with a slower Kratos (SLOW,
 # by default a bcrypt cost of 12) that the gate must fail. Prints a line per
-# run (the gate's verdict and its highest p95/p99 ratio) and the count.
+# run (the gate's verdict and its highest p95/p99 ratio among the rows it
+# compared) and the count.
 #
 #   reports/bin/gate-noise.sh --rate 20   # PROFILE=login USERS=4 DURATION=20s RERUNS=10
 #   RECORD=reports/baselines/login.json reports/bin/gate-noise.sh   # keep the baseline
@@ -37,7 +38,7 @@ run() {
 verdict() {
   jq -r '[(if .passed then "run passed" else "RUN FAILED" end),
           (if .baseline.passed then "gate passed" else "GATE FAILED" end),
-          (.baseline.rows | map(select(.ratio != null and (.metric | startswith("p"))))
+          (.baseline.rows | map(select(.ratio != null and .verdict != "too_few" and (.metric | startswith("p"))))
             | max_by(.ratio) | "worst \(.step) \(.metric) \(.baseline | .*100 | round / 100) -> \(.now | .*100 | round / 100) ms (×\(.ratio | .*100 | round / 100))")]
          | join("; ")' "$1"
 }
