@@ -192,7 +192,7 @@ echo "| users | peak RSS MiB | KB per user above 10 users |"
 echo "| --- | --- | --- |"
 base=""
 for users in 10 100 1000; do
-  USERS=$users INCREASE=100 run_orygate >/dev/null
+  USERS=$users INCREASE=25 run_orygate >/dev/null
   rss=$(cat "$work/rss")
   [ -z "$base" ] && base=$rss
   awk -v u="$users" -v r="$rss" -v b="$base" \

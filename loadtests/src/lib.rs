@@ -196,7 +196,16 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
     let rate_seconds = rate_seconds(&ctx, &run);
-    let steps = run.steps;
+    let mut steps = run.steps;
+    let mut measured_s = run.measured_seconds;
+    if ctx.schedule.is_some() {
+        // An open model's measured part is its schedule's: its rates count
+        // over that, not over the users' stop after it.
+        measured_s = rate_seconds;
+        for step in &mut steps {
+            reports::merge::refresh(step, rate_seconds);
+        }
+    }
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
@@ -206,7 +215,7 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     });
     let load = LoadResults {
         open_model,
-        measured_s: run.measured_seconds,
+        measured_s,
         wall_s: run.wall.as_secs_f64(),
         setup_failures,
         first_setup_error: ctx.first_setup_error(),
