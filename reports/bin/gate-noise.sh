@@ -6,7 +6,7 @@
 # run (the gate's verdict and its highest p95/p99 ratio among the rows it
 # compared) and the count.
 #
-#   reports/bin/gate-noise.sh --rate 20   # PROFILE=login USERS=4 DURATION=20s RERUNS=10
+#   reports/bin/gate-noise.sh --rate 10   # PROFILE=login USERS=4 DURATION=30s RERUNS=10
 #   RECORD=reports/baselines/login.json reports/bin/gate-noise.sh   # keep the baseline
 #
 # Gate options (--gate-ratio ...) can be passed as arguments. Needs the
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 PROFILE=${PROFILE:-login}
 USERS=${USERS:-4}
-DURATION=${DURATION:-20s}
+DURATION=${DURATION:-30s}
 RERUNS=${RERUNS:-10}
 SLOW=${SLOW:-HASHERS_BCRYPT_COST=12}
 command -v jq >/dev/null || { echo "error: jq is missing (apt-get install jq)" >&2; exit 2; }
