@@ -196,16 +196,8 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
     let rate_seconds = rate_seconds(&ctx, &run);
-    let mut steps = run.steps;
-    let mut measured_s = run.measured_seconds;
-    if ctx.schedule.is_some() {
-        // An open model's measured part is its schedule's: its rates count
-        // over that, not over the users' stop after it.
-        measured_s = rate_seconds;
-        for step in &mut steps {
-            reports::merge::refresh(step, rate_seconds);
-        }
-    }
+    let (steps, measured_s) =
+        over_the_schedule(&ctx, run.steps, run.measured_seconds, rate_seconds);
     let setup_failures = Counters::get(&ctx.counters.setup_failures);
     let load_failed =
         setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
@@ -286,6 +278,24 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
             .collect(),
         shard: opts.shard,
     }
+}
+
+/// An open model's measured part is its schedule's: its steps' rates count
+/// over that, not over the users' stop after it. A closed model's are as
+/// recorded.
+fn over_the_schedule(
+    ctx: &Context,
+    mut steps: Vec<summary::StepSummary>,
+    measured_s: f64,
+    rate_seconds: f64,
+) -> (Vec<summary::StepSummary>, f64) {
+    if ctx.schedule.is_none() {
+        return (steps, measured_s);
+    }
+    for step in &mut steps {
+        reports::merge::refresh(step, rate_seconds);
+    }
+    (steps, rate_seconds)
 }
 
 /// The seconds a finished run's rates count over: the open model's active
