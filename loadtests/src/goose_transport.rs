@@ -106,40 +106,25 @@ impl Transport for GooseTransport<'_> {
         let began = Instant::now();
         let answered = request.send().await;
         let ended = Instant::now();
-        let latency = Some(ended - began);
-        let recorder = &self.counters.recorder;
-        let response = match answered {
-            Ok(response) => response,
-            Err(source) => {
-                let error = Error::Http {
+        let (status, checked) = match answered {
+            Ok(response) => (Some(response.status().as_u16()), step.check(response).await),
+            Err(source) => (
+                None,
+                Err(Error::Http {
                     step: name.clone(),
                     source,
-                };
-                self.counters.failed(&name);
-                let kept = recorder.record(
-                    &name,
-                    ended,
-                    Outcome {
-                        latency,
-                        status: None,
-                        error: Some(&tag(&error)),
-                    },
-                );
-                self.remember(name, kept, false, ended);
-                return Err(error);
-            }
+                }),
+            ),
         };
-        let status = Some(response.status().as_u16());
-        let checked = step.check(response).await;
         let error = checked.as_ref().err().map(tag);
         if error.is_some() {
             self.counters.failed(&name);
         }
-        let kept = recorder.record(
+        let kept = self.counters.recorder.record(
             &name,
             ended,
             Outcome {
-                latency,
+                latency: Some(ended - began),
                 status,
                 error: error.as_deref(),
             },

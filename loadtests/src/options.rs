@@ -267,6 +267,8 @@ impl Options {
         {
             check_target(url, self.allow_ory_network)?;
         }
+        // A bad baseline is refused before the run, not after it.
+        self.gate.check()?;
         Ok(mix)
     }
 }
@@ -308,8 +310,7 @@ impl Gate {
         }
     }
 
-    /// Reads the baseline, if one was given, to refuse a bad one before
-    /// the run rather than after it.
+    /// Reads the baseline, if one was given, to refuse a bad one.
     pub fn check(&self) -> Result<()> {
         if let Some(path) = &self.baseline {
             reports::read(path).map_err(|e| Error::Usage(format!("baseline: {e}")))?;

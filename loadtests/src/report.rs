@@ -50,8 +50,7 @@ fn merge(files: &[PathBuf], out: &Path, formats: &[reports::Format]) -> Result<R
     let merged = reports::merge::merge(&parts).map_err(|e| Error::Usage(e.to_string()))?;
     let dir = parent(out);
     let stem = stem(out);
-    let mut all = vec![reports::Format::Json];
-    all.extend(formats.iter().filter(|f| **f != reports::Format::Json));
+    let all = reports::Format::with_json(formats);
     let paths =
         reports::write(&merged, dir, &stem, &all).map_err(|e| Error::Report(e.to_string()))?;
     Ok(Rendered {

@@ -26,7 +26,6 @@ pub fn write(r: &Results, dir: &Path, formats: &[reports::Format]) -> Result<Vec
     if let Some(shard) = r.settings.shard {
         let _ = write!(stem, "-shard-{}-of-{}", shard.index, shard.count);
     }
-    let mut all = vec![reports::Format::Json];
-    all.extend(formats.iter().filter(|f| **f != reports::Format::Json));
+    let all = reports::Format::with_json(formats);
     reports::write(r, dir, &stem, &all).map_err(|e| Error::Report(e.to_string()))
 }

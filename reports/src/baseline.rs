@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Results, StepSummary};
+use crate::text::number;
 
 /// When a step counts as regressed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -200,10 +201,6 @@ fn step_rows(base: &StepSummary, now: &StepSummary, t: Thresholds) -> Vec<Row> {
     ]
 }
 
-fn number(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
-}
-
 /// The comparison as a terminal table: failing rows first.
 pub fn render(c: &Comparison) -> String {
     let mut rows: Vec<&Row> = c.rows.iter().collect();
@@ -230,7 +227,7 @@ pub fn render(c: &Comparison) -> String {
             r.metric,
             number(r.baseline),
             number(r.now),
-            r.ratio.map_or_else(|| "-".into(), |x| format!("{x:.2}")),
+            number(r.ratio),
             r.verdict.label()
         );
     }

@@ -51,6 +51,35 @@ struct Axes<'a> {
     legend: SeriesLabelPosition,
 }
 
+impl<'a> Axes<'a> {
+    /// Linear axes, the x range from the points, the legend upper left.
+    fn linear(title: &'a str, x: &'a str, y: &'a str) -> Self {
+        Self {
+            title,
+            x,
+            y,
+            x_label: None,
+            x_range: None,
+            x_ticks: None,
+            log_y: false,
+            legend: SeriesLabelPosition::UpperLeft,
+        }
+    }
+}
+
+/// The p50, p95 and p99 lines of `points` (x and the three percentiles).
+fn percentile_lines(points: &[(f64, [f64; 3])]) -> Vec<Line> {
+    [("p50", 0), ("p95", 1), ("p99", 3)]
+        .into_iter()
+        .enumerate()
+        .map(|(k, (name, color))| Line {
+            name: name.into(),
+            color: COLORS[color],
+            points: points.iter().map(|(x, p)| (*x, p[k])).collect(),
+        })
+        .collect()
+}
+
 fn draw(axes: &Axes, lines: &[Line], marks: &Marks) -> String {
     let mut svg = String::new();
     if let Err(e) = draw_into(&mut svg, axes, lines, marks) {
@@ -184,32 +213,15 @@ fn draw_into(
 
 /// A step's p50, p95 and p99 second by second.
 pub fn latency_over_time(step: &StepSummary) -> String {
-    let line = |name: &str, i: usize, f: fn(&crate::document::Interval) -> f64| Line {
-        name: name.into(),
-        color: COLORS[i],
-        points: step
-            .timeline
-            .iter()
-            .filter(|s| !s.latency.is_empty())
-            .map(|s| (f64::from(s.second), f(s)))
-            .collect(),
-    };
+    let points = step
+        .timeline
+        .iter()
+        .filter(|s| !s.latency.is_empty())
+        .map(|s| (f64::from(s.second), [s.p50_ms, s.p95_ms, s.p99_ms]))
+        .collect::<Vec<_>>();
     draw(
-        &Axes {
-            title: &step.step,
-            x: "seconds into the measured part",
-            y: "latency ms",
-            x_label: None,
-            x_range: None,
-            x_ticks: None,
-            log_y: false,
-            legend: SeriesLabelPosition::UpperLeft,
-        },
-        &[
-            line("p50", 0, |s| s.p50_ms),
-            line("p95", 1, |s| s.p95_ms),
-            line("p99", 3, |s| s.p99_ms),
-        ],
+        &Axes::linear(&step.step, "seconds into the measured part", "latency ms"),
+        &percentile_lines(&points),
         &Marks::default(),
     )
 }
@@ -239,16 +251,11 @@ pub fn throughput(load: &LoadResults) -> String {
             .collect(),
     };
     draw(
-        &Axes {
-            title: "Throughput and errors",
-            x: "seconds into the measured part",
-            y: "per second",
-            x_label: None,
-            x_range: None,
-            x_ticks: None,
-            log_y: false,
-            legend: SeriesLabelPosition::UpperLeft,
-        },
+        &Axes::linear(
+            "Throughput and errors",
+            "seconds into the measured part",
+            "per second",
+        ),
         &[line("requests", 0, |v| v.0), line("failures", 3, |v| v.1)],
         &Marks::default(),
     )
@@ -314,15 +321,11 @@ pub fn distribution(steps: &[StepSummary]) -> String {
 /// A sweep: its rounds' percentiles against the achieved rate, the
 /// objective as a line and the capacity marked.
 pub fn sweep(sweep: &Sweep) -> String {
-    let line = |name: &str, i: usize, f: fn(&crate::document::SweepStep) -> f64| Line {
-        name: name.into(),
-        color: COLORS[i],
-        points: sweep
-            .steps
-            .iter()
-            .map(|s| (s.achieved_per_s, f(s)))
-            .collect(),
-    };
+    let points = sweep
+        .steps
+        .iter()
+        .map(|s| (s.achieved_per_s, [s.p50_ms, s.p95_ms, s.p99_ms]))
+        .collect::<Vec<_>>();
     let knee = sweep.capacity_per_s.and_then(|c| {
         sweep
             .steps
@@ -331,21 +334,12 @@ pub fn sweep(sweep: &Sweep) -> String {
             .map(|s| (format!("capacity {c:.0}/s"), s.achieved_per_s, s.p99_ms))
     });
     draw(
-        &Axes {
-            title: "Latency against the achieved rate",
-            x: "achieved rounds per second",
-            y: "latency ms (from the intended start)",
-            x_label: None,
-            x_range: None,
-            x_ticks: None,
-            log_y: false,
-            legend: SeriesLabelPosition::UpperLeft,
-        },
-        &[
-            line("p50", 0, |s| s.p50_ms),
-            line("p95", 1, |s| s.p95_ms),
-            line("p99", 3, |s| s.p99_ms),
-        ],
+        &Axes::linear(
+            "Latency against the achieved rate",
+            "achieved rounds per second",
+            "latency ms (from the intended start)",
+        ),
+        &percentile_lines(&points),
         &Marks {
             level: Some((
                 format!("objective: p99 ≤ {} ms", sweep.objective.p99_ms),

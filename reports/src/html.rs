@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::charts;
 use crate::document::{Outcome, Results};
-use crate::text::{describe, verdict};
+use crate::text::{describe, number, verdict};
 
 const STYLE: &str = r"
 body { font-family: sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d1d1f; padding: 0 1rem; }
@@ -207,7 +207,7 @@ fn baseline(out: &mut String, r: &Results) {
             escape(&row.metric),
             number(row.baseline),
             number(row.now),
-            row.ratio.map_or_else(|| "-".into(), |x| format!("{x:.2}")),
+            number(row.ratio),
             row.verdict.label()
         );
     }
@@ -291,10 +291,6 @@ fn smoke(out: &mut String, r: &Results) {
         );
     }
     out.push_str("</table>\n");
-}
-
-fn number(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
 }
 
 fn started(epoch: u64) -> String {

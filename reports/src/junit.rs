@@ -6,6 +6,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::document::{Outcome, Results};
+use crate::text::number;
 
 /// The report: suites `smoke`, `load` (a case per step) and `baseline`.
 pub fn render(r: &Results) -> String {
@@ -103,9 +104,8 @@ fn baseline(c: &crate::baseline::Comparison) -> TestSuite {
             st.set_message(format!(
                 "{}: baseline {}, now {}",
                 row.verdict.label(),
-                row.baseline
-                    .map_or_else(|| "-".into(), |v| format!("{v:.2}")),
-                row.now.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+                number(row.baseline),
+                number(row.now)
             ));
             st
         } else {

@@ -19,7 +19,7 @@ pub mod junit;
 pub mod latency;
 pub mod markdown;
 pub mod merge;
-mod text;
+pub(crate) mod text;
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,13 @@ pub enum Format {
 
 impl Format {
     pub const ALL: [Self; 4] = [Self::Json, Self::Html, Self::Markdown, Self::Junit];
+
+    /// `formats` after the JSON, which is always written (first).
+    pub fn with_json(formats: &[Self]) -> Vec<Self> {
+        std::iter::once(Self::Json)
+            .chain(formats.iter().copied().filter(|f| *f != Self::Json))
+            .collect()
+    }
 
     /// The file name's ending.
     pub fn extension(self) -> &'static str {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::document::{Outcome, Results};
-use crate::text::{describe, verdict};
+use crate::text::{describe, number, verdict};
 
 /// The whole summary.
 pub fn render(r: &Results) -> String {
@@ -138,7 +138,7 @@ fn baseline(out: &mut String, r: &Results) {
                 cell(&row.metric),
                 number(row.baseline),
                 number(row.now),
-                row.ratio.map_or_else(|| "-".into(), |x| format!("{x:.2}")),
+                number(row.ratio),
                 if row.verdict.fails() {
                     format!("**{}**", row.verdict.label())
                 } else {
@@ -198,10 +198,6 @@ fn smoke(out: &mut String, r: &Results) {
             let _ = writeln!(out, "| {} | {result} | {} |", cell(&s.flow), s.millis);
         }
     }
-}
-
-fn number(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
 }
 
 /// Text made safe for a table cell on one line: no table break, no HTML

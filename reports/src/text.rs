@@ -4,6 +4,11 @@ use std::fmt::Write as _;
 
 use crate::document::Results;
 
+/// A number of a comparison with two decimals, or `-` when there is none.
+pub fn number(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
 /// `passed`, `FAILED` or `FAILED against the baseline`, and interrupted.
 pub fn verdict(r: &Results) -> String {
     let mut v = if !r.passed {
