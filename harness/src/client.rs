@@ -153,7 +153,7 @@ async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
             "request failed before an answer"
         );
         Error::Http {
-            step: step.name(),
+            step: step.name().to_owned(),
             source: e,
         }
     })?;

@@ -97,7 +97,7 @@ fn read_error(body: &str) -> (Option<u16>, Option<String>, String) {
 /// Decodes the JSON body of an answer the step accepted.
 pub async fn json<T: DeserializeOwned>(step: &Step, response: Response) -> Result<T> {
     let body = response.text().await.map_err(|e| Error::Http {
-        step: step.name(),
+        step: step.name().to_owned(),
         source: e,
     })?;
     serde_json::from_str(&body).map_err(|e| {
@@ -111,7 +111,7 @@ pub async fn json<T: DeserializeOwned>(step: &Step, response: Response) -> Resul
 /// The body of an answer as text, for errors and messages.
 pub async fn text(step: &Step, response: Response) -> Result<String> {
     response.text().await.map_err(|e| Error::Http {
-        step: step.name(),
+        step: step.name().to_owned(),
         source: e,
     })
 }

@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -68,11 +69,14 @@ impl fmt::Display for Expect {
 /// One named request of a flow and the answer it expects. The name is
 /// `<service> <METHOD> <target>`, where the target is the path with ids and
 /// query values replaced by `%`, so requests group per step in metrics.
+/// The name is built once, with the step: a load run sends a step many
+/// times and names it each time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     service: &'static str,
     method: Method,
     target: String,
+    name: Arc<str>,
     expect: Expect,
 }
 
@@ -81,10 +85,15 @@ impl Step {
     /// /self-service/verification?flow=%&code=%` or `kratos GET
     /// /admin/identities/%`.
     pub fn new(service: &'static str, method: Method, url: &Url, expect: Expect) -> Self {
+        Self::named(service, method, target(url), expect)
+    }
+
+    fn named(service: &'static str, method: Method, target: String, expect: Expect) -> Self {
         Self {
+            name: format!("{service} {method} {target}").into(),
             service,
             method,
-            target: target(url),
+            target,
             expect,
         }
     }
@@ -98,12 +107,8 @@ impl Step {
     /// `mail WAIT code`: named like a step so that it is timed and counted
     /// beside them.
     pub fn wait(service: &'static str, what: &str) -> Self {
-        Self {
-            service,
-            method: Method::from_bytes(b"WAIT").expect("WAIT is a valid token"),
-            target: what.to_owned(),
-            expect: Expect::Success,
-        }
+        let wait = Method::from_bytes(b"WAIT").expect("WAIT is a valid token");
+        Self::named(service, wait, what.to_owned(), Expect::Success)
     }
 
     /// The same step expecting another answer.
@@ -117,9 +122,9 @@ impl Step {
     /// /relation-tuples/check/openapi [inherited]`), for requests to one
     /// endpoint that measure different things.
     #[must_use]
-    pub fn tagged(mut self, tag: &str) -> Self {
-        self.target = format!("{} [{tag}]", self.target);
-        self
+    pub fn tagged(self, tag: &str) -> Self {
+        let target = format!("{} [{tag}]", self.target);
+        Self::named(self.service, self.method, target, self.expect)
     }
 
     /// `kratos`, `hydra`, `keto`, `mail`.
@@ -141,8 +146,13 @@ impl Step {
     }
 
     /// The full name, `<service> <METHOD> <target>`.
-    pub fn name(&self) -> String {
-        self.to_string()
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, shared: a clone costs no copy.
+    pub fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
     }
 
     /// The name without the method, `<service> <target>`, for tools that
@@ -161,13 +171,13 @@ impl Step {
             return Ok(response);
         }
         let body = response.text().await.unwrap_or_default();
-        Err(crate::response::status_error(&self.name(), status, &body))
+        Err(crate::response::status_error(self.name(), status, &body))
     }
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.service, self.method, self.target)
+        f.write_str(&self.name)
     }
 }
 

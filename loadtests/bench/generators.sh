@@ -6,12 +6,16 @@
 # again). Saturating runs first; then fixed rates at 25 % and 75 % of the
 # capacity oha measured (orygate --rate vs oha -q; wrk has no fixed rate);
 # then the generators' CPU per request against a fast endpoint (Kratos'
-# /health/alive). Prints a Markdown table per part; medians of the rounds.
+# /health/alive), and against a static one that outruns every generator
+# (nginx on Kratos' CPU answers /health/alive itself and passes the rest to
+# Kratos), where each generator is the bottleneck and its CPU per request
+# is its own cost. Prints a Markdown table per part; medians of the rounds.
 #
 #   loadtests/bench/generators.sh            # ROUNDS=3 DURATION=10 CONNS=32
 #
 # Needs docker and the oryd/kratos image (scripts/prepare.sh), oha (cargo
-# install oha), wrk (Debian), taskset, curl, jq, python3. Everything talks
+# install oha), wrk and nginx (Debian: wrk nginx-light), taskset, curl, jq,
+# python3. Everything talks
 # to 127.0.0.1 only; every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -24,8 +28,9 @@ LOAD_CPU=${LOAD_CPU:-1}
 IMAGE=oryd/kratos:v1.3.1
 
 die() { echo "error: $*" >&2; exit 1; }
-for tool in docker oha wrk taskset curl jq python3; do
-  command -v "$tool" >/dev/null || die "$tool is missing (oha: cargo install oha; wrk: apt-get install wrk)"
+export PATH="$PATH:/usr/sbin"
+for tool in docker oha wrk nginx taskset curl jq python3; do
+  command -v "$tool" >/dev/null || die "$tool is missing (oha: cargo install oha; wrk, nginx: apt-get install wrk nginx-light)"
 done
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scripts/prepare.sh"
 ORYGATE=target/release/orygate
@@ -39,7 +44,11 @@ name=orygate-bench-kratos-$$
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PUB=$(free_port)
 ADM=$(free_port)
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() {
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  [ -s "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 docker run -d --name "$name" --network host --cpuset-cpus "$KRATOS_CPU" \
@@ -81,7 +90,7 @@ timed() {
   awk 'NF == 2 {cpu = $1 + $2} END {print cpu}' "$work/time" >"$work/cpu"
 }
 
-# Each prints: rps p50_ms p99_ms requests cpu_s
+# Each prints: rps p50_ms p99_ms requests_sent cpu_s
 run_oha() { # url [rate [--latency-correction]]
   local rate=()
   [ -n "${2:-}" ] && rate=(-q "$2" ${3:+"$3"})
@@ -118,9 +127,14 @@ run_orygate() { # [rate send-file]
   results=$(ls -t "$work"/results/*.json | head -n 1)
   jq -r '"orygate: \(.load.setup_failures) of \(.settings.users) users could not start; failed steps: \([.load.steps[].failures] | add)"' \
     "$results" >>"$work/notes"
+  # CPU per request is over every request the process sent, as for oha
+  # and wrk: the users' logins and the requests sent while users were
+  # still starting (before the measured part) cost CPU too.
+  local sent
+  sent=$(jq -r '.load.generator.requests' "$results")
   step_line() {
-    jq -r --arg cpu "$(cat "$work/cpu")" --arg step "$1" \
-      '.load.steps[] | select(.step == $step) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.requests) \($cpu)"' \
+    jq -r --arg cpu "$(cat "$work/cpu")" --arg step "$1" --arg sent "$sent" \
+      '.load.steps[] | select(.step == $step) | "\(.rps) \(.p50_ms) \(.p99_ms) \($sent) \($cpu)"' \
       "$results"
   }
   if [ -n "${1:-}" ]; then
@@ -178,13 +192,51 @@ echo "## CPU per request against a fast endpoint: GET /health/alive"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
 echo "| --- | --- | --- | --- | --- |"
 for r in $(seq 1 "$ROUNDS"); do
-  PROFILE=health STEP="kratos GET /health/alive" run_orygate >>"$work/alive-orygate"
+  # No session to make: every user starts at once.
+  PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/alive-orygate"
   run_oha "$ALIVE" >>"$work/alive-oha"
   run_wrk "$ALIVE" >>"$work/alive-wrk"
 done
 row "orygate (a browser with its jar per user)" "$work/alive-orygate"
 row "oha" "$work/alive-oha"
 row "wrk" "$work/alive-wrk"
+
+# nginx in front of Kratos, on Kratos' CPU: /health/alive answered by nginx
+# (a static 200), everything else (orygate's check that the target is
+# Kratos) passed to Kratos.
+STUB=$(free_port)
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  upstream kratos { server 127.0.0.1:$PUB; keepalive 4; }
+  server {
+    listen 127.0.0.1:$STUB;
+    location = /health/alive { default_type application/json; return 200 '{"status":"ok"}'; }
+    location / { proxy_pass http://kratos; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+taskset -c "$KRATOS_CPU" nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.log" 2>&1 &
+for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
+curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
+echo
+echo "## CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU"
+echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
+echo "| --- | --- | --- | --- | --- |"
+for r in $(seq 1 "$ROUNDS"); do
+  PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/stub-orygate"
+  run_oha "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-oha"
+  run_wrk "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-wrk"
+done
+row "orygate (a browser with its jar per user)" "$work/stub-orygate"
+row "oha" "$work/stub-oha"
+row "wrk" "$work/stub-wrk"
 
 echo
 echo "## Memory per virtual user: peak RSS of a whoami-api run (each user signed in with its own session)"

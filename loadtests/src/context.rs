@@ -58,6 +58,9 @@ pub struct Context {
     next_seed: AtomicU64,
     /// The first user start that failed, for the summary.
     first_setup_error: Mutex<Option<String>>,
+    /// Kratos' `/health/alive` and its step, built once for the `health`
+    /// profile.
+    pub alive: (url::Url, harness::Step),
 }
 
 impl Context {
@@ -67,7 +70,10 @@ impl Context {
         seed: u64,
         request_timeout: Duration,
     ) -> Self {
+        let alive = kratos.public("health/alive");
+        let alive_step = harness::Step::get("kratos", &alive);
         Self {
+            alive: (alive, alive_step),
             kratos,
             keto: None,
             hydra: None,

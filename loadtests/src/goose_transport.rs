@@ -5,9 +5,8 @@
 //! their transactions; the requests bypass its metrics, which judge a
 //! request by its status alone and cost more CPU than the request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionError};
@@ -28,8 +27,9 @@ pub const FLOW_METHOD: &str = "FLOW";
 #[derive(Debug)]
 pub struct GooseTransport<'u> {
     client: Client,
-    /// The last request of each step in this transaction, by step name.
-    sent: Mutex<HashMap<String, Sent>>,
+    /// The last request of each step in this transaction, by step name
+    /// (a few steps: a list is quicker than a map).
+    sent: Mutex<Vec<(Arc<str>, Sent)>>,
     counters: &'u Counters,
 }
 
@@ -47,7 +47,7 @@ impl<'u> GooseTransport<'u> {
     pub fn new(user: &GooseUser, counters: &'u Counters) -> Self {
         Self {
             client: user.client.clone(),
-            sent: Mutex::new(HashMap::new()),
+            sent: Mutex::new(Vec::new()),
             counters,
         }
     }
@@ -65,7 +65,8 @@ impl<'u> GooseTransport<'u> {
         let sent = self.sent.into_inner().expect("step registry lock");
         let recorder = &self.counters.recorder;
         let now = Instant::now();
-        match error.step().map(|step| (step, sent.get(step))) {
+        let last = |step: &str| sent.iter().find(|(s, _)| &**s == step).map(|(_, x)| x);
+        match error.step().map(|step| (step, last(step))) {
             Some((step, Some(Sent::Recorded { success: true, at }))) => {
                 self.counters.failed(step);
                 recorder.overturn(step, *at, &tag);
@@ -111,17 +112,17 @@ impl Transport for GooseTransport<'_> {
             Err(source) => (
                 None,
                 Err(Error::Http {
-                    step: name.clone(),
+                    step: name.to_owned(),
                     source,
                 }),
             ),
         };
         let error = checked.as_ref().err().map(tag);
         if error.is_some() {
-            self.counters.failed(&name);
+            self.counters.failed(name);
         }
         let kept = self.counters.recorder.record(
-            &name,
+            name,
             ended,
             Outcome {
                 latency: Some(ended - began),
@@ -129,18 +130,18 @@ impl Transport for GooseTransport<'_> {
                 error: error.as_deref(),
             },
         );
-        self.remember(name, kept, error.is_none(), ended);
+        self.remember(step, kept, error.is_none(), ended);
         checked
     }
 
     async fn record(&self, step: &Step, elapsed: Duration, error: Option<&Error>) {
         let name = step.name();
         if error.is_some() {
-            self.counters.failed(&name);
+            self.counters.failed(name);
         }
         let tag = error.map(tag);
         self.counters.recorder.record(
-            &name,
+            name,
             Instant::now(),
             Outcome {
                 latency: Some(elapsed),
@@ -153,16 +154,17 @@ impl Transport for GooseTransport<'_> {
 
 impl GooseTransport<'_> {
     /// Notes a step's request of this transaction.
-    fn remember(&self, name: String, recorded: bool, success: bool, at: Instant) {
+    fn remember(&self, step: &Step, recorded: bool, success: bool, at: Instant) {
         let sent = if recorded {
             Sent::Recorded { success, at }
         } else {
             Sent::Unmeasured
         };
-        self.sent
-            .lock()
-            .expect("step registry lock")
-            .insert(name, sent);
+        let mut steps = self.sent.lock().expect("step registry lock");
+        match steps.iter_mut().find(|(s, _)| &**s == step.name()) {
+            Some((_, last)) => *last = sent,
+            None => steps.push((step.shared_name(), sent)),
+        }
     }
 }
 

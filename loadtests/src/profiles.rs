@@ -480,10 +480,9 @@ async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
 async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let t = GooseTransport::new(user, &ctx.counters);
     let result = async {
-        let url = ctx.kratos.public("health/alive");
-        let step = harness::Step::get("kratos", &url);
-        let response = t.send(&step, t.client().get(url)).await?;
-        harness::response::text(&step, response).await.map(drop)
+        let (url, step) = &ctx.alive;
+        let response = t.send(step, t.client().get(url.clone())).await?;
+        harness::response::text(step, response).await.map(drop)
     }
     .await;
     t.finish(result)

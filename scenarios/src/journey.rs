@@ -120,7 +120,7 @@ pub async fn browser_recovery<T: Transport>(
 
 /// The session belongs to `email` and that address is verified.
 pub fn expect_verified(kratos: &Kratos, session: &Session, email: &str) -> Result<()> {
-    let step = kratos.whoami_step().name();
+    let step = kratos.whoami_step().name().to_owned();
     let identity = session
         .identity
         .as_ref()

@@ -17,48 +17,67 @@ use crate::transport::{Expect, Step, Transport};
 use crate::urls::join;
 
 /// A Kratos deployment, by its public and (optionally) admin base URLs: one
-/// started by [`crate::OryStack`], or an existing one.
+/// started by [`crate::OryStack`], or an existing one. Cheap to clone: the
+/// URLs are shared.
 #[derive(Debug, Clone)]
 pub struct Kratos {
+    urls: std::sync::Arc<Urls>,
+}
+
+#[derive(Debug)]
+struct Urls {
     public: Url,
     admin: Option<Url>,
+    /// `/sessions/whoami` and its step, built once: a load run checks
+    /// sessions thousands of times a second.
+    whoami: Url,
+    whoami_step: Step,
 }
 
 impl Kratos {
     pub fn new(public: Url, admin: Url) -> Self {
-        Self {
-            public,
-            admin: Some(admin),
-        }
+        Self::with(public, Some(admin))
     }
 
     /// A deployment reached by its public API only: admin calls fail with
     /// an error that says so.
     pub fn public_only(public: Url) -> Self {
-        Self {
+        Self::with(public, None)
+    }
+
+    fn with(public: Url, admin: Option<Url>) -> Self {
+        let whoami = join(&public, "sessions/whoami");
+        let whoami_step = Step::get("kratos", &whoami);
+        let urls = Urls {
             public,
-            admin: None,
+            admin,
+            whoami,
+            whoami_step,
+        };
+        Self {
+            urls: std::sync::Arc::new(urls),
         }
     }
 
     /// The public base URL.
     pub fn public_base(&self) -> &Url {
-        &self.public
+        &self.urls.public
     }
 
     /// The admin base URL, when the deployment's admin API is reachable.
     pub fn admin_base(&self) -> Option<&Url> {
-        self.admin.as_ref()
+        self.urls.admin.as_ref()
     }
 
     /// A URL on the public API, `path` relative to the base.
     pub fn public(&self, path: &str) -> Url {
-        join(&self.public, path)
+        join(&self.urls.public, path)
     }
 
     /// A URL on the admin API, `path` relative to the base.
     pub fn admin(&self, path: &str) -> Result<Url> {
-        self.admin
+        self.urls
+            .admin
             .as_ref()
             .map(|base| join(base, path))
             .ok_or_else(|| {
@@ -70,8 +89,8 @@ impl Kratos {
     }
 
     /// The step of `GET /sessions/whoami`, expecting a session.
-    pub fn whoami_step(&self) -> Step {
-        Step::get("kratos", &self.public("sessions/whoami"))
+    pub fn whoami_step(&self) -> &Step {
+        &self.urls.whoami_step
     }
 
     /// `GET /sessions/whoami` with whatever credentials the transport
@@ -83,9 +102,9 @@ impl Kratos {
     ) -> Result<Session> {
         let step = self.whoami_step();
         let response = transport
-            .send(&step, whoami_request(transport, self, token))
+            .send(step, whoami_request(transport, self, token))
             .await?;
-        json(&step, response).await
+        json(step, response).await
     }
 
     /// `GET /sessions/whoami` for credentials that must no longer work:
@@ -96,12 +115,12 @@ impl Kratos {
         transport: &T,
         token: Option<&str>,
     ) -> Result<crate::Error> {
-        let step = self.whoami_step().expecting(Expect::Status(401));
+        let step = self.whoami_step().clone().expecting(Expect::Status(401));
         let response = transport
             .send(&step, whoami_request(transport, self, token))
             .await?;
         Ok(status_error(
-            &step.name(),
+            step.name(),
             401,
             &text(&step, response).await?,
         ))
@@ -115,7 +134,7 @@ fn whoami_request<T: Transport>(
 ) -> reqwest::RequestBuilder {
     let mut request = transport
         .client()
-        .get(kratos.public("sessions/whoami"))
+        .get(kratos.urls.whoami.clone())
         .header("Accept", "application/json");
     if let Some(token) = token {
         request = request.header("X-Session-Token", token);

@@ -152,7 +152,7 @@ pub async fn submit_browser<T: Transport>(
             return Ok(Outcome::SameFlow(again));
         }
         return Err(Error::Flow {
-            step: step.name(),
+            step: step.name().to_owned(),
             flow_id: flow.id.clone(),
             messages: errors,
         });
@@ -211,7 +211,7 @@ async fn fail_on_error_page<T: Transport>(
     let body = text(&error_step, response).await?;
     // The status Kratos recorded for the error; the redirect's own if none.
     let redirect = landing.hops.last().map_or(0, |hop| hop.status);
-    Err(recorded_error(&step.name(), redirect, &body))
+    Err(recorded_error(step.name(), redirect, &body))
 }
 
 /// The `flow` query parameter of a UI URL.

@@ -18,7 +18,7 @@ pub const SENT: &str = "sent_email";
 /// which waits for the code.
 pub async fn browser_request<T: Transport>(t: &T, kratos: &Kratos, email: &str) -> Result<Flow> {
     let flow = start_browser(t, kratos, Kind::Recovery).await?;
-    let step = action(&flow, Expect::Redirect)?.1.name();
+    let step = action(&flow, Expect::Redirect)?.1.name().to_owned();
     match submit_browser(
         t,
         kratos,
@@ -51,7 +51,7 @@ pub async fn browser_code<T: Transport>(
     flow: &Flow,
     code: &str,
 ) -> Result<String> {
-    let step = action(flow, Expect::Redirect)?.1.name();
+    let step = action(flow, Expect::Redirect)?.1.name().to_owned();
     match submit_browser(
         t,
         kratos,
@@ -108,7 +108,7 @@ pub async fn api_request<T: Transport>(t: &T, kratos: &Kratos, email: &str) -> R
 /// Submits the mailed `code` from a native app: the answer carries a
 /// session token and the settings flow (`continue_with`).
 pub async fn api_code<T: Transport>(t: &T, flow: &Flow, code: &str) -> Result<Recovered> {
-    let step = action(flow, Expect::Status(200))?.1.name();
+    let step = action(flow, Expect::Status(200))?.1.name().to_owned();
     let answer: RecoveryAnswer =
         submit_api(t, flow, &json!({ "method": "code", "code": code })).await?;
     let token = answer

@@ -28,7 +28,7 @@ pub async fn browser<T: Transport>(t: &T, kratos: &Kratos, person: &Person) -> R
         ],
     )
     .await?;
-    let step = action(&flow, Expect::Redirect)?.1.name();
+    let step = action(&flow, Expect::Redirect)?.1.name().to_owned();
     match outcome {
         Outcome::Elsewhere(landing) if landing.url.path().ends_with("/verification") => {
             flow_param(&landing.url).ok_or_else(|| {
@@ -76,7 +76,7 @@ pub async fn api_to_verification<T: Transport>(
         .ok_or_else(|| {
             Error::unexpected(
                 action(&flow, Expect::Status(200))
-                    .map_or_else(|e| e.to_string(), |(_, s)| s.name()),
+                    .map_or_else(|e| e.to_string(), |(_, s)| s.name().to_owned()),
                 "the answer has no show_verification_ui continue_with",
             )
         })?;

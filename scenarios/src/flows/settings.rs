@@ -97,7 +97,7 @@ async fn save<T: Transport>(
     flow: &Flow,
     fields: &[(&str, &str)],
 ) -> Result<Flow> {
-    let step = action(flow, Expect::Redirect)?.1.name();
+    let step = action(flow, Expect::Redirect)?.1.name().to_owned();
     match submit_browser(t, kratos, Kind::Settings, flow, fields).await? {
         Outcome::SameFlow(saved) if saved.state_str() == Some(SAVED) => Ok(saved),
         Outcome::SameFlow(other) => Err(Error::unexpected(

@@ -53,7 +53,7 @@ pub async fn browser_send_code<T: Transport>(
     flow: &Flow,
     email: &str,
 ) -> Result<Flow> {
-    let step = action(flow, Expect::Redirect)?.1.name();
+    let step = action(flow, Expect::Redirect)?.1.name().to_owned();
     match submit_browser(
         t,
         kratos,
