@@ -299,14 +299,12 @@ fn on_schedule(
             // The schedule starts once every user has started: rounds due
             // while sign-ups were still going would all fall due at once.
             ctx.all_started().await;
-            let Some(slot) = schedule.take(std::time::Instant::now()) else {
+            let Some((slot, released)) = schedule.next().await else {
                 // The run's rounds are all out; Goose is about to stop.
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 return Ok(());
             };
-            let taken = std::time::Instant::now();
-            tokio::time::sleep_until(slot.intended.into()).await;
-            let start = slot.start(taken, std::time::Instant::now());
+            let start = slot.start(released);
             let result = round(user).await;
             let done = std::time::Instant::now();
             schedule.done(done);

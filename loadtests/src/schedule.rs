@@ -4,16 +4,33 @@
 //! of the server shows as latency of the rounds it delayed, not as rounds
 //! that were never sent (coordinated omission corrected). The users are
 //! the concurrency: a round whose time has come waits for a free user, and
-//! that wait is part of its latency. Only the timer's own granularity (up
-//! to [`TIMER_SLACK`] of wake-up delay) is not: see [`Slot::start`].
+//! that wait is part of its latency.
+//!
+//! Rounds are released by a thread of their own ([`Schedule::next`]), which
+//! sleeps until each intended start with the operating system's timer
+//! (tens of microseconds late): tokio's timer ticks in milliseconds and
+//! woke sleepers 1 to 2 ms after their time, which would have sent every
+//! round late. Only the release's own lateness (at most [`TIMER_SLACK`])
+//! is not latency: see [`Slot::start`].
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The intended starts of a run at a fixed rate.
 #[derive(Debug)]
 pub struct Schedule {
+    plan: Arc<Plan>,
+    /// Rounds as they fall due, from the releasing thread (started by the
+    /// first [`Schedule::next`]).
+    due: OnceLock<flume::Receiver<(Slot, Instant)>>,
+    /// When the last round ended, in nanoseconds after the start.
+    last_done: AtomicU64,
+}
+
+/// The rounds' times, shared with the releasing thread.
+#[derive(Debug)]
+struct Plan {
     rate: f64,
     /// No round is intended after start + length: rounds the users would
     /// claim ahead of the run's end are not sent (nor counted).
@@ -22,8 +39,6 @@ pub struct Schedule {
     /// measured part, not when the users were being started.
     start: OnceLock<Instant>,
     next: AtomicU64,
-    /// When the last round ended, in nanoseconds after the start.
-    last_done: AtomicU64,
 }
 
 /// One round's place in the schedule.
@@ -33,8 +48,8 @@ pub struct Slot {
     pub intended: Instant,
 }
 
-/// How late tokio's timer may wake a sleeper (its wheel ticks in
-/// milliseconds): a generator's granularity, not the server's latency.
+/// How late a round's release may be and still not count as latency: the
+/// generator's timer granularity, not the server's latency.
 pub const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 impl Slot {
@@ -43,19 +58,14 @@ impl Slot {
         done.saturating_duration_since(self.intended)
     }
 
-    /// When the round's latency starts, for a round taken at `taken` whose
-    /// sleep until its intended start ended at `woke`. Taken late (its user
-    /// was busy past the intended start), it counts from the intended
-    /// start: the wait is latency. Taken early, it counts from the timer's
-    /// wake-up as `oha -q --latency-correction` does, but at most
-    /// [`TIMER_SLACK`] after the intended start: a later wake-up (a
-    /// generator too busy) counts as latency.
-    pub fn start(self, taken: Instant, woke: Instant) -> Instant {
-        if taken >= self.intended {
-            self.intended
-        } else {
-            woke.clamp(self.intended, self.intended + TIMER_SLACK)
-        }
+    /// When the round's latency starts, for a round released at `released`
+    /// (by the timer, at or after its intended start): from the release,
+    /// as `oha -q --latency-correction` counts from its timer's wake-up,
+    /// but at most [`TIMER_SLACK`] after the intended start: a later
+    /// release (a generator too busy) counts as latency. A user busy past
+    /// the release takes the round later still, and that wait counts too.
+    pub fn start(self, released: Instant) -> Instant {
+        released.clamp(self.intended, self.intended + TIMER_SLACK)
     }
 }
 
@@ -64,23 +74,34 @@ impl Schedule {
     pub fn new(rate: f64) -> Self {
         assert!(rate.is_finite() && rate > 0.0, "a rate must be positive");
         Self {
-            rate,
-            length: None,
-            start: OnceLock::new(),
-            next: AtomicU64::new(0),
+            plan: Arc::new(Plan {
+                rate,
+                length: None,
+                start: OnceLock::new(),
+                next: AtomicU64::new(0),
+            }),
+            due: OnceLock::new(),
             last_done: AtomicU64::new(0),
         }
     }
 
     /// The same schedule, ending `length` after its start.
     #[must_use]
-    pub fn lasting(mut self, length: Duration) -> Self {
-        self.length = Some(length);
-        self
+    pub fn lasting(self, length: Duration) -> Self {
+        let plan = Plan {
+            rate: self.plan.rate,
+            length: Some(length),
+            start: OnceLock::new(),
+            next: AtomicU64::new(0),
+        };
+        Self {
+            plan: Arc::new(plan),
+            ..self
+        }
     }
 
     pub fn rate(&self) -> f64 {
-        self.rate
+        self.plan.rate
     }
 
     /// The next round, starting the schedule at `now` if it has not
@@ -88,16 +109,16 @@ impl Schedule {
     /// intended at start + k / rate: computed from the start each time, so
     /// no rounding error accumulates.
     pub fn take(&self, now: Instant) -> Option<Slot> {
-        let start = *self.start.get_or_init(|| now);
-        let index = self.next.fetch_add(1, Ordering::Relaxed);
-        let offset = Duration::from_secs_f64(index as f64 / self.rate);
-        if self.length.is_some_and(|length| offset >= length) {
-            return None;
-        }
-        Some(Slot {
-            index,
-            intended: start + offset,
-        })
+        self.plan.take(now)
+    }
+
+    /// Waits for the next round that falls due and returns it with the
+    /// moment it was released; `None` once the schedule is over. The first
+    /// call starts the schedule and its releasing thread. Rounds wait in
+    /// order for a free user: one taken late waited for a user.
+    pub async fn next(&self) -> Option<(Slot, Instant)> {
+        let due = self.due.get_or_init(|| release(Arc::clone(&self.plan)));
+        due.recv_async().await.ok()
     }
 
     /// How long the schedule ran if the run ended at `end`: from its start
@@ -105,18 +126,19 @@ impl Schedule {
     /// achieved rate is the rounds over this, not over Goose's measured
     /// span, which begins while users are still starting.
     pub fn active_seconds(&self, end: Instant) -> f64 {
-        let Some(start) = self.start.get() else {
+        let Some(start) = self.plan.start.get() else {
             return 0.0;
         };
         let ran = end.saturating_duration_since(*start);
-        self.length
+        self.plan
+            .length
             .map_or(ran, |length| ran.min(length))
             .as_secs_f64()
     }
 
     /// Notes that a round ended at `at`.
     pub fn done(&self, at: Instant) {
-        if let Some(start) = self.start.get() {
+        if let Some(start) = self.plan.start.get() {
             let nanos =
                 u64::try_from(at.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX);
             self.last_done.fetch_max(nanos, Ordering::Relaxed);
@@ -128,7 +150,7 @@ impl Schedule {
     /// run returned would add the users' stop, which waits for rounds
     /// asleep until their time and would understate the rate achieved.
     pub fn active_until_last_round(&self) -> f64 {
-        let Some(start) = self.start.get() else {
+        let Some(start) = self.plan.start.get() else {
             return 0.0;
         };
         let last = *start + Duration::from_nanos(self.last_done.load(Ordering::Relaxed));
@@ -137,8 +159,49 @@ impl Schedule {
 
     /// How many rounds were taken.
     pub fn taken(&self) -> u64 {
-        self.next.load(Ordering::Relaxed)
+        self.plan.next.load(Ordering::Relaxed)
     }
+}
+
+impl Plan {
+    fn take(&self, now: Instant) -> Option<Slot> {
+        let start = *self.start.get_or_init(|| now);
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let offset = Duration::from_secs_f64(index as f64 / self.rate);
+        if self.length.is_some_and(|length| offset >= length) {
+            return None;
+        }
+        Some(Slot {
+            index,
+            intended: start + offset,
+        })
+    }
+}
+
+/// Starts the thread that releases `plan`'s rounds at their intended
+/// starts. It ends when the plan is over or when nobody can receive any
+/// more (the schedule was dropped), at most one round later.
+fn release(plan: Arc<Plan>) -> flume::Receiver<(Slot, Instant)> {
+    let (tx, rx) = flume::unbounded();
+    let spawned = std::thread::Builder::new()
+        .name("orygate-schedule".into())
+        .spawn(move || {
+            while let Some(slot) = plan.take(Instant::now()) {
+                let wait = slot.intended.saturating_duration_since(Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                if tx.send((slot, Instant::now())).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // Without its thread the schedule releases nothing: every round
+        // reads as not sent, and the run says so (achieved 0 %).
+        tracing::error!(error = %e, "could not start the open model's schedule thread");
+    }
+    rx
 }
 
 pub use reports::document::Achieved;
@@ -179,19 +242,38 @@ mod tests {
     }
 
     #[test]
-    fn latency_starts_at_the_intended_start_or_the_timers_wake_up_within_its_slack() {
+    fn latency_starts_at_the_intended_start_or_the_release_within_its_slack() {
         let t0 = Instant::now();
         let slot = Slot {
             index: 0,
             intended: t0 + Duration::from_millis(10),
         };
         let ms = |m: u64| t0 + Duration::from_micros(m * 100);
-        // Taken early, woken 0.4 ms late: counts from the wake-up.
-        assert_eq!(slot.start(t0, ms(104)), ms(104));
-        // Woken 5 ms late: the generator was busy; 4 ms of it count.
-        assert_eq!(slot.start(t0, ms(150)), ms(110));
-        // Taken 3 ms late (its user was busy): from the intended start.
-        assert_eq!(slot.start(ms(130), ms(130)), ms(100));
+        // Released 0.4 ms late: counts from the release.
+        assert_eq!(slot.start(ms(104)), ms(104));
+        // Released 5 ms late: the generator was busy; 4 ms of it count.
+        assert_eq!(slot.start(ms(150)), ms(110));
+        // Never before the intended start.
+        assert_eq!(slot.start(ms(90)), ms(100));
+    }
+
+    /// The releasing thread sends each round at its time, in order, and
+    /// ends with the schedule's length.
+    #[tokio::test]
+    async fn rounds_are_released_at_their_intended_starts() {
+        let schedule = Schedule::new(200.0).lasting(Duration::from_millis(250));
+        let mut late = Vec::new();
+        let mut index = 0;
+        while let Some((slot, released)) = schedule.next().await {
+            assert_eq!(slot.index, index, "in order");
+            assert!(released >= slot.intended, "never early");
+            late.push(released - slot.intended);
+            index += 1;
+        }
+        assert_eq!(late.len(), 50, "250 ms at 200 a second");
+        late.sort();
+        let median = late[late.len() / 2];
+        assert!(median < TIMER_SLACK, "released {median:?} late (median)");
     }
 
     #[test]
