@@ -44,9 +44,10 @@ name=orygate-bench-kratos-$$
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PUB=$(free_port)
 ADM=$(free_port)
+nginx_pid=""
 cleanup() {
   docker rm -f "$name" >/dev/null 2>&1 || true
-  [ -s "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -147,15 +148,24 @@ run_orygate() { # [rate send-file]
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-# Prints a Markdown row from the rounds' lines in $1: medians per column.
+# The median of a column and, in brackets, its lowest and highest round.
+spread() { # column file
+  local m lo hi
+  m=$(cut -d' ' -f"$1" "$2" | median)
+  lo=$(cut -d' ' -f"$1" "$2" | sort -g | head -n 1)
+  hi=$(cut -d' ' -f"$1" "$2" | sort -g | tail -n 1)
+  printf '%.2f (%.2f-%.2f)' "$m" "$lo" "$hi"
+}
+# Prints a Markdown row from the rounds' lines in $2: medians per column,
+# the latencies with their rounds' range (Kratos on one core is noisy).
 row() { # label file
   local f=$2
-  printf '| %s | %.0f | %.2f | %.2f | %.1f |\n' "$1" \
-    "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)" "$(cut -d' ' -f3 "$f" | median)" \
+  printf '| %s | %.0f | %s | %s | %.1f |\n' "$1" \
+    "$(cut -d' ' -f1 "$f" | median)" "$(spread 2 "$f")" "$(spread 3 "$f")" \
     "$(awk '{print $5 * 1e6 / $4}' "$f" | median)"
 }
 
-echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians"
+echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians (latencies: lowest-highest round)"
 echo
 echo "## Saturating: GET /sessions/whoami with a session token"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
@@ -213,6 +223,11 @@ error_log $work/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  client_body_temp_path $work/nginx-body;
+  proxy_temp_path $work/nginx-proxy;
+  fastcgi_temp_path $work/nginx-fastcgi;
+  uwsgi_temp_path $work/nginx-uwsgi;
+  scgi_temp_path $work/nginx-scgi;
   keepalive_requests 10000000;
   upstream kratos { server 127.0.0.1:$PUB; keepalive 4; }
   server {
@@ -223,6 +238,7 @@ http {
 }
 NGINX
 taskset -c "$KRATOS_CPU" nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.log" 2>&1 &
+nginx_pid=$!
 for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
 curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
 echo

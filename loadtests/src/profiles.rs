@@ -299,12 +299,13 @@ fn on_schedule(
             // The schedule starts once every user has started: rounds due
             // while sign-ups were still going would all fall due at once.
             ctx.all_started().await;
+            let asked = std::time::Instant::now();
             let Some((slot, released)) = schedule.next().await else {
                 // The run's rounds are all out; Goose is about to stop.
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 return Ok(());
             };
-            let start = slot.start(released);
+            let start = slot.start(asked, released);
             let result = round(user).await;
             let done = std::time::Instant::now();
             schedule.done(done);

@@ -32,11 +32,12 @@ pub struct Schedule {
 #[derive(Debug)]
 struct Plan {
     rate: f64,
-    /// No round is intended after start + length: rounds the users would
-    /// claim ahead of the run's end are not sent (nor counted).
+    /// No round is intended after start + length: rounds due after the
+    /// run's end are not released (nor counted).
     length: Option<Duration>,
-    /// Set when the first round is taken: the schedule starts with the
-    /// measured part, not when the users were being started.
+    /// Set when the first round is taken (the first user asks, once every
+    /// user has started): the schedule starts with the measured part, not
+    /// while the users were being started.
     start: OnceLock<Instant>,
     next: AtomicU64,
 }
@@ -59,13 +60,18 @@ impl Slot {
     }
 
     /// When the round's latency starts, for a round released at `released`
-    /// (by the timer, at or after its intended start): from the release,
-    /// as `oha -q --latency-correction` counts from its timer's wake-up,
-    /// but at most [`TIMER_SLACK`] after the intended start: a later
-    /// release (a generator too busy) counts as latency. A user busy past
-    /// the release takes the round later still, and that wait counts too.
-    pub fn start(self, released: Instant) -> Instant {
-        released.clamp(self.intended, self.intended + TIMER_SLACK)
+    /// (by the timer, at or after its intended start) to a user that asked
+    /// for it at `asked`. A user waiting for it: from the release, as `oha
+    /// -q --latency-correction` counts from its timer's wake-up, but at
+    /// most [`TIMER_SLACK`] after the intended start (a later release, a
+    /// generator too busy, counts as latency). A round released before its
+    /// user was free waited for one: from its intended start.
+    pub fn start(self, asked: Instant, released: Instant) -> Instant {
+        if released < asked {
+            self.intended
+        } else {
+            released.clamp(self.intended, self.intended + TIMER_SLACK)
+        }
     }
 }
 
@@ -85,30 +91,24 @@ impl Schedule {
         }
     }
 
-    /// The same schedule, ending `length` after its start.
+    /// The same schedule, ending `length` after its start (before its
+    /// first round: the releasing thread reads the plan).
     #[must_use]
-    pub fn lasting(self, length: Duration) -> Self {
-        let plan = Plan {
-            rate: self.plan.rate,
-            length: Some(length),
-            start: OnceLock::new(),
-            next: AtomicU64::new(0),
-        };
-        Self {
-            plan: Arc::new(plan),
-            ..self
-        }
+    pub fn lasting(mut self, length: Duration) -> Self {
+        Arc::get_mut(&mut self.plan)
+            .expect("a schedule's length is set before it starts")
+            .length = Some(length);
+        self
     }
 
     pub fn rate(&self) -> f64 {
         self.plan.rate
     }
 
-    /// The next round, starting the schedule at `now` if it has not
-    /// started; `None` once the schedule's length is over. Round k is
-    /// intended at start + k / rate: computed from the start each time, so
-    /// no rounding error accumulates.
-    pub fn take(&self, now: Instant) -> Option<Slot> {
+    /// The next round, as the releasing thread takes them (see
+    /// [`Plan::take`]); tests take them directly.
+    #[cfg(test)]
+    fn take(&self, now: Instant) -> Option<Slot> {
         self.plan.take(now)
     }
 
@@ -147,8 +147,8 @@ impl Schedule {
 
     /// How long the schedule ran, until its last round ended (at most its
     /// length): the span its completed rounds count over. The moment the
-    /// run returned would add the users' stop, which waits for rounds
-    /// asleep until their time and would understate the rate achieved.
+    /// run returned would add the users' stop, which waits for users still
+    /// waiting for a round, and would understate the rate achieved.
     pub fn active_until_last_round(&self) -> f64 {
         let Some(start) = self.plan.start.get() else {
             return 0.0;
@@ -157,17 +157,24 @@ impl Schedule {
         self.active_seconds(last)
     }
 
-    /// How many rounds were taken.
-    pub fn taken(&self) -> u64 {
+    /// How many rounds were taken (and one more once the schedule is
+    /// over: the one found past its end).
+    #[cfg(test)]
+    fn taken(&self) -> u64 {
         self.plan.next.load(Ordering::Relaxed)
     }
 }
 
 impl Plan {
+    /// The next round, starting the schedule at `now` if it has not
+    /// started; `None` once the schedule's length is over. Round k is
+    /// intended at start + k / rate: computed from the start each time, so
+    /// no rounding error accumulates.
     fn take(&self, now: Instant) -> Option<Slot> {
         let start = *self.start.get_or_init(|| now);
         let index = self.next.fetch_add(1, Ordering::Relaxed);
-        let offset = Duration::from_secs_f64(index as f64 / self.rate);
+        // A rate so low that the offset overflows has no round there.
+        let offset = Duration::try_from_secs_f64(index as f64 / self.rate).ok()?;
         if self.length.is_some_and(|length| offset >= length) {
             return None;
         }
@@ -249,12 +256,15 @@ mod tests {
             intended: t0 + Duration::from_millis(10),
         };
         let ms = |m: u64| t0 + Duration::from_micros(m * 100);
-        // Released 0.4 ms late: counts from the release.
-        assert_eq!(slot.start(ms(104)), ms(104));
+        // Asked early, released 0.4 ms late: counts from the release.
+        assert_eq!(slot.start(t0, ms(104)), ms(104));
         // Released 5 ms late: the generator was busy; 4 ms of it count.
-        assert_eq!(slot.start(ms(150)), ms(110));
+        assert_eq!(slot.start(t0, ms(150)), ms(110));
         // Never before the intended start.
-        assert_eq!(slot.start(ms(90)), ms(100));
+        assert_eq!(slot.start(t0, ms(90)), ms(100));
+        // Released before its user asked (the user was busy): from the
+        // intended start, the wait for the user included.
+        assert_eq!(slot.start(ms(130), ms(101)), ms(100));
     }
 
     /// The releasing thread sends each round at its time, in order, and
