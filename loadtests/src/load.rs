@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use goose::client::GooseClientBuilder;
 use goose::config::GooseConfiguration;
 use goose::goose::Scenario;
 use goose::metrics::GooseCoordinatedOmissionMitigation;
@@ -48,7 +49,12 @@ pub async fn run_scenarios(
     scenarios: Vec<Scenario>,
     opts: &Options,
 ) -> Result<LoadRun> {
-    let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?;
+    // Every user's start gives it a client of its own (a browser with its
+    // jar, or a native app): Goose's one shared client is all it needs
+    // before then, not a client per user that reads the system's CA
+    // certificates again for each.
+    let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?
+        .set_client_builder_without_cookies(GooseClientBuilder::new().without_cookies())?;
     for scenario in scenarios {
         attack = attack.register_scenario(scenario);
     }
