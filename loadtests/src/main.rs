@@ -12,26 +12,8 @@ use clap::Parser;
 use loadtests::options::Command;
 use loadtests::{Error, Options};
 
-fn main() -> ExitCode {
-    // One core (a generator pinned with taskset, a container with one
-    // CPU): one thread runs everything, without the multi-thread
-    // scheduler's hand-offs between workers.
-    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    let mut runtime = if one_core {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    match runtime.enable_all().build() {
-        Ok(runtime) => runtime.block_on(orygate()),
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-async fn orygate() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
