@@ -112,16 +112,40 @@ impl Ports {
 
     /// A listener on a free, reserved port of 127.0.0.1 for a server of the
     /// harness's own (`what` names it in errors), its address, and the
-    /// reservation to keep for as long as it listens.
+    /// reservation to keep for as long as it listens. The listener is the
+    /// one that found the port: closing a probe and binding again would
+    /// leave the port free in between, and the kernel hands freed ports to
+    /// outgoing connections too (a parallel test's client took one so).
     pub(crate) async fn listen(
         what: &str,
     ) -> Result<(Self, tokio::net::TcpListener, std::net::SocketAddr)> {
-        let port = Self::take(1)?;
-        let listener = port.bind(0).await?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io(format!("read the {what}'s address"), e))?;
-        Ok((port, listener, addr))
+        let dir = lock_dir()?;
+        // Ports another stack reserved stay held here until one is found,
+        // so the kernel offers others.
+        let mut skipped = Vec::new();
+        while skipped.len() < MAX_TRIES {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| Error::io(format!("bind the {what} to 127.0.0.1"), e))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::io(format!("read the {what}'s address"), e))?;
+            if let Some(lock) = reserve(&dir, addr.port())? {
+                let port = Self {
+                    ports: vec![addr.port()],
+                    locks: vec![lock],
+                };
+                return Ok((port, listener, addr));
+            }
+            skipped.push(listener);
+        }
+        Err(Error::io(
+            format!("pick a free port on 127.0.0.1 for the {what}"),
+            std::io::Error::other(format!(
+                "every one of {MAX_TRIES} candidates is reserved by another stack (locks in {})",
+                dir.display()
+            )),
+        ))
     }
 
     /// Binds a listener on the `i`th port of 127.0.0.1, for a server of the
@@ -209,5 +233,22 @@ mod tests {
         );
         drop(first);
         assert!(reserve(&dir, all[0]).unwrap().is_some());
+    }
+
+    /// The harness's own servers keep the listener that found their port,
+    /// reserved against other stacks.
+    #[tokio::test]
+    async fn a_listener_is_reserved_on_the_port_it_found() {
+        let (port, listener, addr) = Ports::listen("test server").await.unwrap();
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        assert_eq!(port.all(), [addr.port()]);
+        assert!(addr.ip().is_loopback());
+        let dir = lock_dir().unwrap();
+        assert!(reserve(&dir, addr.port()).unwrap().is_none(), "reserved");
+        let (accepted, connected) =
+            tokio::join!(listener.accept(), tokio::net::TcpStream::connect(addr));
+        assert!(accepted.is_ok() && connected.is_ok(), "it listens");
+        drop((listener, port));
+        assert!(reserve(&dir, addr.port()).unwrap().is_some(), "released");
     }
 }

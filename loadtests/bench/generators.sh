@@ -2,8 +2,8 @@
 # Benchmarks orygate as a load generator beside oha and wrk, in one run:
 # Kratos (in memory, --dev, warnings only) pinned to CPU 0, every generator
 # pinned to CPU 1, the same whoami endpoint with real sessions, the same
-# connections and duration, rounds interleaved (orygate, oha, wrk, then
-# again). Saturating runs first; then fixed rates at 25 % and 75 % of the
+# connections and duration, rounds interleaved (orygate, oha, wrk; then
+# oha, wrk, orygate; ...: each round starts with another generator). Saturating runs first; then fixed rates at 25 % and 75 % of the
 # capacity oha measured (orygate --rate vs oha -q; wrk has no fixed rate);
 # then the generators' CPU per request against a fast endpoint (Kratos'
 # /health/alive), and against a static one that outruns every generator
@@ -147,6 +147,21 @@ run_orygate() { # [rate send-file]
   jq -r '.load.generator.peak_rss_mib' "$results" >"$work/rss"
 }
 
+# Runs the functions given, round $1 starting from a different one each
+# time, with a pause before each: no generator always runs first, or always
+# right after another's load, against a Kratos that carries state (its
+# heap, its in-memory store) from run to run.
+SETTLE=${SETTLE:-2}
+in_turn() { # round function...
+  local r=$1
+  shift
+  local fns=("$@") i
+  for i in $(seq 0 $(($# - 1))); do
+    sleep "$SETTLE"
+    "${fns[$(((i + r - 1) % $#))]}"
+  done
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 # The median of a column and, in brackets, its lowest and highest round.
 spread() { # column file
@@ -170,10 +185,11 @@ echo
 echo "## Saturating: GET /sessions/whoami with a session token"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
 echo "| --- | --- | --- | --- | --- |"
+sat_orygate() { run_orygate >>"$work/sat-orygate"; }
+sat_oha() { run_oha "$WHOAMI" >>"$work/sat-oha"; }
+sat_wrk() { run_wrk "$WHOAMI" >>"$work/sat-wrk"; }
 for r in $(seq 1 "$ROUNDS"); do
-  run_orygate >>"$work/sat-orygate"
-  run_oha "$WHOAMI" >>"$work/sat-oha"
-  run_wrk "$WHOAMI" >>"$work/sat-wrk"
+  in_turn "$r" sat_orygate sat_oha sat_wrk
 done
 row "orygate (a session per user)" "$work/sat-orygate"
 row "oha" "$work/sat-oha"
@@ -186,10 +202,11 @@ for share in 25 75; do
   echo "## Fixed rate: $rate req/s ($share % of oha's saturating rate)"
   echo "| generator | achieved req/s | p50 ms | p99 ms | CPU µs/request |"
   echo "| --- | --- | --- | --- | --- |"
+  fixed_orygate() { run_orygate "$rate" "$work/rate$share-orygate-send" >>"$work/rate$share-orygate"; }
+  fixed_oha_corrected() { run_oha "$WHOAMI" "$rate" --latency-correction >>"$work/rate$share-oha-corrected"; }
+  fixed_oha() { run_oha "$WHOAMI" "$rate" >>"$work/rate$share-oha"; }
   for r in $(seq 1 "$ROUNDS"); do
-    run_orygate "$rate" "$work/rate$share-orygate-send" >>"$work/rate$share-orygate"
-    run_oha "$WHOAMI" "$rate" --latency-correction >>"$work/rate$share-oha-corrected"
-    run_oha "$WHOAMI" "$rate" >>"$work/rate$share-oha"
+    in_turn "$r" fixed_orygate fixed_oha_corrected fixed_oha
   done
   row "orygate --rate, from the intended start" "$work/rate$share-orygate"
   row "oha -q --latency-correction (from the intended start)" "$work/rate$share-oha-corrected"
@@ -201,11 +218,12 @@ echo
 echo "## CPU per request against a fast endpoint: GET /health/alive"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
 echo "| --- | --- | --- | --- | --- |"
+# No session to make: every user starts at once.
+alive_orygate() { PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/alive-orygate"; }
+alive_oha() { run_oha "$ALIVE" >>"$work/alive-oha"; }
+alive_wrk() { run_wrk "$ALIVE" >>"$work/alive-wrk"; }
 for r in $(seq 1 "$ROUNDS"); do
-  # No session to make: every user starts at once.
-  PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/alive-orygate"
-  run_oha "$ALIVE" >>"$work/alive-oha"
-  run_wrk "$ALIVE" >>"$work/alive-wrk"
+  in_turn "$r" alive_orygate alive_oha alive_wrk
 done
 row "orygate (a browser with its jar per user)" "$work/alive-orygate"
 row "oha" "$work/alive-oha"
@@ -245,10 +263,11 @@ echo
 echo "## CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU"
 echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
 echo "| --- | --- | --- | --- | --- |"
+stub_orygate() { PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/stub-orygate"; }
+stub_oha() { run_oha "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-oha"; }
+stub_wrk() { run_wrk "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-wrk"; }
 for r in $(seq 1 "$ROUNDS"); do
-  PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/stub-orygate"
-  run_oha "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-oha"
-  run_wrk "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-wrk"
+  in_turn "$r" stub_orygate stub_oha stub_wrk
 done
 row "orygate (a browser with its jar per user)" "$work/stub-orygate"
 row "oha" "$work/stub-oha"
