@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::charts;
 use crate::document::{Outcome, Results};
-use crate::text::{describe, number, verdict};
+use crate::text::{describe, number, step_cells, sweep_cells, verdict};
 
 const STYLE: &str = r"
 body { font-family: sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d1d1f; padding: 0 1rem; }
@@ -143,6 +143,15 @@ fn failures(out: &mut String, r: &Results) {
     }
 }
 
+/// Numbers as table cells (they need no escaping).
+fn cells(values: &[String]) -> String {
+    let mut row = String::new();
+    for v in values {
+        let _ = write!(row, "<td>{v}</td>");
+    }
+    row
+}
+
 fn steps_table(out: &mut String, r: &Results) {
     let Some(load) = &r.load else { return };
     out.push_str(
@@ -159,17 +168,10 @@ fn steps_table(out: &mut String, r: &Results) {
             .collect();
         let _ = writeln!(
             out,
-            "<tr{}><td><code>{}</code></td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.2}</td>\
-             <td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td class=\"text\">{}</td></tr>",
+            "<tr{}><td><code>{}</code></td>{}<td class=\"text\">{}</td></tr>",
             if s.failures > 0 { " class=\"bad\"" } else { "" },
             escape(&s.step),
-            s.requests,
-            s.failures,
-            s.rps,
-            s.p50_ms,
-            s.p95_ms,
-            s.p99_ms,
-            s.max_ms,
+            cells(&step_cells(s)),
             statuses.join(", ")
         );
     }
@@ -236,15 +238,9 @@ fn sweep(out: &mut String, r: &Results) {
     for s in &sweep.steps {
         let _ = writeln!(
             out,
-            "<tr{}><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>",
+            "<tr{}>{}<td>{}</td></tr>",
             if s.holds { "" } else { " class=\"bad\"" },
-            s.asked_per_s,
-            s.achieved_per_s,
-            s.rounds,
-            s.failures,
-            s.p50_ms,
-            s.p95_ms,
-            s.p99_ms,
+            cells(&sweep_cells(s)),
             if s.holds { "yes" } else { "no" }
         );
     }

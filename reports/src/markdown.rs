@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::document::{Outcome, Results};
-use crate::text::{describe, number, verdict};
+use crate::text::{describe, number, step_cells, sweep_cells, verdict};
 
 /// The whole summary.
 pub fn render(r: &Results) -> String {
@@ -88,18 +88,7 @@ fn load(out: &mut String, r: &Results) {
         let mut steps: Vec<_> = load.steps.iter().collect();
         steps.sort_by_key(|s| s.failures == 0);
         for s in steps {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                code(&s.step),
-                s.requests,
-                s.failures,
-                s.rps,
-                s.p50_ms,
-                s.p95_ms,
-                s.p99_ms,
-                s.max_ms
-            );
+            let _ = writeln!(out, "| {} | {} |", code(&s.step), step_cells(s).join(" | "));
         }
         let g = load.generator;
         let _ = writeln!(
@@ -157,18 +146,8 @@ fn sweep(out: &mut String, r: &Results) {
             "### Capacity sweep\n\n| asked/s | achieved/s | rounds | failed | p50 ms | p95 ms | p99 ms | holds |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for s in &sweep.steps {
-            let _ = writeln!(
-                out,
-                "| {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {} |",
-                s.asked_per_s,
-                s.achieved_per_s,
-                s.rounds,
-                s.failures,
-                s.p50_ms,
-                s.p95_ms,
-                s.p99_ms,
-                if s.holds { "yes" } else { "**no**" }
-            );
+            let holds = if s.holds { "yes" } else { "**no**" };
+            let _ = writeln!(out, "| {} | {holds} |", sweep_cells(s).join(" | "));
         }
         let _ = writeln!(
             out,

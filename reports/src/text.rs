@@ -2,11 +2,39 @@
 
 use std::fmt::Write as _;
 
-use crate::document::Results;
+use crate::document::{Results, StepSummary, SweepStep};
 
 /// A number of a comparison with two decimals, or `-` when there is none.
 pub fn number(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+/// A step's numbers as the step tables show them: requests, failures, rps,
+/// p50, p95, p99 and max ms.
+pub fn step_cells(s: &StepSummary) -> [String; 7] {
+    [
+        s.requests.to_string(),
+        s.failures.to_string(),
+        format!("{:.1}", s.rps),
+        format!("{:.2}", s.p50_ms),
+        format!("{:.2}", s.p95_ms),
+        format!("{:.2}", s.p99_ms),
+        format!("{:.2}", s.max_ms),
+    ]
+}
+
+/// A sweep step's numbers as the sweep tables show them: asked/s,
+/// achieved/s, rounds, failed, p50, p95 and p99 ms.
+pub fn sweep_cells(s: &SweepStep) -> [String; 7] {
+    [
+        format!("{:.1}", s.asked_per_s),
+        format!("{:.1}", s.achieved_per_s),
+        s.rounds.to_string(),
+        s.failures.to_string(),
+        format!("{:.2}", s.p50_ms),
+        format!("{:.2}", s.p95_ms),
+        format!("{:.2}", s.p99_ms),
+    ]
 }
 
 /// `passed`, `FAILED` or `FAILED against the baseline`, and interrupted.
