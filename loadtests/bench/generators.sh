@@ -180,20 +180,29 @@ row() { # label file
     "$(awk '{print $5 * 1e6 / $4}' "$f" | median)"
 }
 
+# A part of orygate, oha and wrk against one URL: its table, the rounds in
+# turn, a row each (orygate's labelled $3); their lines stay in
+# $work/$2-orygate, -oha and -wrk. orygate runs with the PROFILE, STEP,
+# INCREASE and PUB its caller sets.
+three_way() { # title name orygate-label url
+  local title=$1 name=$2 label=$3 url=$4 r
+  echo
+  echo "## $title"
+  echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
+  echo "| --- | --- | --- | --- | --- |"
+  part_orygate() { run_orygate >>"$work/$name-orygate"; }
+  part_oha() { run_oha "$url" >>"$work/$name-oha"; }
+  part_wrk() { run_wrk "$url" >>"$work/$name-wrk"; }
+  for r in $(seq 1 "$ROUNDS"); do
+    in_turn "$r" part_orygate part_oha part_wrk
+  done
+  row "$label" "$work/$name-orygate"
+  row "oha" "$work/$name-oha"
+  row "wrk" "$work/$name-wrk"
+}
+
 echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians (latencies: lowest-highest round)"
-echo
-echo "## Saturating: GET /sessions/whoami with a session token"
-echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
-echo "| --- | --- | --- | --- | --- |"
-sat_orygate() { run_orygate >>"$work/sat-orygate"; }
-sat_oha() { run_oha "$WHOAMI" >>"$work/sat-oha"; }
-sat_wrk() { run_wrk "$WHOAMI" >>"$work/sat-wrk"; }
-for r in $(seq 1 "$ROUNDS"); do
-  in_turn "$r" sat_orygate sat_oha sat_wrk
-done
-row "orygate (a session per user)" "$work/sat-orygate"
-row "oha" "$work/sat-oha"
-row "wrk" "$work/sat-wrk"
+three_way "Saturating: GET /sessions/whoami with a session token" sat "orygate (a session per user)" "$WHOAMI"
 capacity=$(cut -d' ' -f1 "$work/sat-oha" | median)
 
 for share in 25 75; do
@@ -214,20 +223,10 @@ for share in 25 75; do
   row "oha -q (from the send)" "$work/rate$share-oha"
 done
 
-echo
-echo "## CPU per request against a fast endpoint: GET /health/alive"
-echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
-echo "| --- | --- | --- | --- | --- |"
 # No session to make: every user starts at once.
-alive_orygate() { PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/alive-orygate"; }
-alive_oha() { run_oha "$ALIVE" >>"$work/alive-oha"; }
-alive_wrk() { run_wrk "$ALIVE" >>"$work/alive-wrk"; }
-for r in $(seq 1 "$ROUNDS"); do
-  in_turn "$r" alive_orygate alive_oha alive_wrk
-done
-row "orygate (a browser with its jar per user)" "$work/alive-orygate"
-row "oha" "$work/alive-oha"
-row "wrk" "$work/alive-wrk"
+PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+  three_way "CPU per request against a fast endpoint: GET /health/alive" alive \
+  "orygate (a browser with its jar per user)" "$ALIVE"
 
 # nginx in front of Kratos, on Kratos' CPU: /health/alive answered by nginx
 # (a static 200), everything else (orygate's check that the target is
@@ -259,19 +258,9 @@ taskset -c "$KRATOS_CPU" nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.lo
 nginx_pid=$!
 for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
 curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
-echo
-echo "## CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU"
-echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
-echo "| --- | --- | --- | --- | --- |"
-stub_orygate() { PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS run_orygate >>"$work/stub-orygate"; }
-stub_oha() { run_oha "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-oha"; }
-stub_wrk() { run_wrk "http://127.0.0.1:$STUB/health/alive" >>"$work/stub-wrk"; }
-for r in $(seq 1 "$ROUNDS"); do
-  in_turn "$r" stub_orygate stub_oha stub_wrk
-done
-row "orygate (a browser with its jar per user)" "$work/stub-orygate"
-row "oha" "$work/stub-oha"
-row "wrk" "$work/stub-wrk"
+PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+  three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
+  "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
 
 echo
 echo "## Memory per virtual user: peak RSS of a whoami-api run (each user signed in with its own session)"
