@@ -10,7 +10,8 @@ use reqwest::{Client, ClientBuilder, RequestBuilder, Response};
 use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::agent::Agent;
+use crate::error::{Error, NoAnswer, Result};
 use crate::transport::{Step, Transport};
 
 /// How long one request may take, end to end.
@@ -34,7 +35,7 @@ pub fn client_builder() -> ClientBuilder {
         .no_proxy()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("orygate/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
 }
 
 /// One TLS configuration for every client of the process, as reqwest
@@ -65,25 +66,37 @@ fn build(builder: ClientBuilder, what: &str) -> Result<Client> {
     })
 }
 
-/// A browser: one user's client with a cookie jar of its own.
+/// The user agent every orygate client sends.
+const USER_AGENT: &str = concat!("orygate/", env!("CARGO_PKG_VERSION"));
+
+/// A browser: one user's client with a cookie jar of its own, sending on
+/// its own connections (an [`Agent`]).
 #[derive(Debug, Clone)]
 pub struct Browser {
-    client: Client,
+    agent: Agent,
     jar: Arc<CookieStoreMutex>,
 }
 
 impl Browser {
-    /// A browser with an empty cookie jar, built with [`client_builder`].
+    /// A browser with an empty cookie jar, each request answered within
+    /// [`REQUEST_TIMEOUT`].
     pub fn new() -> Result<Self> {
-        Self::from_builder(client_builder())
+        Self::with_timeout(REQUEST_TIMEOUT)
     }
 
-    /// A browser whose client is `builder` (for example with a shorter
-    /// timeout) plus an empty cookie jar of its own.
-    pub fn from_builder(builder: ClientBuilder) -> Result<Self> {
+    /// A browser whose requests may each take `timeout`, with an empty
+    /// cookie jar of its own.
+    pub fn with_timeout(timeout: Duration) -> Result<Self> {
         let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
+        let builder = client_builder().timeout(timeout);
         let client = build(builder.cookie_provider(Arc::clone(&jar)), "browser")?;
-        Ok(Self { client, jar })
+        let agent = Agent::new(client, Some(Arc::clone(&jar)), timeout, USER_AGENT);
+        Ok(Self { agent, jar })
+    }
+
+    /// What sends the browser's requests: its client, jar and connections.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
     }
 
     /// The cookies the jar would send to `url`.
@@ -107,55 +120,61 @@ impl Browser {
 /// sessions travel as tokens.
 #[derive(Debug, Clone)]
 pub struct NativeApp {
-    client: Client,
+    agent: Agent,
 }
 
 impl NativeApp {
+    /// An app whose requests are each answered within [`REQUEST_TIMEOUT`].
     pub fn new() -> Result<Self> {
-        Self::from_builder(client_builder())
+        Self::with_timeout(REQUEST_TIMEOUT)
     }
 
-    pub fn from_builder(builder: ClientBuilder) -> Result<Self> {
+    /// An app whose requests may each take `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Result<Self> {
+        let client = build(client_builder().timeout(timeout), "native app")?;
         Ok(Self {
-            client: build(builder, "native app")?,
+            agent: Agent::new(client, None, timeout, USER_AGENT),
         })
+    }
+
+    /// What sends the app's requests: its client and connections.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
     }
 }
 
-/// Sends `request` as `step` and checks the answer, logging each request
-/// at debug level with its step, status and time.
-async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
+/// Sends `request` as `step` with `agent` and checks the answer, logging
+/// each request at debug level with its step, status and time.
+async fn send(agent: &Agent, step: &Step, request: RequestBuilder) -> Result<Response> {
     let started = Instant::now();
     let again = (matches!(*step.method(), reqwest::Method::GET | reqwest::Method::HEAD))
         .then(|| request.try_clone())
         .flatten();
-    let first = request.send().await;
+    let first = agent.exchange(step, request).await;
     let first = match (first, again) {
         // A server may close a kept-alive connection just as a request
-        // goes out on it, before reading it; a browser sends an idempotent
-        // request again once (RFC 9110 9.2.2). Only at once: a connection
-        // closed after a while may have been closed after the server acted
-        // on the request (Hydra's verifiers work once).
+        // goes out on it; a request it gives back unsent goes out again on
+        // a new connection at once (see `Agent`), and one it may have read
+        // is sent again once if idempotent, as a browser does (RFC 9110
+        // 9.2.2). Only at once: a connection closed after a while may have
+        // been closed after the server acted on the request (Hydra's
+        // verifiers work once).
         (Err(e), Some(again))
-            if closed_unanswered(&e) && started.elapsed() < std::time::Duration::from_secs(1) =>
+            if closed_unanswered(&e) && started.elapsed() < Duration::from_secs(1) =>
         {
             tracing::debug!(step = %step, error = %e, "closed unanswered; sending it again once");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            again.send().await
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            agent.exchange(step, again).await
         }
         (first, _) => first,
     };
-    let response = first.map_err(|e| {
+    let response = first.inspect_err(|e| {
         tracing::debug!(
             step = %step,
             ms = started.elapsed().as_millis(),
             error = %e,
             "request failed before an answer"
         );
-        Error::Http {
-            step: step.name().to_owned(),
-            source: e,
-        }
     })?;
     tracing::debug!(
         step = %step,
@@ -167,37 +186,42 @@ async fn send(step: &Step, request: RequestBuilder) -> Result<Response> {
 }
 
 /// Whether the connection was closed or reset before any answer came.
-fn closed_unanswered(error: &reqwest::Error) -> bool {
-    if error.is_timeout() || error.is_connect() {
-        return false;
-    }
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if text.contains("closed before message completed") || text.contains("connection reset") {
-            return true;
+fn closed_unanswered(error: &Error) -> bool {
+    match error {
+        Error::Unanswered { failure, .. } => *failure == NoAnswer::Closed,
+        Error::Http { source, .. } if !(source.is_timeout() || source.is_connect()) => {
+            let mut cause: Option<&dyn std::error::Error> = Some(source);
+            while let Some(e) = cause {
+                let text = e.to_string();
+                if text.contains("closed before message completed")
+                    || text.contains("connection reset")
+                {
+                    return true;
+                }
+                cause = e.source();
+            }
+            false
         }
-        source = e.source();
+        _ => false,
     }
-    false
 }
 
 impl Transport for Browser {
     fn client(&self) -> &Client {
-        &self.client
+        self.agent.client()
     }
 
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
-        send(step, request).await
+        send(&self.agent, step, request).await
     }
 }
 
 impl Transport for NativeApp {
     fn client(&self) -> &Client {
-        &self.client
+        self.agent.client()
     }
 
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
-        send(step, request).await
+        send(&self.agent, step, request).await
     }
 }

@@ -81,6 +81,17 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// A request an [`Agent`](crate::Agent) sent on its own connection got
+    /// no answer: no connection, no answer in time, or the connection
+    /// closed first.
+    #[error("{step}: {failure}: {}", causes(.source.as_ref()))]
+    Unanswered {
+        step: String,
+        failure: NoAnswer,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A request was answered with a status the step does not accept.
     #[error("{step}: HTTP {status}{}: {message}", id_suffix(.error_id.as_deref()))]
     Status {
@@ -134,6 +145,31 @@ pub enum Error {
     },
 }
 
+/// Why a request got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// No connection: refused, unreachable, or not accepted in time.
+    Refused,
+    /// The connection was open but the answer did not come in time.
+    TimedOut,
+    /// The connection closed (or was reset) before the answer.
+    Closed,
+    /// Anything else: a request that could not be written, a malformed
+    /// answer.
+    Failed,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Refused => "could not connect",
+            Self::TimedOut => "no answer in time",
+            Self::Closed => "the connection closed before the answer",
+            Self::Failed => "the request failed",
+        })
+    }
+}
+
 impl Error {
     /// Ory's error id (for example `session_inactive`), or the first message
     /// id of a rejected flow (for example `4000010`), when there is one.
@@ -158,6 +194,7 @@ impl Error {
     pub fn step(&self) -> Option<&str> {
         match self {
             Self::Http { step, .. }
+            | Self::Unanswered { step, .. }
             | Self::Status { step, .. }
             | Self::Flow { step, .. }
             | Self::Unexpected { step, .. } => Some(step),

@@ -12,6 +12,7 @@
 //!
 //! The harness knows nothing of flows: those are in the `scenarios` crate.
 
+pub mod agent;
 mod client;
 mod config;
 mod error;
@@ -35,8 +36,9 @@ pub mod transport;
 pub mod urls;
 pub mod webhook;
 
+pub use agent::Agent;
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
-pub use error::{Error, Result};
+pub use error::{Error, NoAnswer, Result};
 pub use hydra::Hydra;
 pub use keto::Keto;
 pub use kratos::Kratos;

@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use goose::goose::GooseUser;
 use harness::kratos::Identity;
-use harness::{Hydra, Keto, Kratos, Mailboxes, NativeApp, Result};
+use harness::{Agent, Browser, Hydra, Keto, Kratos, Mailboxes, NativeApp, Result};
 use scenarios::{Person, User};
 
 /// Counts kept while a run goes, read by the progress line and the summary.
@@ -61,6 +62,9 @@ pub struct Context {
     /// Kratos' `/health/alive` and its step, built once for the `health`
     /// profile.
     pub alive: (url::Url, harness::Step),
+    /// Each Goose user's agent (its client, jar and connections), by the
+    /// user's index.
+    agents: Mutex<std::collections::HashMap<usize, Agent>>,
 }
 
 impl Context {
@@ -85,6 +89,7 @@ impl Context {
             counters: Counters::default(),
             next_seed: AtomicU64::new(seed),
             first_setup_error: Mutex::new(None),
+            agents: Mutex::default(),
         }
     }
 
@@ -181,16 +186,39 @@ impl Context {
         self.mailboxes.is_some() || self.kratos.admin_base().is_some()
     }
 
-    /// The client users are built with under load: the harness's settings
-    /// with the run's request timeout.
-    pub fn client_builder(&self) -> reqwest::ClientBuilder {
-        harness::client_builder().timeout(self.request_timeout)
+    /// A new browser with an empty jar, with the run's request timeout.
+    pub fn browser(&self) -> Result<Browser> {
+        Browser::with_timeout(self.request_timeout)
+    }
+
+    /// A new native app, with the run's request timeout.
+    pub fn app(&self) -> Result<NativeApp> {
+        NativeApp::with_timeout(self.request_timeout)
+    }
+
+    /// Gives Goose user `user` the agent its steps go out with, in place of
+    /// the one it had (a new browser after a failed journey).
+    pub fn seat(&self, user: &GooseUser, agent: &Agent) {
+        let mut agents = self.agents.lock().expect("agents lock");
+        agents.insert(user.weighted_users_index, agent.clone());
+    }
+
+    /// The agent `user` was given; a user with none gets a new native app
+    /// (a profile's start always gives one: this is a fallback).
+    pub fn agent(&self, user: &GooseUser) -> Result<Agent> {
+        let mut agents = self.agents.lock().expect("agents lock");
+        if let Some(agent) = agents.get(&user.weighted_users_index) {
+            return Ok(agent.clone());
+        }
+        let agent = self.app()?.agent().clone();
+        agents.insert(user.weighted_users_index, agent.clone());
+        Ok(agent)
     }
 
     /// A new person with a verified account made through the admin API,
     /// as an operator imports users; and the identity Kratos stored.
     pub async fn admin_account(&self) -> Result<(Person, Identity)> {
-        let admin = NativeApp::from_builder(self.client_builder())?;
+        let admin = self.app()?;
         let person = self.next_person();
         let identity = self
             .kratos
@@ -204,7 +232,7 @@ impl Context {
     /// password each, as an import writes them), so a run meets tables of
     /// a realistic size. Returns how long it took.
     pub async fn populate(&self, count: usize) -> Result<Duration> {
-        let admin = NativeApp::from_builder(self.client_builder())?;
+        let admin = self.app()?;
         let began = std::time::Instant::now();
         let mut left = count;
         while left > 0 {

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionError};
-use harness::{Error, Result, Step, Transport};
+use harness::{Agent, Error, NoAnswer, Result, Step, Transport};
 use reqwest::{Client, RequestBuilder, Response};
 
-use crate::context::Counters;
+use crate::context::{Context, Counters};
 use crate::record::Outcome;
 
 /// The method shown for a failure a flow found before sending the step it
@@ -26,7 +26,7 @@ pub const FLOW_METHOD: &str = "FLOW";
 /// [`GooseTransport::finish`].
 #[derive(Debug)]
 pub struct GooseTransport<'u> {
-    client: Client,
+    agent: Agent,
     /// The last request of each step in this transaction, by step name
     /// (a few steps: a list is quicker than a map).
     sent: Mutex<Vec<(Arc<str>, Sent)>>,
@@ -44,12 +44,17 @@ enum Sent {
 }
 
 impl<'u> GooseTransport<'u> {
-    pub fn new(user: &GooseUser, counters: &'u Counters) -> Self {
-        Self {
-            client: user.client.clone(),
+    /// The transport of `user`'s agent (see [`Context::seat`]) for one
+    /// transaction.
+    pub fn new(
+        user: &GooseUser,
+        ctx: &'u Context,
+    ) -> std::result::Result<Self, Box<TransactionError>> {
+        Ok(Self {
+            agent: ctx.agent(user).map_err(crate::profiles::custom)?,
             sent: Mutex::new(Vec::new()),
-            counters,
-        }
+            counters: &ctx.counters,
+        })
     }
 
     /// Ends the transaction with the flow's result: a failure is charged to
@@ -98,24 +103,18 @@ impl<'u> GooseTransport<'u> {
 
 impl Transport for GooseTransport<'_> {
     fn client(&self) -> &Client {
-        &self.client
+        self.agent.client()
     }
 
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
         let name = step.name();
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let began = Instant::now();
-        let answered = request.send().await;
+        let answered = self.agent.exchange(step, request).await;
         let ended = Instant::now();
         let (status, checked) = match answered {
             Ok(response) => (Some(response.status().as_u16()), step.check(response).await),
-            Err(source) => (
-                None,
-                Err(Error::Http {
-                    step: name.to_owned(),
-                    source,
-                }),
-            ),
+            Err(error) => (None, Err(error)),
         };
         let error = checked.as_ref().err().map(tag);
         if error.is_some() {
@@ -199,6 +198,12 @@ pub fn tag(error: &Error) -> String {
         Error::Http { source, .. } if source.is_timeout() => "timed out".into(),
         Error::Http { source, .. } if source.is_connect() => "connection refused".into(),
         Error::Http { .. } => "request failed".into(),
+        Error::Unanswered { failure, .. } => match failure {
+            NoAnswer::Refused => "connection refused".into(),
+            NoAnswer::TimedOut => "timed out".into(),
+            NoAnswer::Closed => "connection closed".into(),
+            NoAnswer::Failed => "request failed".into(),
+        },
         Error::MailTimeout { .. } => "no mail in time".into(),
         Error::Mail { .. } => "mail without a code".into(),
         Error::Unexpected { reason, .. } => {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionResult};
-use harness::{Browser, Error, Hydra, NativeApp, Result, Transport};
+use harness::{Error, Hydra, Result};
 use scenarios::clients::register_fixture;
 use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
 
@@ -43,7 +43,7 @@ fn hydra(ctx: &Context) -> Result<&Hydra> {
 
 /// Registers a `web-basic` client for an `oauth2-code` user, unmeasured.
 pub async fn register_client(ctx: &Context) -> Result<Client> {
-    let admin = NativeApp::from_builder(ctx.client_builder())?;
+    let admin = ctx.app()?;
     let (_, client) = register_fixture(&admin, hydra(ctx)?, "web-basic").await?;
     Ok(client)
 }
@@ -51,8 +51,8 @@ pub async fn register_client(ctx: &Context) -> Result<Client> {
 /// A service user's start: a `service` client and a first token.
 pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
     let result = async {
-        let app = NativeApp::from_builder(ctx.client_builder())?;
-        user.client = app.client().clone();
+        let app = ctx.app()?;
+        ctx.seat(user, app.agent());
         let hydra = hydra(ctx)?;
         let (_, client) = register_fixture(&app, hydra, "service").await?;
         let token = hydra
@@ -78,11 +78,8 @@ pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> TransactionRe
 /// Hydra or Kratos), the whole dance, and the tokens it ends with.
 pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let me: CodeUser = started(user, "account and client").await?;
-    user.client = Browser::from_builder(ctx.client_builder())
-        .map_err(custom)?
-        .client()
-        .clone();
-    let t = GooseTransport::new(user, &ctx.counters);
+    ctx.seat(user, ctx.browser().map_err(custom)?.agent());
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let hydra = hydra(&ctx)?;
         let login = Login::Kratos {
@@ -108,7 +105,7 @@ pub async fn code_flow(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionRe
 /// A round of `client-credentials`: one token request.
 pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let me: ServiceUser = started(user, "client").await?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         hydra(&ctx)?
             .client_credentials(&t, &me.client.auth, SERVICE_SCOPE, SERVICE_AUDIENCE)
@@ -122,7 +119,7 @@ pub async fn client_credentials(user: &mut GooseUser, ctx: Arc<Context>) -> Tran
 /// A round of `introspect`: the token must still be active.
 pub async fn introspect(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let me: ServiceUser = started(user, "client").await?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let seen = hydra(&ctx)?.introspect(&t, &me.token).await?;
         if seen.active {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionResult};
 use harness::keto::Relationship;
-use harness::{Error, Keto, NativeApp, Result, Transport};
+use harness::{Error, Keto, Result};
 
 use crate::context::Context;
 use crate::goose_transport::GooseTransport;
@@ -65,8 +65,8 @@ fn keto(ctx: &Context) -> Result<&Keto> {
 /// one transaction.
 pub async fn start(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
     let result = async {
-        let app = NativeApp::from_builder(ctx.client_builder())?;
-        user.client = app.client().clone();
+        let app = ctx.app()?;
+        ctx.seat(user, app.agent());
         let (tuples, checks) = relationships(ctx.next_number());
         keto(ctx)?.insert_all(&app, &tuples).await?;
         Ok(checks)
@@ -87,7 +87,7 @@ pub async fn start(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
 /// The measured round: three checks, each a step named by its kind.
 pub async fn checks(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let checks: Checks = started(user, "relationships").await?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let keto = keto(&ctx)?;
         for (tag, check, allowed) in [

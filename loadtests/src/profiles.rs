@@ -10,7 +10,7 @@ use goose::goose::{
     GooseUser, Scenario, Transaction, TransactionError, TransactionFunction, TransactionResult,
 };
 use harness::kratos::Session;
-use harness::{Browser, Error, Kratos, Mailbox, NativeApp, Result, Service, Transport};
+use harness::{Error, Kratos, Mailbox, Result, Service, Transport};
 use scenarios::flows::{login, logout, settings};
 use scenarios::{Person, journey};
 
@@ -360,12 +360,12 @@ fn on_start_inner(start: Start, ctx: Arc<Context>) -> TransactionFunction {
                 _ => {}
             }
             let account = if start == Start::SignedInApp {
-                let app = NativeApp::from_builder(ctx.client_builder()).map_err(custom)?;
-                user.client = app.client().clone();
+                let app = ctx.app().map_err(custom)?;
+                ctx.seat(user, app.agent());
                 provision(&ctx, &app, start).await
             } else {
-                let browser = Browser::from_builder(ctx.client_builder()).map_err(custom)?;
-                user.client = browser.client().clone();
+                let browser = ctx.browser().map_err(custom)?;
+                ctx.seat(user, browser.agent());
                 provision(&ctx, &browser, start).await
             };
             if start == Start::OAuth2User {
@@ -466,7 +466,7 @@ fn measured(run: Measured, ctx: Arc<Context>) -> TransactionFunction {
 /// own, not merely a 200.
 async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let account = account(user).await?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let session = ctx.kratos.whoami(&t, account.token.as_deref()).await?;
         expect_own(&ctx.kratos, &session, &account)
@@ -477,7 +477,7 @@ async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
 
 /// `GET /health/alive` with the user's browser: a 200 and its body read.
 async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let (url, step) = &ctx.alive;
         let response = t.send(step, t.client().get(url.clone())).await?;
@@ -490,7 +490,7 @@ async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
 /// A fresh browser login, whoami, logout.
 async fn login_whoami_logout(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let mut account = account(user).await?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let kratos = &ctx.kratos;
     let result = async {
         login::browser(&t, kratos, &account.person.email, &account.person.password).await?;
@@ -521,7 +521,7 @@ async fn recover(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     // A code that came too late for an earlier round must not be taken for
     // this round's.
     mailbox.clear();
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let kratos = &ctx.kratos;
     let result = async {
         let password = rotate(&account.person.password);
@@ -555,7 +555,7 @@ async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let account = account(user).await?;
     // A different name each round, so every save is a change.
     let first = format!("{} {}", account.person.first_name, user.get_iterations());
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let p = &account.person;
     let result = settings::browser_profile(
         &t,
@@ -591,8 +591,8 @@ fn fresh_browser_on_failure<T>(
     result: std::result::Result<T, Box<TransactionError>>,
 ) -> std::result::Result<T, Box<TransactionError>> {
     if result.is_err() {
-        let browser = Browser::from_builder(ctx.client_builder()).map_err(custom)?;
-        user.client = browser.client().clone();
+        let browser = ctx.browser().map_err(custom)?;
+        ctx.seat(user, browser.agent());
     }
     result
 }
@@ -605,7 +605,7 @@ async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
             "no mail sink: sign-up reads codes from the stack's mail",
         ))
     })?;
-    let t = GooseTransport::new(user, &ctx.counters);
+    let t = GooseTransport::new(user, &ctx)?;
     let result = journey::browser_signup(&t, &person, &ctx.kratos).await;
     let finished = t.finish(result);
     fresh_browser_on_failure(user, &ctx, finished).map(drop)

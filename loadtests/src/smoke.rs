@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use harness::{Browser, NativeApp, Result};
+use harness::Result;
 use scenarios::flows::{login, logout};
 use scenarios::journey;
 
@@ -19,8 +19,8 @@ pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {
     let mut results = Vec::new();
     let mail = ctx.mailboxes.is_some();
 
-    let browser = Browser::from_builder(ctx.client_builder());
-    let app = NativeApp::from_builder(ctx.client_builder());
+    let browser = ctx.browser();
+    let app = ctx.app();
     let (browser, app) = match (browser, app) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => {
@@ -79,7 +79,7 @@ async fn timed<T>(
 /// An identity created through the admin API logs in in a browser, sees
 /// itself in whoami, and logs out.
 async fn admin_login(ctx: &Context) -> Result<()> {
-    let browser = &Browser::from_builder(ctx.client_builder())?;
+    let browser = &ctx.browser()?;
     let kratos = &ctx.kratos;
     let (person, identity) = ctx.admin_account().await?;
     login::browser(browser, kratos, &person.email, &person.password).await?;

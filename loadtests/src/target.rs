@@ -167,15 +167,12 @@ impl Target {
     /// else or no answer.
     pub async fn check(&self) -> Result<()> {
         let kratos = self.kratos();
-        let client = NativeApp::from_builder(
-            harness::client_builder().timeout(std::time::Duration::from_secs(10)),
-        )?;
+        let client = NativeApp::with_timeout(std::time::Duration::from_secs(10))?;
         match kratos.whoami_refused(&client, None).await {
             Ok(_) => Ok(()),
-            Err(e @ HarnessError::Http { .. }) => Err(Error::Target(format!(
-                "{} does not answer: {e}",
-                kratos.public_base()
-            ))),
+            Err(e @ (HarnessError::Http { .. } | HarnessError::Unanswered { .. })) => Err(
+                Error::Target(format!("{} does not answer: {e}", kratos.public_base())),
+            ),
             Err(e) => Err(Error::Target(format!(
                 "{} does not look like Kratos: {e} (Kratos answers 401 without a session)",
                 kratos.public_base()

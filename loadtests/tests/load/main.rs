@@ -333,8 +333,8 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
     let start: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&own_client);
         Box::pin(async move {
-            let browser = harness::Browser::from_builder(ctx.client_builder()).unwrap();
-            user.client = harness::Transport::client(&browser).clone();
+            let browser = ctx.browser().unwrap();
+            ctx.seat(user, browser.agent());
             ctx.user_started();
             Ok(())
         })
@@ -345,7 +345,7 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
     let login: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&wrong);
         Box::pin(async move {
-            let t = GooseTransport::new(user, &ctx.counters);
+            let t = GooseTransport::new(user, &ctx)?;
             let refused =
                 login::browser(&t, &ctx.kratos, "nobody@orygate.test", "not-the-password-1").await;
             t.finish(refused).map(drop)

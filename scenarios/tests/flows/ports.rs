@@ -84,7 +84,7 @@ where
     Fut: std::future::Future<Output = harness::Result<T>>,
 {
     match request().await {
-        Err(harness::Error::Http { .. }) => {
+        Err(harness::Error::Http { .. } | harness::Error::Unanswered { .. }) => {
             tokio::time::sleep(Duration::from_millis(200)).await;
             request().await
         }

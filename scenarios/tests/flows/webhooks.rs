@@ -167,8 +167,7 @@ async fn a_hook_beyond_kratos_timeout_is_called_again_and_the_retry_completes_th
     let (stack, _overlay) = stack_calling(&sink, false).await;
     let person = user(&stack, seed("webhook_beyond_timeout")).person;
     // A browser that waits longer than the harness's default request time.
-    let patient =
-        Browser::from_builder(harness::client_builder().timeout(Duration::from_secs(55))).unwrap();
+    let patient = Browser::with_timeout(Duration::from_secs(55)).unwrap();
 
     let started = Instant::now();
     ok(
