@@ -54,19 +54,19 @@ struct Inner {
 }
 
 /// A kept-alive connection to one `host:port`.
+#[derive(Debug)]
 struct Connection {
     authority: Box<str>,
     sender: SendRequest<reqwest::Body>,
+    /// When its last answer came: a connection idle for [`IDLE`] is not
+    /// used again.
+    answered: Instant,
 }
 
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("authority", &self.authority)
-            .field("closed", &self.sender.is_closed())
-            .finish()
-    }
-}
+/// How long a connection may sit idle and still be used: a server closes
+/// idle connections after a while (nginx after 75 s), and a request sent
+/// as it does would be lost on the way.
+const IDLE: Duration = Duration::from_secs(50);
 
 impl Agent {
     /// An agent sending with `client`'s requests, cookies from and to
@@ -113,17 +113,20 @@ impl Agent {
                     source,
                 });
         }
+        let at = request.url()[Position::BeforeHost..Position::AfterPort].to_owned();
         self.send(request)
             .await
             .map_err(|(failure, source)| Error::Unanswered {
                 step: step.name().to_owned(),
+                at,
                 failure,
                 source,
             })
     }
 
     async fn send(&self, request: reqwest::Request) -> Result<Response, (NoAnswer, BoxError)> {
-        let deadline = Instant::now() + request.timeout().copied().unwrap_or(self.inner.timeout);
+        let began = Instant::now();
+        let deadline = began + request.timeout().copied().unwrap_or(self.inner.timeout);
         let (url, mut request) = self.prepare(request)?;
         let authority = &url[Position::BeforeHost..Position::AfterPort];
         // A kept connection the server closed before reading the request
@@ -132,7 +135,13 @@ impl Agent {
             let (mut connection, kept) = self.connection(authority, &url, deadline).await?;
             let sent = within(deadline, connection.sender.try_send_request(request)).await;
             match sent {
-                None => return Err((NoAnswer::TimedOut, "no answer in time".into())),
+                None => {
+                    let waited = deadline.saturating_duration_since(began).as_millis();
+                    return Err((
+                        NoAnswer::TimedOut,
+                        format!("nothing within {waited} ms").into(),
+                    ));
+                }
                 Some(Ok(answer)) => {
                     self.keep(connection);
                     break answer;
@@ -183,9 +192,11 @@ impl Agent {
         let url = request.url().clone();
         let target = &url[Position::BeforePath..Position::AfterQuery];
         let mut headers = std::mem::take(request.headers_mut());
-        let host = HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort])
-            .map_err(|e| bad(e.into()))?;
-        headers.insert(HOST, host);
+        if !headers.contains_key(HOST) {
+            let host = HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort])
+                .map_err(|e| bad(e.into()))?;
+            headers.insert(HOST, host);
+        }
         if !headers.contains_key(ACCEPT) {
             headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         }
@@ -217,7 +228,7 @@ impl Agent {
     ) -> Result<(Connection, bool), (NoAnswer, BoxError)> {
         let kept = {
             let mut idle = self.inner.idle.lock().expect("connections lock");
-            idle.retain(|c| !c.sender.is_closed());
+            idle.retain(Connection::usable);
             // A connection still reading its last answer's body (a flow
             // that holds a response while it sends the next request) is
             // passed over, as a browser opens another.
@@ -229,14 +240,17 @@ impl Agent {
         if let Some(connection) = kept {
             return Ok((connection, true));
         }
-        let connect = self.open(authority, url);
-        let until = deadline.min(Instant::now() + CONNECT_TIMEOUT);
-        match within(until, connect).await {
+        let began = Instant::now();
+        let until = deadline.min(began + CONNECT_TIMEOUT);
+        match within(until, self.open(authority, url)).await {
             Some(opened) => opened.map(|c| (c, false)),
             None => Err((
-                NoAnswer::Refused,
-                format!("{authority} did not accept a connection within {CONNECT_TIMEOUT:?}")
-                    .into(),
+                NoAnswer::TimedOut,
+                format!(
+                    "no connection within {} ms",
+                    until.saturating_duration_since(began).as_millis()
+                )
+                .into(),
             )),
         }
     }
@@ -252,7 +266,7 @@ impl Agent {
         }
         .map_err(refused)?;
         stream.set_nodelay(true).map_err(refused)?;
-        let failed = |e: hyper::Error| (NoAnswer::Failed, BoxError::from(e));
+        let failed = |e: hyper::Error| (failure(&e), BoxError::from(e));
         let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(failed)?;
@@ -266,13 +280,16 @@ impl Agent {
         Ok(Connection {
             authority: authority.into(),
             sender,
+            answered: Instant::now(),
         })
     }
 
     /// Keeps `connection` for the next request; it is ready again once its
     /// answer's body is read.
-    fn keep(&self, connection: Connection) {
+    fn keep(&self, mut connection: Connection) {
+        connection.answered = Instant::now();
         let mut idle = self.inner.idle.lock().expect("connections lock");
+        idle.retain(Connection::usable);
         if idle.len() < KEPT {
             idle.push(connection);
         }
@@ -281,7 +298,14 @@ impl Agent {
     /// How many connections the agent keeps open for its next requests.
     pub fn kept_connections(&self) -> usize {
         let idle = self.inner.idle.lock().expect("connections lock");
-        idle.iter().filter(|c| !c.sender.is_closed()).count()
+        idle.iter().filter(|c| c.usable()).count()
+    }
+}
+
+impl Connection {
+    /// Open, and not idle so long that the server may be closing it.
+    fn usable(&self) -> bool {
+        !self.sender.is_closed() && self.answered.elapsed() < IDLE
     }
 }
 
@@ -381,6 +405,9 @@ mod tests {
         Stall(&'static str),
         /// Closes the connection without an answer.
         Close,
+        /// Writes these bytes, then closes the connection when the test
+        /// says ([`Server::close`]) and says when it has ([`Server::closed`]).
+        AnswerAndCloseWhenTold(&'static str),
     }
 
     /// A plain TCP server on 127.0.0.1 speaking just enough HTTP/1.1 to
@@ -390,6 +417,8 @@ mod tests {
         url: Url,
         connections: Arc<AtomicUsize>,
         heads: Arc<Mutex<Vec<String>>>,
+        close: Arc<tokio::sync::Notify>,
+        closed: Arc<tokio::sync::Notify>,
     }
 
     async fn serve(reply: fn(usize) -> Reply) -> Server {
@@ -398,11 +427,15 @@ mod tests {
         let connections = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
         let (counted, kept) = (Arc::clone(&connections), Arc::clone(&heads));
+        let close = Arc::new(tokio::sync::Notify::new());
+        let closed = Arc::new(tokio::sync::Notify::new());
+        let (told, done) = (Arc::clone(&close), Arc::clone(&closed));
         tokio::spawn(async move {
             let requests = Arc::new(AtomicUsize::new(0));
             while let Ok((mut stream, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let (heads, requests) = (Arc::clone(&kept), Arc::clone(&requests));
+                let (told, done) = (Arc::clone(&told), Arc::clone(&done));
                 tokio::spawn(async move {
                     let mut buffer = Vec::new();
                     loop {
@@ -419,6 +452,13 @@ mod tests {
                                 return;
                             }
                             Reply::Close => return,
+                            Reply::AnswerAndCloseWhenTold(bytes) => {
+                                stream.write_all(bytes.as_bytes()).await.unwrap();
+                                told.notified().await;
+                                drop(stream);
+                                done.notify_one();
+                                return;
+                            }
                             Reply::Stall(bytes) => {
                                 stream.write_all(bytes.as_bytes()).await.unwrap();
                                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -433,6 +473,8 @@ mod tests {
             url,
             connections,
             heads,
+            close,
+            closed,
         }
     }
 
@@ -460,6 +502,9 @@ mod tests {
         while buffer.len() < end + length {
             let mut chunk = [0u8; 4096];
             let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
             buffer.extend_from_slice(&chunk[..n]);
         }
         buffer.drain(..end + length);
@@ -562,6 +607,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_post_the_closing_connection_did_not_take_goes_out_on_a_new_one() {
+        let server = serve(|n| {
+            if n == 0 {
+                Reply::AnswerAndCloseWhenTold(OK)
+            } else {
+                Reply::Answer(OK)
+            }
+        })
+        .await;
+        let app = NativeApp::new().unwrap();
+        let step = Step::new(
+            "test",
+            reqwest::Method::POST,
+            &server.url,
+            Expect::Status(200),
+        );
+        let post = || app.client().post(server.url.clone()).body("a=1");
+        let first = app.send(&step, post()).await.unwrap();
+        assert_eq!(first.text().await.unwrap(), "two");
+        assert_eq!(app.agent().kept_connections(), 1);
+        // The server closes the kept connection; the next post goes out at
+        // once, before the agent's connection has read the close.
+        server.close.notify_one();
+        server.closed.notified().await;
+        let second = app.send(&step, post()).await.unwrap();
+        assert_eq!(second.text().await.unwrap(), "two");
+        assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+        assert_eq!(server.heads.lock().unwrap().len(), 2, "each post sent once");
+    }
+
+    #[tokio::test]
     async fn a_get_closed_unanswered_is_sent_again_once_and_a_post_is_not() {
         let server = serve(|n| {
             if n % 2 == 1 {
@@ -660,7 +736,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .starts_with("test GET /: no answer in time"),
+                .starts_with("test GET /: no answer in time (127.0.0.1:"),
             "{error}"
         );
 
@@ -705,6 +781,9 @@ mod tests {
             ),
             "{error}"
         );
-        assert!(error.to_string().contains("could not connect"), "{error}");
+        assert!(
+            error.to_string().contains("no connection (127.0.0.1:"),
+            "{error}"
+        );
     }
 }

@@ -84,9 +84,11 @@ pub enum Error {
     /// A request an [`Agent`](crate::Agent) sent on its own connection got
     /// no answer: no connection, no answer in time, or the connection
     /// closed first.
-    #[error("{step}: {failure}: {}", causes(.source.as_ref()))]
+    #[error("{step}: {failure} ({at}): {}", causes(.source.as_ref()))]
     Unanswered {
         step: String,
+        /// `host:port`.
+        at: String,
         failure: NoAnswer,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -148,9 +150,9 @@ pub enum Error {
 /// Why a request got no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoAnswer {
-    /// No connection: refused, unreachable, or not accepted in time.
+    /// No connection: refused or unreachable.
     Refused,
-    /// The connection was open but the answer did not come in time.
+    /// No connection or no answer in time.
     TimedOut,
     /// The connection closed (or was reset) before the answer.
     Closed,
@@ -162,7 +164,7 @@ pub enum NoAnswer {
 impl std::fmt::Display for NoAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Refused => "could not connect",
+            Self::Refused => "no connection",
             Self::TimedOut => "no answer in time",
             Self::Closed => "the connection closed before the answer",
             Self::Failed => "the request failed",

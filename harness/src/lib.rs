@@ -6,7 +6,8 @@
 //!   to, and a per-address inbox.
 //! - [`Browser`] and [`NativeApp`]: a virtual user's client, with its own
 //!   cookie jar or (for API flows) none, sending through the [`Transport`]
-//!   seam as named [`Step`]s that say what answer they expect.
+//!   seam as named [`Step`]s that say what answer they expect, on keep-alive
+//!   connections of its own (an [`Agent`], in tests and under load alike).
 //! - [`kratos`], [`hydra`], [`keto`]: where each service's APIs are, and
 //!   serde types for the JSON in use.
 //!

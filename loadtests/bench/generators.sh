@@ -12,6 +12,10 @@
 # is its own cost. Prints a Markdown table per part; medians of the rounds.
 #
 #   loadtests/bench/generators.sh            # ROUNDS=3 DURATION=10 CONNS=32
+#   PARTS="saturating rates" ROUNDS=5 loadtests/bench/generators.sh
+#
+# PARTS picks some of: saturating rates alive nginx memory (all by default;
+# rates takes its rates from the saturating part, and runs it).
 #
 # Needs docker and the oryd/kratos image (scripts/prepare.sh), oha (cargo
 # install oha), wrk and nginx (Debian: wrk nginx-light), taskset, curl, jq,
@@ -21,6 +25,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 ROUNDS=${ROUNDS:-3}
+PARTS=${PARTS:-saturating rates alive nginx memory}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+part rates && PARTS="$PARTS saturating"
+for p in $PARTS; do
+  case $p in saturating | rates | alive | nginx | memory) ;; *) echo "error: PARTS: no part $p (saturating rates alive nginx memory)" >&2; exit 2 ;; esac
+done
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 KRATOS_CPU=${KRATOS_CPU:-0}
@@ -202,10 +212,12 @@ three_way() { # title name orygate-label url
 }
 
 echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians (latencies: lowest-highest round)"
-three_way "Saturating: GET /sessions/whoami with a session token" sat "orygate (a session per user)" "$WHOAMI"
-capacity=$(cut -d' ' -f1 "$work/sat-oha" | median)
+if part saturating; then
+  three_way "Saturating: GET /sessions/whoami with a session token" sat "orygate (a session per user)" "$WHOAMI"
+  capacity=$(cut -d' ' -f1 "$work/sat-oha" | median)
+fi
 
-for share in 25 75; do
+part rates && for share in 25 75; do
   rate=$(awk -v c="$capacity" -v s="$share" 'BEGIN {printf "%d", c * s / 100}')
   echo
   echo "## Fixed rate: $rate req/s ($share % of oha's saturating rate)"
@@ -224,15 +236,16 @@ for share in 25 75; do
 done
 
 # No session to make: every user starts at once.
-PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+part alive && PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
   three_way "CPU per request against a fast endpoint: GET /health/alive" alive \
   "orygate (a browser with its jar per user)" "$ALIVE"
 
 # nginx in front of Kratos, on Kratos' CPU: /health/alive answered by nginx
 # (a static 200), everything else (orygate's check that the target is
 # Kratos) passed to Kratos.
-STUB=$(free_port)
-cat >"$work/nginx.conf" <<NGINX
+if part nginx; then
+  STUB=$(free_port)
+  cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 daemon off;
 pid $work/nginx.pid;
@@ -254,25 +267,28 @@ http {
   }
 }
 NGINX
-taskset -c "$KRATOS_CPU" nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.log" 2>&1 &
-nginx_pid=$!
-for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
-curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
-PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
-  three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
-  "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
+  taskset -c "$KRATOS_CPU" nginx -c "$work/nginx.conf" -p "$work" >"$work/nginx.log" 2>&1 &
+  nginx_pid=$!
+  for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
+  curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
+  PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+    three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
+    "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
+fi
 
-echo
-echo "## Memory per virtual user: peak RSS of a whoami-api run (each user signed in with its own session)"
-echo "| users | peak RSS MiB | KB per user above 10 users |"
-echo "| --- | --- | --- |"
-base=""
-for users in 10 100 1000; do
-  USERS=$users INCREASE=25 run_orygate >/dev/null
-  rss=$(cat "$work/rss")
-  [ -z "$base" ] && base=$rss
-  awk -v u="$users" -v r="$rss" -v b="$base" \
-    'BEGIN {printf "| %d | %.1f | %s |\n", u, r, (u > 10) ? sprintf("%.0f", (r - b) * 1024 / (u - 10)) : "-"}'
-done
+part memory && {
+  echo
+  echo "## Memory per virtual user: peak RSS of a whoami-api run (each user signed in with its own session)"
+  echo "| users | peak RSS MiB | KB per user above 10 users |"
+  echo "| --- | --- | --- |"
+  base=""
+  for users in 10 100 1000; do
+    USERS=$users INCREASE=25 run_orygate >/dev/null
+    rss=$(cat "$work/rss")
+    [ -z "$base" ] && base=$rss
+    awk -v u="$users" -v r="$rss" -v b="$base" \
+      'BEGIN {printf "| %d | %.1f | %s |\n", u, r, (u > 10) ? sprintf("%.0f", (r - b) * 1024 / (u - 10)) : "-"}'
+  done
+}
 echo
 sort "$work/notes" | uniq -c | sed 's/^ */    /'

@@ -203,16 +203,18 @@ impl Context {
         agents.insert(user.weighted_users_index, agent.clone());
     }
 
-    /// The agent `user` was given; a user with none gets a new native app
-    /// (a profile's start always gives one: this is a fallback).
+    /// The agent `user` was given at its start.
     pub fn agent(&self, user: &GooseUser) -> Result<Agent> {
-        let mut agents = self.agents.lock().expect("agents lock");
-        if let Some(agent) = agents.get(&user.weighted_users_index) {
-            return Ok(agent.clone());
-        }
-        let agent = self.app()?.agent().clone();
-        agents.insert(user.weighted_users_index, agent.clone());
-        Ok(agent)
+        let agents = self.agents.lock().expect("agents lock");
+        agents
+            .get(&user.weighted_users_index)
+            .cloned()
+            .ok_or_else(|| {
+                harness::Error::unexpected(
+                    "user",
+                    "no browser or app: the user's start failed before it got one",
+                )
+            })
     }
 
     /// A new person with a verified account made through the admin API,
