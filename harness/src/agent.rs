@@ -113,7 +113,7 @@ impl Agent {
                     source,
                 });
         }
-        let at = request.url()[Position::BeforeHost..Position::AfterPort].to_owned();
+        let at = authority(request.url()).to_owned();
         self.send(request)
             .await
             .map_err(|(failure, source)| Error::Unanswered {
@@ -128,7 +128,7 @@ impl Agent {
         let began = Instant::now();
         let deadline = began + request.timeout().copied().unwrap_or(self.inner.timeout);
         let (url, mut request) = self.prepare(request)?;
-        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let authority = authority(&url);
         // A kept connection the server closed before reading the request
         // gives the request back unsent: then it goes out on a new one.
         let answer = loop {
@@ -193,8 +193,7 @@ impl Agent {
         let target = &url[Position::BeforePath..Position::AfterQuery];
         let mut headers = std::mem::take(request.headers_mut());
         if !headers.contains_key(HOST) {
-            let host = HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort])
-                .map_err(|e| bad(e.into()))?;
+            let host = HeaderValue::from_str(authority(&url)).map_err(|e| bad(e.into()))?;
             headers.insert(HOST, host);
         }
         if !headers.contains_key(ACCEPT) {
@@ -310,6 +309,12 @@ impl Connection {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `host:port` of `url`, as `Host` carries it (no port when the scheme's
+/// own).
+fn authority(url: &Url) -> &str {
+    &url[Position::BeforeHost..Position::AfterPort]
+}
 
 /// A connection closed, reset or cut before the whole answer came is
 /// [`NoAnswer::Closed`]; anything else went wrong otherwise.
@@ -513,17 +518,25 @@ mod tests {
 
     const OK_WITH_COOKIE: &str = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nset-cookie: sid=s3cr3t; Path=/; HttpOnly\r\n\r\none";
     const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\ntwo";
+    /// An answer whose body stops short of its length.
+    const HALF: &str = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf";
+
+    /// A cookie with the first answer, none after.
+    fn cookie_then_ok(n: usize) -> Reply {
+        if n == 0 {
+            Reply::Answer(OK_WITH_COOKIE)
+        } else {
+            Reply::Answer(OK)
+        }
+    }
+
+    fn post_step(url: &Url) -> Step {
+        Step::new("test", reqwest::Method::POST, url, Expect::Status(200))
+    }
 
     #[tokio::test]
     async fn a_browser_keeps_its_connection_and_sends_its_cookies() {
-        let server = serve(|n| {
-            if n == 0 {
-                Reply::Answer(OK_WITH_COOKIE)
-            } else {
-                Reply::Answer(OK)
-            }
-        })
-        .await;
+        let server = serve(cookie_then_ok).await;
         let browser = Browser::new().unwrap();
         let url = server.url.join("page?x=1").unwrap();
         let step = Step::get("test", &url);
@@ -546,7 +559,7 @@ mod tests {
                 .is_some_and(|c| c.http_only() == Some(true))
         );
         let heads = server.heads.lock().unwrap().clone();
-        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let authority = authority(&url);
         assert!(
             heads[0].starts_with("get /page?x=1 http/1.1\r\n"),
             "{}",
@@ -565,14 +578,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_sends_no_cookies() {
-        let server = serve(|n| {
-            if n == 0 {
-                Reply::Answer(OK_WITH_COOKIE)
-            } else {
-                Reply::Answer(OK)
-            }
-        })
-        .await;
+        let server = serve(cookie_then_ok).await;
         let app = NativeApp::new().unwrap();
         let step = Step::get("test", &server.url);
         for _ in 0..2 {
@@ -590,12 +596,7 @@ mod tests {
     async fn a_post_on_a_connection_the_server_closed_goes_out_on_a_new_one() {
         let server = serve(|_| Reply::AnswerAndClose(OK)).await;
         let app = NativeApp::new().unwrap();
-        let step = Step::new(
-            "test",
-            reqwest::Method::POST,
-            &server.url,
-            Expect::Status(200),
-        );
+        let step = post_step(&server.url);
         for _ in 0..3 {
             let request = app.client().post(server.url.clone()).body("a=1");
             let response = app.send(&step, request).await.unwrap();
@@ -617,12 +618,7 @@ mod tests {
         })
         .await;
         let app = NativeApp::new().unwrap();
-        let step = Step::new(
-            "test",
-            reqwest::Method::POST,
-            &server.url,
-            Expect::Status(200),
-        );
+        let step = post_step(&server.url);
         let post = || app.client().post(server.url.clone()).body("a=1");
         let first = app.send(&step, post()).await.unwrap();
         assert_eq!(first.text().await.unwrap(), "two");
@@ -661,12 +657,7 @@ mod tests {
             "the second get sent twice"
         );
 
-        let post = Step::new(
-            "test",
-            reqwest::Method::POST,
-            &server.url,
-            Expect::Status(200),
-        );
+        let post = post_step(&server.url);
         let request = browser.client().post(server.url.clone()).body("a=1");
         let error = browser.send(&post, request).await.unwrap_err();
         assert!(
@@ -687,7 +678,7 @@ mod tests {
         // The first answer's body never ends: its connection is busy.
         let server = serve(|n| {
             if n == 0 {
-                Reply::Stall("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+                Reply::Stall(HALF)
             } else {
                 Reply::Answer(OK)
             }
@@ -740,8 +731,7 @@ mod tests {
             "{error}"
         );
 
-        let cut =
-            serve(|_| Reply::Stall("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")).await;
+        let cut = serve(|_| Reply::Stall(HALF)).await;
         let response = app
             .send(&step, app.client().get(cut.url.clone()))
             .await

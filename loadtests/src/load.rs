@@ -49,9 +49,9 @@ pub async fn run_scenarios(
     scenarios: Vec<Scenario>,
     opts: &Options,
 ) -> Result<LoadRun> {
-    // Every user's start gives it a client of its own (a browser with its
-    // jar, or a native app): Goose's one shared client is all it needs
-    // before then, not a client per user that reads the system's CA
+    // Every user's requests go out through the agent its start gives it
+    // (`Context::seat`), never through Goose's client: one shared client
+    // for Goose to hold, not a client per user that reads the system's CA
     // certificates again for each.
     let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?
         .set_client_builder_without_cookies(GooseClientBuilder::new().without_cookies())?;
