@@ -204,6 +204,24 @@ impl Error {
         }
     }
 
+    /// Whether the same request may well succeed when it is tried again:
+    /// no answer (refused, timed out, closed), an answer of 5xx, 429 or
+    /// 408 (Kratos' in-memory store answers 500 "database table is
+    /// locked" to concurrent writes), or mail that has not arrived yet. A
+    /// 4xx, a rejected flow or an answer of the wrong shape is the same
+    /// the next time: not transient.
+    pub fn is_transient(&self) -> bool {
+        let transient_status = |status: u16| status >= 500 || status == 429 || status == 408;
+        match self {
+            Self::Unanswered { .. } | Self::MailTimeout { .. } => true,
+            Self::Status { status, .. } => transient_status(*status),
+            Self::Http { source, .. } => source
+                .status()
+                .is_none_or(|status| transient_status(status.as_u16())),
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),
@@ -268,6 +286,42 @@ mod tests {
         );
         assert_eq!(err.ory_id().as_deref(), Some("session_inactive"));
         assert_eq!(err.status(), Some(401));
+        assert!(!err.is_transient(), "a 401 is the same the next time");
+    }
+
+    #[test]
+    fn no_answer_a_5xx_a_429_and_late_mail_are_transient_a_4xx_and_a_flow_are_not() {
+        let status = |status: u16| Error::Status {
+            step: "kratos POST /self-service/registration?flow=%".into(),
+            status,
+            error_id: None,
+            message: "database table is locked".into(),
+        };
+        for transient in [500, 502, 503, 429, 408] {
+            assert!(status(transient).is_transient(), "{transient}");
+        }
+        for lasting in [400, 401, 403, 404, 409, 422] {
+            assert!(!status(lasting).is_transient(), "{lasting}");
+        }
+        let refused = Error::Unanswered {
+            step: "kratos GET /health/alive".into(),
+            at: "127.0.0.1:1".into(),
+            failure: NoAnswer::Refused,
+            source: "connection refused".into(),
+        };
+        assert!(refused.is_transient());
+        let late = Error::MailTimeout {
+            address: "a@example.org".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(late.is_transient());
+        let rejected = Error::Flow {
+            step: "kratos POST /self-service/login?flow=%".into(),
+            flow_id: "f".into(),
+            messages: vec![(4000006, "The provided credentials are invalid".into())],
+        };
+        assert!(!rejected.is_transient());
+        assert!(!Error::unexpected("s", "no csrf_token node").is_transient());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use harness::{Browser, OryStack, Reply, Service, WebhookSink};
+use harness::{Browser, FilledOverlay, OryStack, Reply, Service, WebhookSink};
 use scenarios::flows::registration;
 
 use crate::support::{init_tracing, ok, seed, user};
@@ -16,61 +16,41 @@ const KEY: &str = "orygate-webhook-key";
 /// verification UI, as the base config does), from a copy of the overlay
 /// `fixtures/kratos/webhooks/` with the receiver's URL and `parse` filled
 /// in. The copy is removed when the returned guard drops.
-async fn stack_calling(sink: &WebhookSink, parse: bool) -> (OryStack, Overlay) {
+async fn stack_calling(sink: &WebhookSink, parse: bool) -> (OryStack, FilledOverlay) {
     stack_with_hook(sink, parse, false).await
 }
 
 /// [`stack_calling`], with `ignore` (Kratos calls the hook in the
 /// background) set too.
-async fn stack_with_hook(sink: &WebhookSink, parse: bool, ignore: bool) -> (OryStack, Overlay) {
+async fn stack_with_hook(
+    sink: &WebhookSink,
+    parse: bool,
+    ignore: bool,
+) -> (OryStack, FilledOverlay) {
     init_tracing();
-    let fixture = harness::repo_root().join("fixtures/kratos/webhooks");
-    let overlay = Overlay::copy(&fixture, |config| {
-        config
-            .replace("RECEIVER/", sink.url("").as_str())
-            .replace("PARSE", if parse { "true" } else { "false" })
-            .replace("IGNORE", if ignore { "true" } else { "false" })
-    });
+    let overlay = webhook_overlay(sink, parse, ignore);
     let stack = OryStack::builder()
         .with_kratos()
-        .overlay(Service::Kratos, &overlay.0)
+        .overlay(Service::Kratos, overlay.path())
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     (stack, overlay)
 }
 
-/// A copy of an overlay folder (same folder name, under a directory of its
-/// own), deleted on drop.
-struct Overlay(std::path::PathBuf);
-
-impl Overlay {
-    fn copy(from: &std::path::Path, edit: impl Fn(&str) -> String) -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let home = std::env::temp_dir().join(format!("orygate-overlay-{}-{n}", std::process::id()));
-        let dir = home.join(from.file_name().unwrap());
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap();
-            let text = if path.ends_with("kratos.yml") {
-                edit(&text)
-            } else {
-                text
-            };
-            std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
-        }
-        Self(dir)
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        if let Some(home) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(home);
-        }
-    }
+/// `fixtures/kratos/webhooks/` calling `sink`.
+fn webhook_overlay(sink: &WebhookSink, parse: bool, ignore: bool) -> FilledOverlay {
+    let flag = |on: bool| if on { "true" } else { "false" };
+    FilledOverlay::new(
+        &harness::repo_root().join("fixtures/kratos/webhooks"),
+        "kratos.yml",
+        &[
+            ("RECEIVER/", sink.url("").as_str()),
+            ("PARSE", flag(parse)),
+            ("IGNORE", flag(ignore)),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
 #[tokio::test]
