@@ -46,8 +46,9 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scr
 ORYGATE=target/release/orygate
 cargo build --release -p loadtests --bin orygate
 # Kratos' in-memory store refuses some concurrent logins ("Unable to
-# serialize access"): orygate's users start 8 a second, unmeasured, and a
-# user that could not start is reported below the tables.
+# serialize access"): orygate's users start before its window opens,
+# unmeasured, and try again after such a failure; the window each run
+# measured and the users it had are noted below the tables.
 work=$(mktemp -d)
 name=orygate-bench-kratos-$$
 
@@ -129,14 +130,15 @@ PY
 # and the request's (from its send) to the file $3. PROFILE, STEP and USERS
 # choose another profile, step and user count.
 run_orygate() { # [rate send-file]
-  local rate=()
+  local rate=() increase=()
   [ -n "${1:-}" ] && rate=(--rate "$1")
+  [ -n "${INCREASE:-}" ] && increase=(--increase-rate "$INCREASE")
   ALLOW_1=1 timed "$ORYGATE" --kratos-url "http://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
     --profile "${PROFILE:-whoami-api}" -u "${USERS:-$CONNS}" -t "${DURATION}s" --no-smoke -q --out "$work/results" \
-    "${rate[@]}" --increase-rate "${INCREASE:-8}"
+    "${rate[@]}" "${increase[@]}"
   local results
   results=$(ls -t "$work"/results/*.json | head -n 1)
-  jq -r '"orygate: \(.load.setup_failures) of \(.settings.users) users could not start; failed steps: \([.load.steps[].failures] | add)"' \
+  jq -r '"orygate: measured \(.load.measured_s * 100 | round / 100) of \(.load.asked_s) s asked; \(.load.setup.ready) of \(.settings.users) users ready in \(.load.setup.seconds * 10 | round / 10) s (\(.load.setup.retries) starts tried again); failed steps: \([.load.steps[].failures] | add)\(if .load.short_window then "; SHORT: " + .load.short_window else "" end)"' \
     "$results" >>"$work/notes"
   # CPU per request is over every request the process sent, as for oha
   # and wrk: the users' logins and the requests sent while users were

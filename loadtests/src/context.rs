@@ -17,9 +17,6 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// Steps that failed (requests and waits).
     pub failures: AtomicU64,
-    /// Users whose start (sign-up, login) failed; they go on without a
-    /// session and their steps fail.
-    pub setup_failures: AtomicU64,
     /// What the run measures, per step.
     pub recorder: crate::record::Recorder,
 }
@@ -30,7 +27,7 @@ impl Counters {
     }
 
     /// Counts a failed step, for the progress line. The summary's counts
-    /// are the recorder's, kept from the moment every user has started.
+    /// are the recorder's, kept over the measured window.
     pub fn failed(&self, step: &str) {
         tracing::trace!(step, "step failed");
         self.failures.fetch_add(1, Ordering::Relaxed);
@@ -47,9 +44,10 @@ pub struct Context {
     pub hydra: Option<Hydra>,
     /// The open model's schedule, with `--rate`.
     pub schedule: Option<std::sync::Arc<crate::schedule::Schedule>>,
-    /// Users whose start is over (done or failed), and how many there are.
-    started: std::sync::atomic::AtomicUsize,
-    users: std::sync::atomic::AtomicUsize,
+    /// The users' start, before the window.
+    pub setup: crate::setup::Setup,
+    /// The measured window.
+    pub window: crate::window::Window,
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
@@ -57,8 +55,6 @@ pub struct Context {
     pub request_timeout: Duration,
     pub counters: Counters,
     next_seed: AtomicU64,
-    /// The first user start that failed, for the summary.
-    first_setup_error: Mutex<Option<String>>,
     /// Kratos' `/health/alive` and its step, built once for the `health`
     /// profile.
     pub alive: (url::Url, harness::Step),
@@ -82,13 +78,12 @@ impl Context {
             keto: None,
             hydra: None,
             schedule: None,
-            started: std::sync::atomic::AtomicUsize::new(0),
-            users: std::sync::atomic::AtomicUsize::new(0),
+            setup: crate::setup::Setup::new(crate::setup::Policy::default()),
+            window: crate::window::Window::default(),
             mailboxes,
             request_timeout,
             counters: Counters::default(),
             next_seed: AtomicU64::new(seed),
-            first_setup_error: Mutex::new(None),
             agents: Mutex::default(),
         }
     }
@@ -109,30 +104,20 @@ impl Context {
         self
     }
 
-    /// Says how many users the run starts (the open model waits for all,
-    /// and the measured part begins when all have started).
-    pub fn expect_users(&self, users: usize) {
-        self.users.store(users, Ordering::Relaxed);
-        if users == 0 {
-            self.counters.recorder.start(std::time::Instant::now());
-        }
+    /// The same context with its users started by `policy`.
+    #[must_use]
+    pub fn with_setup(mut self, policy: crate::setup::Policy) -> Self {
+        self.setup = crate::setup::Setup::new(policy);
+        self
     }
 
-    /// Counts a user whose start is over; the last one starts the
-    /// measured part.
-    pub fn user_started(&self) {
-        let started = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        if started >= self.users.load(Ordering::Relaxed) {
-            self.counters.recorder.start(std::time::Instant::now());
-        }
-    }
-
-    /// Waits until every user's start is over (polling every 5 ms; the
-    /// run's own bound ends the wait with the run).
-    pub async fn all_started(&self) {
-        while self.started.load(Ordering::Relaxed) < self.users.load(Ordering::Relaxed) {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+    /// Counts Goose user `user`'s start as over with `outcome` (ready, or
+    /// left out of the window), then waits for the setup to end: every
+    /// scenario's on-start transaction ends with this.
+    pub async fn start_over(&self, user: usize, outcome: &Result<()>) {
+        let in_setup = self.window.phase() == crate::window::Phase::Setup;
+        self.setup.finish(user, outcome, in_setup);
+        self.window.setup_over().await;
     }
 
     /// The same context with Hydra.
@@ -146,24 +131,6 @@ impl Context {
     /// objects).
     pub fn next_number(&self) -> u64 {
         self.next_seed.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Counts a user whose start failed and keeps the first such error.
-    pub fn setup_failed(&self, error: &harness::Error) {
-        self.counters.setup_failures.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_setup_error.lock().expect("setup error lock");
-        if first.is_none() {
-            tracing::warn!(%error, "a user's start failed");
-            *first = Some(error.to_string());
-        }
-    }
-
-    /// The first user start that failed.
-    pub fn first_setup_error(&self) -> Option<String> {
-        self.first_setup_error
-            .lock()
-            .expect("setup error lock")
-            .clone()
     }
 
     /// A person nobody in this run was before.

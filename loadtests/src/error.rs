@@ -18,6 +18,10 @@ pub enum Error {
     #[error(transparent)]
     Harness(#[from] harness::Error),
 
+    /// Too few users could start: the run failed before any load.
+    #[error("{0}")]
+    Setup(String),
+
     /// Goose could not set up or run the load.
     #[error("run the load: {0}")]
     Goose(String),

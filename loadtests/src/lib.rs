@@ -23,10 +23,12 @@ pub mod record;
 pub mod report;
 pub mod results;
 pub mod schedule;
+pub mod setup;
 pub mod smoke;
 pub mod summary;
 pub mod sweep;
 mod target;
+pub mod window;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -193,31 +195,13 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         humantime::format_duration(opts.duration)
     ));
     let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-    let rate_seconds = rate_seconds(&ctx, &run);
-    let (steps, measured_s) =
-        over_the_schedule(&ctx, run.steps, run.measured_seconds, rate_seconds);
-    let setup_failures = Counters::get(&ctx.counters.setup_failures);
-    let load_failed =
-        setup_failures > 0 || steps.iter().any(|s| s.failures > 0) || steps.is_empty();
-    let open_model = ctx.schedule.as_ref().map(|schedule| {
-        let rounds: u64 = summary::rounds(&steps).map(|s| s.requests).sum();
-        schedule::Achieved::new(schedule.rate(), rounds, rate_seconds)
-    });
-    let load = LoadResults {
-        open_model,
-        measured_s,
-        wall_s: run.wall.as_secs_f64(),
-        setup_failures,
-        first_setup_error: ctx.first_setup_error(),
-        mail: ctx
-            .mailboxes
-            .as_ref()
-            .map(|m| results::mail_counts(m.stats())),
-        generator: run.generator,
-        steps,
-    };
+    let interrupted = run.interrupted;
+    let load = load_results(&ctx, opts, run);
+    let load_failed = load.short_window.is_some()
+        || load.steps.iter().any(|s| s.failures > 0)
+        || load.steps.is_empty();
     println!("{}", render_load(&load));
-    if run.interrupted {
+    if interrupted {
         say("stopped early: the summary covers what ran until then");
     }
     if load_failed && let Some(log) = target.kratos_warnings(20).await {
@@ -226,9 +210,48 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
 
     let mut results = base(smoke);
     results.passed = results.passed && !load_failed;
-    results.interrupted = run.interrupted;
+    results.interrupted = interrupted;
     results.load = Some(load);
     finish(results, opts)
+}
+
+/// The load's part of the results: the window against the one asked, the
+/// setup, the open model's achieved rate, the steps.
+fn load_results(ctx: &Context, opts: &Options, run: LoadRun) -> LoadResults {
+    let open_model = ctx.schedule.as_ref().map(|schedule| {
+        let rounds: u64 = summary::rounds(&run.steps).map(|s| s.requests).sum();
+        schedule::Achieved::new(schedule.rate(), rounds, rounds_seconds(schedule, &run))
+    });
+    let steps = run.steps;
+    let requests: u64 = steps
+        .iter()
+        .filter(|s| reports::document::is_request(&s.step))
+        .map(|s| s.requests)
+        .sum();
+    let short_window = (!run.interrupted)
+        .then(|| short_window(opts, run.measured_seconds, requests))
+        .flatten();
+    let setup_failures = opts.users as u64 - run.setup.ready;
+    LoadResults {
+        open_model,
+        measured_s: run.measured_seconds,
+        asked_s: opts.duration.as_secs_f64(),
+        short_window,
+        wall_s: run.wall.as_secs_f64(),
+        setup: run.setup,
+        setup_failures,
+        first_setup_error: (setup_failures > 0).then(|| {
+            ctx.setup
+                .first_error()
+                .unwrap_or_else(|| "not ready within --setup-timeout".into())
+        }),
+        mail: ctx
+            .mailboxes
+            .as_ref()
+            .map(|m| results::mail_counts(m.stats())),
+        generator: run.generator,
+        steps,
+    }
 }
 
 /// Gates the results against the baseline, if one was given, and writes
@@ -253,6 +276,7 @@ fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Con
     .with_keto(target.keto())
     .with_hydra(target.hydra())
     .with_rate(rate, opts.duration)
+    .with_setup(opts.setup_policy())
 }
 
 fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
@@ -278,31 +302,39 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
     }
 }
 
-/// An open model's measured part is its schedule's: its steps' rates count
-/// over that, not over the users' stop after it. A closed model's are as
-/// recorded.
-fn over_the_schedule(
-    ctx: &Context,
-    mut steps: Vec<summary::StepSummary>,
-    measured_s: f64,
-    rate_seconds: f64,
-) -> (Vec<summary::StepSummary>, f64) {
-    if ctx.schedule.is_none() {
-        return (steps, measured_s);
+/// How far the measured window may fall short of the one asked before it
+/// cannot stand for it.
+pub const WINDOW_TOLERANCE: f64 = 0.02;
+
+/// Why a run that measured `measured_s` seconds and `requests` requests
+/// cannot stand for the load asked, if it cannot.
+fn short_window(opts: &Options, measured_s: f64, requests: u64) -> Option<String> {
+    let asked = opts.duration.as_secs_f64();
+    if measured_s < asked * (1.0 - WINDOW_TOLERANCE) {
+        return Some(format!(
+            "{measured_s:.2} s were measured of the {asked:.2} s asked (more than {:.0} % short): \
+             the run ended before its window did",
+            WINDOW_TOLERANCE * 100.0
+        ));
     }
-    for step in &mut steps {
-        reports::merge::refresh(step, rate_seconds);
-    }
-    (steps, rate_seconds)
+    (requests < opts.min_requests).then(|| {
+        format!(
+            "{requests} requests were measured in {measured_s:.1} s, fewer than --min-requests {}: \
+             too few to stand for the load",
+            opts.min_requests
+        )
+    })
 }
 
-/// The seconds a finished run's rates count over: the open model's active
-/// time when it ran one (from the last user's start to its last round's
-/// end), else the measured part.
-fn rate_seconds(ctx: &Context, run: &LoadRun) -> f64 {
-    ctx.schedule
-        .as_ref()
-        .map_or(run.measured_seconds, |s| s.active_until_last_round())
+/// The seconds an open model's rounds count over: the window, or longer
+/// when its last rounds ended after it (they waited for a user or an
+/// answer); a window cut short counts as long as it ran.
+fn rounds_seconds(schedule: &schedule::Schedule, run: &LoadRun) -> f64 {
+    if run.interrupted {
+        run.measured_seconds
+    } else {
+        schedule.until_last_round().max(run.measured_seconds)
+    }
 }
 
 /// The capacity sweep: a measured open-model run per rate, each with
@@ -334,7 +366,10 @@ async fn sweep_run(
             Some(rate),
         ));
         let run = Box::pin(load::run(&ctx, mix, opts)).await?;
-        let seconds = rate_seconds(&ctx, &run);
+        let seconds = ctx
+            .schedule
+            .as_ref()
+            .map_or(run.measured_seconds, |s| rounds_seconds(s, &run));
         let step = sweep::step_from_run(rate, &run.steps, seconds, &objective);
         say(&format!(
             "sweep: {rate:.1}/s asked, {:.1}/s achieved, p50 {:.2} ms, p99 {:.2} ms, {} failed: {}",
@@ -396,18 +431,17 @@ fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
 /// The summary table, the failed starts, the mail sink and the generator.
 fn render_load(load: &LoadResults) -> String {
     let mut out = format!(
-        "\nload: {:.0} s measured ({:.1} s with starts and stops)\n{}",
+        "\nload: {:.2} s measured of {:.2} s asked ({:.1} s in all, with the setup and the stop)\n{}",
         load.measured_s,
+        load.asked_s,
         load.wall_s,
         summary::render(&load.steps)
     );
-    if load.setup_failures > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} users could not start (sign-up or login before the measured part); the first: {}",
-            load.setup_failures,
-            load.first_setup_error.as_deref().unwrap_or("?")
-        );
+    if let Some(line) = reports::text::setup_line(load) {
+        let _ = writeln!(out, "\n{line}");
+    }
+    if let Some(line) = reports::text::short_window_line(load) {
+        let _ = writeln!(out, "\n{line}");
     }
     if let Some(rate) = load.open_model {
         let _ = writeln!(
@@ -461,4 +495,29 @@ fn clock_seed() -> u64 {
 
 fn say(line: &str) {
     eprintln!("orygate: {line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_window_short_of_the_time_or_the_requests_asked_cannot_stand_for_it() {
+        let opts = Options::parse_from(["orygate", "-t", "10s", "--min-requests", "50"]);
+        assert_eq!(short_window(&opts, 10.0, 1000), None);
+        assert_eq!(short_window(&opts, 9.81, 1000), None, "within 2 %");
+        let cut = short_window(&opts, 0.006, 4).expect("6 ms of 10 s");
+        assert!(
+            cut.starts_with("0.01 s were measured of the 10.00 s asked (more than 2 % short)"),
+            "{cut}"
+        );
+        assert!(short_window(&opts, 9.79, 1000).is_some(), "2.1 % short");
+        let few = short_window(&opts, 10.0, 49).expect("49 requests");
+        assert!(
+            few.starts_with("49 requests were measured in 10.0 s, fewer than --min-requests 50"),
+            "{few}"
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! One Goose run of a mix against the context's Kratos, bounded in users
-//! and time, with a progress line and the generator's own CPU cost.
+//! and time: the users' setup, then the measured window that orygate opens
+//! and closes itself (see [`crate::window`]), with a progress line and the
+//! generator's own CPU cost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +16,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub use reports::document::Generator;
 
 use crate::context::{Context, Counters};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Goose's run time beyond what the setup, the window and the open
+/// model's drain may take: it ends the run only if orygate's own control
+/// did not.
+const OUTER_MARGIN: Duration = Duration::from_secs(30);
 use crate::options::Options;
 use crate::profiles::{self, Mix};
 
@@ -25,8 +32,11 @@ pub struct LoadRun {
     pub steps: Vec<reports::document::StepSummary>,
     /// From the first user's start to the last user's stop.
     pub wall: Duration,
-    /// The measured part: from the moment every user had started.
+    /// The measured window: `--duration`, unless it was cut short.
     pub measured_seconds: f64,
+    /// The setup: how long it took, how many users were ready, how many
+    /// starts were tried again.
+    pub setup: reports::document::SetupPhase,
     pub generator: Generator,
     /// Ctrl-C or SIGTERM stopped it before its time.
     pub interrupted: bool,
@@ -71,19 +81,49 @@ pub async fn run_scenarios(
     let progress = Progress::start(ctx, opts);
     let cpu_before = cpu_seconds();
     let started = Instant::now();
-    ctx.expect_users(opts.users);
+    ctx.setup.expect(opts.users);
+    let control = tokio::spawn(crate::window::control(
+        Arc::clone(ctx),
+        crate::window::Plan {
+            length: opts.duration,
+            drain: opts.request_timeout,
+            launched: started,
+        },
+    ));
     let metrics = Box::pin(attack.execute()).await;
+    // The window closed itself and ended the run, or the run ended early
+    // (Ctrl-C, SIGTERM, Goose's outer bound): the window ends here.
+    control.abort();
     ctx.counters.recorder.stop(Instant::now());
     let wall = started.elapsed();
-    let interrupted = goose::is_killswitch_triggered();
+    let interrupted = goose::is_killswitch_triggered() && !ctx.window.ended_by_orygate();
     let cpu = cpu_seconds() - cpu_before;
     progress.finish();
     sigterm.abort();
     metrics?;
+    if let Some(why) = ctx.window.refused() {
+        return Err(Error::Setup(why.to_owned()));
+    }
+    let Some((setup_took, ready)) = ctx.window.setup() else {
+        return Err(if interrupted {
+            Error::Interrupted("the users' start")
+        } else {
+            Error::Goose(format!(
+                "the load ended after {:.1} s, before the users' start was over",
+                wall.as_secs_f64()
+            ))
+        });
+    };
     let requests = Counters::get(&ctx.counters.requests).max(1);
     Ok(LoadRun {
         interrupted,
         measured_seconds: ctx.counters.recorder.seconds(),
+        setup: reports::document::SetupPhase {
+            ramp_s: opts.users as f64 / opts.increase_rate.unwrap_or(opts.users as f64),
+            seconds: setup_took.as_secs_f64(),
+            ready,
+            retries: ctx.setup.retries(),
+        },
         steps: ctx.counters.recorder.summaries(),
         wall,
         generator: Generator {
@@ -102,7 +142,10 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     config.users = Some(opts.users);
     let rate = opts.increase_rate.unwrap_or(opts.users as f64);
     config.increase_rate = Some(rate.to_string());
-    config.run_time = Some(format!("{}s", opts.duration.as_secs_f64().ceil().max(1.0)));
+    // orygate ends the run when its window closes; Goose's run time, which
+    // counts from its last user's launch, is only the outer bound.
+    let bound = opts.setup_timeout + opts.duration + opts.request_timeout + OUTER_MARGIN;
+    config.run_time = Some(format!("{}s", bound.as_secs_f64().ceil()));
     // Goose's mitigation for closed-model users invents requests; the open
     // model (`--rate`) is the sound way to count stalls as latency.
     config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Disabled);
@@ -149,7 +192,8 @@ fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-/// The progress line: elapsed, requests, rate and failures, twice a second.
+/// The progress line, twice a second: the users ready during the setup,
+/// then the window's seconds, requests, rate and failures.
 struct Progress {
     bar: ProgressBar,
     task: tokio::task::JoinHandle<()>,
@@ -163,7 +207,7 @@ impl Progress {
             ProgressBar::new_spinner()
         };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} load {elapsed:>4} {msg}")
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(250));
@@ -174,15 +218,26 @@ impl Progress {
             let mut last = (Instant::now(), 0u64);
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
+                let Some(opened) = ctx.window.opened() else {
+                    let setup = &ctx.setup;
+                    line.set_message(format!(
+                        "setup: {} of {} users ready · {} left out · {} starts tried again",
+                        setup.ready(),
+                        setup.users(),
+                        setup.finished() - usize::try_from(setup.ready()).unwrap_or(0),
+                        setup.retries(),
+                    ));
+                    continue;
+                };
                 let requests = Counters::get(&ctx.counters.requests);
                 let now = Instant::now();
                 let rps = (requests - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
                 last = (now, requests);
                 line.set_message(format!(
-                    "of {}s measured · {requests} requests · {rps:.0} rps · {} failures · {} failed starts",
+                    "load: {:.0} of {} s measured · {requests} requests · {rps:.0} rps · {} failures",
+                    now.duration_since(opened).min(planned).as_secs_f64(),
                     planned.as_secs(),
                     Counters::get(&ctx.counters.failures),
-                    Counters::get(&ctx.counters.setup_failures),
                 ));
             }
         });

@@ -49,29 +49,17 @@ pub async fn register_client(ctx: &Context) -> Result<Client> {
 }
 
 /// A service user's start: a `service` client and a first token.
-pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
-    let result = async {
-        let app = ctx.app()?;
-        ctx.seat(user, app.agent());
-        let hydra = hydra(ctx)?;
-        let (_, client) = register_fixture(&app, hydra, "service").await?;
-        let token = hydra
-            .client_credentials(&app, &client.auth, SERVICE_SCOPE, SERVICE_AUDIENCE)
-            .await?
-            .access_token;
-        Ok(ServiceUser { client, token })
-    }
-    .await;
-    match result {
-        Ok(service) => {
-            user.set_session_data(service);
-            Ok(())
-        }
-        Err(e) => {
-            ctx.setup_failed(&e);
-            Err(custom(e))
-        }
-    }
+pub async fn start_service(user: &mut GooseUser, ctx: &Context) -> Result<()> {
+    let app = ctx.app()?;
+    ctx.seat(user, app.agent());
+    let hydra = hydra(ctx)?;
+    let (_, client) = register_fixture(&app, hydra, "service").await?;
+    let token = hydra
+        .client_credentials(&app, &client.auth, SERVICE_SCOPE, SERVICE_AUDIENCE)
+        .await?
+        .access_token;
+    user.set_session_data(ServiceUser { client, token });
+    Ok(())
 }
 
 /// A round of `oauth2-code`: a new browser (no remembered session at

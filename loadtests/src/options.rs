@@ -42,9 +42,36 @@ pub struct Options {
     #[arg(long, short = 'u', env = "ORYGATE_USERS", default_value_t = 10)]
     pub users: usize,
 
-    /// Users started per second (all at once by default).
+    /// Users launched per second (all within a second by default). Each
+    /// gets its account and session before the measured window opens.
     #[arg(long, env = "ORYGATE_INCREASE_RATE")]
     pub increase_rate: Option<f64>,
+
+    /// Users starting (signing up, logging in) at once; the others wait
+    /// their turn.
+    #[arg(long, env = "ORYGATE_START_CONCURRENCY", default_value_t = 16)]
+    pub start_concurrency: usize,
+
+    /// Tries per user start: a start that fails for a moment (no answer, a
+    /// 5xx, a 429) is tried again with a new client and person, after a
+    /// pause doubling from 100 ms; a 4xx or a refused flow is not.
+    #[arg(long, env = "ORYGATE_START_ATTEMPTS", default_value_t = 4)]
+    pub start_attempts: u32,
+
+    /// The measured window opens when the users are ready; users whose
+    /// start failed are left out, and if fewer than this percentage are
+    /// ready, the run fails before any load.
+    #[arg(long, env = "ORYGATE_MIN_READY", default_value_t = 90.0)]
+    pub min_ready: f64,
+
+    /// How long the users' start may take in all.
+    #[arg(long, env = "ORYGATE_SETUP_TIMEOUT", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub setup_timeout: Duration,
+
+    /// A window with fewer measured requests than this cannot stand for
+    /// the load asked: the run fails, saying so.
+    #[arg(long, env = "ORYGATE_MIN_REQUESTS", default_value_t = 10)]
+    pub min_requests: u64,
 
     /// An open model: rounds of the profiles' transactions start at this
     /// many per second across all users, evenly spaced, and each round's
@@ -70,8 +97,8 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_ERROR_BUDGET", default_value_t = 1.0)]
     pub error_budget: f64,
 
-    /// How long the measured load runs, after every user has started:
-    /// 15s, 2m, 1m30s.
+    /// How long the measured window lasts, exactly (it opens once the
+    /// users are ready): 15s, 2m, 1m30s.
     #[arg(long, short = 't', env = "ORYGATE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
 
@@ -196,6 +223,16 @@ impl Options {
         own
     }
 
+    /// How the users start.
+    pub fn setup_policy(&self) -> crate::setup::Policy {
+        crate::setup::Policy {
+            attempts: self.start_attempts,
+            concurrency: self.start_concurrency,
+            min_ready_percent: self.min_ready,
+            timeout: self.setup_timeout,
+        }
+    }
+
     /// Checks what can be checked before anything starts.
     pub fn validate(&self) -> Result<Mix> {
         let mix = self.mix()?;
@@ -233,6 +270,32 @@ impl Options {
                 humantime::format_duration(self.duration),
                 humantime::format_duration(MAX_DURATION)
             )));
+        }
+        if !(self.min_ready > 0.0 && self.min_ready <= 100.0) {
+            return Err(Error::Usage(
+                "--min-ready is a percentage of the users, above 0 and at most 100".into(),
+            ));
+        }
+        if self.start_attempts == 0 || self.start_concurrency == 0 {
+            return Err(Error::Usage(
+                "--start-attempts and --start-concurrency must be at least 1".into(),
+            ));
+        }
+        if self.setup_timeout.is_zero() {
+            return Err(Error::Usage(
+                "--setup-timeout must be longer than zero".into(),
+            ));
+        }
+        if let Some(rate) = self.increase_rate {
+            let ramp = self.users as f64 / rate;
+            if ramp >= self.setup_timeout.as_secs_f64() {
+                return Err(Error::Usage(format!(
+                    "{} users at --increase-rate {rate} take {ramp:.0} s to launch, longer than \
+                     --setup-timeout {}: raise one or lower the other",
+                    self.users,
+                    humantime::format_duration(self.setup_timeout)
+                )));
+            }
         }
         if self.request_timeout.is_zero() {
             return Err(Error::Usage(
@@ -452,5 +515,31 @@ mod tests {
                 .is_err()
         );
         assert!(Options::try_parse_from(["orygate", "--duration", "soon"]).is_err());
+        assert!(err(&["--min-ready", "0"]).contains("--min-ready is a percentage"));
+        assert!(err(&["--min-ready", "101"]).contains("--min-ready is a percentage"));
+        assert!(err(&["--start-attempts", "0"]).contains("at least 1"));
+        assert!(err(&["--setup-timeout", "0s"]).contains("longer than zero"));
+        let slow = err(&[
+            "-u",
+            "100",
+            "--increase-rate",
+            "0.5",
+            "--setup-timeout",
+            "1m",
+        ]);
+        assert!(
+            slow.contains("100 users at --increase-rate 0.5 take 200 s to launch, longer than --setup-timeout 1m"),
+            "{slow}"
+        );
+    }
+
+    #[test]
+    fn the_setup_defaults_are_the_policy_defaults() {
+        let policy = Options::defaults().setup_policy();
+        let default = crate::setup::Policy::default();
+        assert_eq!(policy.attempts, default.attempts);
+        assert_eq!(policy.concurrency, default.concurrency);
+        assert!((policy.min_ready_percent - default.min_ready_percent).abs() < f64::EPSILON);
+        assert_eq!(policy.timeout, default.timeout);
     }
 }

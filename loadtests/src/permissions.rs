@@ -11,7 +11,7 @@ use harness::{Error, Keto, Result};
 
 use crate::context::Context;
 use crate::goose_transport::GooseTransport;
-use crate::profiles::{custom, started};
+use crate::profiles::started;
 
 /// What a user checks, with the answer each must get.
 #[derive(Debug, Clone)]
@@ -63,25 +63,13 @@ fn keto(ctx: &Context) -> Result<&Keto> {
 
 /// A user's start: a cookie-less client, and its relationships written in
 /// one transaction.
-pub async fn start(user: &mut GooseUser, ctx: &Context) -> TransactionResult {
-    let result = async {
-        let app = ctx.app()?;
-        ctx.seat(user, app.agent());
-        let (tuples, checks) = relationships(ctx.next_number());
-        keto(ctx)?.insert_all(&app, &tuples).await?;
-        Ok(checks)
-    }
-    .await;
-    match result {
-        Ok(checks) => {
-            user.set_session_data(checks);
-            Ok(())
-        }
-        Err(e) => {
-            ctx.setup_failed(&e);
-            Err(custom(e))
-        }
-    }
+pub async fn start(user: &mut GooseUser, ctx: &Context) -> Result<()> {
+    let app = ctx.app()?;
+    ctx.seat(user, app.agent());
+    let (tuples, checks) = relationships(ctx.next_number());
+    keto(ctx)?.insert_all(&app, &tuples).await?;
+    user.set_session_data(checks);
+    Ok(())
 }
 
 /// The measured round: three checks, each a step named by its kind.

@@ -1,7 +1,8 @@
 //! Load profiles: Goose scenarios assembled from the flows, registered in
 //! [`PROFILES`] and picked by name and weight (`--mix whoami=90,login=10`).
 //! A profile's users set themselves up when they start (sign up, log in),
-//! unmeasured, then repeat its measured transaction.
+//! unmeasured and before the window opens (see [`crate::setup`]), then
+//! repeat its measured transaction while the window is open.
 
 use std::fmt;
 use std::sync::Arc;
@@ -270,6 +271,7 @@ pub fn scenario(
     if let Some(schedule) = &ctx.schedule {
         round = on_schedule(Arc::clone(ctx), Arc::clone(schedule), round, profile.name);
     }
+    let round = in_window(Arc::clone(ctx), round);
     Ok(Scenario::new(profile.name)
         .set_weight(weight)?
         .set_host(ctx.kratos.public_base().as_str())
@@ -296,9 +298,6 @@ fn on_schedule(
         let round = Arc::clone(&round);
         let label = label.clone();
         Box::pin(async move {
-            // The schedule starts once every user has started: rounds due
-            // while sign-ups were still going would all fall due at once.
-            ctx.all_started().await;
             let asked = std::time::Instant::now();
             let Some((slot, released)) = schedule.next().await else {
                 // The run's rounds are all out; Goose is about to stop.
@@ -333,73 +332,97 @@ macro_rules! with_context {
     }};
 }
 
-/// The user's start: a client of the right kind with its own jar (or none),
-/// and, unmeasured, the account the profile needs.
+/// How long a user with nothing to send (left out of the window, or the
+/// window over) waits before Goose runs its transaction again: a
+/// transaction that returns without awaiting anything would spin its
+/// worker thread and starve the run's timers and its stop.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A measured round that runs only inside the window: users that were left
+/// out, or whose window is over, send nothing.
+fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFunction {
+    Arc::new(move |user| {
+        let ctx = Arc::clone(&ctx);
+        let round = Arc::clone(&round);
+        Box::pin(async move {
+            if !ctx.window.sending() || ctx.setup.is_left_out(user.weighted_users_index) {
+                tokio::time::sleep(IDLE).await;
+                return Ok(());
+            }
+            round(user).await
+        })
+    })
+}
+
+/// The user's start, unmeasured: a client of the right kind with its own
+/// jar (or none) and what the profile needs, tried again after a transient
+/// failure; then the wait for the window (see [`crate::setup`]).
 fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
-    let inner = on_start_inner(start, Arc::clone(&ctx));
     let function: TransactionFunction = Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
-        let inner = Arc::clone(&inner);
         Box::pin(async move {
-            let result = inner(user).await;
-            ctx.user_started();
-            result
+            let index = user.weighted_users_index;
+            if ctx.window.phase() != crate::window::Phase::Setup {
+                // Launched after the setup ran out: left out, and nothing
+                // sent while the window is open.
+                ctx.start_over(index, &Ok(())).await;
+                return Ok(());
+            }
+            let outcome = {
+                let _turn = ctx.setup.turn().await;
+                let mut attempt = 1;
+                loop {
+                    let result = start_once(start, user, &ctx).await;
+                    let in_setup = ctx.window.phase() == crate::window::Phase::Setup;
+                    match result {
+                        Ok(()) => break Ok(()),
+                        Err(e) => match ctx.setup.again(index, attempt, &e, in_setup) {
+                            Some(pause) => {
+                                tokio::time::sleep(pause).await;
+                                attempt += 1;
+                            }
+                            None => break Err(e),
+                        },
+                    }
+                }
+            };
+            ctx.start_over(index, &outcome).await;
+            Ok(())
         })
     });
     Transaction::new(function)
 }
 
-/// [`on_start`] before it is counted.
-fn on_start_inner(start: Start, ctx: Arc<Context>) -> TransactionFunction {
-    let function: TransactionFunction = Arc::new(move |user| {
-        let ctx = Arc::clone(&ctx);
-        Box::pin(async move {
-            match start {
-                Start::KetoRelationships => return crate::permissions::start(user, &ctx).await,
-                Start::OAuth2Service => return crate::oauth2::start_service(user, &ctx).await,
-                _ => {}
-            }
-            let account = if start == Start::SignedInApp {
-                let app = ctx.app().map_err(custom)?;
-                ctx.seat(user, app.agent());
-                provision(&ctx, &app, start).await
-            } else {
-                let browser = ctx.browser().map_err(custom)?;
-                ctx.seat(user, browser.agent());
-                provision(&ctx, &browser, start).await
-            };
-            if start == Start::OAuth2User {
-                let client = crate::oauth2::register_client(&ctx).await;
-                return match (account, client) {
-                    (Ok(Some(account)), Ok(client)) => {
-                        user.set_session_data(crate::oauth2::CodeUser {
-                            email: account.person.email,
-                            password: account.person.password,
-                            client,
-                        });
-                        Ok(())
-                    }
-                    (Err(e), _) | (_, Err(e)) => {
-                        ctx.setup_failed(&e);
-                        Err(custom(e))
-                    }
-                    (Ok(None), _) => Ok(()),
-                };
-            }
-            match account {
-                Ok(Some(account)) => {
-                    user.set_session_data(account);
-                    Ok(())
-                }
-                Ok(None) => Ok(()),
-                Err(e) => {
-                    ctx.setup_failed(&e);
-                    Err(custom(e))
-                }
-            }
-        })
-    });
-    function
+/// One try of a user's start; the user keeps what it made as its session
+/// data.
+async fn start_once(start: Start, user: &mut GooseUser, ctx: &Context) -> Result<()> {
+    match start {
+        Start::KetoRelationships => return crate::permissions::start(user, ctx).await,
+        Start::OAuth2Service => return crate::oauth2::start_service(user, ctx).await,
+        _ => {}
+    }
+    let account = if start == Start::SignedInApp {
+        let app = ctx.app()?;
+        ctx.seat(user, app.agent());
+        provision(ctx, &app, start).await?
+    } else {
+        let browser = ctx.browser()?;
+        ctx.seat(user, browser.agent());
+        provision(ctx, &browser, start).await?
+    };
+    match (start, account) {
+        (Start::OAuth2User, Some(account)) => {
+            let client = crate::oauth2::register_client(ctx).await?;
+            user.set_session_data(crate::oauth2::CodeUser {
+                email: account.person.email,
+                password: account.person.password,
+                client,
+            });
+        }
+        (_, Some(account)) => user.set_session_data(account),
+        (_, None) => {}
+    }
+    Ok(())
 }
 
 /// Gives a starting user the account `start` asks for: signed up through

@@ -1,8 +1,9 @@
 //! What a load run measures, kept by orygate itself: per step, every
 //! request's latency in an `HdrHistogram` (and one per second for the
 //! timeline), the answers by status, and the failures by kind. Goose runs
-//! the users; the numbers are these, from the moment every user has
-//! started until the run ends.
+//! the users; the numbers are these, over the measured window (see
+//! [`crate::window`]): requests that end inside it, and in the open model
+//! also the last rounds intended inside it that end after it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -14,9 +15,35 @@ use reports::merge::{empty_interval, empty_step, refresh};
 /// The run's measurements.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    since: OnceLock<Instant>,
+    window: OnceLock<Span>,
     until: OnceLock<Instant>,
     steps: Mutex<HashMap<String, Record>>,
+}
+
+/// The measured window as asked.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    since: Instant,
+    length: Duration,
+    /// Requests that end after the window still count until the recorder
+    /// stops (the open model's last rounds).
+    drains: bool,
+}
+
+impl Span {
+    fn end(self) -> Instant {
+        self.since + self.length
+    }
+
+    /// The last second of the timeline: a request that ends in the drain
+    /// counts in it.
+    fn last_second(self) -> u32 {
+        let seconds = self.length.as_secs_f64().ceil().max(1.0);
+        // Seconds of a bounded run fit in a u32.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let last = seconds as u32 - 1;
+        last
+    }
 }
 
 #[derive(Debug)]
@@ -38,39 +65,55 @@ pub struct Outcome<'a> {
 }
 
 impl Recorder {
-    /// The measured part begins (once; later calls change nothing).
-    pub fn start(&self, now: Instant) {
-        let _ = self.since.set(now);
+    /// The window opens `at` for `length`; with `drains`, requests that
+    /// end after it still count until [`Recorder::stop`]. Once; later
+    /// calls change nothing.
+    pub fn start(&self, at: Instant, length: Duration, drains: bool) {
+        let _ = self.window.set(Span {
+            since: at,
+            length,
+            drains,
+        });
     }
 
-    /// The measured part is over: nothing is recorded after this.
-    pub fn stop(&self, now: Instant) {
-        let _ = self.until.set(now);
+    /// Nothing is recorded after this; a stop before the window's end
+    /// (Ctrl-C) cuts the window there. Once; later calls change nothing.
+    pub fn stop(&self, at: Instant) {
+        let _ = self.until.set(at);
     }
 
     pub fn measuring(&self) -> bool {
-        self.since.get().is_some() && self.until.get().is_none()
+        self.window.get().is_some() && self.until.get().is_none()
     }
 
-    /// Seconds from the start to the stop (or to now).
+    /// The seconds measured: the window's length, or less when it was cut
+    /// (from its start to the stop, or to now while it runs).
     pub fn seconds(&self) -> f64 {
-        let Some(since) = self.since.get() else {
+        let Some(window) = self.window.get() else {
             return 0.0;
         };
         let until = self.until.get().copied().unwrap_or_else(Instant::now);
-        until.saturating_duration_since(*since).as_secs_f64()
+        until
+            .min(window.end())
+            .saturating_duration_since(window.since)
+            .as_secs_f64()
     }
 
     /// Records a request of `step` that ended `at`; returns whether it was
-    /// recorded (it was, unless outside the measured part).
+    /// recorded (it was if it ended inside the window, or after it while
+    /// the open model's last rounds drain).
     pub fn record(&self, step: &str, at: Instant, outcome: Outcome<'_>) -> bool {
-        let Some(since) = self.since.get() else {
+        let Some(window) = self.window.get().copied() else {
             return false;
         };
-        if self.until.get().is_some() || at < *since {
+        let stopped = self.until.get().is_some_and(|until| at > *until);
+        let late = at > window.end() && !window.drains;
+        if at < window.since || stopped || late {
             return false;
         }
-        let second = u32::try_from(at.duration_since(*since).as_secs()).unwrap_or(u32::MAX);
+        let second = u32::try_from(at.duration_since(window.since).as_secs())
+            .unwrap_or(u32::MAX)
+            .min(window.last_second());
         let mut steps = self.steps.lock().expect("recorder lock");
         let record = if let Some(r) = steps.get_mut(step) {
             r
@@ -114,10 +157,12 @@ impl Recorder {
     /// turned out a failure (the flow found it later: a form back with
     /// errors after its 303); the failure counts in that request's second.
     pub fn overturn(&self, step: &str, at: Instant, error: &str) {
-        let Some(since) = self.since.get() else {
+        let Some(window) = self.window.get() else {
             return;
         };
-        let second = u32::try_from(at.saturating_duration_since(*since).as_secs()).unwrap_or(0);
+        let second = u32::try_from(at.saturating_duration_since(window.since).as_secs())
+            .unwrap_or(0)
+            .min(window.last_second());
         let mut steps = self.steps.lock().expect("recorder lock");
         if let Some(record) = steps.get_mut(step) {
             record.summary.failures += 1;
@@ -168,36 +213,67 @@ mod tests {
     }
 
     #[test]
-    fn only_the_measured_part_counts() {
+    fn only_the_measured_window_counts() {
         let r = Recorder::default();
         let t0 = Instant::now();
+        let ms = |ms: u64| t0 + Duration::from_millis(ms);
         assert!(!r.record("s", t0, ok(1)), "before the start");
-        r.start(t0);
-        assert!(r.record("s", t0 + Duration::from_millis(10), ok(2)));
-        assert!(r.record("s", t0 + Duration::from_millis(2500), ok(4)));
+        r.start(t0, Duration::from_secs(3), false);
+        assert!(r.record("s", ms(10), ok(2)));
+        assert!(r.record("s", ms(2500), ok(4)));
+        assert!(r.record("s", ms(900), ok(3)), "late, out of order");
         assert!(
-            r.record("s", t0 + Duration::from_millis(900), ok(3)),
-            "late, out of order"
+            !r.record("s", ms(3001), ok(1)),
+            "after the window, before the stop (the timer fires late)"
         );
-        r.stop(t0 + Duration::from_secs(3));
+        r.stop(ms(3002));
         assert!(
-            !r.record("s", t0 + Duration::from_secs(4), ok(1)),
-            "after the stop"
+            r.record("s", ms(2999), ok(3)),
+            "ended inside, recorded after"
         );
+        assert!(!r.record("s", ms(4000), ok(1)), "after the stop");
         let s = &r.summaries()[0];
-        assert_eq!(s.requests, 3);
+        assert_eq!(s.requests, 4);
         let seconds: Vec<(u32, u64)> = s.timeline.iter().map(|i| (i.second, i.requests)).collect();
-        assert_eq!(seconds, [(0, 2), (2, 1)]);
-        assert!((s.rps - 1.0).abs() < 1e-9, "3 requests over 3 s: {}", s.rps);
+        assert_eq!(seconds, [(0, 2), (2, 2)]);
+        assert!((r.seconds() - 3.0).abs() < 1e-9, "the window, not the stop");
+        assert!(
+            (s.rps - 4.0 / 3.0).abs() < 1e-9,
+            "4 requests over 3 s: {}",
+            s.rps
+        );
         assert!((s.p50_ms - 3.0).abs() < 0.01, "{}", s.p50_ms);
-        assert_eq!(s.statuses, [(200, 3)]);
+        assert_eq!(s.statuses, [(200, 4)]);
+    }
+
+    #[test]
+    fn a_draining_window_keeps_its_last_rounds_in_its_last_second() {
+        let r = Recorder::default();
+        let t0 = Instant::now();
+        let ms = |ms: u64| t0 + Duration::from_millis(ms);
+        r.start(t0, Duration::from_millis(2500), true);
+        assert!(r.record("s", ms(2600), ok(400)), "a round that ran over");
+        r.stop(ms(2500));
+        assert!(!r.record("s", ms(2700), ok(1)), "after the stop");
+        let s = &r.summaries()[0];
+        assert_eq!(s.timeline.last().map(|i| i.second), Some(2));
+        assert!((r.seconds() - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_window_stopped_early_measures_until_its_stop() {
+        let r = Recorder::default();
+        let t0 = Instant::now();
+        r.start(t0, Duration::from_secs(10), false);
+        r.stop(t0 + Duration::from_millis(1200));
+        assert!((r.seconds() - 1.2).abs() < 1e-9);
     }
 
     #[test]
     fn failures_count_by_kind_and_an_overturn_keeps_the_latency() {
         let r = Recorder::default();
         let t0 = Instant::now();
-        r.start(t0);
+        r.start(t0, Duration::from_secs(1), false);
         let failed = Outcome {
             latency: None,
             status: None,

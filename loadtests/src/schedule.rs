@@ -26,6 +26,8 @@ pub struct Schedule {
     due: OnceLock<flume::Receiver<(Slot, Instant)>>,
     /// When the last round ended, in nanoseconds after the start.
     last_done: AtomicU64,
+    /// Rounds that ended.
+    finished: AtomicU64,
 }
 
 /// The rounds' times, shared with the releasing thread.
@@ -40,6 +42,9 @@ struct Plan {
     /// while the users were being started.
     start: OnceLock<Instant>,
     next: AtomicU64,
+    /// Rounds the releasing thread sent, and whether it has sent its last.
+    released: AtomicU64,
+    over: std::sync::atomic::AtomicBool,
 }
 
 /// One round's place in the schedule.
@@ -85,9 +90,12 @@ impl Schedule {
                 length: None,
                 start: OnceLock::new(),
                 next: AtomicU64::new(0),
+                released: AtomicU64::new(0),
+                over: std::sync::atomic::AtomicBool::new(false),
             }),
             due: OnceLock::new(),
             last_done: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
         }
     }
 
@@ -112,32 +120,25 @@ impl Schedule {
         self.plan.take(now)
     }
 
+    /// Starts the schedule `at` (the window's opening): round k is
+    /// intended at `at` + k / rate, released by a thread of its own.
+    pub fn begin(&self, at: Instant) {
+        let _ = self.plan.start.set(at);
+        self.due.get_or_init(|| release(Arc::clone(&self.plan)));
+    }
+
     /// Waits for the next round that falls due and returns it with the
-    /// moment it was released; `None` once the schedule is over. The first
-    /// call starts the schedule and its releasing thread. Rounds wait in
+    /// moment it was released; `None` once the schedule is over. Starts
+    /// the schedule now if [`Schedule::begin`] did not. Rounds wait in
     /// order for a free user: one taken late waited for a user.
     pub async fn next(&self) -> Option<(Slot, Instant)> {
         let due = self.due.get_or_init(|| release(Arc::clone(&self.plan)));
         due.recv_async().await.ok()
     }
 
-    /// How long the schedule ran if the run ended at `end`: from its start
-    /// (once every user had started) to `end`, at most its length. The
-    /// achieved rate is the rounds over this, not over Goose's measured
-    /// span, which begins while users are still starting.
-    pub fn active_seconds(&self, end: Instant) -> f64 {
-        let Some(start) = self.plan.start.get() else {
-            return 0.0;
-        };
-        let ran = end.saturating_duration_since(*start);
-        self.plan
-            .length
-            .map_or(ran, |length| ran.min(length))
-            .as_secs_f64()
-    }
-
     /// Notes that a round ended at `at`.
     pub fn done(&self, at: Instant) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
         if let Some(start) = self.plan.start.get() {
             let nanos =
                 u64::try_from(at.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX);
@@ -145,16 +146,18 @@ impl Schedule {
         }
     }
 
-    /// How long the schedule ran, until its last round ended (at most its
-    /// length): the span its completed rounds count over. The moment the
-    /// run returned would add the users' stop, which waits for users still
-    /// waiting for a round, and would understate the rate achieved.
-    pub fn active_until_last_round(&self) -> f64 {
-        let Some(start) = self.plan.start.get() else {
-            return 0.0;
-        };
-        let last = *start + Duration::from_nanos(self.last_done.load(Ordering::Relaxed));
-        self.active_seconds(last)
+    /// Every round of the schedule was released and has ended.
+    pub fn drained(&self) -> bool {
+        self.plan.over.load(Ordering::Relaxed)
+            && self.finished.load(Ordering::Relaxed) >= self.plan.released.load(Ordering::Relaxed)
+    }
+
+    /// Seconds from the schedule's start until its last round ended: the
+    /// rounds were served at their count over this or over the window,
+    /// whichever is longer (rounds that waited past the window for a user
+    /// or an answer stretch it).
+    pub fn until_last_round(&self) -> f64 {
+        Duration::from_nanos(self.last_done.load(Ordering::Relaxed)).as_secs_f64()
     }
 
     /// How many rounds were taken (and one more once the schedule is
@@ -201,7 +204,9 @@ fn release(plan: Arc<Plan>) -> flume::Receiver<(Slot, Instant)> {
                 if tx.send((slot, Instant::now())).is_err() {
                     break;
                 }
+                plan.released.fetch_add(1, Ordering::Relaxed);
             }
+            plan.over.store(true, Ordering::Relaxed);
         });
     if let Err(e) = spawned {
         // Without its thread the schedule releases nothing: every round
@@ -233,19 +238,14 @@ mod tests {
         let late = schedule.take(t0 + Duration::from_secs(9)).unwrap();
         assert_eq!(late.intended.duration_since(t0), Duration::from_secs(5));
 
-        // A schedule of 2 s at 10/s has 20 rounds, then none, and was
-        // active 2 s however late the run ended.
+        // A schedule of 2 s at 10/s has 20 rounds, then none; it ran
+        // until its last round ended.
         let short = Schedule::new(10.0).lasting(Duration::from_secs(2));
-        assert!(short.active_until_last_round().abs() < f64::EPSILON);
-        assert!(short.active_seconds(t0).abs() < f64::EPSILON, "not started");
+        assert!(short.until_last_round().abs() < f64::EPSILON);
         assert_eq!((0..30).filter_map(|_| short.take(t0)).count(), 20);
-        let end = t0 + Duration::from_secs(5);
-        assert!((short.active_seconds(end) - 2.0).abs() < 1e-9);
-        let early = t0 + Duration::from_millis(1500);
-        assert!((short.active_seconds(early) - 1.5).abs() < 1e-9);
-        short.done(t0 + Duration::from_millis(1900));
+        short.done(t0 + Duration::from_millis(2300));
         short.done(t0 + Duration::from_millis(1700));
-        assert!((short.active_until_last_round() - 1.9).abs() < 1e-9);
+        assert!((short.until_last_round() - 2.3).abs() < 1e-9);
     }
 
     #[test]
@@ -281,6 +281,11 @@ mod tests {
             index += 1;
         }
         assert_eq!(late.len(), 50, "250 ms at 200 a second");
+        assert!(!schedule.drained(), "none of its rounds ended");
+        for _ in 0..50 {
+            schedule.done(Instant::now());
+        }
+        assert!(schedule.drained());
         late.sort();
         let median = late[late.len() / 2];
         assert!(median < TIMER_SLACK, "released {median:?} late (median)");

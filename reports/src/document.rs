@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 use crate::latency::Latency;
 
 /// The document's kind and version: a reader checks both. Version 2 added
-/// the latency histograms, the timelines, shards and the baseline.
+/// the latency histograms, the timelines, shards and the baseline; version
+/// 3 the window asked for, the setup phase and a short window's reason
+/// (a version 2 document reads with those empty).
 pub const SCHEMA: &str = "orygate-results";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
+/// The oldest version this build reads.
+pub const OLDEST_VERSION: u32 = 2;
 
 /// A run: its settings, the machine, the smoke, the load or a sweep.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -187,18 +191,46 @@ pub enum Outcome {
 pub struct LoadResults {
     /// With `--rate`: the rounds per second asked and achieved.
     pub open_model: Option<Achieved>,
-    /// The measured part: from the moment every user had started.
+    /// The measured window: it opens once every user is ready and lasts
+    /// `asked_s` unless the run was stopped or cut short.
     pub measured_s: f64,
-    /// The whole load run, with the users' starts and stops.
+    /// The window asked for (`--duration`); 0 in a version 2 document.
+    #[serde(default)]
+    pub asked_s: f64,
+    /// Why the measured window cannot stand for the one asked (shorter by
+    /// more than the tolerance, or too few requests): the run failed.
+    #[serde(default)]
+    pub short_window: Option<String>,
+    /// The whole load run, with the setup and the users' stop.
     pub wall_s: f64,
     /// Per step, sorted by name.
     pub steps: Vec<StepSummary>,
-    /// Users whose unmeasured start (sign-up, login) failed, and the first
-    /// such error.
+    /// The users' unmeasured start, before the window.
+    #[serde(default)]
+    pub setup: SetupPhase,
+    /// Users left out of the window because their start (sign-up, login)
+    /// failed after its tries, and the first such error.
     pub setup_failures: u64,
     pub first_setup_error: Option<String>,
     pub mail: Option<MailCounts>,
     pub generator: Generator,
+}
+
+/// The setup phase: every user gets its account and session (or its
+/// client, its relationships) before the window opens.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SetupPhase {
+    /// The ramp: Goose launched the users over this many seconds
+    /// (`--users` over `--increase-rate`).
+    #[serde(default)]
+    pub ramp_s: f64,
+    /// From the first user's launch until the window opened (or the run
+    /// gave up), the ramp included.
+    pub seconds: f64,
+    /// Users ready when the window opened.
+    pub ready: u64,
+    /// Starts tried again after a transient failure (no answer, 5xx, 429).
+    pub retries: u64,
 }
 
 /// One step's numbers over the measured part. Times in milliseconds.

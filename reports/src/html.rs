@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use crate::charts;
 use crate::document::{Outcome, Results};
-use crate::text::{describe, number, step_cells, sweep_cells, verdict};
+use crate::text::{
+    describe, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
+};
 
 const STYLE: &str = r"
 body { font-family: sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d1d1f; padding: 0 1rem; }
@@ -63,6 +65,9 @@ pub fn render(r: &Results) -> String {
                 m.asked_per_s, m.achieved_per_s
             ))
         );
+        if let Some(line) = setup_line(load) {
+            let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(&line));
+        }
     }
     baseline(&mut out, r);
     if let Some(load) = &r.load {
@@ -113,12 +118,8 @@ fn failures(out: &mut String, r: &Results) {
             escape(&kinds.join(", "))
         ));
     }
-    if let Some(l) = r.load.as_ref().filter(|l| l.setup_failures > 0) {
-        items.push(format!(
-            "{} users could not start: {}",
-            l.setup_failures,
-            escape(l.first_setup_error.as_deref().unwrap_or("?"))
-        ));
+    if let Some(line) = r.load.as_ref().and_then(short_window_line) {
+        items.push(escape(&line));
     }
     for row in r
         .baseline

@@ -6,7 +6,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::document::{Outcome, Results};
-use crate::text::number;
+use crate::text::{number, setup_line};
 
 /// The report: suites `smoke`, `load` (a case per step) and `baseline`.
 pub fn render(r: &Results) -> String {
@@ -79,11 +79,17 @@ pub fn render(r: &Results) -> String {
             st.set_message("stopped early (Ctrl-C or SIGTERM): the results cover part of the run");
             suite.add_test_case(TestCase::new("the whole run", st));
         }
-        if load.setup_failures > 0 {
+        if let Some(why) = &load.short_window {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            st.set_message(format!("{} users could not start", load.setup_failures));
-            st.set_description(load.first_setup_error.clone().unwrap_or_default());
-            suite.add_test_case(TestCase::new("users' start", st));
+            st.set_message(why.as_str());
+            suite.add_test_case(TestCase::new("the measured window", st));
+        }
+        if let Some(line) = setup_line(load) {
+            // Users left out within --min-ready do not fail the run: the
+            // case says so without failing.
+            let mut case = TestCase::new("users' start", TestCaseStatus::success());
+            case.set_system_out(line);
+            suite.add_test_case(case);
         }
         report.add_test_suite(suite);
     }

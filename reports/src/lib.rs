@@ -19,12 +19,12 @@ pub mod junit;
 pub mod latency;
 pub mod markdown;
 pub mod merge;
-pub(crate) mod text;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 
 pub use baseline::{Comparison, Thresholds, Verdict};
-pub use document::{Results, SCHEMA, VERSION};
+pub use document::{OLDEST_VERSION, Results, SCHEMA, VERSION};
 pub use latency::Latency;
 
 /// A document that could not be read or written.
@@ -117,9 +117,9 @@ pub fn read(path: &Path) -> Result<Results, Error> {
             "not an orygate results document (schema {schema:?}, expected {SCHEMA:?})"
         )));
     }
-    if version != Some(u64::from(VERSION)) {
+    if !version.is_some_and(|v| (u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&v)) {
         return Err(bad(format!(
-            "results version {version:?}; this orygate reads version {VERSION}"
+            "results version {version:?}; this orygate reads versions {OLDEST_VERSION} to {VERSION}"
         )));
     }
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
@@ -165,7 +165,7 @@ pub(crate) mod sample {
     use std::time::Duration;
 
     use crate::document::{
-        Generator, LoadResults, Machine, Outcome, Results, Settings, SmokeResult,
+        Generator, LoadResults, Machine, Outcome, Results, Settings, SetupPhase, SmokeResult,
     };
     use crate::merge::{empty_interval, empty_step, refresh};
 
@@ -226,8 +226,16 @@ pub(crate) mod sample {
             load: Some(LoadResults {
                 open_model: None,
                 measured_s: 10.0,
+                asked_s: 10.0,
+                short_window: None,
                 wall_s: 11.0,
                 steps,
+                setup: SetupPhase {
+                    ramp_s: 0.25,
+                    seconds: 0.5,
+                    ready: 4,
+                    retries: 0,
+                },
                 setup_failures: 0,
                 first_setup_error: None,
                 mail: None,
@@ -268,6 +276,67 @@ mod tests {
             generated == COMMITTED,
             "reports/schema/results.schema.json is stale: run ORYGATE_WRITE_SCHEMA=1 cargo test -p reports"
         );
+    }
+
+    /// A version 2 document (the committed login baseline, written before
+    /// the setup phase was recorded) reads, its new fields empty.
+    #[test]
+    fn a_version_2_document_reads_with_no_setup_and_no_window_asked() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/baselines/login.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains("\"version\": 2"), "the baseline is version 2");
+        let old = read(std::path::Path::new(path)).unwrap();
+        let load = old.load.unwrap();
+        assert_eq!(load.setup.ready, 0);
+        assert!(load.asked_s.abs() < f64::EPSILON);
+        assert!(load.short_window.is_none());
+        assert!(load.measured_s > 0.0);
+    }
+
+    /// A window cut short fails the run in every format, with its reason;
+    /// users left out of the window are said beside the setup.
+    #[test]
+    fn a_short_window_and_users_left_out_show_in_every_format() {
+        let mut r = sample::results(&[("kratos GET /sessions/whoami", vec![900; 4], 0)]);
+        r.passed = false;
+        let load = r.load.as_mut().unwrap();
+        load.measured_s = 0.006;
+        load.short_window =
+            Some("0.01 s were measured of the 10.00 s asked (more than 2 % short)".into());
+        load.setup_failures = 2;
+        load.first_setup_error = Some(
+            "kratos POST /self-service/login?flow=%: HTTP 500: database table is locked".into(),
+        );
+        let reason = "The measured window cannot stand for the one asked: 0.01 s were measured of the 10.00 s asked";
+        let left_out = "2 left out of the window, the first because: kratos POST /self-service/login?flow=%: HTTP 500";
+
+        let md = Format::Markdown.render(&r);
+        let failures = md.split("### Failures").nth(1).expect("a failures section");
+        assert!(failures.contains(reason), "{md}");
+        assert!(
+            md.contains("Setup: 4 users ready in 0.5 s (launched over 0.2 s)"),
+            "{md}"
+        );
+        assert!(md.contains(left_out), "{md}");
+
+        let html = Format::Html.render(&r);
+        let failures = html
+            .split("<h2>Failures</h2>")
+            .nth(1)
+            .expect("a failures list");
+        assert!(failures.contains(reason), "{html}");
+        assert!(html.contains(left_out), "{html}");
+
+        let junit = Format::Junit.render(&r);
+        let window = junit
+            .split("<testcase name=\"the measured window\"")
+            .nth(1)
+            .expect("a case for the window");
+        assert!(
+            window.contains("<failure message=\"0.01 s were measured of the 10.00 s asked"),
+            "{junit}"
+        );
+        assert!(junit.contains(left_out), "{junit}");
     }
 
     fn validator() -> jsonschema::Validator {
@@ -321,6 +390,7 @@ mod tests {
         .unwrap();
         let e = read(&dir.join("old.json")).unwrap_err().to_string();
         assert!(e.contains("version Some(1)"), "{e}");
+        assert!(e.contains("reads versions 2 to 3"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use crate::document::{Outcome, Results};
-use crate::text::{describe, number, step_cells, sweep_cells, verdict};
+use crate::text::{
+    describe, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
+};
 
 /// The whole summary.
 pub fn render(r: &Results) -> String {
@@ -31,11 +33,11 @@ fn failures(out: &mut String, r: &Results) {
         .iter()
         .flat_map(crate::baseline::Comparison::failing)
         .collect();
-    let setup_failures = r.load.as_ref().map_or(0, |l| l.setup_failures);
+    let short = r.load.as_ref().and_then(short_window_line);
     if !failed_flows.is_empty()
         || !failing_steps.is_empty()
         || !regressions.is_empty()
-        || setup_failures > 0
+        || short.is_some()
     {
         out.push_str("### Failures\n\n");
         for s in failed_flows {
@@ -66,13 +68,8 @@ fn failures(out: &mut String, r: &Results) {
                 row.verdict.label()
             );
         }
-        if let Some(l) = r.load.as_ref().filter(|l| l.setup_failures > 0) {
-            let _ = writeln!(
-                out,
-                "- {} users could not start: {}",
-                l.setup_failures,
-                cell(l.first_setup_error.as_deref().unwrap_or("?"))
-            );
+        if let Some(line) = short {
+            let _ = writeln!(out, "- {}", cell(&line));
         }
         out.push('\n');
     }
@@ -96,6 +93,9 @@ fn load(out: &mut String, r: &Results) {
             "\nGenerator: {:.2} CPU s, {:.0} µs CPU per request, peak RSS {:.1} MiB.",
             g.cpu_seconds, g.cpu_us_per_request, g.peak_rss_mib
         );
+        if let Some(line) = setup_line(load) {
+            let _ = writeln!(out, "\n{}", cell(&line));
+        }
         if let Some(rate) = load.open_model {
             let _ = writeln!(
                 out,

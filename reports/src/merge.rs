@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::document::{
-    Achieved, Generator, Interval, LoadResults, MailCounts, Results, Shard, ShardRun, SmokeResult,
-    StepSummary,
+    Achieved, Generator, Interval, LoadResults, MailCounts, Results, SetupPhase, Shard, ShardRun,
+    SmokeResult, StepSummary,
 };
 use crate::latency::{INTERVAL_DIGITS, Latency, RUN_DIGITS};
 
@@ -185,8 +185,16 @@ fn load(loads: &[&LoadResults]) -> LoadResults {
                 achieved_per_s: a.achieved_per_s + b.achieved_per_s,
             }),
         measured_s,
+        asked_s: loads.iter().map(|l| l.asked_s).fold(0.0, f64::max),
+        short_window: loads.iter().find_map(|l| l.short_window.clone()),
         wall_s: loads.iter().map(|l| l.wall_s).fold(0.0, f64::max),
         steps,
+        setup: SetupPhase {
+            ramp_s: loads.iter().map(|l| l.setup.ramp_s).fold(0.0, f64::max),
+            seconds: loads.iter().map(|l| l.setup.seconds).fold(0.0, f64::max),
+            ready: loads.iter().map(|l| l.setup.ready).sum(),
+            retries: loads.iter().map(|l| l.setup.retries).sum(),
+        },
         setup_failures: loads.iter().map(|l| l.setup_failures).sum(),
         first_setup_error: loads.iter().find_map(|l| l.first_setup_error.clone()),
         mail: loads

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::document::{Results, StepSummary, SweepStep};
+use crate::document::{LoadResults, Results, StepSummary, SweepStep};
 
 /// A number of a comparison with two decimals, or `-` when there is none.
 pub fn number(v: Option<f64>) -> String {
@@ -38,6 +38,40 @@ pub fn sweep_cells(s: &SweepStep) -> [String; 7] {
 }
 
 /// `passed`, `FAILED` or `FAILED against the baseline`, and interrupted.
+/// The setup phase in one sentence: how many users were ready, how long
+/// it took, the starts tried again and the users left out with the first
+/// cause (a version 2 document, which has no setup, says nothing).
+pub fn setup_line(load: &LoadResults) -> Option<String> {
+    let setup = &load.setup;
+    if setup.ready == 0 && load.setup_failures == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "Setup: {} users ready in {:.1} s (launched over {:.1} s)",
+        setup.ready, setup.seconds, setup.ramp_s
+    );
+    if setup.retries > 0 {
+        let _ = write!(line, ", {} starts tried again", setup.retries);
+    }
+    if load.setup_failures > 0 {
+        let _ = write!(
+            line,
+            "; {} left out of the window, the first because: {}",
+            load.setup_failures,
+            load.first_setup_error.as_deref().unwrap_or("?")
+        );
+    }
+    line.push('.');
+    Some(line)
+}
+
+/// The measured window against the one asked, when it fell short.
+pub fn short_window_line(load: &LoadResults) -> Option<String> {
+    load.short_window
+        .as_ref()
+        .map(|why| format!("The measured window cannot stand for the one asked: {why}"))
+}
+
 pub fn verdict(r: &Results) -> String {
     let mut v = if !r.passed {
         "FAILED".to_owned()
