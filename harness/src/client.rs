@@ -10,8 +10,8 @@ use reqwest::{Client, ClientBuilder, RequestBuilder, Response};
 use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
 use url::Url;
 
-use crate::agent::Agent;
-use crate::error::{Error, NoAnswer, Result};
+use crate::agent::{Agent, Limits};
+use crate::error::{Error, Result};
 use crate::transport::{Step, Transport};
 
 /// How long one request may take, end to end.
@@ -21,42 +21,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub type Cookie = cookie_store::Cookie<'static>;
 
 /// The settings every orygate client shares: no redirects followed, no
-/// proxy, bounded connect and request times. The load crate builds its
-/// Goose users' clients from this too.
-pub fn client_builder() -> ClientBuilder {
-    let builder = match shared_tls() {
-        Some(tls) => Client::builder().tls_backend_preconfigured(tls),
-        // reqwest builds its own, and says what is wrong if it cannot.
-        None => Client::builder(),
-    };
-    builder
+/// proxy, the process's one TLS configuration. The clients only build
+/// requests: their [`Agent`]s send them.
+pub fn client_builder() -> Result<ClientBuilder> {
+    let tls = crate::tls::config()?;
+    Ok(Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
         .redirect(reqwest::redirect::Policy::none())
         // Loopback only: never route through a proxy from the environment.
         .no_proxy()
-        .timeout(REQUEST_TIMEOUT)
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(USER_AGENT)
-}
-
-/// One TLS configuration for every client of the process, as reqwest
-/// would build it (the platform's roots, HTTP/2 or 1.1): left to itself,
-/// reqwest reads and parses the system's CA certificates again for every
-/// client, a millisecond of CPU and some 200 KB per user of a load run.
-fn shared_tls() -> Option<rustls::ClientConfig> {
-    static TLS: std::sync::OnceLock<Option<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    TLS.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new(Arc::clone(&provider)).ok()?;
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .ok()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Some(config)
-    })
-    .clone()
+        .user_agent(USER_AGENT))
 }
 
 fn build(builder: ClientBuilder, what: &str) -> Result<Client> {
@@ -87,10 +61,16 @@ impl Browser {
     /// A browser whose requests may each take `timeout`, with an empty
     /// cookie jar of its own.
     pub fn with_timeout(timeout: Duration) -> Result<Self> {
+        Self::with_limits(Limits::timeout(timeout))
+    }
+
+    /// A browser whose requests keep to `limits`, with an empty cookie jar
+    /// of its own.
+    pub fn with_limits(limits: Limits) -> Result<Self> {
         let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
-        let builder = client_builder().timeout(timeout);
-        let client = build(builder.cookie_provider(Arc::clone(&jar)), "browser")?;
-        let agent = Agent::new(client, Some(Arc::clone(&jar)), timeout, USER_AGENT);
+        let builder = client_builder()?.cookie_provider(Arc::clone(&jar));
+        let client = build(builder, "browser")?;
+        let agent = Agent::new(client, Some(Arc::clone(&jar)), limits, USER_AGENT)?;
         Ok(Self { agent, jar })
     }
 
@@ -131,9 +111,14 @@ impl NativeApp {
 
     /// An app whose requests may each take `timeout`.
     pub fn with_timeout(timeout: Duration) -> Result<Self> {
-        let client = build(client_builder().timeout(timeout), "native app")?;
+        Self::with_limits(Limits::timeout(timeout))
+    }
+
+    /// An app whose requests keep to `limits`.
+    pub fn with_limits(limits: Limits) -> Result<Self> {
+        let client = build(client_builder()?, "native app")?;
         Ok(Self {
-            agent: Agent::new(client, None, timeout, USER_AGENT),
+            agent: Agent::new(client, None, limits, USER_AGENT)?,
         })
     }
 
@@ -143,32 +128,12 @@ impl NativeApp {
     }
 }
 
-/// Sends `request` as `step` with `agent` and checks the answer, logging
-/// each request at debug level with its step, status and time.
+/// Sends `request` as `step` with `agent` (whose policy says when a
+/// request goes out again) and checks the answer, logging each request at
+/// debug level with its step, status and time.
 async fn send(agent: &Agent, step: &Step, request: RequestBuilder) -> Result<Response> {
     let started = Instant::now();
-    let again = (matches!(*step.method(), reqwest::Method::GET | reqwest::Method::HEAD))
-        .then(|| request.try_clone())
-        .flatten();
-    let first = agent.exchange(step, request).await;
-    let first = match (first, again) {
-        // A server may close a kept-alive connection just as a request
-        // goes out on it; a request it gives back unsent goes out again on
-        // a new connection at once (see `Agent`), and one it may have read
-        // is sent again once if idempotent, as a browser does (RFC 9110
-        // 9.2.2). Only at once: a connection closed after a while may have
-        // been closed after the server acted on the request (Hydra's
-        // verifiers work once).
-        (Err(e), Some(again))
-            if closed_unanswered(&e) && started.elapsed() < Duration::from_secs(1) =>
-        {
-            tracing::debug!(step = %step, error = %e, "closed unanswered; sending it again once");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            agent.exchange(step, again).await
-        }
-        (first, _) => first,
-    };
-    let response = first.inspect_err(|e| {
+    let response = agent.exchange(step, request).await.inspect_err(|e| {
         tracing::debug!(
             step = %step,
             ms = started.elapsed().as_millis(),
@@ -183,27 +148,6 @@ async fn send(agent: &Agent, step: &Step, request: RequestBuilder) -> Result<Res
         "request"
     );
     step.check(response).await
-}
-
-/// Whether the connection was closed or reset before any answer came.
-fn closed_unanswered(error: &Error) -> bool {
-    match error {
-        Error::Unanswered { failure, .. } => *failure == NoAnswer::Closed,
-        Error::Http { source, .. } if !(source.is_timeout() || source.is_connect()) => {
-            let mut cause: Option<&dyn std::error::Error> = Some(source);
-            while let Some(e) = cause {
-                let text = e.to_string();
-                if text.contains("closed before message completed")
-                    || text.contains("connection reset")
-                {
-                    return true;
-                }
-                cause = e.source();
-            }
-            false
-        }
-        _ => false,
-    }
 }
 
 impl Transport for Browser {

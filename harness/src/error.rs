@@ -156,6 +156,9 @@ pub enum NoAnswer {
     TimedOut,
     /// The connection closed (or was reset) before the answer.
     Closed,
+    /// The TLS handshake failed: a certificate not trusted or not for
+    /// this host, no protocol in common.
+    Tls,
     /// Anything else: a request that could not be written, a malformed
     /// answer.
     Failed,
@@ -167,6 +170,7 @@ impl std::fmt::Display for NoAnswer {
             Self::Refused => "no connection",
             Self::TimedOut => "no answer in time",
             Self::Closed => "the connection closed before the answer",
+            Self::Tls => "the TLS handshake failed",
             Self::Failed => "the request failed",
         })
     }
@@ -206,15 +210,18 @@ impl Error {
 
     /// Whether the same request may well succeed when it is tried again:
     /// no answer (refused, timed out, closed), an answer of 5xx, 429 or
-    /// 408 (Kratos' in-memory store answers 500 "database table is
-    /// locked" to concurrent writes), or mail that has not arrived yet. A
-    /// 4xx, a rejected flow or an answer of the wrong shape is the same
-    /// the next time: not transient.
+    /// 408, a store that was busy with another write (Kratos' in-memory
+    /// SQLite answers 400 or 500 "database table is locked", PostgreSQL
+    /// "could not serialize access"), or mail that has not arrived yet. A
+    /// 4xx otherwise, a rejected flow or an answer of the wrong shape is
+    /// the same the next time: not transient.
     pub fn is_transient(&self) -> bool {
         let transient_status = |status: u16| status >= 500 || status == 429 || status == 408;
         match self {
             Self::Unanswered { .. } | Self::MailTimeout { .. } => true,
-            Self::Status { status, .. } => transient_status(*status),
+            Self::Status {
+                status, message, ..
+            } => transient_status(*status) || is_contention(message),
             Self::Http { source, .. } => source
                 .status()
                 .is_none_or(|status| transient_status(status.as_u16())),
@@ -236,6 +243,18 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// Whether Ory's message says its database was busy with a concurrent
+/// write, whatever the status it came with.
+fn is_contention(message: &str) -> bool {
+    const BUSY: [&str; 4] = [
+        "database table is locked",
+        "database is locked",
+        "Unable to serialize access",
+        "could not serialize access",
+    ];
+    BUSY.iter().any(|busy| message.contains(busy))
 }
 
 /// An error and the errors under it, on one line.
@@ -300,9 +319,17 @@ mod tests {
         for transient in [500, 502, 503, 429, 408] {
             assert!(status(transient).is_transient(), "{transient}");
         }
-        for lasting in [400, 401, 403, 404, 409, 422] {
-            assert!(!status(lasting).is_transient(), "{lasting}");
+        let lasting = |status: u16| Error::Status {
+            step: "kratos POST /self-service/registration?flow=%".into(),
+            status,
+            error_id: None,
+            message: "The request was malformed or contained invalid parameters".into(),
+        };
+        for code in [400, 401, 403, 404, 409, 422] {
+            assert!(!lasting(code).is_transient(), "{code}");
         }
+        // Kratos v1.3.1 on SQLite, two sign-ups at once.
+        assert!(status(400).is_transient(), "a 400 for a locked table");
         let refused = Error::Unanswered {
             step: "kratos GET /health/alive".into(),
             at: "127.0.0.1:1".into(),

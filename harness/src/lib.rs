@@ -34,11 +34,12 @@ pub mod response;
 mod service;
 pub mod sockets;
 mod stack;
+pub mod tls;
 pub mod transport;
 pub mod urls;
 pub mod webhook;
 
-pub use agent::Agent;
+pub use agent::{Agent, Limits};
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use error::{Error, NoAnswer, Result};
 pub use hydra::Hydra;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -428,26 +428,37 @@ impl Mailbox {
     }
 }
 
+/// The longest command line the sink reads (RFC 5321 allows 512 octets).
+const MAX_COMMAND: usize = 4096;
+/// The longest line of a message (RFC 5321: 1,000 octets; generous).
+const MAX_TEXT_LINE: usize = 64 * 1024;
+/// The biggest message the sink keeps.
+const MAX_MESSAGE: usize = 10 << 20;
+
 async fn serve(stream: TcpStream, store: &Store) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 orygate-sink ESMTP\r\n").await?;
     let mut from = String::new();
     let mut recipients = Vec::new();
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
-        line.clear();
-        if lines.read_line(&mut line).await? == 0 {
-            return Ok(());
+        match bounded_line(&mut lines, &mut line, MAX_COMMAND).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                write.write_all(b"500 5.5.2 line too long\r\n").await?;
+                return Err(e);
+            }
         }
-        let command = line.trim_end().to_owned();
+        let command = String::from_utf8_lossy(&line).trim_end().to_owned();
         let verb = command
             .split([' ', ':'])
             .next()
             .unwrap_or_default()
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-orygate-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "EHLO" => b"250-orygate-sink\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 SMTPUTF8\r\n",
             "HELO" => b"250 orygate-sink\r\n",
             "MAIL" => {
                 from = angle_address(&command);
@@ -460,7 +471,14 @@ async fn serve(stream: TcpStream, store: &Store) -> std::io::Result<()> {
             }
             "DATA" => {
                 write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-                let raw = read_data(&mut lines).await?;
+                let raw = match read_data(&mut lines).await {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        tracing::warn!(error = %e, ?recipients, "smtp sink: message refused");
+                        write.write_all(b"552 5.3.4 message too big\r\n").await?;
+                        return Err(e);
+                    }
+                };
                 let mail = Mail::parse(std::mem::take(&mut recipients), from.clone(), &raw);
                 tracing::debug!(to = ?mail.recipients, subject = %mail.subject, "smtp sink: message");
                 store.deliver(&mail);
@@ -481,13 +499,38 @@ async fn serve(stream: TcpStream, store: &Store) -> std::io::Result<()> {
     }
 }
 
-/// Reads a DATA section up to the lone dot, undoing dot-stuffing.
+/// Reads one line of at most `limit` bytes into `line`: `false` at the
+/// end of the stream, an error for a longer line.
+async fn bounded_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<bool> {
+    line.clear();
+    let read = (&mut *reader)
+        .take(limit as u64)
+        .read_until(b'\n', line)
+        .await?;
+    if read == 0 {
+        return Ok(false);
+    }
+    if !line.ends_with(b"\n") && read >= limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a line longer than {limit} bytes"),
+        ));
+    }
+    Ok(true)
+}
+
+/// Reads a DATA section up to the lone dot, undoing dot-stuffing; a
+/// message over [`MAX_MESSAGE`] or a line over [`MAX_TEXT_LINE`] is an
+/// error.
 async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut line = Vec::new();
     loop {
-        line.clear();
-        if lines.read_until(b'\n', &mut line).await? == 0 {
+        if !bounded_line(lines, &mut line, MAX_TEXT_LINE).await? {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         if line == b".\r\n" || line == b".\n" {
@@ -498,6 +541,12 @@ async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io
         } else {
             &line[..]
         };
+        if raw.len() + unstuffed.len() > MAX_MESSAGE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a message over {MAX_MESSAGE} bytes"),
+            ));
+        }
         raw.extend_from_slice(unstuffed);
     }
 }
@@ -575,6 +624,59 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::MailTimeout { .. }), "{err}");
+    }
+
+    /// Sends `commands` to a new sink and returns its replies.
+    async fn session(sink: &MailSink, commands: &[&[u8]]) -> String {
+        let stream = TcpStream::connect(sink.addr()).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        for cmd in commands {
+            // The sink may close as soon as it has refused.
+            if write.write_all(cmd).await.is_err() {
+                break;
+            }
+        }
+        let mut replies = String::new();
+        let mut read = BufReader::new(read);
+        let _ = tokio::time::timeout(Duration::from_secs(5), read.read_to_string(&mut replies))
+            .await
+            .expect("the sink closes within 5 s");
+        replies
+    }
+
+    #[tokio::test]
+    async fn a_command_line_or_a_message_over_the_bounds_is_refused_and_the_session_closed() {
+        let sink = MailSink::start().await.unwrap();
+        let long = format!("HELO {}\r\n", "x".repeat(MAX_COMMAND));
+        let replies = session(&sink, &[long.as_bytes()]).await;
+        assert!(
+            replies.ends_with("500 5.5.2 line too long\r\n"),
+            "{replies}"
+        );
+
+        let line = format!("{}\r\n", "y".repeat(1000));
+        let body = line.repeat(MAX_MESSAGE / line.len() + 1);
+        let replies = session(
+            &sink,
+            &[
+                b"HELO t\r\n",
+                b"MAIL FROM:<f@x.test>\r\n",
+                b"RCPT TO:<big@x.test>\r\n",
+                b"DATA\r\n",
+                body.as_bytes(),
+                b".\r\nQUIT\r\n",
+            ],
+        )
+        .await;
+        assert!(
+            replies.ends_with("552 5.3.4 message too big\r\n"),
+            "{replies}"
+        );
+        let nothing = sink
+            .mailbox("big@x.test")
+            .next(Duration::from_millis(50))
+            .await;
+        assert!(nothing.is_err(), "a refused message is not delivered");
     }
 
     fn mail_to(address: &str) -> Mail {

@@ -14,8 +14,11 @@
 #   loadtests/bench/generators.sh            # ROUNDS=3 DURATION=10 CONNS=32
 #   PARTS="saturating rates" ROUNDS=5 loadtests/bench/generators.sh
 #
-# PARTS picks some of: saturating rates alive nginx memory (all by default;
-# rates takes its rates from the saturating part, and runs it).
+# PARTS picks some of: saturating rates alive nginx tls memory (all by
+# default; rates takes its rates from the saturating part, and runs it).
+# tls is the nginx part over HTTPS: nginx serves a certificate from a
+# throw-away CA that orygate is given with --ca-cert (oha is told
+# --insecure; wrk does not check certificates).
 #
 # Needs docker and the oryd/kratos image (scripts/prepare.sh), oha (cargo
 # install oha), wrk and nginx (Debian: wrk nginx-light), taskset, curl, jq,
@@ -25,11 +28,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-saturating rates alive nginx memory}
+PARTS=${PARTS:-saturating rates alive nginx tls memory}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 part rates && PARTS="$PARTS saturating"
 for p in $PARTS; do
-  case $p in saturating | rates | alive | nginx | memory) ;; *) echo "error: PARTS: no part $p (saturating rates alive nginx memory)" >&2; exit 2 ;; esac
+  case $p in saturating | rates | alive | nginx | tls | memory) ;; *) echo "error: PARTS: no part $p (saturating rates alive nginx tls memory)" >&2; exit 2 ;; esac
 done
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
@@ -39,7 +42,7 @@ IMAGE=oryd/kratos:v1.3.1
 
 die() { echo "error: $*" >&2; exit 1; }
 export PATH="$PATH:/usr/sbin"
-for tool in docker oha wrk nginx taskset curl jq python3; do
+for tool in docker oha wrk nginx openssl taskset curl jq python3; do
   command -v "$tool" >/dev/null || die "$tool is missing (oha: cargo install oha; wrk, nginx: apt-get install wrk nginx-light)"
 done
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scripts/prepare.sh"
@@ -104,9 +107,10 @@ timed() {
 
 # Each prints: rps p50_ms p99_ms requests_sent cpu_s
 run_oha() { # url [rate [--latency-correction]]
-  local rate=()
+  local rate=() tls=()
   [ -n "${2:-}" ] && rate=(-q "$2" ${3:+"$3"})
-  timed oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" "${rate[@]}" -H "X-Session-Token: $token" "$1"
+  [[ $1 == https://* ]] && tls=(--insecure)
+  timed oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" "${rate[@]}" "${tls[@]}" -H "X-Session-Token: $token" "$1"
   jq -r --arg cpu "$(cat "$work/cpu")" \
     '"\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000) \(.statusCodeDistribution | to_entries | map(.value) | add) \($cpu)"' "$work/out"
 }
@@ -133,7 +137,7 @@ run_orygate() { # [rate send-file]
   local rate=() increase=()
   [ -n "${1:-}" ] && rate=(--rate "$1")
   [ -n "${INCREASE:-}" ] && increase=(--increase-rate "$INCREASE")
-  ALLOW_1=1 timed "$ORYGATE" --kratos-url "http://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
+  ALLOW_1=1 timed "$ORYGATE" --kratos-url "${SCHEME:-http}://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
     --profile "${PROFILE:-whoami-api}" -u "${USERS:-$CONNS}" -t "${DURATION}s" --no-smoke -q --out "$work/results" \
     "${rate[@]}" "${increase[@]}"
   local results
@@ -244,9 +248,18 @@ part alive && PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
 
 # nginx in front of Kratos, on Kratos' CPU: /health/alive answered by nginx
 # (a static 200), everything else (orygate's check that the target is
-# Kratos) passed to Kratos.
-if part nginx; then
+# Kratos) passed to Kratos; over plain HTTP on one port, over HTTPS with a
+# certificate from a throw-away CA on another.
+if part nginx || part tls; then
   STUB=$(free_port)
+  TLS=$(free_port)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=orygate bench CA" \
+    -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$work/tls.ext"
+  openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
+    -extfile "$work/tls.ext" -out "$work/tls.pem" 2>/dev/null
   cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 daemon off;
@@ -264,6 +277,9 @@ http {
   upstream kratos { server 127.0.0.1:$PUB; keepalive 4; }
   server {
     listen 127.0.0.1:$STUB;
+    listen 127.0.0.1:$TLS ssl;
+    ssl_certificate $work/tls.pem;
+    ssl_certificate_key $work/tls.key;
     location = /health/alive { default_type application/json; return 200 '{"status":"ok"}'; }
     location / { proxy_pass http://kratos; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
@@ -273,10 +289,14 @@ NGINX
   nginx_pid=$!
   for _ in $(seq 1 20); do curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null && break; sleep 0.25; done
   curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
-  PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
-    three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
-    "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
+  curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$TLS/health/alive" >/dev/null || { cat "$work/nginx-error.log" >&2; die "nginx did not answer on https://127.0.0.1:$TLS"; }
 fi
+part nginx && PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+  three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
+  "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
+part tls && PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+  three_way "The same over HTTPS (TLS 1.3, a keep-alive connection per user): /health/alive answered by nginx on CPU $KRATOS_CPU" tls \
+  "orygate (a browser with its jar per user)" "https://127.0.0.1:$TLS/health/alive"
 
 part memory && {
   echo

@@ -51,8 +51,9 @@ pub struct Context {
     /// The stack's mail sink, when the run started the stack; an existing
     /// deployment's mail goes elsewhere.
     pub mailboxes: Option<Mailboxes>,
-    /// How long one request may take under load.
-    pub request_timeout: Duration,
+    /// How long one request may take under load, and how much of its
+    /// answer is read.
+    pub limits: harness::Limits,
     pub counters: Counters,
     next_seed: AtomicU64,
     /// Kratos' `/health/alive` and its step, built once for the `health`
@@ -81,7 +82,7 @@ impl Context {
             setup: crate::setup::Setup::new(crate::setup::Policy::default()),
             window: crate::window::Window::default(),
             mailboxes,
-            request_timeout,
+            limits: harness::Limits::timeout(request_timeout),
             counters: Counters::default(),
             next_seed: AtomicU64::new(seed),
             agents: Mutex::default(),
@@ -101,6 +102,13 @@ impl Context {
     pub fn with_rate(mut self, rate: Option<f64>, length: std::time::Duration) -> Self {
         self.schedule =
             rate.map(|r| std::sync::Arc::new(crate::schedule::Schedule::new(r).lasting(length)));
+        self
+    }
+
+    /// The same context reading at most `bytes` of an answer's body.
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.limits.body = bytes;
         self
     }
 
@@ -155,12 +163,12 @@ impl Context {
 
     /// A new browser with an empty jar, with the run's request timeout.
     pub fn browser(&self) -> Result<Browser> {
-        Browser::with_timeout(self.request_timeout)
+        Browser::with_limits(self.limits)
     }
 
     /// A new native app, with the run's request timeout.
     pub fn app(&self) -> Result<NativeApp> {
-        NativeApp::with_timeout(self.request_timeout)
+        NativeApp::with_limits(self.limits)
     }
 
     /// Gives Goose user `user` the agent its steps go out with, in place of

@@ -202,6 +202,7 @@ pub fn tag(error: &Error) -> String {
             NoAnswer::Refused => "connection refused".into(),
             NoAnswer::TimedOut => "timed out".into(),
             NoAnswer::Closed => "connection closed".into(),
+            NoAnswer::Tls => "TLS handshake failed".into(),
             NoAnswer::Failed => "request failed".into(),
         },
         Error::MailTimeout { .. } => "no mail in time".into(),

@@ -78,6 +78,9 @@ impl Report {
 /// interrupted before the load).
 pub async fn run(opts: Options) -> Result<Report> {
     let mix = opts.validate()?;
+    if let Some(ca) = &opts.ca_cert {
+        harness::tls::trust_pem_file(ca).map_err(|e| Error::Usage(format!("--ca-cert: {e}")))?;
+    }
     if opts.kratos_url.is_some() && !opts.kratos_env.is_empty() {
         return Err(Error::Usage(
             "--kratos-env configures a fresh stack's Kratos; a deployment given by --kratos-url has its own config".into(),
@@ -277,6 +280,7 @@ fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Con
     .with_hydra(target.hydra())
     .with_rate(rate, opts.duration)
     .with_setup(opts.setup_policy())
+    .with_body_limit(opts.max_body)
 }
 
 fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {

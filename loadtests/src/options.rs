@@ -106,6 +106,16 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
+    /// The most of one answer's body that is read (bytes, or with KiB or
+    /// MiB): a bigger answer fails its step, naming the limit.
+    #[arg(long, env = "ORYGATE_MAX_BODY", default_value = "4MiB", value_parser = size)]
+    pub max_body: usize,
+
+    /// Trust the CA certificates in this PEM file beside the system's, for
+    /// `https://` targets signed by a private CA (a staging deployment).
+    #[arg(long, env = "ORYGATE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Run against this Kratos public URL instead of starting a stack.
     #[arg(long, env = "ORYGATE_KRATOS_URL")]
     pub kratos_url: Option<Url>,
@@ -471,9 +481,38 @@ fn check_target(url: &Url, allow_ory_network: bool) -> Result<()> {
     Ok(())
 }
 
+/// `4MiB`, `512KiB` or a number of bytes.
+fn size(text: &str) -> std::result::Result<usize, String> {
+    let text = text.trim();
+    let (number, unit) = if let Some(n) = text.strip_suffix("MiB") {
+        (n, 1 << 20)
+    } else if let Some(n) = text.strip_suffix("KiB") {
+        (n, 1 << 10)
+    } else {
+        (text, 1)
+    };
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size: write bytes, or e.g. 512KiB or 4MiB"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_bytes_kib_and_mib() {
+        assert_eq!(size("4MiB"), Ok(4 * 1024 * 1024));
+        assert_eq!(size("512KiB"), Ok(512 * 1024));
+        assert_eq!(size("1000"), Ok(1000));
+        assert!(size("0").is_err());
+        assert!(size("4MB").unwrap_err().contains("not a size"));
+        assert_eq!(Options::defaults().max_body, 4 << 20);
+    }
 
     fn options(args: &[&str]) -> Options {
         Options::parse_from(std::iter::once("orygate").chain(args.iter().copied()))

@@ -339,8 +339,9 @@ macro_rules! with_context {
 const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A measured round that runs only inside the window: users that were left
-/// out, or whose window is over, send nothing.
-fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFunction {
+/// out, or whose window is over, send nothing. Every profile's rounds are
+/// wrapped in it; a scenario of a test's own wraps its rounds too.
+pub fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFunction {
     Arc::new(move |user| {
         let ctx = Arc::clone(&ctx);
         let round = Arc::clone(&round);

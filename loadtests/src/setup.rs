@@ -73,6 +73,21 @@ impl Policy {
     }
 }
 
+/// Kratos' ids for a flow that another request replaced or that expired
+/// meanwhile: a start begun again gets a flow of its own.
+const FLOW_GONE: [&str; 2] = ["self_service_flow_replaced", "self_service_flow_expired"];
+
+/// Whether a start that failed with `error` may well succeed when begun
+/// again: a transient failure (see [`harness::Error::is_transient`]), or a
+/// flow gone under it (Kratos' in-memory store replaces flows under
+/// concurrent sign-ups: 410 `self_service_flow_replaced`).
+fn worth_another_start(error: &harness::Error) -> bool {
+    error.is_transient()
+        || error
+            .ory_id()
+            .is_some_and(|id| FLOW_GONE.contains(&id.as_str()))
+}
+
 /// The setup's counts, shared by the users and the window.
 #[derive(Debug)]
 pub struct Setup {
@@ -127,7 +142,7 @@ impl Setup {
         error: &harness::Error,
         in_setup: bool,
     ) -> Option<Duration> {
-        if !in_setup || attempt >= self.policy.attempts || !error.is_transient() {
+        if !in_setup || attempt >= self.policy.attempts || !worth_another_start(error) {
             return None;
         }
         self.retries.fetch_add(1, Ordering::Relaxed);
@@ -264,9 +279,22 @@ mod tests {
         assert!(setup.again(0, 1, &status(500), true).is_some());
         assert!(setup.again(0, 2, &status(503), true).is_some());
         assert_eq!(setup.again(0, 3, &status(500), true), None, "3 tries");
-        assert_eq!(setup.again(0, 1, &status(404), true), None, "for good");
+        let not_found = harness::Error::Status {
+            step: "keto PATCH /admin/relation-tuples".into(),
+            status: 404,
+            error_id: None,
+            message: "Not Found".into(),
+        };
+        assert_eq!(setup.again(0, 1, &not_found, true), None, "for good");
+        let replaced = harness::Error::Status {
+            step: "kratos POST /self-service/verification?flow=%".into(),
+            status: 410,
+            error_id: Some("self_service_flow_replaced".into()),
+            message: "self-service flow replaced".into(),
+        };
+        assert!(setup.again(1, 1, &replaced, true).is_some(), "a flow gone");
         assert_eq!(setup.again(0, 1, &status(500), false), None, "too late");
-        assert_eq!(setup.retries(), 2);
+        assert_eq!(setup.retries(), 3);
     }
 
     #[test]

@@ -42,8 +42,9 @@ pub struct Window {
     /// orygate ended the run itself (its window is over, or its setup
     /// failed): Goose's kill switch was not Ctrl-C.
     ended_by_orygate: AtomicBool,
-    /// When the window opened.
+    /// When the window opened, and when it closes.
     opened: OnceLock<Instant>,
+    closes: OnceLock<Instant>,
     /// How long the setup took, and how many users were ready then.
     setup: OnceLock<(Duration, u64)>,
     /// Why the window never opened.
@@ -56,6 +57,7 @@ impl Default for Window {
             phase: watch::Sender::new(Phase::Setup),
             ended_by_orygate: AtomicBool::new(false),
             opened: OnceLock::new(),
+            closes: OnceLock::new(),
             setup: OnceLock::new(),
             refused: OnceLock::new(),
         }
@@ -67,10 +69,15 @@ impl Window {
         *self.phase.borrow()
     }
 
-    /// Whether measured rounds may send: the window is open, or the open
+    /// Whether measured rounds may send: the window is open (by the
+    /// clock too: its timer wakes a little after its end), or the open
     /// model's last rounds are finishing.
     pub fn sending(&self) -> bool {
-        matches!(self.phase(), Phase::Measuring | Phase::Draining)
+        match self.phase() {
+            Phase::Measuring => self.closes.get().is_some_and(|end| Instant::now() < *end),
+            Phase::Draining => true,
+            Phase::Setup | Phase::Over => false,
+        }
     }
 
     /// Waits until the setup is over (the window opened, or the run gave
@@ -144,6 +151,7 @@ pub async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
     let recorder = &ctx.counters.recorder;
     recorder.start(opened, plan.length, ctx.schedule.is_some());
     let _ = ctx.window.opened.set(opened);
+    let _ = ctx.window.closes.set(opened + plan.length);
     if let Some(schedule) = &ctx.schedule {
         schedule.begin(opened);
     }

@@ -11,6 +11,7 @@ use loadtests::summary::StepSummary;
 use loadtests::{Error, Options, Report, Target};
 
 mod results;
+mod retry;
 mod window;
 
 /// One Goose run at a time in this process.
