@@ -50,7 +50,9 @@ if ! answers; then
   [ "$(id -u)" -eq 0 ] || die "no Docker daemon runs; starting one needs root"
   log=${ORYGATE_DOCKERD_LOG:-/tmp/orygate-dockerd.log}
   say "starting dockerd (no bridge, no iptables); its log: $log"
-  nohup dockerd --bridge=none --iptables=false --ip-masq=false >"$log" 2>&1 &
+  # A session of its own: the daemon outlives the command (or test) that
+  # started it.
+  setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false >"$log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     answers && break
     sleep 1

@@ -28,6 +28,7 @@ pub mod navigate;
 mod overlay;
 mod ports;
 mod postgres;
+mod prepare;
 mod ready;
 pub mod reaper;
 pub mod response;

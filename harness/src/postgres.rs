@@ -169,7 +169,7 @@ impl Drop for Postgres {
 }
 
 /// The newest PostgreSQL server binaries on this machine.
-fn binaries() -> Result<PathBuf> {
+pub(crate) fn binaries() -> Result<PathBuf> {
     let newest = std::fs::read_dir(DEBIAN_ROOT)
         .ok()
         .into_iter()

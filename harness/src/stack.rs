@@ -228,18 +228,15 @@ impl OryStackBuilder {
         for (service, spec) in &self.services {
             crate::config::check(*service, &spec.config_dir, &spec.overlays)?;
         }
-        let docker = crate::images::docker().await?;
-        for (service, spec) in &self.services {
-            tokio::time::timeout(
-                DOCKER_TIMEOUT,
-                crate::images::ensure_present(&docker, *service, &spec.tag),
-            )
-            .await
-            .map_err(|_| Error::Docker {
-                reason: format!("inspect the {service} image: no answer within {DOCKER_TIMEOUT:?}"),
-            })??;
-            tracing::debug!(%service, tag = %spec.tag, "image present");
-        }
+        let needs = crate::prepare::Needs {
+            images: self
+                .services
+                .iter()
+                .map(|(service, spec)| (*service, spec.tag.as_str()))
+                .collect(),
+            postgres: (self.profile == Profile::Load && !self.in_memory) || self.postgres,
+        };
+        crate::prepare::ready(&needs).await?;
         let mail = if self.services.contains_key(&Service::Kratos) {
             Some(MailSink::start().await?)
         } else {
