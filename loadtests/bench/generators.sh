@@ -294,9 +294,14 @@ fi
 part nginx && PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
   three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
   "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
-part tls && PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
-  three_way "The same over HTTPS (TLS 1.3, a keep-alive connection per user): /health/alive answered by nginx on CPU $KRATOS_CPU" tls \
-  "orygate (a browser with its jar per user)" "https://127.0.0.1:$TLS/health/alive"
+if part tls; then
+  PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" \
+    three_way "Saturating over HTTPS: GET /sessions/whoami through nginx's TLS (Kratos the bottleneck)" tlswhoami \
+    "orygate (a session per user)" "https://127.0.0.1:$TLS/sessions/whoami"
+  PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
+    three_way "CPU per request over HTTPS (TLS 1.3, a keep-alive connection per user): /health/alive answered by nginx on CPU $KRATOS_CPU" tls \
+    "orygate (a browser with its jar per user)" "https://127.0.0.1:$TLS/health/alive"
+fi
 
 part memory && {
   echo

@@ -51,7 +51,7 @@ impl<'u> GooseTransport<'u> {
         ctx: &'u Context,
     ) -> std::result::Result<Self, Box<TransactionError>> {
         Ok(Self {
-            agent: ctx.agent(user).map_err(crate::profiles::custom)?,
+            agent: ctx.agent(user).map_err(crate::glue::custom)?,
             sent: Mutex::new(Vec::new()),
             counters: &ctx.counters,
         })

@@ -13,11 +13,10 @@
 
 mod context;
 mod error;
+mod glue;
 mod goose_transport;
 pub mod load;
-mod oauth2;
 pub mod options;
-mod permissions;
 pub mod profiles;
 pub mod record;
 pub mod report;

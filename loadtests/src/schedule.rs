@@ -59,11 +59,6 @@ pub struct Slot {
 pub const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 impl Slot {
-    /// The round's latency if it ended at `done`: from its intended start.
-    pub fn latency(self, done: Instant) -> Duration {
-        done.saturating_duration_since(self.intended)
-    }
-
     /// When the round's latency starts, for a round released at `released`
     /// (by the timer, at or after its intended start) to a user that asked
     /// for it at `asked`. A user waiting for it: from the release, as `oha
@@ -296,90 +291,5 @@ mod tests {
         let a = Achieved::new(250.0, 4950, 20.0);
         assert!((a.achieved_per_s - 247.5).abs() < 1e-9);
         assert!((a.ratio() - 0.99).abs() < 1e-9);
-    }
-
-    /// Sends `rounds` rounds of `schedule` through `users` workers against a
-    /// server that takes `service` per request but stops answering from
-    /// `stall_at` for `stall`; returns each round's latency from its
-    /// intended start (in simulated time).
-    fn simulate(
-        schedule: &Schedule,
-        rounds: usize,
-        users: usize,
-        service: Duration,
-        stall_at: Duration,
-        stall: Duration,
-    ) -> Vec<Duration> {
-        let t0 = Instant::now();
-        let mut free = vec![t0; users];
-        let mut latencies = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
-            let slot = schedule.take(t0).unwrap();
-            // The first user free; the round starts when both it and its
-            // time have come.
-            let (user, at) = free
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, t)| **t)
-                .map(|(i, t)| (i, *t))
-                .unwrap();
-            let sent = at.max(slot.intended);
-            let mut done = sent + service;
-            let (from, to) = (t0 + stall_at, t0 + stall_at + stall);
-            if done > from && sent < to {
-                // Frozen: nothing is answered before the stall ends.
-                done = done.max(to + service);
-            }
-            free[user] = done;
-            latencies.push(slot.latency(done));
-        }
-        latencies
-    }
-
-    /// A 100 ms stall at 1,000 rounds a second shows as about 100 delayed
-    /// rounds, about half of them by more than 50 ms, and not as a gap in
-    /// the count: every round is there.
-    #[test]
-    fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
-        let schedule = Schedule::new(1000.0);
-        let latencies = simulate(
-            &schedule,
-            3000,
-            64,
-            Duration::from_micros(200),
-            Duration::from_secs(1),
-            Duration::from_millis(100),
-        );
-        assert_eq!(latencies.len(), 3000, "no round goes missing");
-        let delayed = latencies
-            .iter()
-            .filter(|l| **l > Duration::from_millis(1))
-            .count();
-        let over_50 = latencies
-            .iter()
-            .filter(|l| **l > Duration::from_millis(50))
-            .count();
-        assert!((95..=105).contains(&delayed), "{delayed} delayed");
-        assert!((45..=55).contains(&over_50), "{over_50} over 50 ms");
-        let worst = latencies.iter().max().unwrap();
-        assert!(*worst >= Duration::from_millis(99), "{worst:?}");
-    }
-
-    /// Too few users to keep up: rounds wait for a user, and that wait is
-    /// latency (a closed model would have sent fewer rounds instead).
-    #[test]
-    fn waiting_for_a_free_user_counts_as_latency() {
-        let schedule = Schedule::new(1000.0);
-        // One user, 2 ms a request: it can do 500 a second.
-        let latencies = simulate(
-            &schedule,
-            1000,
-            1,
-            Duration::from_millis(2),
-            Duration::from_secs(3600),
-            Duration::ZERO,
-        );
-        let last = latencies.last().unwrap();
-        assert!(*last > Duration::from_millis(900), "{last:?}");
     }
 }

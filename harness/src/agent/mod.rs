@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::http1::SendRequest;
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::{ACCEPT, COOKIE, HOST, HeaderValue, SET_COOKIE, USER_AGENT};
-use reqwest::{Client, RequestBuilder, Response, ResponseBuilderExt};
+use reqwest::{Client, Method, RequestBuilder, Response, ResponseBuilderExt};
 use reqwest_cookie_store::CookieStoreMutex;
 use url::{Position, Url};
 
@@ -114,18 +114,19 @@ impl Agent {
 
     /// Sends `request` as `step` and returns the answer, whatever its
     /// status: a request that got no answer is an [`Error::Unanswered`].
-    /// An idempotent request (GET, HEAD) whose connection closed before
-    /// any answer, at once, is sent once more after 100 ms, as a browser
-    /// does (RFC 9110 9.2.2); a POST is not.
+    /// A GET or HEAD whose connection closed before any answer, at once,
+    /// is sent once more after 100 ms, as a browser does (RFC 9110 9.2.2);
+    /// a POST, PUT or DELETE is not.
     pub async fn exchange(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
         let request = request.build().map_err(|source| Error::Http {
             step: step.name().to_owned(),
             source,
         })?;
         let at = authority(request.url()).to_owned();
-        let again = request
-            .method()
-            .is_idempotent()
+        // GET and HEAD only: Hydra's accepts (PUT) and Kratos' DELETEs are
+        // idempotent in RFC 9110's terms but work once, and a second one
+        // answers 404, 409 or 410.
+        let again = matches!(*request.method(), Method::GET | Method::HEAD)
             .then(|| request.try_clone())
             .flatten();
         let began = Instant::now();

@@ -10,8 +10,8 @@ use harness::keto::Relationship;
 use harness::{Error, Keto, Result};
 
 use crate::context::Context;
+use crate::glue::started;
 use crate::goose_transport::GooseTransport;
-use crate::profiles::started;
 
 /// What a user checks, with the answer each must get.
 #[derive(Debug, Clone)]

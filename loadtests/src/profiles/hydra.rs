@@ -12,8 +12,8 @@ use scenarios::clients::register_fixture;
 use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
 
 use crate::context::Context;
+use crate::glue::{custom, started};
 use crate::goose_transport::GooseTransport;
-use crate::profiles::{custom, started};
 
 /// What an `oauth2-code` user keeps: their Kratos account and the client
 /// they sign in to.
