@@ -415,7 +415,14 @@ mod tests {
         let ports = Ports::pick(Service::Keto).unwrap();
         let all = ports.all();
         assert_eq!(all.len(), 4);
+        let distinct: std::collections::BTreeSet<u16> = all.iter().copied().collect();
+        assert_eq!(distinct.len(), 4, "four different ports: {all:?}");
         let endpoints = Endpoints::local(Service::Keto, &ports);
+        for url in [&endpoints.public, &endpoints.admin] {
+            assert_eq!(url.scheme(), "http", "{url}");
+            assert_eq!(url.host_str(), Some("127.0.0.1"), "{url}");
+            assert_eq!(url.path(), "/", "{url}");
+        }
         assert_eq!(endpoints.public.port(), Some(all[0]), "read API");
         assert_eq!(endpoints.admin.port(), Some(all[1]), "write API");
     }

@@ -12,6 +12,9 @@ use loadtests::{Error, Options, Report, Target};
 
 mod results;
 mod retry;
+mod schedule;
+mod server;
+mod smoke;
 mod window;
 
 /// One Goose run at a time in this process.
@@ -160,7 +163,9 @@ async fn every_whoami_answers_for_its_own_user_by_cookie_and_by_token() {
     assert_eq!(report.results.load.as_ref().unwrap().setup_failures, 0);
     // Only whoami is measured: sign-up and login happened at the start.
     assert_eq!(steps(&report).len(), 1, "{table}");
-    assert!(whoami.p50_ms > 0.0 && whoami.p50_ms <= whoami.p99_ms);
+    // Every recorded request is in a second of the timeline.
+    let seconds: u64 = whoami.timeline.iter().map(|i| i.requests).sum();
+    assert_eq!(seconds, whoami.requests, "{table}");
 }
 
 #[tokio::test]
@@ -532,8 +537,11 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
             "oauth2-code=1,client-credentials=1,introspect=1",
             "--users",
             "3",
+            // Hydra makes its ID token signing key at the first consent
+            // (seconds on a busy machine): the window outlasts that round
+            // and holds whole ones after it.
             "--duration",
-            "3s",
+            "6s",
         ],
     )
     .await
@@ -625,13 +633,25 @@ async fn a_sweep_measures_each_rate_of_its_plan() {
     assert!(report.results.load.is_none());
     let asked: Vec<f64> = sweep.steps.iter().map(|s| s.asked_per_s).collect();
     assert_eq!(asked, [15.0, 30.0]);
-    for step in &sweep.steps {
+    // Each rate holds exactly when its own numbers keep the objective
+    // asked on the command line: p99 within 2 s, failures within 1 %
+    // of its rounds, and 95 % of the asked rate achieved.
+    // 15 and 30 a second for 2 s: 30 and 60 rounds.
+    for (step, expected) in sweep.steps.iter().zip([30u64, 60]) {
         assert!(step.rounds > 0 && step.failures == 0, "{step:?}");
-        assert!(step.p50_ms <= step.p99_ms, "{step:?}");
+        let keeps = step.p99_ms <= 2000.0
+            && step.failures * 100 <= step.rounds
+            && step.achieved_per_s >= 0.95 * step.asked_per_s;
+        assert_eq!(step.holds, keeps, "{step:?}");
+        assert!(
+            step.rounds.abs_diff(expected) <= 1,
+            "{} rounds at {}/s for 2 s: {step:?}",
+            step.rounds,
+            step.asked_per_s
+        );
     }
-    // Whether a rate holds depends on the machine (a busy one starts the
-    // users late and leaves a short window); the capacity must be the
-    // last rate that held before the first that did not.
+    // The capacity is the last rate that held before the first that did
+    // not.
     let held = sweep
         .steps
         .iter()

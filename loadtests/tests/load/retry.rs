@@ -4,89 +4,16 @@
 //! connection of the requests it is told to.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use goose::goose::{Scenario, Transaction, TransactionFunction};
 use harness::{Browser, Error, Expect, NoAnswer, Step, Transport};
 use loadtests::{Context, GooseTransport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use url::Url;
 
+use super::server::Scripted as Closing;
 use super::{ONE_RUN, init_tracing, options};
-
-/// A server on 127.0.0.1 that closes the connection of the next
-/// `close_next` requests without answering and answers the others 200.
-struct Closing {
-    url: Url,
-    requests: Arc<AtomicUsize>,
-    close_next: Arc<AtomicUsize>,
-}
-
-impl Closing {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let close_next = Arc::new(AtomicUsize::new(0));
-        let (seen, closing) = (Arc::clone(&requests), Arc::clone(&close_next));
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let (seen, closing) = (Arc::clone(&seen), Arc::clone(&closing));
-                tokio::spawn(async move {
-                    let mut buffer = Vec::new();
-                    while read_request(&mut stream, &mut buffer).await {
-                        seen.fetch_add(1, Ordering::SeqCst);
-                        let close = closing
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                            .is_ok();
-                        if close {
-                            return;
-                        }
-                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(ok).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Self {
-            url,
-            requests,
-            close_next,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-/// Reads one request (its head and a `content-length` body); `false`
-/// when the client closed.
-async fn read_request(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> bool {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buffer.len() >= end + 4 + length {
-                buffer.drain(..end + 4 + length);
-                return true;
-            }
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
 
 fn get(url: &Url) -> Step {
     Step::get("test", url).expecting(Expect::Status(200))
@@ -100,7 +27,7 @@ fn post(url: &Url) -> Step {
 /// and fails as closed.
 #[tokio::test]
 async fn a_browser_sends_a_get_closed_unanswered_again_once_and_a_post_not() {
-    let server = Closing::start().await;
+    let server = Closing::start(|_| Duration::ZERO).await;
     let browser = Browser::new().unwrap();
     server.close_next.store(1, Ordering::SeqCst);
     browser
@@ -164,7 +91,7 @@ async fn under_load(server: &Closing, step: Step) -> (u64, u64, u64) {
             t.finish(answered)
         })
     });
-    let send = loadtests::profiles::in_window(Arc::clone(&ctx), send);
+    let send = loadtests::profiles::round(&ctx, "closing", send);
     let scenario = Scenario::new("closing")
         .set_host(server.url.as_str())
         .register_transaction(Transaction::new(start).set_on_start())
@@ -188,7 +115,7 @@ async fn under_load(server: &Closing, step: Step) -> (u64, u64, u64) {
 /// succeeded; a POST's is not sent again and counts as a failure.
 #[tokio::test]
 async fn a_goose_user_sends_a_get_closed_unanswered_again_once_and_a_post_not() {
-    let server = Closing::start().await;
+    let server = Closing::start(|_| Duration::ZERO).await;
     let _turn = ONE_RUN.lock().await;
     init_tracing();
 

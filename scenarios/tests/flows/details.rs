@@ -172,27 +172,74 @@ async fn an_unknown_flow_and_a_form_of_the_wrong_type_are_refused() {
     .await
     .expect_err("no such flow");
     assert_eq!(unknown.status(), Some(404), "{unknown}");
+    assert!(
+        unknown
+            .to_string()
+            .contains("Unable to locate the resource"),
+        "{unknown}"
+    );
 
-    // The login form as plain text instead of a form or JSON.
+    // A whole, valid login form (its CSRF token, a verified person's
+    // identifier and password) sent as plain text: refused for its type.
+    let (person, _) = signed_in(stack, seed("wrong_content_type")).await;
+    let p = &person.person;
     let flow = ok(
         stack,
         flows::start_browser(&browser, &kratos, Kind::Login).await,
     )
     .await;
+    let csrf = flow.csrf_token().expect("a CSRF token").to_owned();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("method", "password"),
+        ("identifier", p.email.as_str()),
+        ("password", p.password.as_str()),
+    ];
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let (url, step) = flows::action(&flow, Expect::Status(400)).unwrap();
     let refused = browser
-        .send(
+        .agent()
+        .exchange(
             &step,
             browser
                 .client()
-                .post(url)
+                .post(url.clone())
                 .header("Content-Type", "text/plain")
                 .header("Accept", "application/json")
-                .body("identifier=a&password=b"),
+                .body(body.clone()),
         )
-        .await;
-    assert!(refused.is_ok(), "expected a 400: {:?}", refused.err());
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let again: harness::kratos::Flow = refused.json().await.unwrap();
+    let (id, reason) = again.messages().into_iter().next().expect("a message");
+    assert_eq!(id, 4000001, "{reason}");
+    assert!(
+        reason.contains("unknown HTTP Header \"Content-Type: text/plain\""),
+        "{reason}"
+    );
     kratos.whoami_refused(&browser, None).await.unwrap();
+
+    // The same form, as the form it is, signs the person in.
+    let (url, step) = flows::action(&flow, Expect::Redirect).unwrap();
+    ok(
+        stack,
+        browser
+            .send(
+                &step,
+                browser
+                    .client()
+                    .post(url)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body),
+            )
+            .await
+            .map(drop),
+    )
+    .await;
+    ok(stack, kratos.whoami(&browser, None).await).await;
 }
 
 #[tokio::test]

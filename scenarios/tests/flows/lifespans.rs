@@ -1,5 +1,5 @@
 //! What expires, against Kratos with the short lifespans of
-//! `fixtures/kratos/short-lifespans/` (3 s): flows, codes, and the
+//! `fixtures/kratos/short-lifespans/` (8 s): flows, codes, and the
 //! freshness a privileged change needs.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use scenarios::journey;
 use crate::support::{ok, seed, user};
 
 /// Longer than every lifespan of the overlay.
-const OUTLIVE: Duration = Duration::from_millis(3500);
+const OUTLIVE: Duration = Duration::from_millis(8500);
 
 /// The short-lifespans profile, shared by this file's tests.
 async fn short_lived_stack() -> &'static OryStack {
@@ -19,7 +19,7 @@ async fn short_lived_stack() -> &'static OryStack {
 }
 
 /// A verified account made through the admin API: signing up by mail
-/// would race the 3 s codes of this profile.
+/// would race the 8 s codes of this profile.
 async fn verified_account(stack: &OryStack, person: &scenarios::Person) {
     let admin = NativeApp::new().unwrap();
     ok(

@@ -1,0 +1,117 @@
+//! The open model as real runs record it (the profiles' own round, the
+//! recorder): a stall of the server, and too few users for the rate, both
+//! show as latency of the rounds they delayed, counted from each round's
+//! intended start, while each request's own latency stays short; no round
+//! goes missing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use goose::goose::{Scenario, Transaction, TransactionFunction};
+use harness::{Expect, Step, Transport};
+use loadtests::summary::StepSummary;
+use loadtests::{Context, GooseTransport};
+
+use super::server::Scripted;
+use super::{ONE_RUN, init_tracing, options};
+
+/// One user at `rate` rounds a second for `seconds`, each round one GET to
+/// `server`: the round step and the request step.
+async fn open_model(server: &Scripted, rate: f64, seconds: u64) -> (StepSummary, StepSummary) {
+    let length = Duration::from_secs(seconds);
+    let ctx = Arc::new(
+        Context::new(
+            harness::Kratos::public_only(server.url.clone()),
+            None,
+            1,
+            Duration::from_secs(10),
+        )
+        .with_rate(Some(rate), length),
+    );
+    let seat = Arc::clone(&ctx);
+    let start: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&seat);
+        Box::pin(async move {
+            let browser = ctx.browser().unwrap();
+            ctx.seat(user, browser.agent());
+            ctx.start_over(user.weighted_users_index, &Ok(())).await;
+            Ok(())
+        })
+    });
+    let (sender, url) = (Arc::clone(&ctx), server.url.clone());
+    let get: TransactionFunction = Arc::new(move |user| {
+        let (ctx, url) = (Arc::clone(&sender), url.clone());
+        Box::pin(async move {
+            let t = GooseTransport::new(user, &ctx)?;
+            let step = Step::get("test", &url).expecting(Expect::Status(200));
+            let answered = t.send(&step, t.client().get(url)).await.map(drop);
+            t.finish(answered)
+        })
+    });
+    let round = loadtests::profiles::round(&ctx, "test", get);
+    let scenario = Scenario::new("test")
+        .set_host(server.url.as_str())
+        .register_transaction(Transaction::new(start).set_on_start())
+        .register_transaction(Transaction::new(round));
+    let opts = options(&["--users", "1", "--duration", &format!("{seconds}s")]);
+    let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = loadtests::summary::render(&run.steps);
+    let find = |name: &str| {
+        run.steps
+            .iter()
+            .find(|s| s.step == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {name}:\n{table}"))
+    };
+    (
+        find("test ROUND [from intended start]"),
+        find("test GET /x"),
+    )
+}
+
+/// 50 rounds a second for 2 s; the server holds its 21st answer 300 ms.
+/// The one user cannot start the rounds due meanwhile: about 15 wait, and
+/// each counts its wait, while only one request was slow.
+#[tokio::test]
+async fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
+    let server = Scripted::start(|n| {
+        if n == 20 {
+            Duration::from_millis(300)
+        } else {
+            Duration::ZERO
+        }
+    })
+    .await;
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let (rounds, requests) = open_model(&server, 50.0, 2).await;
+    assert_eq!(
+        rounds.requests, 100,
+        "every round of 2 s at 50/s, none missing"
+    );
+    assert_eq!(rounds.failures, 0);
+    // Sorted, the delayed rounds waited 300, 280, 260, ... ms: the 5th
+    // longest about 220 ms, the 10th about 120 ms.
+    assert!(rounds.p95_ms >= 150.0, "rounds {rounds:?}");
+    assert!(rounds.max_ms >= 290.0, "rounds {rounds:?}");
+    // The requests themselves: one slow, the rest quick.
+    assert!(requests.max_ms >= 290.0, "requests {requests:?}");
+    assert!(requests.p95_ms < 50.0, "requests {requests:?}");
+}
+
+/// 200 rounds a second for 1 s to one user whose every request takes
+/// 10 ms: it serves 100 a second, so the rounds queue and each waits for
+/// the user longer than the one before; the last about a second.
+#[tokio::test]
+async fn waiting_for_a_free_user_counts_as_latency() {
+    let server = Scripted::start(|_| Duration::from_millis(10)).await;
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let (rounds, requests) = open_model(&server, 200.0, 1).await;
+    assert_eq!(rounds.requests, 200, "every round asked, served late");
+    assert!(rounds.p50_ms >= 300.0, "rounds {rounds:?}");
+    assert!(rounds.max_ms >= 800.0, "rounds {rounds:?}");
+    assert!(requests.p99_ms < 100.0, "requests {requests:?}");
+}
