@@ -23,14 +23,13 @@ pub type Cookie = cookie_store::Cookie<'static>;
 /// The settings every orygate client shares: no redirects followed, no
 /// proxy, the process's one TLS configuration. The clients only build
 /// requests: their [`Agent`]s send them.
-pub fn client_builder() -> Result<ClientBuilder> {
-    let tls = crate::tls::config()?;
-    Ok(Client::builder()
-        .tls_backend_preconfigured((*tls).clone())
+pub fn client_builder() -> ClientBuilder {
+    Client::builder()
+        .tls_backend_preconfigured(crate::tls::for_building())
         .redirect(reqwest::redirect::Policy::none())
         // Loopback only: never route through a proxy from the environment.
         .no_proxy()
-        .user_agent(USER_AGENT))
+        .user_agent(USER_AGENT)
 }
 
 fn build(builder: ClientBuilder, what: &str) -> Result<Client> {
@@ -68,9 +67,9 @@ impl Browser {
     /// of its own.
     pub fn with_limits(limits: Limits) -> Result<Self> {
         let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
-        let builder = client_builder()?.cookie_provider(Arc::clone(&jar));
+        let builder = client_builder().cookie_provider(Arc::clone(&jar));
         let client = build(builder, "browser")?;
-        let agent = Agent::new(client, Some(Arc::clone(&jar)), limits, USER_AGENT)?;
+        let agent = Agent::new(client, Some(Arc::clone(&jar)), limits, USER_AGENT);
         Ok(Self { agent, jar })
     }
 
@@ -116,9 +115,9 @@ impl NativeApp {
 
     /// An app whose requests keep to `limits`.
     pub fn with_limits(limits: Limits) -> Result<Self> {
-        let client = build(client_builder()?, "native app")?;
+        let client = build(client_builder(), "native app")?;
         Ok(Self {
-            agent: Agent::new(client, None, limits, USER_AGENT)?,
+            agent: Agent::new(client, None, limits, USER_AGENT),
         })
     }
 

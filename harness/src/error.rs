@@ -192,6 +192,18 @@ impl Error {
         }
     }
 
+    /// The limit an answer's body went over, when that is what failed.
+    pub fn body_too_large(&self) -> Option<usize> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(large) = e.downcast_ref::<crate::agent::TooLarge>() {
+                return Some(large.limit);
+            }
+            cause = e.source();
+        }
+        None
+    }
+
     /// The HTTP status of a rejected request.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -218,18 +230,23 @@ impl Error {
     /// 408, a store that was busy with another write (Kratos' in-memory
     /// SQLite answers 400 or 500 "database table is locked", PostgreSQL
     /// "could not serialize access"), or mail that has not arrived yet. A
-    /// 4xx otherwise, a rejected flow or an answer of the wrong shape is
-    /// the same the next time: not transient.
+    /// 4xx otherwise, a rejected flow, an answer of the wrong shape, a
+    /// certificate not trusted or a body over the limit is the same the
+    /// next time: not transient.
     pub fn is_transient(&self) -> bool {
         let transient_status = |status: u16| status >= 500 || status == 429 || status == 408;
         match self {
-            Self::Unanswered { .. } | Self::MailTimeout { .. } => true,
+            Self::Unanswered { failure, .. } => *failure != NoAnswer::Tls,
+            Self::MailTimeout { .. } => true,
             Self::Status {
                 status, message, ..
             } => transient_status(*status) || is_contention(message),
-            Self::Http { source, .. } => source
-                .status()
-                .is_none_or(|status| transient_status(status.as_u16())),
+            Self::Http { source, .. } => {
+                self.body_too_large().is_none()
+                    && source
+                        .status()
+                        .is_none_or(|status| transient_status(status.as_u16()))
+            }
             _ => false,
         }
     }
@@ -341,6 +358,13 @@ mod tests {
             source: "connection refused".into(),
         };
         assert!(refused.is_transient());
+        let untrusted = Error::Unanswered {
+            step: "kratos GET /health/alive".into(),
+            at: "127.0.0.1:1".into(),
+            failure: NoAnswer::Tls,
+            source: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(!untrusted.is_transient());
         let late = Error::MailTimeout {
             address: "a@example.org".into(),
             timeout: Duration::from_secs(1),

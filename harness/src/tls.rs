@@ -66,6 +66,23 @@ pub(crate) fn config() -> Result<Arc<ClientConfig>> {
     Ok(config)
 }
 
+/// A configuration for reqwest's clients, which only build requests (the
+/// agents send them): one that trusts nothing, so that building a client
+/// never reads the system's certificates.
+pub(crate) fn for_building() -> ClientConfig {
+    static EMPTY: std::sync::OnceLock<ClientConfig> = std::sync::OnceLock::new();
+    EMPTY
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("the default provider supports the default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+        .clone()
+}
+
 fn build(extra: &[CertificateDer<'static>]) -> Result<ClientConfig> {
     let failed = |reason: String| Error::Config {
         path: "TLS".into(),

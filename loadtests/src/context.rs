@@ -123,8 +123,7 @@ impl Context {
     /// left out of the window), then waits for the setup to end: every
     /// scenario's on-start transaction ends with this.
     pub async fn start_over(&self, user: usize, outcome: &Result<()>) {
-        let in_setup = self.window.phase() == crate::window::Phase::Setup;
-        self.setup.finish(user, outcome, in_setup);
+        self.setup.finish(user, outcome);
         self.window.setup_over().await;
     }
 

@@ -195,6 +195,7 @@ pub fn tag(error: &Error) -> String {
             let ids: Vec<String> = messages.iter().map(|(id, _)| id.to_string()).collect();
             format!("flow rejected ({})", ids.join(", "))
         }
+        Error::Http { .. } if error.body_too_large().is_some() => "body over the limit".into(),
         Error::Http { source, .. } if source.is_timeout() => "timed out".into(),
         Error::Http { source, .. } if source.is_connect() => "connection refused".into(),
         Error::Http { .. } => "request failed".into(),

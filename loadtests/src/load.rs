@@ -82,6 +82,9 @@ pub async fn run_scenarios(
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     ctx.setup.expect(opts.users);
+    // The last run ended by the kill switch too: the window's control must
+    // not take that for a Ctrl-C before Goose clears it.
+    goose::reset_killswitch();
     let control = tokio::spawn(crate::window::control(
         Arc::clone(ctx),
         crate::window::Plan {
@@ -101,6 +104,9 @@ pub async fn run_scenarios(
     progress.finish();
     sigterm.abort();
     metrics?;
+    if interrupted && ctx.window.opened().is_none() {
+        return Err(Error::Interrupted("the users' start"));
+    }
     if let Some(why) = ctx.window.refused() {
         return Err(Error::Setup(why.to_owned()));
     }

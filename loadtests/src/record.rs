@@ -2,8 +2,9 @@
 //! request's latency in an `HdrHistogram` (and one per second for the
 //! timeline), the answers by status, and the failures by kind. Goose runs
 //! the users; the numbers are these, over the measured window (see
-//! [`crate::window`]): requests that end inside it, and in the open model
-//! also the last rounds intended inside it that end after it.
+//! [`crate::window`]): every request that started inside it, to its end
+//! (an answer, or a timeout), and the open model's rounds intended inside
+//! it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -25,9 +26,6 @@ pub struct Recorder {
 struct Span {
     since: Instant,
     length: Duration,
-    /// Requests that end after the window still count until the recorder
-    /// stops (the open model's last rounds).
-    drains: bool,
 }
 
 impl Span {
@@ -65,19 +63,15 @@ pub struct Outcome<'a> {
 }
 
 impl Recorder {
-    /// The window opens `at` for `length`; with `drains`, requests that
-    /// end after it still count until [`Recorder::stop`]. Once; later
-    /// calls change nothing.
-    pub fn start(&self, at: Instant, length: Duration, drains: bool) {
-        let _ = self.window.set(Span {
-            since: at,
-            length,
-            drains,
-        });
+    /// The window opens `at` for `length`. Once; later calls change
+    /// nothing.
+    pub fn start(&self, at: Instant, length: Duration) {
+        let _ = self.window.set(Span { since: at, length });
     }
 
-    /// Nothing is recorded after this; a stop before the window's end
-    /// (Ctrl-C) cuts the window there. Once; later calls change nothing.
+    /// Nothing that ends after this is recorded (the drain is over); a
+    /// stop before the window's end (Ctrl-C) cuts the window there. Once;
+    /// later calls change nothing.
     pub fn stop(&self, at: Instant) {
         let _ = self.until.set(at);
     }
@@ -100,15 +94,19 @@ impl Recorder {
     }
 
     /// Records a request of `step` that ended `at`; returns whether it was
-    /// recorded (it was if it ended inside the window, or after it while
-    /// the open model's last rounds drain).
+    /// recorded: it was if it started inside the window (`at` less its
+    /// latency, the intended start for an open-model round) and ended
+    /// before the recorder stopped.
     pub fn record(&self, step: &str, at: Instant, outcome: Outcome<'_>) -> bool {
         let Some(window) = self.window.get().copied() else {
             return false;
         };
+        let started = outcome
+            .latency
+            .and_then(|latency| at.checked_sub(latency))
+            .unwrap_or(at);
         let stopped = self.until.get().is_some_and(|until| at > *until);
-        let late = at > window.end() && !window.drains;
-        if at < window.since || stopped || late {
+        if started < window.since || started > window.end() || stopped {
             return false;
         }
         let second = u32::try_from(at.duration_since(window.since).as_secs())
@@ -213,37 +211,46 @@ mod tests {
     }
 
     #[test]
-    fn only_the_measured_window_counts() {
+    fn only_what_started_inside_the_window_counts_to_its_end() {
         let r = Recorder::default();
         let t0 = Instant::now();
         let ms = |ms: u64| t0 + Duration::from_millis(ms);
         assert!(!r.record("s", t0, ok(1)), "before the start");
-        r.start(t0, Duration::from_secs(3), false);
+        r.start(t0, Duration::from_secs(3));
+        assert!(!r.record("s", ms(1), ok(2)), "started before the window");
         assert!(r.record("s", ms(10), ok(2)));
         assert!(r.record("s", ms(2500), ok(4)));
         assert!(r.record("s", ms(900), ok(3)), "late, out of order");
         assert!(
-            !r.record("s", ms(3001), ok(1)),
-            "after the window, before the stop (the timer fires late)"
+            !r.record("s", ms(3003), ok(2)),
+            "started after the window (its timer fires late)"
+        );
+        assert!(
+            r.record("s", ms(3001), ok(3)),
+            "started inside, ended after"
         );
         r.stop(ms(3002));
         assert!(
             r.record("s", ms(2999), ok(3)),
             "ended inside, recorded after"
         );
-        assert!(!r.record("s", ms(4000), ok(1)), "after the stop");
+        assert!(!r.record("s", ms(3500), ok(1000)), "ended after the stop");
         let s = &r.summaries()[0];
-        assert_eq!(s.requests, 4);
+        assert_eq!(s.requests, 5);
         let seconds: Vec<(u32, u64)> = s.timeline.iter().map(|i| (i.second, i.requests)).collect();
-        assert_eq!(seconds, [(0, 2), (2, 2)]);
+        assert_eq!(
+            seconds,
+            [(0, 2), (2, 3)],
+            "one that ended after counts in the last"
+        );
         assert!((r.seconds() - 3.0).abs() < 1e-9, "the window, not the stop");
         assert!(
-            (s.rps - 4.0 / 3.0).abs() < 1e-9,
-            "4 requests over 3 s: {}",
+            (s.rps - 5.0 / 3.0).abs() < 1e-9,
+            "5 requests over 3 s: {}",
             s.rps
         );
         assert!((s.p50_ms - 3.0).abs() < 0.01, "{}", s.p50_ms);
-        assert_eq!(s.statuses, [(200, 4)]);
+        assert_eq!(s.statuses, [(200, 5)]);
     }
 
     #[test]
@@ -251,7 +258,7 @@ mod tests {
         let r = Recorder::default();
         let t0 = Instant::now();
         let ms = |ms: u64| t0 + Duration::from_millis(ms);
-        r.start(t0, Duration::from_millis(2500), true);
+        r.start(t0, Duration::from_millis(2500));
         assert!(r.record("s", ms(2600), ok(400)), "a round that ran over");
         r.stop(ms(2500));
         assert!(!r.record("s", ms(2700), ok(1)), "after the stop");
@@ -264,7 +271,7 @@ mod tests {
     fn a_window_stopped_early_measures_until_its_stop() {
         let r = Recorder::default();
         let t0 = Instant::now();
-        r.start(t0, Duration::from_secs(10), false);
+        r.start(t0, Duration::from_secs(10));
         r.stop(t0 + Duration::from_millis(1200));
         assert!((r.seconds() - 1.2).abs() < 1e-9);
     }
@@ -273,15 +280,16 @@ mod tests {
     fn failures_count_by_kind_and_an_overturn_keeps_the_latency() {
         let r = Recorder::default();
         let t0 = Instant::now();
-        r.start(t0, Duration::from_secs(1), false);
+        r.start(t0, Duration::from_secs(1));
         let failed = Outcome {
             latency: None,
             status: None,
             error: Some("connection refused"),
         };
-        r.record("s", t0, ok(5));
-        r.record("s", t0, failed);
-        r.overturn("s", t0, "flow rejected (4000006)");
+        let ended = t0 + Duration::from_millis(10);
+        assert!(r.record("s", ended, ok(5)));
+        assert!(r.record("s", ended, failed));
+        r.overturn("s", ended, "flow rejected (4000006)");
         let s = &r.summaries()[0];
         assert_eq!((s.requests, s.failures), (2, 2));
         assert_eq!(s.latency.len(), 1, "nothing was sent for the second");

@@ -131,9 +131,13 @@ impl Schedule {
         due.recv_async().await.ok()
     }
 
-    /// Notes that a round ended at `at`.
-    pub fn done(&self, at: Instant) {
+    /// Notes that a round ended at `at`, `counted` if the recorder kept it
+    /// (only counted rounds stretch the span the achieved rate is over).
+    pub fn done(&self, at: Instant, counted: bool) {
         self.finished.fetch_add(1, Ordering::Relaxed);
+        if !counted {
+            return;
+        }
         if let Some(start) = self.plan.start.get() {
             let nanos =
                 u64::try_from(at.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX);
@@ -238,9 +242,13 @@ mod tests {
         let short = Schedule::new(10.0).lasting(Duration::from_secs(2));
         assert!(short.until_last_round().abs() < f64::EPSILON);
         assert_eq!((0..30).filter_map(|_| short.take(t0)).count(), 20);
-        short.done(t0 + Duration::from_millis(2300));
-        short.done(t0 + Duration::from_millis(1700));
-        assert!((short.until_last_round() - 2.3).abs() < 1e-9);
+        short.done(t0 + Duration::from_millis(2300), true);
+        short.done(t0 + Duration::from_millis(1700), true);
+        short.done(t0 + Duration::from_secs(9), false);
+        assert!(
+            (short.until_last_round() - 2.3).abs() < 1e-9,
+            "counted rounds only"
+        );
     }
 
     #[test]
@@ -278,7 +286,7 @@ mod tests {
         assert_eq!(late.len(), 50, "250 ms at 200 a second");
         assert!(!schedule.drained(), "none of its rounds ended");
         for _ in 0..50 {
-            schedule.done(Instant::now());
+            schedule.done(Instant::now(), true);
         }
         assert!(schedule.drained());
         late.sort();

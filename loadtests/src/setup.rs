@@ -92,6 +92,10 @@ fn worth_another_start(error: &harness::Error) -> bool {
 #[derive(Debug)]
 pub struct Setup {
     pub policy: Policy,
+    /// Whether starts still count: closed when the window opens (or the
+    /// run gives up), under the same lock that counts a start ready, so a
+    /// user is ready before the window opens or left out.
+    open: Mutex<bool>,
     permits: Semaphore,
     users: AtomicUsize,
     ready: AtomicU64,
@@ -106,6 +110,7 @@ pub struct Setup {
 impl Setup {
     pub fn new(policy: Policy) -> Self {
         Self {
+            open: Mutex::new(true),
             permits: Semaphore::new(policy.concurrency.max(1)),
             policy,
             users: AtomicUsize::new(0),
@@ -132,17 +137,24 @@ impl Setup {
         self.permits.acquire().await.ok()
     }
 
+    /// Whether starts still count (the window has not opened).
+    pub fn is_open(&self) -> bool {
+        *self.open.lock().expect("setup lock")
+    }
+
+    /// Ends the setup: no start counts as ready after this. Returns the
+    /// users ready.
+    pub fn close(&self) -> u64 {
+        let mut open = self.open.lock().expect("setup lock");
+        *open = false;
+        self.ready()
+    }
+
     /// After a failed try `attempt` of `user`'s start: the pause before
     /// the next try, or `None` when the failure is for good, the tries are
     /// spent, or the setup is over.
-    pub fn again(
-        &self,
-        user: usize,
-        attempt: u32,
-        error: &harness::Error,
-        in_setup: bool,
-    ) -> Option<Duration> {
-        if !in_setup || attempt >= self.policy.attempts || !worth_another_start(error) {
+    pub fn again(&self, user: usize, attempt: u32, error: &harness::Error) -> Option<Duration> {
+        if attempt >= self.policy.attempts || !worth_another_start(error) || !self.is_open() {
             return None;
         }
         self.retries.fetch_add(1, Ordering::Relaxed);
@@ -151,16 +163,21 @@ impl Setup {
     }
 
     /// Counts `user`'s start as over: ready if it succeeded while the
-    /// setup still ran, else left out of the window (with the first error
+    /// setup was open, else left out of the window (with the first error
     /// kept for the summary).
-    pub fn finish(&self, user: usize, outcome: &harness::Result<()>, in_setup: bool) {
+    pub fn finish(&self, user: usize, outcome: &harness::Result<()>) {
+        let open = self.open.lock().expect("setup lock");
         match outcome {
-            Ok(()) if in_setup => {
+            Ok(()) if *open => {
                 self.ready.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(()) => self.leave_out(user),
+            Ok(()) => {
+                drop(open);
+                self.leave_out(user);
+            }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
+                drop(open);
                 let mut first = self.first_error.lock().expect("setup error lock");
                 if first.is_none() {
                     tracing::warn!(%error, "a user's start failed");
@@ -172,7 +189,8 @@ impl Setup {
         }
     }
 
-    fn leave_out(&self, user: usize) {
+    /// Keeps `user` out of the window: its start came too late.
+    pub fn leave_out(&self, user: usize) {
         self.left_out.lock().expect("left-out lock").insert(user);
         self.any_left_out.store(true, Ordering::Relaxed);
     }
@@ -276,24 +294,25 @@ mod tests {
     #[test]
     fn a_transient_failure_is_tried_again_until_the_tries_are_spent() {
         let setup = Setup::new(policy(3, 90.0));
-        assert!(setup.again(0, 1, &status(500), true).is_some());
-        assert!(setup.again(0, 2, &status(503), true).is_some());
-        assert_eq!(setup.again(0, 3, &status(500), true), None, "3 tries");
+        assert!(setup.again(0, 1, &status(500)).is_some());
+        assert!(setup.again(0, 2, &status(503)).is_some());
+        assert_eq!(setup.again(0, 3, &status(500)), None, "3 tries");
         let not_found = harness::Error::Status {
             step: "keto PATCH /admin/relation-tuples".into(),
             status: 404,
             error_id: None,
             message: "Not Found".into(),
         };
-        assert_eq!(setup.again(0, 1, &not_found, true), None, "for good");
+        assert_eq!(setup.again(0, 1, &not_found), None, "for good");
         let replaced = harness::Error::Status {
             step: "kratos POST /self-service/verification?flow=%".into(),
             status: 410,
             error_id: Some("self_service_flow_replaced".into()),
             message: "self-service flow replaced".into(),
         };
-        assert!(setup.again(1, 1, &replaced, true).is_some(), "a flow gone");
-        assert_eq!(setup.again(0, 1, &status(500), false), None, "too late");
+        assert!(setup.again(1, 1, &replaced).is_some(), "a flow gone");
+        assert_eq!(setup.close(), 0);
+        assert_eq!(setup.again(0, 1, &status(500)), None, "too late");
         assert_eq!(setup.retries(), 3);
     }
 
@@ -301,9 +320,9 @@ mod tests {
     fn users_that_failed_or_came_late_are_left_out_and_the_first_error_kept() {
         let setup = Setup::new(policy(3, 90.0));
         setup.expect(4);
-        setup.finish(0, &Ok(()), true);
-        setup.finish(1, &Err(status(404)), true);
-        setup.finish(2, &Err(status(500)), true);
+        setup.finish(0, &Ok(()));
+        setup.finish(1, &Err(status(404)));
+        setup.finish(2, &Err(status(500)));
         assert!(!setup.is_left_out(0));
         assert!(setup.is_left_out(1) && setup.is_left_out(2));
         assert_eq!((setup.ready(), setup.finished()), (1, 3));
@@ -321,7 +340,8 @@ mod tests {
             "{why}"
         );
         // Ready after the window opened: left out all the same.
-        setup.finish(3, &Ok(()), false);
+        assert_eq!(setup.close(), 1);
+        setup.finish(3, &Ok(()));
         assert!(setup.is_left_out(3));
         assert_eq!(setup.ready(), 1);
     }

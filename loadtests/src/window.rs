@@ -4,14 +4,16 @@
 //! (its ramp, then its run time) only bounds the run from outside, in case
 //! orygate's control never ended it.
 //!
-//! Users wait for the window before their first measured round, and send
-//! nothing once it is over. In the open model, the rounds intended inside
-//! the window that are still running (or waiting for a user) when it
-//! closes finish before the recording stops, within the drain's bound:
-//! their latency counts, as a stalled server's must.
+//! Users wait for the window before their first measured round and start
+//! none after it. What started inside the window counts, to its end: the
+//! rounds still running when it closes (and, in the open model, those
+//! intended inside it that still wait for a user) finish before the
+//! recording stops, within the drain's bound (`--request-timeout`). A
+//! request that times out at the end counts as the failure it is, and a
+//! stalled server's last rounds as latency.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -25,7 +27,8 @@ pub enum Phase {
     Setup,
     /// The window is open.
     Measuring,
-    /// The open model's window is over; its last rounds finish.
+    /// The window is over; the rounds started inside it finish (and the
+    /// open model's rounds intended inside it).
     Draining,
     /// Nothing more is sent; Goose is stopping its users.
     Over,
@@ -45,6 +48,11 @@ pub struct Window {
     /// When the window opened, and when it closes.
     opened: OnceLock<Instant>,
     closes: OnceLock<Instant>,
+    /// The open model: rounds due inside the window still start while it
+    /// drains.
+    scheduled: AtomicBool,
+    /// Rounds running now.
+    busy: AtomicUsize,
     /// How long the setup took, and how many users were ready then.
     setup: OnceLock<(Duration, u64)>,
     /// Why the window never opened.
@@ -58,6 +66,8 @@ impl Default for Window {
             ended_by_orygate: AtomicBool::new(false),
             opened: OnceLock::new(),
             closes: OnceLock::new(),
+            scheduled: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
             setup: OnceLock::new(),
             refused: OnceLock::new(),
         }
@@ -69,19 +79,26 @@ impl Window {
         *self.phase.borrow()
     }
 
-    /// Whether measured rounds may send: the window is open (by the
+    /// Whether a measured round may start: the window is open (by the
     /// clock too: its timer wakes a little after its end), or the open
-    /// model's last rounds are finishing.
+    /// model's rounds intended inside it are being served.
     pub fn sending(&self) -> bool {
         match self.phase() {
             Phase::Measuring => self.closes.get().is_some_and(|end| Instant::now() < *end),
-            Phase::Draining => true,
+            Phase::Draining => self.scheduled.load(Ordering::Relaxed),
             Phase::Setup | Phase::Over => false,
         }
     }
 
+    /// Counts a round as running until the guard drops.
+    pub fn running(&self) -> Running<'_> {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        Running(&self.busy)
+    }
+
     /// Waits until the setup is over (the window opened, or the run gave
-    /// up); bounded by the setup's own timeout, after which the run ends.
+    /// up); bounded by the setup's own timeout, and by the end of the
+    /// window's control however it ends.
     pub async fn setup_over(&self) {
         let mut phase = self.phase.subscribe();
         let _ = phase.wait_for(|p| *p != Phase::Setup).await;
@@ -119,6 +136,33 @@ impl Window {
     }
 }
 
+/// A round running; see [`Window::running`].
+#[derive(Debug)]
+pub struct Running<'w>(&'w AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Ends the run's phases however the window's control ends (done,
+/// aborted when Goose stopped first, or a panic): nobody waits for a
+/// window that will not open.
+struct Ends<'c>(&'c Context);
+
+impl Drop for Ends<'_> {
+    fn drop(&mut self) {
+        if self.0.window.phase() != Phase::Over {
+            self.0.setup.close();
+            self.0.window.enter(Phase::Over);
+            if !goose::is_killswitch_triggered() {
+                goose::trigger_killswitch("the measured window's control ended");
+            }
+        }
+    }
+}
+
 /// What the window is asked to be.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -134,12 +178,18 @@ pub struct Plan {
 /// later; or, when too few users are ready, ends the run before any load.
 /// Runs beside Goose's attack, which it ends through the kill switch.
 pub async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
+    let _ends = Ends(&ctx);
     let setup = &ctx.setup;
     let deadline = plan.launched + setup.policy.timeout;
     while setup.finished() < setup.users() && Instant::now() < deadline {
+        if goose::is_killswitch_triggered() {
+            // Ctrl-C or SIGTERM during the setup: the run ends, measuring
+            // nothing; `Ends` releases the users that wait.
+            return;
+        }
         tokio::time::sleep(POLL).await;
     }
-    let ready = setup.ready();
+    let ready = setup.close();
     let took = plan.launched.elapsed();
     let _ = ctx.window.setup.set((took, ready));
     if ready < setup.policy.needed(setup.users()) as u64 {
@@ -149,21 +199,24 @@ pub async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
     }
     let opened = Instant::now();
     let recorder = &ctx.counters.recorder;
-    recorder.start(opened, plan.length, ctx.schedule.is_some());
+    recorder.start(opened, plan.length);
     let _ = ctx.window.opened.set(opened);
     let _ = ctx.window.closes.set(opened + plan.length);
     if let Some(schedule) = &ctx.schedule {
+        ctx.window.scheduled.store(true, Ordering::Relaxed);
         schedule.begin(opened);
     }
     ctx.window.enter(Phase::Measuring);
     tokio::time::sleep_until((opened + plan.length).into()).await;
-    if let Some(schedule) = &ctx.schedule {
-        ctx.window.enter(Phase::Draining);
-        let until = Instant::now() + plan.drain;
-        while !schedule.drained() && Instant::now() < until {
-            tokio::time::sleep(POLL).await;
-        }
+    ctx.window.enter(Phase::Draining);
+    let until = Instant::now() + plan.drain;
+    let drained = || {
+        ctx.window.busy.load(Ordering::Relaxed) == 0
+            && ctx.schedule.as_ref().is_none_or(|s| s.drained())
+    };
+    while !drained() && Instant::now() < until {
+        tokio::time::sleep(POLL).await;
     }
-    recorder.stop(opened + plan.length);
+    recorder.stop(Instant::now());
     ctx.window.end("the measured window is over");
 }

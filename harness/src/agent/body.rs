@@ -34,10 +34,7 @@ impl Body for Bounded {
             Poll::Ready(Some(Ok(frame))) => {
                 let size = frame.data_ref().map_or(0, bytes::Bytes::len);
                 if size > self.left {
-                    let limit = self.limit;
-                    return Poll::Ready(Some(Err(Box::new(std::io::Error::other(format!(
-                        "the answer's body is over the limit of {limit} bytes"
-                    ))))));
+                    return Poll::Ready(Some(Err(Box::new(TooLarge { limit: self.limit }))));
                 }
                 self.left -= size;
                 Poll::Ready(Some(Ok(frame)))
@@ -67,3 +64,21 @@ impl Body for Bounded {
         self.inner.size_hint()
     }
 }
+
+/// An answer's body longer than the agent reads.
+#[derive(Debug)]
+pub struct TooLarge {
+    pub limit: usize,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the answer's body is over the limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}

@@ -34,6 +34,7 @@ mod body;
 mod pool;
 
 use body::Bounded;
+pub use body::TooLarge;
 
 /// How long a connection may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,7 +66,6 @@ struct Inner {
     jar: Option<Arc<CookieStoreMutex>>,
     timeout: Duration,
     body_limit: usize,
-    tls: Arc<rustls::ClientConfig>,
     user_agent: HeaderValue,
     idle: Mutex<Vec<Connection>>,
 }
@@ -93,18 +93,17 @@ impl Agent {
         jar: Option<Arc<CookieStoreMutex>>,
         limits: Limits,
         user_agent: &'static str,
-    ) -> Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 client,
                 jar,
                 timeout: limits.timeout,
                 body_limit: limits.body,
-                tls: crate::tls::config()?,
                 user_agent: HeaderValue::from_static(user_agent),
                 idle: Mutex::new(Vec::new()),
             }),
-        })
+        }
     }
 
     /// The client requests are built with (the agent sends them).

@@ -1,7 +1,6 @@
 //! An agent's connections: opened (plain or TLS), kept alive for the next
 //! request to the same origin, dropped when closed or idle too long.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use hyper::client::conn::http1::{self, SendRequest};
@@ -74,7 +73,11 @@ impl Agent {
                     url::Host::Domain(name) => ServerName::try_from(name.to_owned())
                         .map_err(|e| (NoAnswer::Failed, BoxError::from(e)))?,
                 };
-                let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.inner.tls))
+                // Built at the first https connection: an agent that only
+                // speaks http never needs the system's certificates.
+                let config = crate::tls::config()
+                    .map_err(|e| (NoAnswer::Tls, BoxError::from(e.to_string())))?;
+                let tls = tokio_rustls::TlsConnector::from(config)
                     .connect(name, stream)
                     .await
                     .map_err(|e| (NoAnswer::Tls, BoxError::from(e)))?;

@@ -404,6 +404,8 @@ async fn a_body_over_the_limit_is_an_error_naming_the_step_and_the_limit() {
         .await
         .unwrap();
     let error = crate::response::text(&step, answer).await.unwrap_err();
+    assert_eq!(error.body_too_large(), Some(11), "{error}");
+    assert!(!error.is_transient(), "the same the next time");
     let text = error.to_string();
     assert!(text.starts_with("test GET /: "), "{text}");
     assert!(

@@ -292,8 +292,7 @@ fn on_schedule(
             let start = slot.start(asked, released);
             let result = round(user).await;
             let done = std::time::Instant::now();
-            schedule.done(done);
-            ctx.counters.recorder.record(
+            let counted = ctx.counters.recorder.record(
                 &label,
                 done,
                 crate::record::Outcome {
@@ -302,6 +301,7 @@ fn on_schedule(
                     error: result.as_ref().err().map(|_| "the round failed"),
                 },
             );
+            schedule.done(done, counted);
             result
         })
     })
@@ -334,6 +334,7 @@ fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFuncti
                 tokio::time::sleep(IDLE).await;
                 return Ok(());
             }
+            let _running = ctx.window.running();
             round(user).await
         })
     })

@@ -52,29 +52,32 @@ pub(super) fn on_start(start: Start, ctx: Arc<Context>) -> Transaction {
         let ctx = Arc::clone(&ctx);
         Box::pin(async move {
             let index = user.weighted_users_index;
-            if ctx.window.phase() != crate::window::Phase::Setup {
-                // Launched after the setup ran out: left out, and nothing
-                // sent while the window is open.
-                ctx.start_over(index, &Ok(())).await;
-                return Ok(());
-            }
+            // `None`: the setup was over before this start could begin (a
+            // user launched late, or one that waited for its turn or its
+            // next try): left out, and nothing sent during the window.
             let outcome = {
                 let _turn = ctx.setup.turn().await;
                 let mut attempt = 1;
                 loop {
-                    let result = start_once(start, user, &ctx).await;
-                    let in_setup = ctx.window.phase() == crate::window::Phase::Setup;
-                    match result {
-                        Ok(()) => break Ok(()),
-                        Err(e) => match ctx.setup.again(index, attempt, &e, in_setup) {
+                    if !ctx.setup.is_open() {
+                        break None;
+                    }
+                    match start_once(start, user, &ctx).await {
+                        Ok(()) => break Some(Ok(())),
+                        Err(e) => match ctx.setup.again(index, attempt, &e) {
                             Some(pause) => {
                                 tokio::time::sleep(pause).await;
                                 attempt += 1;
                             }
-                            None => break Err(e),
+                            None => break Some(Err(e)),
                         },
                     }
                 }
+            };
+            let Some(outcome) = outcome else {
+                ctx.setup.leave_out(index);
+                ctx.window.setup_over().await;
+                return Ok(());
             };
             ctx.start_over(index, &outcome).await;
             Ok(())

@@ -335,17 +335,7 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
         1,
         Duration::from_secs(10),
     ));
-    // A browser of orygate's own, as every profile's users have.
-    let own_client = Arc::clone(&ctx);
-    let start: TransactionFunction = Arc::new(move |user| {
-        let ctx = Arc::clone(&own_client);
-        Box::pin(async move {
-            let browser = ctx.browser().unwrap();
-            ctx.seat(user, browser.agent());
-            ctx.start_over(user.weighted_users_index, &Ok(())).await;
-            Ok(())
-        })
-    });
+    let start = server::seated(&ctx);
     // Kratos answers the login post with its 303, then shows the form
     // again with message 4000006: the flow fails after the fact.
     let wrong = Arc::clone(&ctx);

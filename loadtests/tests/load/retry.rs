@@ -67,16 +67,7 @@ async fn under_load(server: &Closing, step: Step) -> (u64, u64, u64) {
         1,
         Duration::from_secs(5),
     ));
-    let seat = Arc::clone(&ctx);
-    let start: TransactionFunction = Arc::new(move |user| {
-        let ctx = Arc::clone(&seat);
-        Box::pin(async move {
-            let browser = ctx.browser().unwrap();
-            ctx.seat(user, browser.agent());
-            ctx.start_over(user.weighted_users_index, &Ok(())).await;
-            Ok(())
-        })
-    });
+    let start = super::server::seated(&ctx);
     let (sender, url, shared) = (Arc::clone(&ctx), server.url.clone(), Arc::new(step));
     let send: TransactionFunction = Arc::new(move |user| {
         let (ctx, url, step) = (Arc::clone(&sender), url.clone(), Arc::clone(&shared));

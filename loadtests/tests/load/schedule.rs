@@ -4,62 +4,19 @@
 //! intended start, while each request's own latency stays short; no round
 //! goes missing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use goose::goose::{Scenario, Transaction, TransactionFunction};
-use harness::{Expect, Step, Transport};
 use loadtests::summary::StepSummary;
-use loadtests::{Context, GooseTransport};
 
-use super::server::Scripted;
-use super::{ONE_RUN, init_tracing, options};
+use super::server::{Scripted, one_user};
+use super::{ONE_RUN, init_tracing};
 
-/// One user at `rate` rounds a second for `seconds`, each round one GET to
-/// `server`: the round step and the request step.
+/// The open model's round step and request step of one user at `rate`.
 async fn open_model(server: &Scripted, rate: f64, seconds: u64) -> (StepSummary, StepSummary) {
-    let length = Duration::from_secs(seconds);
-    let ctx = Arc::new(
-        Context::new(
-            harness::Kratos::public_only(server.url.clone()),
-            None,
-            1,
-            Duration::from_secs(10),
-        )
-        .with_rate(Some(rate), length),
-    );
-    let seat = Arc::clone(&ctx);
-    let start: TransactionFunction = Arc::new(move |user| {
-        let ctx = Arc::clone(&seat);
-        Box::pin(async move {
-            let browser = ctx.browser().unwrap();
-            ctx.seat(user, browser.agent());
-            ctx.start_over(user.weighted_users_index, &Ok(())).await;
-            Ok(())
-        })
-    });
-    let (sender, url) = (Arc::clone(&ctx), server.url.clone());
-    let get: TransactionFunction = Arc::new(move |user| {
-        let (ctx, url) = (Arc::clone(&sender), url.clone());
-        Box::pin(async move {
-            let t = GooseTransport::new(user, &ctx)?;
-            let step = Step::get("test", &url).expecting(Expect::Status(200));
-            let answered = t.send(&step, t.client().get(url)).await.map(drop);
-            t.finish(answered)
-        })
-    });
-    let round = loadtests::profiles::round(&ctx, "test", get);
-    let scenario = Scenario::new("test")
-        .set_host(server.url.as_str())
-        .register_transaction(Transaction::new(start).set_on_start())
-        .register_transaction(Transaction::new(round));
-    let opts = options(&["--users", "1", "--duration", &format!("{seconds}s")]);
-    let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
-    let table = loadtests::summary::render(&run.steps);
+    let steps = one_user(server, Some(rate), seconds, Duration::from_secs(10)).await;
+    let table = loadtests::summary::render(&steps);
     let find = |name: &str| {
-        run.steps
+        steps
             .iter()
             .find(|s| s.step == name)
             .cloned()

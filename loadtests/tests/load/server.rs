@@ -5,9 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use goose::goose::{Scenario, Transaction, TransactionFunction};
+use harness::{Expect, Step, Transport};
+use loadtests::summary::StepSummary;
+use loadtests::{Context, GooseTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use url::Url;
+
+use super::options;
 
 /// A server on 127.0.0.1 speaking just enough HTTP/1.1: it closes the
 /// connection of the next `close_next` requests without answering, and
@@ -86,4 +92,61 @@ async fn read_request(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) 
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
+}
+
+/// A user's start for a test's own scenario: a browser of orygate's own,
+/// as every profile's users have, and the wait for the window.
+pub fn seated(ctx: &Arc<Context>) -> TransactionFunction {
+    let ctx = Arc::clone(ctx);
+    Arc::new(move |user| {
+        let ctx = Arc::clone(&ctx);
+        Box::pin(async move {
+            let browser = ctx.browser().unwrap();
+            ctx.seat(user, browser.agent());
+            ctx.start_over(user.weighted_users_index, &Ok(())).await;
+            Ok(())
+        })
+    })
+}
+
+/// One Goose user sending GETs to `server` for `seconds`, back to back or
+/// (with `rate`) as the open model's rounds, each request within
+/// `request_timeout`: the steps it recorded. The caller holds `ONE_RUN`.
+pub async fn one_user(
+    server: &Scripted,
+    rate: Option<f64>,
+    seconds: u64,
+    request_timeout: Duration,
+) -> Vec<StepSummary> {
+    let length = Duration::from_secs(seconds);
+    let ctx = Arc::new(
+        Context::new(
+            harness::Kratos::public_only(server.url.clone()),
+            None,
+            1,
+            request_timeout,
+        )
+        .with_rate(rate, length),
+    );
+    let start = seated(&ctx);
+    let (sender, url) = (Arc::clone(&ctx), server.url.clone());
+    let get: TransactionFunction = Arc::new(move |user| {
+        let (ctx, url) = (Arc::clone(&sender), url.clone());
+        Box::pin(async move {
+            let t = GooseTransport::new(user, &ctx)?;
+            let step = Step::get("test", &url).expecting(Expect::Status(200));
+            let answered = t.send(&step, t.client().get(url)).await.map(drop);
+            t.finish(answered)
+        })
+    });
+    let round = loadtests::profiles::round(&ctx, "test", get);
+    let scenario = Scenario::new("test")
+        .set_host(server.url.as_str())
+        .register_transaction(Transaction::new(start).set_on_start())
+        .register_transaction(Transaction::new(round));
+    let opts = options(&["--users", "1", "--duration", &format!("{seconds}s")]);
+    let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    run.steps
 }

@@ -158,3 +158,91 @@ async fn a_run_whose_users_cannot_start_fails_before_the_load() {
     assert!(err.contains("keto PATCH /admin/relation-tuples"), "{err}");
     assert!(err.contains("HTTP 403"), "{err}");
 }
+
+/// A request still running when the window closes counts to its end: the
+/// server holds its 31st answer past the 1 s request timeout, so the GET
+/// sent inside the window times out after it, and the run counts that
+/// failure (the window waited for it, within the timeout).
+#[tokio::test]
+async fn a_request_running_when_the_window_closes_counts_to_its_end() {
+    let server = super::server::Scripted::start(|n| {
+        if n == 30 {
+            Duration::from_secs(3)
+        } else {
+            Duration::ZERO
+        }
+    })
+    .await;
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let steps = super::server::one_user(&server, None, 1, Duration::from_secs(1)).await;
+    let table = loadtests::summary::render(&steps);
+    let get = steps
+        .iter()
+        .find(|s| s.step == "test GET /x")
+        .unwrap_or_else(|| panic!("no step:\n{table}"));
+    assert_eq!(get.failures, 1, "{table}");
+    assert_eq!(get.errors, [("timed out".to_owned(), 1)], "{table}");
+    assert!(get.max_ms >= 1000.0, "{table}");
+}
+
+/// Ctrl-C (here Goose's kill switch, as its Ctrl-C handler pulls it)
+/// while users are still starting ends the run as interrupted once the
+/// starts under way are done, not after the setup's timeout, and nothing
+/// is measured.
+#[tokio::test]
+async fn ctrl_c_during_the_setup_ends_the_run_as_interrupted() {
+    use goose::goose::{Scenario, Transaction, TransactionFunction};
+    use std::sync::Arc;
+
+    let server = super::server::Scripted::start(|_| Duration::ZERO).await;
+    let ctx = Arc::new(loadtests::Context::new(
+        harness::Kratos::public_only(server.url.clone()),
+        None,
+        1,
+        Duration::from_secs(5),
+    ));
+    // A start that takes 2 s, as a slow sign-up does.
+    let slow = Arc::clone(&ctx);
+    let start: TransactionFunction = Arc::new(move |user| {
+        let ctx = Arc::clone(&slow);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            ctx.start_over(user.weighted_users_index, &Ok(())).await;
+            Ok(())
+        })
+    });
+    let idle: TransactionFunction = Arc::new(|_| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(())
+        })
+    });
+    let round = loadtests::profiles::round(&ctx, "idle", idle);
+    let scenario = Scenario::new("slow-start")
+        .set_host(server.url.as_str())
+        .register_transaction(Transaction::new(start).set_on_start())
+        .register_transaction(Transaction::new(round));
+    let _turn = ONE_RUN.lock().await;
+    init_tracing();
+    let opts = options(&["--users", "2", "--duration", "5s"]);
+    let began = Instant::now();
+    let stop = tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        goose::trigger_killswitch("a test's Ctrl-C");
+    });
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        loadtests::load::run_scenarios(&ctx, vec![scenario], &opts),
+    )
+    .await
+    .expect("the run ended within 30 s");
+    stop.abort();
+    let took = began.elapsed();
+    match outcome {
+        Err(loadtests::Error::Interrupted(phase)) => assert_eq!(phase, "the users' start"),
+        Err(other) => panic!("not an interruption: {other}"),
+        Ok(run) => panic!("a run was measured: {:?}", run.measured_seconds),
+    }
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
