@@ -12,7 +12,8 @@ use url::Url;
 
 use crate::agent::{Agent, Limits};
 use crate::error::{Error, Result};
-use crate::transport::{Step, Transport};
+use crate::step::Step;
+use crate::transport::Transport;
 
 /// How long one request may take, end to end.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

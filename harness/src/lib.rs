@@ -12,6 +12,40 @@
 //!   serde types for the JSON in use.
 //!
 //! The harness knows nothing of flows: those are in the `scenarios` crate.
+//!
+//! # Words
+//!
+//! - **Step**: one named request and the answer it expects
+//!   ([`Step`], [`Expect`]): `kratos POST /self-service/login?flow=%`.
+//! - **Flow**: one of Ory's self-service or OAuth2 procedures as a browser
+//!   or an app walks it, a few steps (`scenarios::flows::login::browser`).
+//! - **Journey**: flows in a row, as a person goes through them (sign up,
+//!   verify, log in, log out: `scenarios::journey`).
+//! - **Transport**: what sends a step: a [`Browser`] or a [`NativeApp`]
+//!   in tests, a Goose user's `GooseTransport` under load; each sends
+//!   through its **agent** ([`Agent`]).
+//! - **Stack profile** ([`Profile`]): how a stack runs Ory (dev or load).
+//!   A **load profile** (`loadtests::profiles`) is something else: what a
+//!   load run's users do.
+//! - **Round**: one pass of a load profile's measured transaction; in the
+//!   open model rounds start at their intended times.
+//!
+//! # The life of one request
+//!
+//! A flow builds a request with [`Transport::client`] (reqwest: the form,
+//! the JSON, the query) and hands it to [`Transport::send`] with its
+//! [`Step`] (`transport.rs`). The browser
+//! or app (`client.rs`), or under load the Goose transport, passes it to
+//! its [`Agent`] (`agent/`): the jar adds `Cookie`, a kept connection to the
+//! origin or a new one (`agent/pool.rs`, TLS from `tls.rs`) carries it, the
+//! answer's head comes back within the deadline, `Set-Cookie` goes to the
+//! jar, and the body is read within the deadline and the limit
+//! (`agent/body.rs`); a GET whose connection closed unanswered goes out
+//! once more. The step checks the status (`response.rs`: a status it does
+//! not accept becomes an [`Error::Status`] with Ory's error id, or an
+//! [`Error::Flow`] with its messages), and the flow reads what it needs.
+//! Under load the transport also times the request and records it in the
+//! step's histogram.
 
 pub mod agent;
 mod client;
@@ -35,6 +69,7 @@ pub mod response;
 mod service;
 pub mod sockets;
 mod stack;
+mod step;
 pub mod tls;
 pub mod transport;
 pub mod urls;
@@ -52,7 +87,8 @@ pub use overlay::FilledOverlay;
 pub use ports::Ports;
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
 pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
-pub use transport::{Expect, Step, Transport};
+pub use step::{Expect, Step};
+pub use transport::Transport;
 pub use webhook::{Delivery, Reply, WebhookSink};
 
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.

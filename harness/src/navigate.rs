@@ -5,7 +5,8 @@ use reqwest::Response;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::transport::{Expect, Step, Transport};
+use crate::step::{Expect, Step};
+use crate::transport::Transport;
 
 /// One redirect answered on the way.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::transport::Step;
+use crate::step::Step;
 
 /// Ory's generic error body (`{"error": {"id": .., "message": ..}}`) and
 /// the OAuth2 one (`{"error": "invalid_client", "error_description": ..}`).
@@ -42,7 +42,7 @@ struct GenericError {
 /// with Ory's error id and message when the body is one of Ory's error
 /// documents.
 pub fn status_error(step: &str, status: u16, body: &str) -> Error {
-    if let Ok(flow) = serde_json::from_str::<crate::kratos::Flow>(body) {
+    if let Ok(flow) = serde_json::from_str::<crate::kratos::models::Flow>(body) {
         let messages = flow.errors();
         if !messages.is_empty() {
             return Error::Flow {
@@ -122,6 +122,21 @@ fn snippet(body: &str) -> String {
     match body.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &body[..cut]),
         None => body.to_owned(),
+    }
+}
+
+impl Step {
+    /// Checks `response` against what the step expects: the response when
+    /// its status is accepted, otherwise an [`Error::Status`] with Ory's
+    /// error id and message read from the body (or an [`Error::Flow`] when
+    /// the body is a flow that was rejected).
+    pub async fn check(&self, response: Response) -> Result<Response> {
+        let status = response.status().as_u16();
+        if self.expect().accepts(status) {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(status_error(self.name(), status, &body))
     }
 }
 

@@ -85,8 +85,8 @@ fn draw(axes: &Axes, lines: &[Line], marks: &Marks) -> String {
     if let Err(e) = draw_into(&mut svg, axes, lines, marks) {
         return format!(
             "<p class=\"error\">The chart \u{201c}{}\u{201d} could not be drawn: {}</p>",
-            crate::html::escape(axes.title),
-            crate::html::escape(&e.to_string())
+            crate::text::escape(axes.title),
+            crate::text::escape(&e.to_string())
         );
     }
     svg

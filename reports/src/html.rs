@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::charts;
 use crate::document::{Outcome, Results};
 use crate::text::{
-    describe, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
+    describe, escape, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
 };
 
 const STYLE: &str = r"
@@ -124,7 +124,7 @@ fn failures(out: &mut String, r: &Results) {
     for row in r
         .baseline
         .iter()
-        .flat_map(crate::baseline::Comparison::failing)
+        .flat_map(crate::document::Comparison::failing)
     {
         items.push(format!(
             "baseline: <code>{}</code> {} {} → {} ({})",
@@ -293,20 +293,4 @@ fn smoke(out: &mut String, r: &Results) {
 fn started(epoch: u64) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch))
         .to_string()
-}
-
-/// Text for HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

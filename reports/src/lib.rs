@@ -23,7 +23,7 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 
-pub use baseline::{Comparison, Thresholds, Verdict};
+pub use document::{Comparison, Thresholds, Verdict};
 pub use document::{OLDEST_VERSION, Results, SCHEMA, VERSION};
 pub use latency::Latency;
 

@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use crate::error::{Error, NoAnswer};
-use crate::transport::{Expect, Step, Transport};
+use crate::step::{Expect, Step};
+use crate::transport::Transport;
 use crate::{Browser, NativeApp};
 
 /// A CA of the test's own: its certificate (PEM) and what signs with it.

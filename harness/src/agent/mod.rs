@@ -28,7 +28,7 @@ use reqwest_cookie_store::CookieStoreMutex;
 use url::{Position, Url};
 
 use crate::error::{Error, NoAnswer, Result};
-use crate::transport::Step;
+use crate::step::Step;
 
 mod body;
 mod pool;

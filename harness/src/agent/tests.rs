@@ -7,7 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::transport::{Expect, Transport};
+use crate::step::Expect;
+use crate::transport::Transport;
 use crate::{Browser, NativeApp};
 
 /// What the test server does with its n-th request (from 0).

@@ -11,7 +11,8 @@ use url::Url;
 
 use crate::error::Result;
 use crate::response::json;
-use crate::transport::{Expect, Step, Transport, get_json};
+use crate::step::{Expect, Step};
+use crate::transport::{Transport, get_json};
 use crate::urls::join;
 
 pub use models::{

@@ -13,7 +13,8 @@ use url::Url;
 use super::{ClientAuth, Discovery, Hydra, Introspection, Tokens};
 use crate::error::Result;
 use crate::response::json;
-use crate::transport::{Expect, Step, Transport, get_json};
+use crate::step::{Expect, Step};
+use crate::transport::{Transport, get_json};
 
 /// A random URL-safe value of `bytes` random bytes (`state`, `nonce`, a
 /// PKCE verifier).

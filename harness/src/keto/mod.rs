@@ -8,7 +8,8 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::response::{json, text};
-use crate::transport::{Expect, Step, Transport, get_json};
+use crate::step::{Expect, Step};
+use crate::transport::{Transport, get_json};
 use crate::urls::join;
 
 pub use models::{

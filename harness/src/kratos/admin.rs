@@ -8,7 +8,8 @@ use url::Url;
 use super::{Identity, Kratos, Session};
 use crate::error::{Error, Result};
 use crate::response::json;
-use crate::transport::{Expect, Step, Transport, get_json};
+use crate::step::{Expect, Step};
+use crate::transport::{Transport, get_json};
 
 /// Kratos' answer to a batch of identity patches.
 #[derive(Debug, serde::Deserialize)]

@@ -3,7 +3,7 @@
 //! themselves live in `scenarios`.
 
 mod admin;
-mod models;
+pub(crate) mod models;
 mod sessions;
 
 pub use admin::Page;
@@ -13,7 +13,8 @@ use url::Url;
 
 use crate::error::Result;
 use crate::response::{json, status_error, text};
-use crate::transport::{Expect, Step, Transport};
+use crate::step::{Expect, Step};
+use crate::transport::Transport;
 use crate::urls::join;
 
 /// A Kratos deployment, by its public and (optionally) admin base URLs: one

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::{Kratos, Session};
 use crate::error::Result;
 use crate::response::json;
-use crate::transport::{Expect, Step, Transport};
+use crate::step::{Expect, Step};
+use crate::transport::Transport;
 
 #[derive(Debug, Deserialize)]
 struct Revoked {

@@ -1,10 +1,10 @@
 //! Load profiles: Goose scenarios assembled from the flows, registered in
 //! [`PROFILES`] and picked by name and weight (`--mix whoami=90,login=10`).
-//! A profile's users set themselves up when they start ([`start`]: sign
+//! A profile's users set themselves up when they start (`start.rs`: sign
 //! up, log in), unmeasured and before the window opens (see
-//! [`crate::setup`]), then repeat its measured transaction ([`kratos`],
-//! [`hydra`], [`keto`]) while the window is open. Adding a profile takes
-//! its entry in [`PROFILES`], its [`Measured`] and its transaction.
+//! [`crate::setup`]), then repeat its measured transaction (`kratos.rs`,
+//! `hydra.rs`, `keto.rs`) while the window is open. Adding a profile takes
+//! its entry in [`PROFILES`], its `Measured` and its transaction.
 
 use std::fmt;
 use std::sync::Arc;
