@@ -107,47 +107,10 @@ fn spawn() -> std::io::Result<Child> {
     Ok(child)
 }
 
-/// The watcher: wait for the owner's end of the pipe to close, then remove
-/// what the owner left. Signals sent to the owner's group are ignored.
-const SCRIPT: &str = r#"
-trap '' INT TERM HUP QUIT
-cat >/dev/null
-command -v docker >/dev/null 2>&1 || exit 0
-# A container whose creation was under way when the owner died shows up a
-# moment later: look until two looks 2 s apart find nothing (at most 10).
-quiet=0
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-  ids=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
-  if [ -n "$ids" ]; then
-    quiet=0
-    kept=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER" --filter "label=dev.orygate.lifetime=process")
-    timeout 60 docker rm -f $ids >/dev/null 2>&1
-    n=$(echo "$ids" | grep -cvxF "$kept")
-    k=$(echo "$kept" | grep -c .)
-    [ "$n" -gt 0 ] && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $n container(s)" >> "$LOG"
-    [ "$k" -gt 0 ] && echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed $k container(s) kept for the process" >> "$LOG"
-  else
-    quiet=$((quiet + 1))
-    [ "$quiet" -ge 2 ] && break
-  fi
-  sleep 2
-done
-pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
-  [ -d "$dir" ] || continue
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1
-  else
-    "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1
-  fi
-  rm -rf "$dir"
-  case "$dir" in
-    *-process-postgres) kept=" kept for the process" ;;
-    *) kept="" ;;
-  esac
-  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed database $dir$kept" >> "$LOG"
-done
-"#;
+/// The watcher (`reaper.sh`): waits for the owner's end of the pipe to
+/// close, then removes what the owner left. Signals sent to the owner's
+/// group are ignored. Checked by shellcheck in `.ci/run`.
+const SCRIPT: &str = include_str!("reaper.sh");
 
 #[cfg(test)]
 mod tests {

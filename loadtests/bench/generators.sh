@@ -224,14 +224,14 @@ if part saturating; then
 fi
 
 part rates && for share in 25 75; do
-  rate=$(awk -v c="$capacity" -v s="$share" 'BEGIN {printf "%d", c * s / 100}')
+  fixed=$(awk -v c="$capacity" -v s="$share" 'BEGIN {printf "%d", c * s / 100}')
   echo
-  echo "## Fixed rate: $rate req/s ($share % of oha's saturating rate)"
+  echo "## Fixed rate: $fixed req/s ($share % of oha's saturating rate)"
   echo "| generator | achieved req/s | p50 ms | p99 ms | CPU µs/request |"
   echo "| --- | --- | --- | --- | --- |"
-  fixed_orygate() { run_orygate "$rate" "$work/rate$share-orygate-send" >>"$work/rate$share-orygate"; }
-  fixed_oha_corrected() { run_oha "$WHOAMI" "$rate" --latency-correction >>"$work/rate$share-oha-corrected"; }
-  fixed_oha() { run_oha "$WHOAMI" "$rate" >>"$work/rate$share-oha"; }
+  fixed_orygate() { run_orygate "$fixed" "$work/rate$share-orygate-send" >>"$work/rate$share-orygate"; }
+  fixed_oha_corrected() { run_oha "$WHOAMI" "$fixed" --latency-correction >>"$work/rate$share-oha-corrected"; }
+  fixed_oha() { run_oha "$WHOAMI" "$fixed" >>"$work/rate$share-oha"; }
   for r in $(seq 1 "$ROUNDS"); do
     in_turn "$r" fixed_orygate fixed_oha_corrected fixed_oha
   done
