@@ -196,7 +196,7 @@ impl Error {
     pub fn body_too_large(&self) -> Option<usize> {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = cause {
-            if let Some(large) = e.downcast_ref::<crate::agent::TooLarge>() {
+            if let Some(large) = e.downcast_ref::<TooLarge>() {
                 return Some(large.limit);
             }
             cause = e.source();
@@ -266,6 +266,24 @@ impl Error {
         }
     }
 }
+
+/// An answer's body longer than the agent reads.
+#[derive(Debug)]
+pub struct TooLarge {
+    pub limit: usize,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the answer's body is over the limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
 
 /// Whether Ory's message says its database was busy with a concurrent
 /// write, whatever the status it came with.

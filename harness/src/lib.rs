@@ -77,7 +77,7 @@ pub mod webhook;
 
 pub use agent::{Agent, Limits};
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
-pub use error::{Error, NoAnswer, Result};
+pub use error::{Error, NoAnswer, Result, TooLarge};
 pub use hydra::Hydra;
 pub use keto::Keto;
 pub use kratos::Kratos;

@@ -30,11 +30,6 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Free ports for `service`.
-    pub(crate) fn pick(service: crate::Service) -> Result<Self> {
-        Self::take(service.port_count())
-    }
-
     /// `count` free ports on 127.0.0.1, none reserved by any orygate
     /// process, reserved until this value is dropped. For a server of the
     /// caller's own (a fake, a test's squatter) that must not take a port a

@@ -8,7 +8,8 @@ use testcontainers::{ContainerAsync, GenericImage};
 
 use crate::error::{Error, Result};
 use crate::logs;
-use crate::service::{Ports, Service};
+use crate::ports::Ports;
+use crate::service::Service;
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const LOG_LINES: usize = 30;
@@ -20,7 +21,7 @@ pub(crate) async fn wait(
     ports: &Ports,
     timeout: Duration,
 ) -> Result<()> {
-    let urls = service.health_urls(ports);
+    let urls = service.health_urls(ports.all());
     tracing::debug!(%service, ?urls, "waiting for readiness");
     let client = reqwest::Client::builder()
         .no_proxy()

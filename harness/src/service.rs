@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use url::Url;
 
-pub(crate) use crate::ports::Ports;
-
 /// The Ory services orygate can stand up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
@@ -225,22 +223,22 @@ impl Service {
 
     /// The readiness probes: `/health/ready` on every API port, since each
     /// listener comes up on its own.
-    pub(crate) fn health_urls(self, ports: &Ports) -> Vec<String> {
+    pub(crate) fn health_urls(self, ports: &[u16]) -> Vec<String> {
         self.apis(ports)
             .map(|(_, port)| format!("http://127.0.0.1:{port}/health/ready"))
             .collect()
     }
 
     /// The API listeners and their ports.
-    fn apis(self, ports: &Ports) -> impl Iterator<Item = (Api, u16)> {
+    fn apis(self, ports: &[u16]) -> impl Iterator<Item = (Api, u16)> {
         self.table()
             .listeners
             .iter()
-            .zip(ports.all().iter())
+            .zip(ports.iter())
             .filter_map(|(l, port)| l.api.map(|api| (api, *port)))
     }
 
-    fn port_of(self, ports: &Ports, api: Api) -> u16 {
+    fn port_of(self, ports: &[u16], api: Api) -> u16 {
         self.apis(ports)
             .find_map(|(a, port)| (a == api).then_some(port))
             .expect("every service serves a public and an admin API")
@@ -265,7 +263,7 @@ impl Service {
     pub(crate) fn env(
         self,
         profile: Profile,
-        ports: &Ports,
+        ports: &[u16],
         smtp: Option<u16>,
     ) -> Vec<(String, String)> {
         let table = self.table();
@@ -273,7 +271,7 @@ impl Service {
             ("SQA_OPT_OUT".into(), "true".into()),
             ("DSN".into(), "memory".into()),
         ];
-        for (listener, port) in table.listeners.iter().zip(ports.all().iter()) {
+        for (listener, port) in table.listeners.iter().zip(ports.iter()) {
             env.push((format!("{}_HOST", listener.key), "127.0.0.1".into()));
             env.push((format!("{}_PORT", listener.key), port.to_string()));
         }
@@ -357,7 +355,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub(crate) fn local(service: Service, ports: &Ports) -> Self {
+    pub(crate) fn local(service: Service, ports: &[u16]) -> Self {
         let url = |api: Api| {
             let port = service.port_of(ports, api);
             Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a loopback URL parses")
@@ -412,12 +410,12 @@ mod tests {
 
     #[test]
     fn ports_are_distinct_and_loopback_urls() {
-        let ports = Ports::pick(Service::Keto).unwrap();
+        let ports = crate::Ports::take(Service::Keto.port_count()).unwrap();
         let all = ports.all();
         assert_eq!(all.len(), 4);
         let distinct: std::collections::BTreeSet<u16> = all.iter().copied().collect();
         assert_eq!(distinct.len(), 4, "four different ports: {all:?}");
-        let endpoints = Endpoints::local(Service::Keto, &ports);
+        let endpoints = Endpoints::local(Service::Keto, ports.all());
         for url in [&endpoints.public, &endpoints.admin] {
             assert_eq!(url.scheme(), "http", "{url}");
             assert_eq!(url.host_str(), Some("127.0.0.1"), "{url}");
@@ -431,9 +429,9 @@ mod tests {
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
             assert!(service.command(&[]).contains(&"--sqa-opt-out".to_owned()));
-            let ports = Ports::pick(service).unwrap();
+            let ports = crate::Ports::take(service.port_count()).unwrap();
             for profile in [Profile::Dev, Profile::Load] {
-                let env = service.env(profile, &ports, None);
+                let env = service.env(profile, ports.all(), None);
                 assert!(
                     env.contains(&("SQA_OPT_OUT".into(), "true".into())),
                     "{service}"

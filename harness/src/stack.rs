@@ -18,8 +18,9 @@ use crate::keto::Keto;
 use crate::kratos::Kratos;
 use crate::logs::{self, Telemetry};
 use crate::mail::{MailSink, Mailbox, Mailboxes};
+use crate::ports::Ports;
 use crate::postgres::Postgres;
-use crate::service::{Endpoints, Ports, Profile, Service};
+use crate::service::{Endpoints, Profile, Service};
 
 /// Label put on every container a stack starts; its value is the stack id.
 pub const STACK_LABEL: &str = "dev.orygate.stack";
@@ -256,7 +257,7 @@ impl OryStackBuilder {
         }
         let peers: BTreeMap<Service, Endpoints> = ports
             .iter()
-            .map(|(service, p)| (*service, Endpoints::local(*service, p)))
+            .map(|(service, p)| (*service, Endpoints::local(*service, p.all())))
             .collect();
 
         // The load profile keeps every service's data in PostgreSQL, a
@@ -544,7 +545,7 @@ fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
                 service.port_count()
             ),
         }),
-        None => Ports::pick(service),
+        None => Ports::take(service.port_count()),
     }
 }
 
@@ -562,7 +563,7 @@ async fn start_service(
         ready_timeout,
         peers,
     } = wide;
-    let mut env = service.env(profile, &ports, smtp);
+    let mut env = service.env(profile, ports.all(), smtp);
     env.extend(service.peer_env(peers));
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
@@ -586,7 +587,7 @@ async fn start_service(
     Ok(Running {
         service,
         container,
-        endpoints: Endpoints::local(service, &ports),
+        endpoints: Endpoints::local(service, ports.all()),
         ports,
     })
 }

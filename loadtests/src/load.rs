@@ -85,9 +85,9 @@ pub async fn run_scenarios(
     // The last run ended by the kill switch too: the window's control must
     // not take that for a Ctrl-C before Goose clears it.
     goose::reset_killswitch();
-    let control = tokio::spawn(crate::window::control(
+    let control = tokio::spawn(control(
         Arc::clone(ctx),
-        crate::window::Plan {
+        Plan {
             length: opts.duration,
             drain: opts.request_timeout,
             launched: started,
@@ -164,6 +164,79 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     config.no_websocket = true;
     config.quiet = 1;
     config
+}
+
+/// How often the window's control looks at the setup's progress and at
+/// the rounds still running.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Ends the run's phases however the window's control ends (done,
+/// aborted when Goose stopped first, or a panic): nobody waits for a
+/// window that will not open.
+struct Ends<'c>(&'c Context);
+
+impl Drop for Ends<'_> {
+    fn drop(&mut self) {
+        if self.0.window.phase() != crate::window::Phase::Over {
+            self.0.setup.close();
+            self.0.window.enter(crate::window::Phase::Over);
+            if !goose::is_killswitch_triggered() {
+                goose::trigger_killswitch("the measured window's control ended");
+            }
+        }
+    }
+}
+
+/// What the window is asked to be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// `--duration`.
+    pub length: Duration,
+    /// How long the rounds running when the window closes may take.
+    pub drain: Duration,
+    /// When the first user was launched.
+    pub launched: Instant,
+}
+
+/// Opens the window when the setup is over and closes it `plan.length`
+/// later; or, when too few users are ready, ends the run before any load.
+/// Runs beside Goose's attack, which it ends through the kill switch.
+pub(crate) async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
+    let _ends = Ends(&ctx);
+    let setup = &ctx.setup;
+    let deadline = plan.launched + setup.policy.timeout;
+    while setup.finished() < setup.users() && Instant::now() < deadline {
+        if goose::is_killswitch_triggered() {
+            // Ctrl-C or SIGTERM during the setup: the run ends, measuring
+            // nothing; `Ends` releases the users that wait.
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let ready = setup.close();
+    let took = plan.launched.elapsed();
+    ctx.window.set_setup(took, ready);
+    if ready < setup.policy.needed(setup.users()) as u64 {
+        ctx.window.refuse(setup.too_few(ready, took));
+        ctx.window.end("too few users could start");
+        return;
+    }
+    let opened = Instant::now();
+    let recorder = &ctx.counters.recorder;
+    recorder.start(opened, plan.length);
+    if let Some(schedule) = &ctx.schedule {
+        schedule.begin(opened);
+    }
+    ctx.window.open(opened, plan.length, ctx.schedule.is_some());
+    tokio::time::sleep_until((opened + plan.length).into()).await;
+    ctx.window.enter(crate::window::Phase::Draining);
+    let until = Instant::now() + plan.drain;
+    let drained = || ctx.window.busy() == 0 && ctx.schedule.as_ref().is_none_or(|s| s.drained());
+    while !drained() && Instant::now() < until {
+        tokio::time::sleep(POLL).await;
+    }
+    recorder.stop(Instant::now());
+    ctx.window.end("the measured window is over");
 }
 
 /// CPU seconds this process has used, from `/proc/self/stat` (user and

@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::context::Context;
-
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -34,11 +32,7 @@ pub enum Phase {
     Over,
 }
 
-/// How often the window looks at the setup's progress and the open
-/// model's last rounds.
-const POLL: Duration = Duration::from_millis(5);
-
-/// The window's state, shared through the run's [`Context`].
+/// The window's state, shared through the run's [`crate::Context`].
 #[derive(Debug)]
 pub struct Window {
     phase: watch::Sender<Phase>,
@@ -124,12 +118,12 @@ impl Window {
         self.ended_by_orygate.load(Ordering::Relaxed)
     }
 
-    fn enter(&self, phase: Phase) {
+    pub(crate) fn enter(&self, phase: Phase) {
         self.phase.send_replace(phase);
     }
 
     /// Nothing more is sent, and Goose stops its users.
-    fn end(&self, why: &str) {
+    pub(crate) fn end(&self, why: &str) {
         self.ended_by_orygate.store(true, Ordering::Relaxed);
         self.enter(Phase::Over);
         goose::trigger_killswitch(why);
@@ -146,77 +140,28 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Ends the run's phases however the window's control ends (done,
-/// aborted when Goose stopped first, or a panic): nobody waits for a
-/// window that will not open.
-struct Ends<'c>(&'c Context);
+impl Window {
+    /// The setup is over after `took`, with `ready` users.
+    pub(crate) fn set_setup(&self, took: Duration, ready: u64) {
+        let _ = self.setup.set((took, ready));
+    }
 
-impl Drop for Ends<'_> {
-    fn drop(&mut self) {
-        if self.0.window.phase() != Phase::Over {
-            self.0.setup.close();
-            self.0.window.enter(Phase::Over);
-            if !goose::is_killswitch_triggered() {
-                goose::trigger_killswitch("the measured window's control ended");
-            }
-        }
+    /// The window will not open, and why.
+    pub(crate) fn refuse(&self, why: String) {
+        let _ = self.refused.set(why);
     }
-}
 
-/// What the window is asked to be.
-#[derive(Debug, Clone, Copy)]
-pub struct Plan {
-    /// `--duration`.
-    pub length: Duration,
-    /// How long the open model's last rounds may take after the window.
-    pub drain: Duration,
-    /// When the first user was launched.
-    pub launched: Instant,
-}
+    /// Opens the window `at` for `length`; `scheduled` for the open model
+    /// (its rounds due inside the window still start while it drains).
+    pub(crate) fn open(&self, at: Instant, length: Duration, scheduled: bool) {
+        let _ = self.opened.set(at);
+        let _ = self.closes.set(at + length);
+        self.scheduled.store(scheduled, Ordering::Relaxed);
+        self.enter(Phase::Measuring);
+    }
 
-/// Opens the window when the setup is over and closes it `plan.length`
-/// later; or, when too few users are ready, ends the run before any load.
-/// Runs beside Goose's attack, which it ends through the kill switch.
-pub async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
-    let _ends = Ends(&ctx);
-    let setup = &ctx.setup;
-    let deadline = plan.launched + setup.policy.timeout;
-    while setup.finished() < setup.users() && Instant::now() < deadline {
-        if goose::is_killswitch_triggered() {
-            // Ctrl-C or SIGTERM during the setup: the run ends, measuring
-            // nothing; `Ends` releases the users that wait.
-            return;
-        }
-        tokio::time::sleep(POLL).await;
+    /// Rounds running now.
+    pub(crate) fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
     }
-    let ready = setup.close();
-    let took = plan.launched.elapsed();
-    let _ = ctx.window.setup.set((took, ready));
-    if ready < setup.policy.needed(setup.users()) as u64 {
-        let _ = ctx.window.refused.set(setup.too_few(ready, took));
-        ctx.window.end("too few users could start");
-        return;
-    }
-    let opened = Instant::now();
-    let recorder = &ctx.counters.recorder;
-    recorder.start(opened, plan.length);
-    let _ = ctx.window.opened.set(opened);
-    let _ = ctx.window.closes.set(opened + plan.length);
-    if let Some(schedule) = &ctx.schedule {
-        ctx.window.scheduled.store(true, Ordering::Relaxed);
-        schedule.begin(opened);
-    }
-    ctx.window.enter(Phase::Measuring);
-    tokio::time::sleep_until((opened + plan.length).into()).await;
-    ctx.window.enter(Phase::Draining);
-    let until = Instant::now() + plan.drain;
-    let drained = || {
-        ctx.window.busy.load(Ordering::Relaxed) == 0
-            && ctx.schedule.as_ref().is_none_or(|s| s.drained())
-    };
-    while !drained() && Instant::now() < until {
-        tokio::time::sleep(POLL).await;
-    }
-    recorder.stop(Instant::now());
-    ctx.window.end("the measured window is over");
 }

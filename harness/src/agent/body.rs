@@ -9,6 +9,7 @@ use std::time::Instant;
 use hyper::body::{Body, Frame, Incoming};
 
 use super::BoxError;
+use crate::error::TooLarge;
 
 /// An answer's body, read by the request's deadline. The timer is armed
 /// only when the body is not all there: a small answer arrives with its
@@ -64,21 +65,3 @@ impl Body for Bounded {
         self.inner.size_hint()
     }
 }
-
-/// An answer's body longer than the agent reads.
-#[derive(Debug)]
-pub struct TooLarge {
-    pub limit: usize,
-}
-
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the answer's body is over the limit of {} bytes",
-            self.limit
-        )
-    }
-}
-
-impl std::error::Error for TooLarge {}

@@ -34,7 +34,6 @@ mod body;
 mod pool;
 
 use body::Bounded;
-pub use body::TooLarge;
 
 /// How long a connection may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -5,14 +5,25 @@ use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionError, TransactionResult};
 use harness::kratos::Session;
-use harness::{Error, Kratos, Result, Transport};
+use harness::{Error, Kratos, Mailbox, Result, Transport};
 use scenarios::flows::{login, logout, settings};
-use scenarios::journey;
+use scenarios::{Person, journey};
 
-use super::start::Account;
 use crate::context::Context;
 use crate::glue::{custom, started};
 use crate::goose_transport::GooseTransport;
+
+/// What a user of a profile keeps between transactions.
+#[derive(Debug, Clone)]
+pub(super) struct Account {
+    pub(super) person: Person,
+    /// Their inbox, when the stack's mail can be read.
+    pub(super) mailbox: Option<Mailbox>,
+    /// Set once signed in.
+    pub(super) identity_id: Option<String>,
+    /// A native app's session token.
+    pub(super) token: Option<String>,
+}
 
 /// whoami with the user's cookie or token; the session must be the user's
 /// own, not merely a 200.

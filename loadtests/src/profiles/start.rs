@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use goose::goose::{GooseUser, Transaction, TransactionFunction};
-use harness::{Mailbox, Result, Transport};
+use harness::{Result, Transport};
 use scenarios::flows::login;
-use scenarios::{Person, journey};
+use scenarios::journey;
 
+use super::kratos::{Account, identity_id};
 use super::{hydra, keto};
 use crate::context::Context;
 
@@ -30,18 +31,6 @@ pub(super) enum Start {
     OAuth2User,
     /// A confidential OAuth2 client (and an access token to introspect).
     OAuth2Service,
-}
-
-/// What a user of a profile keeps between transactions.
-#[derive(Debug, Clone)]
-pub(super) struct Account {
-    pub(super) person: Person,
-    /// Their inbox, when the stack's mail can be read.
-    pub(super) mailbox: Option<Mailbox>,
-    /// Set once signed in.
-    pub(super) identity_id: Option<String>,
-    /// A native app's session token.
-    pub(super) token: Option<String>,
 }
 
 /// The user's start, unmeasured: a client of the right kind with its own
@@ -145,15 +134,12 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
     match start {
         Start::SignedInBrowser => {
             login::browser(t, kratos, &account.person.email, &account.person.password).await?;
-            account.identity_id = Some(super::kratos::identity_id(
-                kratos,
-                &kratos.whoami(t, None).await?,
-            )?);
+            account.identity_id = Some(identity_id(kratos, &kratos.whoami(t, None).await?)?);
         }
         Start::SignedInApp => {
             let login =
                 login::api(t, kratos, &account.person.email, &account.person.password).await?;
-            account.identity_id = Some(super::kratos::identity_id(kratos, &login.session)?);
+            account.identity_id = Some(identity_id(kratos, &login.session)?);
             account.token = Some(login.session_token);
         }
         Start::VerifiedBrowser
