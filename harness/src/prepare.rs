@@ -105,10 +105,10 @@ fn prepare_locked() -> Result<()> {
 /// end kept for the error when it fails.
 fn run_script() -> Result<()> {
     let script = crate::repo_root().join("scripts/prepare.sh");
-    eprintln!(
+    say(&format!(
         "orygate: this machine is not ready for a stack; running {} (once; its log follows)",
         script.display()
-    );
+    ));
     let mut child = Command::new("timeout")
         .arg(PREPARE_TIMEOUT.as_secs().to_string())
         .arg("bash")
@@ -126,14 +126,14 @@ fn run_script() -> Result<()> {
             .flat_map(BufRead::lines)
             .map_while(Result::ok)
         {
-            eprintln!("  {line}");
+            say(&format!("  {line}"));
             tail.push(line);
         }
         tail
     });
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            eprintln!("  {line}");
+            say(&format!("  {line}"));
         }
     }
     let status = child
@@ -159,6 +159,14 @@ fn run_script() -> Result<()> {
             last.join(" / ")
         }
     )))
+}
+
+/// A line on the process's stderr itself: a test harness that captures
+/// what tests print would hold the progress of a minutes-long build back
+/// until the test ends.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn failed(reason: String) -> Error {
