@@ -29,33 +29,12 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scr
 [ -n "${ORYGATE_PREBUILT:-}" ] || cargo build --release -p loadtests --bin orygate
 work=$(mktemp -d)
 name=orygate-window-kratos-$$
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PUB=$(free_port)
-ADM=$(free_port)
 trap 'docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-docker run -d --name "$name" --network host --cpuset-cpus "$KRATOS_CPU" \
-  -v "$PWD/ory/kratos:/etc/config/kratos:ro" \
-  -e DSN=memory -e SQA_OPT_OUT=true -e LOG_LEVEL=warning -e HASHERS_BCRYPT_COST=4 \
-  -e SERVE_PUBLIC_HOST=127.0.0.1 -e SERVE_PUBLIC_PORT="$PUB" -e SERVE_PUBLIC_BASE_URL="http://127.0.0.1:$PUB/" \
-  -e SERVE_ADMIN_HOST=127.0.0.1 -e SERVE_ADMIN_PORT="$ADM" -e SERVE_ADMIN_BASE_URL="http://127.0.0.1:$ADM/" \
-  "$IMAGE" serve -c /etc/config/kratos/kratos.yml --dev --sqa-opt-out >/dev/null
-for _ in $(seq 1 60); do
-  curl -sf "http://127.0.0.1:$PUB/health/ready" >/dev/null && break
-  sleep 0.5
-done
-curl -sf "http://127.0.0.1:$PUB/health/ready" >/dev/null || { docker logs --tail 20 "$name" >&2; die "Kratos was not ready in 30 s"; }
-
-# One session for oha.
-email="window-$$@orygate.test"
-password="window-password-$$-not-for-production"
-curl -sf -X POST "http://127.0.0.1:$ADM/admin/identities" -H 'Content-Type: application/json' \
-  -d "{\"schema_id\":\"person\",\"traits\":{\"email\":\"$email\",\"name\":{\"first\":\"Win\",\"last\":\"Dow\"}},\"credentials\":{\"password\":{\"config\":{\"password\":\"$password\"}}},\"verifiable_addresses\":[{\"value\":\"$email\",\"verified\":true,\"via\":\"email\",\"status\":\"completed\"}]}" >/dev/null \
-  || die "could not create the identity"
-flow=$(curl -sf "http://127.0.0.1:$PUB/self-service/login/api" | jq -r .id)
-token=$(curl -sf -X POST "http://127.0.0.1:$PUB/self-service/login?flow=$flow" -H 'Content-Type: application/json' \
-  -d "{\"method\":\"password\",\"identifier\":\"$email\",\"password\":\"$password\"}" | jq -r .session_token)
-[ -n "$token" ] && [ "$token" != null ] || die "could not log in"
+# shellcheck source=loadtests/bench/kratos.sh
+. loadtests/bench/kratos.sh
+start_kratos
+session_token
 
 printf '| run | asked s | measured s | users ready | tried again | setup s | req/s | p50 ms | p99 ms | exit |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
