@@ -27,6 +27,24 @@ fn options(args: &[&str]) -> Options {
     Options::parse_from(base.iter().chain(args))
 }
 
+/// The options of a run against `stack`'s Kratos by URL (public and
+/// admin), as against a deployment: `args` after them.
+fn by_url(stack: &OryStack, args: &[&str]) -> Options {
+    let kratos = stack.kratos();
+    let (public, admin) = (
+        kratos.public_base().to_string(),
+        kratos.admin_base().unwrap().to_string(),
+    );
+    let mut all = vec![
+        "--kratos-url",
+        public.as_str(),
+        "--kratos-admin-url",
+        admin.as_str(),
+    ];
+    all.extend_from_slice(args);
+    options(&all)
+}
+
 /// A Kratos stack in the load profile, owned by the test.
 async fn load_stack(env: &[(&str, &str)]) -> OryStack {
     let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
@@ -293,19 +311,17 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
-    let kratos = stack.kratos();
-    let opts = options(&[
-        "--kratos-url",
-        kratos.public_base().as_str(),
-        "--kratos-admin-url",
-        kratos.admin_base().unwrap().as_str(),
-        "--mix",
-        "whoami=1,login=1",
-        "--users",
-        "2",
-        "--duration",
-        "2s",
-    ]);
+    let opts = by_url(
+        &stack,
+        &[
+            "--mix",
+            "whoami=1,login=1",
+            "--users",
+            "2",
+            "--duration",
+            "2s",
+        ],
+    );
     let _turn = ONE_RUN.lock().await;
     init_tracing();
     let report = loadtests::run(opts)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use harness::{FilledOverlay, OryStack, Profile, Reply, Service, WebhookSink};
 
-use super::{ONE_RUN, init_tracing, load_stack, options, run, step, table};
+use super::{ONE_RUN, by_url, init_tracing, load_stack, options, run, step, table};
 
 /// The window a run measured, against the one asked.
 fn assert_measured(report: &loadtests::Report, asked: f64) {
@@ -27,21 +27,19 @@ fn assert_measured(report: &loadtests::Report, asked: f64) {
 #[tokio::test]
 async fn slow_starts_by_url_leave_the_asked_window_whole() {
     let stack = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
-    let kratos = stack.kratos();
-    let opts = options(&[
-        "--kratos-url",
-        kratos.public_base().as_str(),
-        "--kratos-admin-url",
-        kratos.admin_base().unwrap().as_str(),
-        "--profile",
-        "whoami",
-        "--users",
-        "8",
-        "--increase-rate",
-        "4",
-        "--duration",
-        "3s",
-    ]);
+    let opts = by_url(
+        &stack,
+        &[
+            "--profile",
+            "whoami",
+            "--users",
+            "8",
+            "--increase-rate",
+            "4",
+            "--duration",
+            "3s",
+        ],
+    );
     let _turn = ONE_RUN.lock().await;
     init_tracing();
     let report = loadtests::run(opts)
