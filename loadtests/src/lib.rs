@@ -434,9 +434,8 @@ fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
 /// The summary table, the failed starts, the mail sink and the generator.
 fn render_load(load: &LoadResults) -> String {
     let mut out = format!(
-        "\nload: {:.2} s measured of {:.2} s asked ({:.1} s in all, with the setup and the stop)\n{}",
-        load.measured_s,
-        load.asked_s,
+        "\nload: {} ({:.1} s in all, with the setup and the stop)\n{}",
+        reports::text::measured(load),
         load.wall_s,
         summary::render(&load.steps)
     );

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use crate::charts;
 use crate::document::{Outcome, Results};
 use crate::text::{
-    describe, escape, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
+    describe, escape, measured, number, setup_line, short_window_line, step_cells, sweep_cells,
+    verdict,
 };
 
 const STYLE: &str = r"
@@ -52,9 +53,9 @@ pub fn render(r: &Results) -> String {
         steps_table(&mut out, r);
         let _ = writeln!(
             out,
-            "<p class=\"muted\">{:.1} s measured ({:.1} s with the users' starts and stops). \
+            "<p class=\"muted\">{} ({:.1} s in all, with the setup and the stop). \
              Generator: {:.2} CPU s, {:.2} cores busy, {:.0} µs CPU per request, peak RSS {:.1} MiB.{}</p>",
-            load.measured_s,
+            measured(load),
             load.wall_s,
             load.generator.cpu_seconds,
             load.generator.cores_busy,

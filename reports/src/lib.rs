@@ -311,6 +311,10 @@ mod tests {
         let left_out = "2 left out of the window, the first because: kratos POST /self-service/login?flow=%: HTTP 500";
 
         let md = Format::Markdown.render(&r);
+        assert!(
+            md.contains("### Load (0.01 s measured of 10.00 s asked)"),
+            "{md}"
+        );
         let failures = md.split("### Failures").nth(1).expect("a failures section");
         assert!(failures.contains(reason), "{md}");
         assert!(

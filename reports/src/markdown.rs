@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::document::{Outcome, Results};
 use crate::text::{
-    describe, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
+    describe, measured, number, setup_line, short_window_line, step_cells, sweep_cells, verdict,
 };
 
 /// The whole summary.
@@ -79,8 +79,8 @@ fn load(out: &mut String, r: &Results) {
     if let Some(load) = &r.load {
         let _ = writeln!(
             out,
-            "### Load ({:.0} s measured)\n\n| step | requests | failures | rps | p50 ms | p95 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            load.measured_s
+            "### Load ({})\n\n| step | requests | failures | rps | p50 ms | p95 ms | p99 ms | max ms |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            measured(load)
         );
         let mut steps: Vec<_> = load.steps.iter().collect();
         steps.sort_by_key(|s| s.failures == 0);

@@ -65,6 +65,19 @@ pub fn setup_line(load: &LoadResults) -> Option<String> {
     Some(line)
 }
 
+/// The window measured, against the one asked when the document says
+/// (version 3): `3.00 s measured of 3.00 s asked`.
+pub fn measured(load: &LoadResults) -> String {
+    if load.asked_s > 0.0 {
+        format!(
+            "{:.2} s measured of {:.2} s asked",
+            load.measured_s, load.asked_s
+        )
+    } else {
+        format!("{:.2} s measured", load.measured_s)
+    }
+}
+
 /// The measured window against the one asked, when it fell short.
 pub fn short_window_line(load: &LoadResults) -> Option<String> {
     load.short_window
