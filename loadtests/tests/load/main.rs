@@ -10,6 +10,7 @@ use harness::{OryStack, Profile, Service};
 use loadtests::summary::StepSummary;
 use loadtests::{Error, Options, Report, Target};
 
+mod exits;
 mod results;
 mod retry;
 mod schedule;
