@@ -9,7 +9,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use loadtests::options::Command;
+use loadtests::report::Command;
 use loadtests::{Error, Options};
 
 #[tokio::main]

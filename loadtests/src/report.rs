@@ -4,7 +4,54 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::options::{ReportArgs, ReportCommand};
+use crate::gate::Gate;
+
+/// orygate's other commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Renders a saved results document again (and gates it against a
+    /// baseline), or merges shards: `orygate report RESULTS.json`,
+    /// `orygate report merge a.json b.json -o all.json`.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub merge: Option<ReportCommand>,
+
+    /// The results document to render.
+    pub results: Option<PathBuf>,
+
+    /// The formats to write: html, md, junit, json (commas).
+    #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
+    pub formats: Vec<reports::Format>,
+
+    /// The folder to write to (default: the document's own).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gate: Gate,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Merges the results of shards of one run into one document: counts
+    /// add, histograms add exactly.
+    Merge {
+        /// The shards' results documents.
+        #[arg(required = true, num_args = 2..)]
+        files: Vec<PathBuf>,
+        /// The merged document (JSON; the other formats beside it).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// The formats written besides the JSON.
+        #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
+        formats: Vec<reports::Format>,
+    },
+}
 
 /// What `orygate report` did: the document and the files written.
 #[derive(Debug)]

@@ -6,7 +6,8 @@
 
 use std::fmt::Write as _;
 
-use crate::document::{Comparison, Results, Row, StepSummary, Thresholds, Verdict};
+use crate::comparison::{Comparison, Row, Thresholds, Verdict};
+use crate::document::{Results, StepSummary};
 use crate::text::number;
 
 /// Compares `now` with `baseline` (read from `source`) step by step.

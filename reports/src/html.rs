@@ -125,7 +125,7 @@ fn failures(out: &mut String, r: &Results) {
     for row in r
         .baseline
         .iter()
-        .flat_map(crate::document::Comparison::failing)
+        .flat_map(crate::comparison::Comparison::failing)
     {
         items.push(format!(
             "baseline: <code>{}</code> {} {} → {} ({})",

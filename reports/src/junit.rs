@@ -102,7 +102,7 @@ pub fn render(r: &Results) -> String {
 }
 
 /// A case per row of the baseline comparison.
-fn baseline(c: &crate::document::Comparison) -> TestSuite {
+fn baseline(c: &crate::comparison::Comparison) -> TestSuite {
     let mut suite = TestSuite::new("baseline");
     for row in &c.rows {
         let status = if row.verdict.fails() {

@@ -13,6 +13,7 @@
 
 pub mod baseline;
 pub mod charts;
+pub mod comparison;
 pub mod document;
 pub mod html;
 pub mod junit;
@@ -23,7 +24,7 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 
-pub use document::{Comparison, Thresholds, Verdict};
+pub use comparison::{Comparison, Thresholds, Verdict};
 pub use document::{OLDEST_VERSION, Results, SCHEMA, VERSION};
 pub use latency::Latency;
 

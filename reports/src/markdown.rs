@@ -31,7 +31,7 @@ fn failures(out: &mut String, r: &Results) {
     let regressions: Vec<_> = r
         .baseline
         .iter()
-        .flat_map(crate::document::Comparison::failing)
+        .flat_map(crate::comparison::Comparison::failing)
         .collect();
     let short = r.load.as_ref().and_then(short_window_line);
     if !failed_flows.is_empty()
