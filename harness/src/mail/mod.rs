@@ -6,18 +6,13 @@
 //! directly and is woken only by mail to it; collected messages are gone,
 //! and uncollected ones are dropped (and counted) past an age or a count,
 //! so a long load run holds bounded memory.
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mail_parser::MessageParser;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use url::Url;
 
 use crate::error::{Error, Result};
 
@@ -25,96 +20,10 @@ use crate::error::{Error, Result};
 /// queue every second, so a message normally arrives in one or two.
 pub const DEFAULT_MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A message as it was delivered.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    /// The envelope recipients (RCPT TO).
-    pub recipients: Vec<String>,
-    pub from: String,
-    pub subject: String,
-    pub text: Option<String>,
-    pub html: Option<String>,
-}
+mod message;
+mod smtp;
 
-impl Mail {
-    fn parse(recipients: Vec<String>, from: String, raw: &[u8]) -> Self {
-        let parsed = MessageParser::default().parse(raw);
-        Self {
-            recipients,
-            from,
-            subject: parsed
-                .as_ref()
-                .and_then(|m| m.subject())
-                .unwrap_or_default()
-                .to_owned(),
-            text: parsed
-                .as_ref()
-                .and_then(|m| m.body_text(0))
-                .map(std::borrow::Cow::into_owned),
-            html: parsed
-                .as_ref()
-                .and_then(|m| m.body_html(0))
-                .map(std::borrow::Cow::into_owned),
-        }
-    }
-
-    /// The one-time code in the message: the first run of exactly six
-    /// digits in the text body (or the HTML body if there is no text).
-    pub fn code(&self) -> Option<String> {
-        let body = self.text.as_deref().or(self.html.as_deref())?;
-        six_digit_code(body)
-    }
-
-    /// Every link in the message: the `href`s of the HTML body, or the
-    /// http(s) URLs in the text body when there is no HTML.
-    pub fn links(&self) -> Vec<Url> {
-        if let Some(html) = &self.html {
-            let doc = scraper::Html::parse_document(html);
-            let anchors = scraper::Selector::parse("a[href]").expect("a static selector parses");
-            let links: Vec<Url> = doc
-                .select(&anchors)
-                .filter_map(|a| a.value().attr("href"))
-                .filter_map(|href| Url::parse(href).ok())
-                .collect();
-            if !links.is_empty() {
-                return links;
-            }
-        }
-        self.text
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
-            .filter_map(|w| Url::parse(w.trim_end_matches(['.', ',', ')', '>'])).ok())
-            .collect()
-    }
-
-    /// The first link whose path starts with `path`.
-    pub fn link_to(&self, path: &str) -> Option<Url> {
-        self.links()
-            .into_iter()
-            .find(|u| u.path().starts_with(path))
-    }
-}
-
-fn six_digit_code(body: &str) -> Option<String> {
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i - start == 6 {
-                return Some(body[start..i].to_owned());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
+pub use message::Mail;
 
 /// How many undelivered messages the sink keeps at most; past that the
 /// oldest are dropped (and counted).
@@ -276,7 +185,7 @@ impl MailSink {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = Arc::clone(&accept_store);
                 tokio::spawn(async move {
-                    if let Err(e) = serve(stream, &store).await {
+                    if let Err(e) = smtp::serve(stream, &store).await {
                         tracing::warn!(error = %e, "smtp sink: session ended with an error");
                     }
                 });
@@ -428,140 +337,13 @@ impl Mailbox {
     }
 }
 
-/// The longest command line the sink reads (RFC 5321 allows 512 octets).
-const MAX_COMMAND: usize = 4096;
-/// The longest line of a message (RFC 5321: 1,000 octets; generous).
-const MAX_TEXT_LINE: usize = 64 * 1024;
-/// The biggest message the sink keeps.
-const MAX_MESSAGE: usize = 10 << 20;
-
-async fn serve(stream: TcpStream, store: &Store) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    write.write_all(b"220 orygate-sink ESMTP\r\n").await?;
-    let mut from = String::new();
-    let mut recipients = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        match bounded_line(&mut lines, &mut line, MAX_COMMAND).await {
-            Ok(true) => {}
-            Ok(false) => return Ok(()),
-            Err(e) => {
-                write.write_all(b"500 5.5.2 line too long\r\n").await?;
-                return Err(e);
-            }
-        }
-        let command = String::from_utf8_lossy(&line).trim_end().to_owned();
-        let verb = command
-            .split([' ', ':'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-orygate-sink\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 SMTPUTF8\r\n",
-            "HELO" => b"250 orygate-sink\r\n",
-            "MAIL" => {
-                from = angle_address(&command);
-                recipients.clear();
-                b"250 OK\r\n"
-            }
-            "RCPT" => {
-                recipients.push(angle_address(&command));
-                b"250 OK\r\n"
-            }
-            "DATA" => {
-                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-                let raw = match read_data(&mut lines).await {
-                    Ok(raw) => raw,
-                    Err(e) => {
-                        tracing::warn!(error = %e, ?recipients, "smtp sink: message refused");
-                        write.write_all(b"552 5.3.4 message too big\r\n").await?;
-                        return Err(e);
-                    }
-                };
-                let mail = Mail::parse(std::mem::take(&mut recipients), from.clone(), &raw);
-                tracing::debug!(to = ?mail.recipients, subject = %mail.subject, "smtp sink: message");
-                store.deliver(&mail);
-                b"250 OK queued\r\n"
-            }
-            "RSET" => {
-                recipients.clear();
-                b"250 OK\r\n"
-            }
-            "NOOP" => b"250 OK\r\n",
-            "QUIT" => {
-                write.write_all(b"221 bye\r\n").await?;
-                return Ok(());
-            }
-            _ => b"502 command not implemented\r\n",
-        };
-        write.write_all(reply).await?;
-    }
-}
-
-/// Reads one line of at most `limit` bytes into `line`: `false` at the
-/// end of the stream, an error for a longer line.
-async fn bounded_line<R: tokio::io::AsyncBufRead + Unpin>(
-    reader: &mut R,
-    line: &mut Vec<u8>,
-    limit: usize,
-) -> std::io::Result<bool> {
-    line.clear();
-    let read = (&mut *reader)
-        .take(limit as u64)
-        .read_until(b'\n', line)
-        .await?;
-    if read == 0 {
-        return Ok(false);
-    }
-    if !line.ends_with(b"\n") && read >= limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("a line longer than {limit} bytes"),
-        ));
-    }
-    Ok(true)
-}
-
-/// Reads a DATA section up to the lone dot, undoing dot-stuffing; a
-/// message over [`MAX_MESSAGE`] or a line over [`MAX_TEXT_LINE`] is an
-/// error.
-async fn read_data<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> std::io::Result<Vec<u8>> {
-    let mut raw = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        if !bounded_line(lines, &mut line, MAX_TEXT_LINE).await? {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        if line == b".\r\n" || line == b".\n" {
-            return Ok(raw);
-        }
-        let unstuffed = if line.starts_with(b"..") {
-            &line[1..]
-        } else {
-            &line[..]
-        };
-        if raw.len() + unstuffed.len() > MAX_MESSAGE {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a message over {MAX_MESSAGE} bytes"),
-            ));
-        }
-        raw.extend_from_slice(unstuffed);
-    }
-}
-
-/// `MAIL FROM:<a@b> SIZE=1` -> `a@b`.
-fn angle_address(command: &str) -> String {
-    let inner = command
-        .split_once('<')
-        .and_then(|(_, rest)| rest.split_once('>'))
-        .map_or("", |(addr, _)| addr);
-    inner.trim().to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    use super::message::six_digit_code;
+    use super::smtp::{MAX_COMMAND, MAX_MESSAGE, angle_address};
     use super::*;
 
     #[test]
