@@ -1,0 +1,295 @@
+//! Which services a stack starts, from which config, with what overrides,
+//! and its start.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::mail::MailSink;
+use crate::ports::Ports;
+use crate::postgres::Postgres;
+use crate::service::{Endpoints, Profile, Service};
+
+use super::DEFAULT_READY_TIMEOUT;
+use super::containers::{Spec, StackWide, reserve, stack_id, start_service};
+use super::running::OryStack;
+
+/// Configures which services to start, from which config, with what
+/// overrides. Built by [`OryStack::builder`].
+#[derive(Debug)]
+pub struct OryStackBuilder {
+    services: BTreeMap<Service, Spec>,
+    profile: Profile,
+    ready_timeout: Duration,
+    /// Keep the load profile's data in memory rather than PostgreSQL.
+    in_memory: bool,
+    /// Keep the data in PostgreSQL in the dev profile too.
+    postgres: bool,
+    /// The stack lives as long as the process (see
+    /// [`OryStackBuilder::for_the_process`]).
+    process_lifetime: bool,
+}
+
+impl OryStackBuilder {
+    /// Adds a service with its config from `ory/<service>/`.
+    #[must_use]
+    pub fn with(mut self, service: Service) -> Self {
+        self.spec(service);
+        self
+    }
+
+    /// The settings of `service`, added with its defaults if it was not.
+    fn spec(&mut self, service: Service) -> &mut Spec {
+        self.services.entry(service).or_insert_with(|| Spec {
+            config_dir: service.default_config_dir(),
+            tag: service.tag().to_owned(),
+            env: Vec::new(),
+            ports: None,
+            overlays: Vec::new(),
+        })
+    }
+
+    #[must_use]
+    pub fn with_kratos(self) -> Self {
+        self.with(Service::Kratos)
+    }
+
+    #[must_use]
+    pub fn with_hydra(self) -> Self {
+        self.with(Service::Hydra)
+    }
+
+    #[must_use]
+    pub fn with_keto(self) -> Self {
+        self.with(Service::Keto)
+    }
+
+    /// Kratos, Hydra and Keto.
+    #[must_use]
+    pub fn with_all(self) -> Self {
+        Service::ALL.into_iter().fold(self, Self::with)
+    }
+
+    /// Runs `service` from another config folder (it must hold the same file
+    /// names as `ory/<service>/`). Adds the service if it was not added.
+    #[must_use]
+    pub fn config_dir(mut self, service: Service, dir: impl Into<PathBuf>) -> Self {
+        self.spec(service).config_dir = dir.into();
+        self
+    }
+
+    /// Runs `service` from another tag of its image than the pinned one
+    /// (for example to try a newer release).
+    #[must_use]
+    pub fn image_tag(mut self, service: Service, tag: impl Into<String>) -> Self {
+        self.spec(service).tag = tag.into();
+        self
+    }
+
+    /// Sets one of Ory's environment overrides (for example
+    /// `SELFSERVICE_FLOWS_REGISTRATION_ENABLED=false`) on top of the
+    /// harness's own.
+    #[must_use]
+    pub fn env(
+        mut self,
+        service: Service,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.spec(service).env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Merges the folder `overlay` over `service`'s config: its config file
+    /// (`kratos.yml`, ...) is passed after the main one (Ory merges its `-c`
+    /// files in order, the last one winning), and the folder is copied to
+    /// `/etc/config/<service>/overlays/<folder name>/`, where its config can
+    /// name other files of it (an identity schema). E.g. the short lifespans
+    /// of `fixtures/kratos/short-lifespans/`. Adds the service if it was not
+    /// added.
+    #[must_use]
+    pub fn overlay(mut self, service: Service, overlay: impl Into<PathBuf>) -> Self {
+        self.spec(service).overlays.push(overlay.into());
+        self
+    }
+
+    /// Runs `service` on these reserved ports of 127.0.0.1 instead of
+    /// free ones (`Ports::fixed` for a UI configured with fixed URLs): as
+    /// many as it listens on, in its order (Kratos and Hydra: public,
+    /// admin; Keto: read, write, metrics, OPL). If something else holds
+    /// one, the start fails saying who.
+    #[must_use]
+    pub fn ports(mut self, service: Service, ports: Ports) -> Self {
+        self.spec(service).ports = Some(ports);
+        self
+    }
+
+    /// Runs the services in `profile` (by default [`Profile::Dev`]).
+    #[must_use]
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Keeps the services' data in their in-memory stores in the load
+    /// profile too (no PostgreSQL), as Ory's own published benchmarks run
+    /// them: fast, but concurrent writes fail there (see [`Profile::Load`]).
+    #[must_use]
+    pub fn in_memory(mut self) -> Self {
+        self.in_memory = true;
+        self
+    }
+
+    /// Keeps the services' data in a PostgreSQL the stack starts, in the
+    /// dev profile too: for a stack that several tests use at once, since
+    /// the in-memory stores fail concurrent writes.
+    #[must_use]
+    pub fn postgres(mut self) -> Self {
+        self.postgres = true;
+        self
+    }
+
+    /// Marks the stack as one that lives as long as the process (shared by
+    /// a test binary's tests and never dropped): its containers carry the
+    /// label `dev.orygate.lifetime=process`, and the harness's watcher,
+    /// which removes them when the process ends, notes them as such
+    /// rather than as left behind.
+    #[must_use]
+    pub fn for_the_process(mut self) -> Self {
+        self.process_lifetime = true;
+        self
+    }
+
+    /// How long each service may take to become ready.
+    #[must_use]
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Starts the services together and waits until each is ready.
+    ///
+    /// Fails fast, with the end of the service's log, when a service exits
+    /// (Ory exits on a config it rejects); fails with the same log when the
+    /// deadline passes.
+    pub async fn start(mut self) -> Result<OryStack> {
+        let started = Instant::now();
+        for (service, spec) in &self.services {
+            crate::config::check(*service, &spec.config_dir, &spec.overlays)?;
+        }
+        let needs = crate::prepare::Needs {
+            images: self
+                .services
+                .iter()
+                .map(|(service, spec)| (*service, spec.tag.as_str()))
+                .collect(),
+            postgres: (self.profile == Profile::Load && !self.in_memory) || self.postgres,
+        };
+        crate::prepare::ready(&needs).await?;
+        let mail = if self.services.contains_key(&Service::Kratos) {
+            Some(MailSink::start().await?)
+        } else {
+            None
+        };
+        let id = stack_id(self.process_lifetime);
+        // Removes this process's containers if it dies without dropping
+        // the stack.
+        crate::reaper::watch();
+        let smtp = mail.as_ref().map(|m| m.addr().port());
+        // Every port of the stack first: each service's environment names
+        // the others' (Kratos as Hydra's login provider, Hydra's admin API
+        // for Kratos).
+        let mut ports = BTreeMap::new();
+        for (service, spec) in &mut self.services {
+            ports.insert(*service, reserve(*service, spec.ports.take())?);
+        }
+        let peers: BTreeMap<Service, Endpoints> = ports
+            .iter()
+            .map(|(service, p)| (*service, Endpoints::local(*service, p.all())))
+            .collect();
+
+        // The load profile keeps every service's data in PostgreSQL, a
+        // database each.
+        let databases: Vec<Service> = Service::ALL
+            .into_iter()
+            .filter(|s| {
+                let wanted = (self.profile == Profile::Load && !self.in_memory) || self.postgres;
+                wanted && self.services.contains_key(s)
+            })
+            .collect();
+        let postgres = if databases.is_empty() {
+            None
+        } else {
+            let postgres = Postgres::start(&id).await?;
+            for service in &databases {
+                postgres.create_database(service.name()).await?;
+            }
+            Some(postgres)
+        };
+        let dsns: BTreeMap<Service, String> = databases
+            .iter()
+            .filter_map(|s| postgres.as_ref().map(|p| (*s, p.dsn(s.name()))))
+            .collect();
+
+        // Start every service and wait for all of them, even after one
+        // failed: a container whose start was cut short would be left behind.
+        let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
+            let database = dsns.get(service).map(String::as_str);
+            let own = ports
+                .remove(service)
+                .expect("every service's ports were chosen");
+            let wide = StackWide {
+                id: &id,
+                profile: self.profile,
+                smtp,
+                ready_timeout: self.ready_timeout,
+                peers: &peers,
+            };
+            start_service(wide, *service, spec, own, database)
+        }))
+        .await;
+        let mut services = BTreeMap::new();
+        let mut first_error = None;
+        for attempt in attempts {
+            match attempt {
+                Ok(running) => {
+                    services.insert(running.service, running);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let stack = OryStack {
+            id,
+            services,
+            mail,
+            _postgres: postgres,
+        };
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        tracing::info!(
+            stack = %stack.id,
+            services = ?stack.services.keys().collect::<Vec<_>>(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "ory stack ready"
+        );
+        Ok(stack)
+    }
+}
+
+impl OryStack {
+    /// A builder for a stack: add services, then [`OryStackBuilder::start`].
+    pub fn builder() -> OryStackBuilder {
+        OryStackBuilder {
+            services: BTreeMap::new(),
+            profile: Profile::default(),
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            in_memory: false,
+            postgres: false,
+            process_lifetime: false,
+        }
+    }
+}

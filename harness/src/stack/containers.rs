@@ -1,0 +1,241 @@
+//! One service's container: its spec, its ports, its request to Docker,
+//! its migration and start.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use testcontainers::CopyTargetOptions;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::error::{Error, Result};
+use crate::logs::{self};
+use crate::ports::Ports;
+use crate::service::{Endpoints, Profile, Service};
+
+use super::{DOCKER_TIMEOUT, STACK_LABEL};
+
+#[derive(Debug)]
+pub(super) struct Spec {
+    pub(super) config_dir: PathBuf,
+    pub(super) tag: String,
+    pub(super) env: Vec<(String, String)>,
+    /// Ports reserved by the caller instead of picked here.
+    pub(super) ports: Option<Ports>,
+    /// Folders whose config file is merged over the main one, in order.
+    pub(super) overlays: Vec<PathBuf>,
+}
+
+impl Spec {
+    /// Each overlay folder and where it is copied in the container.
+    fn overlay_dirs(&self, service: Service) -> Vec<(PathBuf, String)> {
+        self.overlays
+            .iter()
+            .map(|dir| {
+                let name = dir
+                    .file_name()
+                    .map_or_else(|| "overlay".into(), |n| n.to_string_lossy().into_owned());
+                (dir.clone(), service.overlay_dir(&name))
+            })
+            .collect()
+    }
+
+    /// The overlays' config files in the container, for `-c`.
+    fn overlay_files(&self, service: Service) -> Vec<String> {
+        self.overlay_dirs(service)
+            .into_iter()
+            .map(|(_, inside)| format!("{inside}/{}", service.config_file()))
+            .collect()
+    }
+}
+
+/// What every service of one stack starts with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StackWide<'a> {
+    pub(super) id: &'a str,
+    pub(super) profile: Profile,
+    pub(super) smtp: Option<u16>,
+    pub(super) ready_timeout: Duration,
+    /// Where every service of the stack listens.
+    pub(super) peers: &'a BTreeMap<Service, Endpoints>,
+}
+
+/// The ports `service` listens on: those the caller reserved (as many as
+/// it needs) or free ones.
+pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
+    match given {
+        Some(given) if given.all().len() == service.port_count() => Ok(given),
+        Some(given) => Err(Error::Config {
+            path: format!("the ports of {service}"),
+            reason: format!(
+                "{} given, {service} listens on {}",
+                given.all().len(),
+                service.port_count()
+            ),
+        }),
+        None => Ports::take(service.port_count()),
+    }
+}
+
+pub(super) async fn start_service(
+    wide: StackWide<'_>,
+    service: Service,
+    spec: &Spec,
+    ports: Ports,
+    database: Option<&str>,
+) -> Result<Running> {
+    let StackWide {
+        id: stack,
+        profile,
+        smtp,
+        ready_timeout,
+        peers,
+    } = wide;
+    let mut env = service.env(profile, ports.all(), smtp);
+    env.extend(service.peer_env(peers));
+    for (key, value) in &spec.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    if let Some(dsn) = database {
+        env.retain(|(k, _)| k != "DSN");
+        env.push(("DSN".into(), dsn.to_owned()));
+        let migrate = container_request(stack, service, spec, &env, "migrate")
+            .with_cmd(service.migrate_command(&spec.overlay_files(service)));
+        tracing::debug!(%service, stack, "migrating the database");
+        migrate_once(service, migrate, ready_timeout).await?;
+    }
+    let request = container_request(stack, service, spec, &env, "")
+        .with_cmd(service.command(&spec.overlay_files(service)));
+    tracing::debug!(%service, stack, ports = ?ports.all(), profile = ?profile, "creating and starting the container");
+    let container = run_container(service, "start", request).await?;
+    tracing::debug!(%service, id = container.id(), "container started");
+    // On an error the container is dropped (removed) before the ports.
+    crate::ready::wait(service, &container, &ports, ready_timeout).await?;
+    Ok(Running {
+        service,
+        container,
+        endpoints: Endpoints::local(service, ports.all()),
+        ports,
+    })
+}
+
+/// A container of `service` for this stack, with its config and `env`;
+/// `role` names a helper container (`migrate`) apart from the service's.
+fn container_request(
+    stack: &str,
+    service: Service,
+    spec: &Spec,
+    env: &[(String, String)],
+    role: &str,
+) -> testcontainers::ContainerRequest<GenericImage> {
+    let name = if role.is_empty() {
+        format!("orygate-{stack}-{service}")
+    } else {
+        format!("orygate-{stack}-{service}-{role}")
+    };
+    let mut request = GenericImage::new(service.image(), spec.tag.clone())
+        .with_network("host")
+        .with_container_name(name)
+        .with_label(STACK_LABEL, stack)
+        .with_label(crate::reaper::OWNER_LABEL, crate::reaper::owner())
+        .with_label("dev.orygate.service", service.name())
+        .with_copy_to(
+            CopyTargetOptions::new(service.container_config_dir()),
+            spec.config_dir.clone(),
+        );
+    for (dir, inside) in spec.overlay_dirs(service) {
+        request = request.with_copy_to(CopyTargetOptions::new(inside), dir);
+    }
+    if let Some(run) = crate::reaper::run() {
+        request = request.with_label(crate::reaper::RUN_LABEL, run);
+    }
+    if stack.ends_with("-process") {
+        request = request.with_label(crate::reaper::LIFETIME_LABEL, "process");
+    }
+    for (key, value) in env {
+        request = request.with_env_var(key, value);
+    }
+    request
+}
+
+/// Creates and starts a container of `service` for `what` (`start`,
+/// `migrate`), within [`DOCKER_TIMEOUT`].
+async fn run_container(
+    service: Service,
+    what: &str,
+    request: testcontainers::ContainerRequest<GenericImage>,
+) -> Result<ContainerAsync<GenericImage>> {
+    tokio::time::timeout(DOCKER_TIMEOUT, request.start())
+        .await
+        .map_err(|_| Error::Docker {
+            reason: format!("{what} {service}: no answer within {DOCKER_TIMEOUT:?}"),
+        })?
+        .map_err(|e| Error::Start {
+            service,
+            source: Box::new(e),
+        })
+}
+
+/// Runs the service's database migration to completion; a non-zero exit
+/// fails with the migration's log. The container is removed either way.
+async fn migrate_once(
+    service: Service,
+    request: testcontainers::ContainerRequest<GenericImage>,
+    timeout: Duration,
+) -> Result<()> {
+    let container = run_container(service, "migrate", request).await?;
+    let deadline = Instant::now() + timeout;
+    while container.is_running().await.unwrap_or(false) {
+        if Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                service,
+                url: "its database migration".into(),
+                timeout,
+                last: "still running".into(),
+                log: logs::tail(&container, 30).await,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match container.exit_code().await.ok().flatten() {
+        Some(0) => Ok(()),
+        code => Err(Error::Exited {
+            service,
+            code: code.unwrap_or(-1),
+            log: format!(
+                "(its database migration)\n{}",
+                logs::tail(&container, 30).await
+            ),
+        }),
+    }
+}
+
+/// `<pid>-<n>-<random>`: the pid first, so a cleanup can tell a live run's
+/// containers from a dead one's; the random part keeps names unique when a
+/// pid comes round again. A stack for the life of the process ends in
+/// `-process` (its database folder too, which is how the watcher knows it).
+pub(super) fn stack_id(process_lifetime: bool) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{}-{:05x}{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos & 0xfffff,
+        if process_lifetime { "-process" } else { "" }
+    )
+}
+
+/// A service of the stack, started.
+#[derive(Debug)]
+pub(super) struct Running {
+    pub(super) service: Service,
+    pub(super) container: ContainerAsync<GenericImage>,
+    pub(super) ports: Ports,
+    pub(super) endpoints: Endpoints,
+}
