@@ -231,7 +231,13 @@ pub(crate) async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
     tokio::time::sleep_until((opened + plan.length).into()).await;
     ctx.window.enter(crate::window::Phase::Draining);
     let until = Instant::now() + plan.drain;
-    let drained = || ctx.window.busy() == 0 && ctx.schedule.as_ref().is_none_or(|s| s.drained());
+    // The open model's rounds are the schedule's: released and ended. Its
+    // users keep asking for one until the run stops, so they count as busy
+    // all along and only the schedule says whether a round still runs.
+    let drained = || match &ctx.schedule {
+        Some(schedule) => schedule.drained(),
+        None => ctx.window.busy() == 0,
+    };
     while !drained() && Instant::now() < until {
         tokio::time::sleep(POLL).await;
     }
