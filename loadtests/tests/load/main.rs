@@ -1,7 +1,8 @@
 //! Short load runs (seconds) against real Kratos, driven through the
 //! library exactly as the `orygate` binary drives it. Goose keeps
-//! process-wide state (its Ctrl-C handler and kill switch), so the runs here
-//! take turns.
+//! process-wide state (its Ctrl-C handler and kill switch), so each test
+//! that runs a load here does so in a process of its own ([`alone`]), and
+//! several run at once.
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,53 @@ mod server;
 mod smoke;
 mod window;
 
-/// One Goose run at a time in this process.
-static ONE_RUN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Set in a child process of this binary that runs one test alone.
+const ALONE: &str = "ORYGATE_LOAD_TEST_ALONE";
+
+/// How long a test run alone may take before it is ended and fails.
+const ALONE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Whether the calling test runs its body in this process. Goose's kill
+/// switch is process-wide (each run resets it, orygate pulls it to close the
+/// window), so two runs in one process would end each other. Under `cargo
+/// test`, whose tests are threads of one process, the test runs again in a
+/// child process of this binary (`--exact` its name, the thread's name) and
+/// this answers `false` once the child passed; it panics with the child's
+/// output when the child failed, ran no test or took over
+/// [`ALONE_TIMEOUT`]. In that child, and under nextest (a process per test),
+/// it answers `true`.
+async fn alone() -> bool {
+    if std::env::var_os(ALONE).is_some() || std::env::var_os("NEXTEST_RUN_ID").is_some() {
+        return true;
+    }
+    let name = std::thread::current()
+        .name()
+        .expect("libtest names a test's thread after the test")
+        .to_owned();
+    let child = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
+        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
+        .env(ALONE, &name)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(ALONE_TIMEOUT, child)
+        .await
+        .unwrap_or_else(|_| panic!("{name} alone took over {ALONE_TIMEOUT:?}"))
+        .expect("the test binary runs again");
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    // Shown by libtest when this test fails, or with --nocapture.
+    println!("{out}");
+    eprintln!("{err}");
+    assert!(
+        output.status.success() && out.contains("test result: ok. 1 passed"),
+        "{name} alone: {} (its output is above)",
+        output.status
+    );
+    false
+}
 
 fn options(args: &[&str]) -> Options {
     let out = std::env::temp_dir().join("orygate-load-tests");
@@ -70,14 +116,8 @@ async fn load_stack_with(other: harness::Service) -> OryStack {
 }
 
 /// Runs `args` against `stack`, as the binary does with `--kratos-url`,
-/// but with the stack's mail sink readable.
+/// but with the stack's mail sink readable. The caller runs [`alone`].
 async fn run(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
-    let _turn = ONE_RUN.lock().await;
-    run_in_turn(stack, args).await
-}
-
-/// [`run`] for a caller that holds [`ONE_RUN`].
-async fn run_in_turn(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
     init_tracing();
     let opts = options(args);
     let mix = opts.validate()?;
@@ -120,6 +160,9 @@ fn table(report: &Report) -> String {
 
 #[tokio::test]
 async fn a_passing_signup_journey_records_every_step_and_no_failure() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,
@@ -159,6 +202,9 @@ async fn a_passing_signup_journey_records_every_step_and_no_failure() {
 
 #[tokio::test]
 async fn every_whoami_answers_for_its_own_user_by_cookie_and_by_token() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,
@@ -189,6 +235,9 @@ async fn every_whoami_answers_for_its_own_user_by_cookie_and_by_token() {
 
 #[tokio::test]
 async fn a_refused_flow_is_counted_on_the_step_kratos_refused() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[("SELFSERVICE_FLOWS_REGISTRATION_ENABLED", "false")]).await;
     let report = run(
         &stack,
@@ -218,15 +267,17 @@ async fn a_refused_flow_is_counted_on_the_step_kratos_refused() {
 
 #[tokio::test]
 async fn a_kratos_killed_mid_run_ends_the_run_in_bounded_time_with_failures() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
-    let _turn = ONE_RUN.lock().await;
     let killer = async {
         tokio::time::sleep(Duration::from_secs(4)).await;
         stack.kill(Service::Kratos).await
     };
     let started = Instant::now();
     let (report, kill) = tokio::join!(
-        run_in_turn(
+        run(
             &stack,
             &[
                 "--profile",
@@ -262,6 +313,9 @@ async fn a_kratos_killed_mid_run_ends_the_run_in_bounded_time_with_failures() {
 
 #[tokio::test]
 async fn an_unreachable_target_or_one_that_is_not_kratos_is_refused_within_seconds() {
+    if !alone().await {
+        return;
+    }
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
@@ -306,6 +360,9 @@ async fn an_unreachable_target_or_one_that_is_not_kratos_is_refused_within_secon
 
 #[tokio::test]
 async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
+    if !alone().await {
+        return;
+    }
     let stack = OryStack::builder()
         .with_kratos()
         .profile(Profile::Load)
@@ -323,7 +380,6 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
             "2s",
         ],
     );
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let report = loadtests::run(opts)
         .await
@@ -344,6 +400,9 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
     use loadtests::{Context, GooseTransport};
     use scenarios::flows::login;
     use std::sync::Arc;
+    if !alone().await {
+        return;
+    }
 
     let stack = load_stack(&[]).await;
     let ctx = Arc::new(Context::new(
@@ -370,7 +429,6 @@ async fn a_form_refused_after_its_redirect_is_charged_to_the_post_that_sent_it()
         .register_transaction(Transaction::new(start).set_on_start())
         .register_transaction(Transaction::new(login));
 
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let opts = options(&["--users", "2", "--duration", "2s"]);
     let run = loadtests::load::run_scenarios(&ctx, vec![scenario], &opts)
@@ -409,7 +467,6 @@ async fn ctrl_c_stops_the_binary_prints_what_ran_and_removes_the_stack() {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let out = std::env::temp_dir().join("orygate-load-tests");
-    let _turn = ONE_RUN.lock().await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
         .args(["--profile", "whoami", "--users", "2", "--duration", "60s"])
         .args(["--no-smoke", "-q", "--out"])
@@ -467,6 +524,9 @@ async fn ctrl_c_stops_the_binary_prints_what_ran_and_removes_the_stack() {
 
 #[tokio::test]
 async fn recovery_and_settings_run_under_load_without_a_failure() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,
@@ -497,6 +557,9 @@ async fn recovery_and_settings_run_under_load_without_a_failure() {
 /// step of its own, every answer is the one the relationships give.
 #[tokio::test]
 async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack_with(Service::Keto).await;
     let report = run(
         &stack,
@@ -522,6 +585,9 @@ async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
 
 #[tokio::test]
 async fn keto_check_without_keto_is_refused_before_the_load() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let e = run(&stack, &["--profile", "keto-check", "--duration", "2s"])
         .await
@@ -536,6 +602,9 @@ async fn keto_check_without_keto_is_refused_before_the_load() {
 /// the navigation they are.
 #[tokio::test]
 async fn oauth2_profiles_run_under_load_without_a_failure() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack_with(Service::Hydra).await;
     let report = run(
         &stack,
@@ -579,6 +648,9 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
 /// latency from its intended start, which is never less than its request's.
 #[tokio::test]
 async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_start() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,
@@ -611,6 +683,14 @@ async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_st
     assert_eq!(round.failures, 0, "{table}");
     assert!(round.p50_ms >= request.p50_ms, "{table}");
     assert!(report.passed(), "{table}");
+    // The run stops once the window's rounds have ended: its users, all
+    // asking for the next round, do not hold it for the request timeout
+    // (10 s).
+    let stop = load.wall_s - load.setup.seconds - load.measured_s;
+    assert!(
+        stop < 3.0,
+        "{stop:.1} s from the window's close to the run's end"
+    );
 }
 
 /// A capacity sweep runs the open model at each rate of its plan against
@@ -618,6 +698,9 @@ async fn a_fixed_rate_run_reports_the_achieved_rate_and_latency_from_intended_st
 /// and the capacity under the objective.
 #[tokio::test]
 async fn a_sweep_measures_each_rate_of_its_plan() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,

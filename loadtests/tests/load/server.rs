@@ -111,7 +111,7 @@ pub fn seated(ctx: &Arc<Context>) -> TransactionFunction {
 
 /// One Goose user sending GETs to `server` for `seconds`, back to back or
 /// (with `rate`) as the open model's rounds, each request within
-/// `request_timeout`: the steps it recorded. The caller holds `ONE_RUN`.
+/// `request_timeout`: the steps it recorded. The caller runs [`super::alone`].
 pub async fn one_user(
     server: &Scripted,
     rate: Option<f64>,

@@ -5,7 +5,7 @@
 use clap::Parser;
 use loadtests::Options;
 
-use super::{ONE_RUN, init_tracing, load_stack};
+use super::{alone, init_tracing, load_stack};
 
 /// The options of a run with the smoke (the other load tests skip it).
 fn with_smoke(args: &[&str]) -> Options {
@@ -16,7 +16,6 @@ fn with_smoke(args: &[&str]) -> Options {
 }
 
 async fn run_with_smoke(stack: &harness::OryStack) -> loadtests::Report {
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let opts = with_smoke(&["--profile", "health", "-u", "1", "-t", "1s"]);
     let mix = opts.validate().unwrap();
@@ -35,6 +34,9 @@ const SIGN_UP: &str = "browser sign-up, verification, login, logout";
 
 #[tokio::test]
 async fn a_smoke_flow_that_fails_fails_the_run_in_every_format() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[("SELFSERVICE_FLOWS_REGISTRATION_ENABLED", "false")]).await;
     let report = run_with_smoke(&stack).await;
     let results = &report.results;
@@ -87,6 +89,9 @@ async fn a_smoke_flow_that_fails_fails_the_run_in_every_format() {
 
 #[tokio::test]
 async fn every_smoke_flow_passes_on_a_working_stack() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
     let report = run_with_smoke(&stack).await;
     let flows: Vec<(&str, bool)> = report

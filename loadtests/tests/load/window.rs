@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use harness::{FilledOverlay, OryStack, Profile, Reply, Service, WebhookSink};
 
-use super::{ONE_RUN, by_url, init_tracing, load_stack, options, run, step, table};
+use super::{alone, by_url, init_tracing, load_stack, options, run, step, table};
 
 /// The window a run measured, against the one asked.
 fn assert_measured(report: &loadtests::Report, asked: f64) {
@@ -26,6 +26,9 @@ fn assert_measured(report: &loadtests::Report, asked: f64) {
 /// three seconds it was asked for, every user's whoami inside them.
 #[tokio::test]
 async fn slow_starts_by_url_leave_the_asked_window_whole() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
     let opts = by_url(
         &stack,
@@ -40,7 +43,6 @@ async fn slow_starts_by_url_leave_the_asked_window_whole() {
             "3s",
         ],
     );
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let report = loadtests::run(opts)
         .await
@@ -68,6 +70,9 @@ async fn slow_starts_by_url_leave_the_asked_window_whole() {
 /// window with all of them.
 #[tokio::test]
 async fn starts_that_fail_for_a_moment_are_tried_again() {
+    if !alone().await {
+        return;
+    }
     let sink = WebhookSink::start().await.unwrap();
     // 501: Kratos does not call the hook again (it does after a 500).
     let failing = Reply {
@@ -113,8 +118,10 @@ async fn starts_that_fail_for_a_moment_are_tried_again() {
 /// before any load, with the first cause, within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_users_cannot_start_fails_before_the_load() {
+    if !alone().await {
+        return;
+    }
     let stack = load_stack(&[]).await;
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let opts = options(&[
         "--profile",
@@ -163,6 +170,9 @@ async fn a_run_whose_users_cannot_start_fails_before_the_load() {
 /// failure (the window waited for it, within the timeout).
 #[tokio::test]
 async fn a_request_running_when_the_window_closes_counts_to_its_end() {
+    if !alone().await {
+        return;
+    }
     let server = super::server::Scripted::start(|n| {
         if n == 30 {
             Duration::from_secs(3)
@@ -171,7 +181,6 @@ async fn a_request_running_when_the_window_closes_counts_to_its_end() {
         }
     })
     .await;
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let steps = super::server::one_user(&server, None, 1, Duration::from_secs(1)).await;
     let table = loadtests::summary::render(&steps);
@@ -192,6 +201,9 @@ async fn a_request_running_when_the_window_closes_counts_to_its_end() {
 async fn ctrl_c_during_the_setup_ends_the_run_as_interrupted() {
     use goose::goose::{Scenario, Transaction, TransactionFunction};
     use std::sync::Arc;
+    if !alone().await {
+        return;
+    }
 
     let server = super::server::Scripted::start(|_| Duration::ZERO).await;
     let ctx = Arc::new(loadtests::Context::new(
@@ -221,7 +233,6 @@ async fn ctrl_c_during_the_setup_ends_the_run_as_interrupted() {
         .set_host(server.url.as_str())
         .register_transaction(Transaction::new(start).set_on_start())
         .register_transaction(Transaction::new(round));
-    let _turn = ONE_RUN.lock().await;
     init_tracing();
     let opts = options(&["--users", "2", "--duration", "5s"]);
     let began = Instant::now();
