@@ -64,7 +64,7 @@ pub enum Error {
     #[error(
         "start {service}: port {port} on 127.0.0.1 is held by another process ({holder}), not this stack's container; the end of its log:\n{log}"
     )]
-    Foreign {
+    PortTaken {
         service: Service,
         port: u16,
         holder: String,
@@ -139,8 +139,8 @@ pub enum Error {
     #[error("prepare this machine: {reason}")]
     Prepare { reason: String },
 
-    /// The load profile's PostgreSQL could not be found, started or used.
-    #[error("{action} the load profile's PostgreSQL: {reason}")]
+    /// The load tuning's PostgreSQL could not be found, started or used.
+    #[error("{action} the load tuning's PostgreSQL: {reason}")]
     Postgres { action: String, reason: String },
 
     /// Local I/O: binding the SMTP sink, reading config files.

@@ -5,9 +5,10 @@
 //! - [`MailSink`] and [`Mailbox`]: the SMTP server Kratos' courier delivers
 //!   to, and a per-address inbox.
 //! - [`Browser`] and [`NativeApp`]: a virtual user's client, with its own
-//!   cookie jar or (for API flows) none, sending through the [`Transport`]
-//!   seam as named [`Step`]s that say what answer they expect, on keep-alive
-//!   connections of its own (an [`Agent`], in tests and under load alike).
+//!   cookie jar or (for API flows) none, sending through the
+//!   [`Transport`](transport::Transport) seam as named [`Step`]s that say
+//!   what answer they expect, on keep-alive connections of its own (an
+//!   [`Agent`], in tests and under load alike).
 //! - [`kratos`], [`hydra`], [`keto`]: where each service's APIs are, and
 //!   serde types for the JSON in use.
 //!
@@ -24,17 +25,20 @@
 //! - **Transport**: what sends a step: a [`Browser`] or a [`NativeApp`]
 //!   in tests, a Goose user's `GooseTransport` under load; each sends
 //!   through its **agent** ([`Agent`]).
-//! - **Stack profile** ([`Profile`]): how a stack runs Ory (dev or load).
-//!   A **load profile** (`loadtests::profiles`) is something else: what a
-//!   load run's users do.
-//! - **Round**: one pass of a load profile's measured transaction; in the
+//! - **Tuning** ([`Tuning`]): how a stack runs Ory (dev, or tuned for
+//!   load: data in PostgreSQL, quieter logs, a faster courier).
+//! - **Load profile** (`loadtests::profiles`): what a load run's users do
+//!   (`whoami`, `signup`, `keto-check`, ...).
+//! - **Round**: one pass of a load tuning's measured transaction; in the
 //!   open model rounds start at their intended times.
 //!
 //! # The life of one request
 //!
-//! A flow builds a request with [`Transport::client`] (reqwest: the form,
-//! the JSON, the query) and hands it to [`Transport::send`] with its
-//! [`Step`] (`transport.rs`). The browser
+//! A flow builds a request with
+//! [`Transport::client`](transport::Transport::client) (reqwest: the form,
+//! the JSON, the query) and hands it to
+//! [`Transport::send`](transport::Transport::send) with its [`Step`]
+//! (`transport.rs`). The browser
 //! or app (`client.rs`), or under load the Goose transport, passes it to
 //! its [`Agent`] (`agent/`): the jar adds `Cookie`, a kept connection to the
 //! origin or a new one (`agent/pool.rs`, TLS from `tls.rs`) carries it, the
@@ -47,7 +51,7 @@
 //! Under load the transport also times the request and records it in the
 //! step's histogram.
 
-pub mod agent;
+mod agent;
 mod client;
 mod config;
 mod error;
@@ -57,7 +61,7 @@ pub use images::stack_containers;
 pub mod keto;
 pub mod kratos;
 mod logs;
-pub mod mail;
+mod mail;
 pub mod navigate;
 mod overlay;
 mod ports;
@@ -73,22 +77,20 @@ mod step;
 pub mod tls;
 pub mod transport;
 pub mod urls;
-pub mod webhook;
+mod webhook;
 
-pub use agent::{Agent, Limits};
+pub use agent::{Agent, BODY_LIMIT, CONNECT_TIMEOUT, Limits};
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use error::{Error, NoAnswer, Result, TooLarge};
-pub use hydra::Hydra;
-pub use keto::Keto;
-pub use kratos::Kratos;
 pub use logs::Telemetry;
-pub use mail::{Mail, MailSink, MailStats, Mailbox, Mailboxes};
+pub use mail::{
+    DEFAULT_MAIL_TIMEOUT, KEEP_FOR, MAX_KEPT, Mail, MailSink, MailStats, Mailbox, Mailboxes,
+};
 pub use overlay::FilledOverlay;
 pub use ports::Ports;
-pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Profile, Service};
+pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Service, Tuning};
 pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
 pub use step::{Expect, Step};
-pub use transport::Transport;
 pub use webhook::{Delivery, Reply, WebhookSink};
 
 /// The root of the orygate repository: where `ory/` and `fixtures/` are.

@@ -1,4 +1,4 @@
-//! A throw-away PostgreSQL on 127.0.0.1 for the load profile: Kratos keeps
+//! A throw-away PostgreSQL on 127.0.0.1 for the load tuning: Kratos keeps
 //! its data there, so that concurrent writes queue in a real database
 //! instead of failing on SQLite's locks. Started from this machine's
 //! PostgreSQL binaries (Debian's `postgresql` package), with durability off

@@ -173,7 +173,7 @@ async fn owned(
                 || format!("a process of user {}", listener.uid),
                 |(pid, comm)| format!("pid {pid}, {comm}"),
             );
-            return Err(Error::Foreign {
+            return Err(Error::PortTaken {
                 service,
                 port,
                 holder,

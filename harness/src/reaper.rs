@@ -8,7 +8,7 @@
 //! reach it), that reads a pipe from this process: the kernel closes the
 //! pipe when this process ends, and the watcher then removes every
 //! container labelled with this process as owner, stops this process's
-//! load-profile databases, and notes what it removed in a log. The same
+//! databases of stacks tuned for load, and notes what it removed in a log. The same
 //! idea as testcontainers' Ryuk, without an image to pull.
 
 use std::io::Write as _;

@@ -52,9 +52,9 @@ struct Table {
     listeners: &'static [Listener],
     /// Environment variables that take the base URL of an API.
     base_urls: &'static [(&'static str, Api)],
-    /// Set in the dev and load profiles.
+    /// Set in the dev and load tunings.
     dev_env: &'static [(&'static str, &'static str)],
-    /// Set in the load profile, on top of `dev_env`.
+    /// Set in the load tuning, on top of `dev_env`.
     load_env: &'static [(&'static str, &'static str)],
 }
 
@@ -245,7 +245,7 @@ impl Service {
     }
 
     /// The container's command, the official image's CMD plus the config
-    /// file and its overlays, dev mode and telemetry opt-out. Both profiles serve plain HTTP
+    /// file and its overlays, dev mode and telemetry opt-out. Both tunings serve plain HTTP
     /// on 127.0.0.1 and so run `--dev`.
     pub(crate) fn command(self, overlays: &[String]) -> Vec<String> {
         let table = self.table();
@@ -259,10 +259,10 @@ impl Service {
     }
 
     /// Ory's environment overrides for ports, URLs, storage and the
-    /// profile's tuning.
+    /// tuning's settings.
     pub(crate) fn env(
         self,
-        profile: Profile,
+        tuning: Tuning,
         ports: &[u16],
         smtp: Option<u16>,
     ) -> Vec<(String, String)> {
@@ -285,9 +285,9 @@ impl Service {
                 format!("smtp://127.0.0.1:{smtp}/?disable_starttls=true"),
             ));
         }
-        let load: &[(&str, &str)] = match profile {
-            Profile::Dev => &[],
-            Profile::Load => table.load_env,
+        let load: &[(&str, &str)] = match tuning {
+            Tuning::Dev => &[],
+            Tuning::Load => table.load_env,
         };
         for (key, value) in table.dev_env.iter().chain(load) {
             env.retain(|(k, _)| k != key);
@@ -329,7 +329,7 @@ impl fmt::Display for Service {
 
 /// How the stack is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Profile {
+pub enum Tuning {
     /// `--dev`, plain HTTP on 127.0.0.1, in-memory storage, low hashing cost.
     #[default]
     Dev,
@@ -430,8 +430,8 @@ mod tests {
         for service in Service::ALL {
             assert!(service.command(&[]).contains(&"--sqa-opt-out".to_owned()));
             let ports = crate::Ports::take(service.port_count()).unwrap();
-            for profile in [Profile::Dev, Profile::Load] {
-                let env = service.env(profile, ports.all(), None);
+            for tuning in [Tuning::Dev, Tuning::Load] {
+                let env = service.env(tuning, ports.all(), None);
                 assert!(
                     env.contains(&("SQA_OPT_OUT".into(), "true".into())),
                     "{service}"

@@ -90,7 +90,7 @@ pub struct WebhookSink {
 }
 
 /// How many deliveries the receiver keeps uncollected.
-const KEPT: usize = 1_000;
+const MAX_DELIVERIES: usize = 1_000;
 
 impl WebhookSink {
     /// Binds a free port on 127.0.0.1, reserved as the services' are, and
@@ -206,7 +206,7 @@ async fn answer(
     tracing::debug!(method = %delivery.method, path = %delivery.path, "webhook received");
     {
         let mut received = shared.received.lock().expect("webhook lock");
-        if received.len() >= KEPT {
+        if received.len() >= MAX_DELIVERIES {
             received.pop_front();
         }
         received.push_back(delivery);

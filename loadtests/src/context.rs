@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use goose::goose::GooseUser;
 use harness::kratos::Identity;
-use harness::{Agent, Browser, Hydra, Keto, Kratos, Mailboxes, NativeApp, Result};
+use harness::{
+    Agent, Browser, Mailboxes, NativeApp, Result, hydra::Hydra, keto::Keto, kratos::Kratos,
+};
 use scenarios::{Person, User};
 
 /// Counts kept while a run goes, read by the progress line and the summary.

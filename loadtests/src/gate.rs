@@ -52,7 +52,10 @@ impl Gate {
     }
 
     /// Compares `results` with the baseline, if one was given.
-    pub fn compare(&self, results: &reports::Results) -> Result<Option<reports::Comparison>> {
+    pub fn compare(
+        &self,
+        results: &reports::document::Results,
+    ) -> Result<Option<reports::Comparison>> {
         let Some(path) = &self.baseline else {
             return Ok(None);
         };

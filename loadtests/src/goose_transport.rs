@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionError};
-use harness::{Agent, Error, NoAnswer, Result, Step, Transport};
+use harness::{Agent, Error, NoAnswer, Result, Step, transport::Transport};
 use reqwest::{Client, RequestBuilder, Response};
 
 use crate::context::{Context, Counters};

@@ -18,7 +18,7 @@ mod glue;
 mod goose_transport;
 pub mod load;
 mod measured;
-pub mod options;
+mod options;
 pub mod profiles;
 pub mod record;
 pub mod report;
@@ -38,12 +38,11 @@ use std::time::SystemTime;
 pub use context::{Context, Counters};
 pub use error::{Error, Result};
 pub use goose_transport::GooseTransport;
-pub use load::{Generator, LoadRun};
-pub use options::Options;
+pub use options::{DEFAULT_MIX, MAX_DURATION, Options};
 pub use target::Target;
 
 use profiles::Mix;
-use results::{LoadResults, Machine, Results, Settings};
+use reports::document::{LoadResults, Machine, Results, Settings, SmokeResult};
 
 /// What a run found: the results document and where it was written (the
 /// JSON first, then the other formats in the order asked).
@@ -109,7 +108,7 @@ pub async fn run(opts: Options) -> Result<Report> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         say(&format!(
-            "starting a fresh stack: Kratos{names} in the load profile{}{}",
+            "starting a fresh stack: Kratos{names} tuned for load{}{}",
             if opts.in_memory {
                 ", data in memory"
             } else {
@@ -171,13 +170,13 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         smoke
     };
 
-    let base = |smoke: Vec<smoke::SmokeResult>| Results {
-        schema: reports::SCHEMA.to_owned(),
-        version: reports::VERSION,
+    let base = |smoke: Vec<SmokeResult>| Results {
+        schema: reports::document::SCHEMA.to_owned(),
+        version: reports::document::VERSION,
         started_at,
         settings: settings(target, opts, mix),
         machine: Machine::here(),
-        passed: !smoke.iter().any(smoke::SmokeResult::failed),
+        passed: !smoke.iter().any(SmokeResult::failed),
         interrupted: false,
         smoke,
         load: None,
@@ -276,8 +275,8 @@ async fn sweep_run(
     mix: &Mix,
     plan: sweep::Plan,
     seed: u64,
-) -> Result<sweep::Sweep> {
-    let objective = sweep::Objective::new(opts.slo_p99, opts.error_budget);
+) -> Result<reports::document::Sweep> {
+    let objective = reports::document::Objective::new(opts.slo_p99, opts.error_budget);
     let rates = plan.rates();
     say(&format!(
         "sweep: {mix} at {} rates from {} to {} rounds/s, {} each with {} users",
@@ -316,7 +315,7 @@ async fn sweep_run(
             break;
         }
     }
-    let sweep = sweep::Sweep::new(objective, steps);
+    let sweep = reports::document::Sweep::new(objective, steps);
     println!("\n{}", sweep::render(&sweep));
     Ok(sweep)
 }

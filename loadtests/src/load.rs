@@ -13,7 +13,7 @@ use goose::metrics::GooseCoordinatedOmissionMitigation;
 use goose::prelude::GooseAttack;
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub use reports::document::Generator;
+use reports::document::Generator;
 
 use crate::context::{Context, Counters};
 use crate::error::{Error, Result};

@@ -5,15 +5,16 @@
 use crate::context::Context;
 use crate::load::LoadRun;
 use crate::options::Options;
-use crate::results::{self, LoadResults};
+use crate::results;
 use crate::{schedule, summary};
+use reports::document::LoadResults;
 
 /// The load's part of the results: the window against the one asked, the
 /// setup, the open model's achieved rate, the steps.
 pub(crate) fn load_results(ctx: &Context, opts: &Options, run: LoadRun) -> LoadResults {
     let open_model = ctx.schedule.as_ref().map(|schedule| {
         let rounds: u64 = summary::rounds(&run.steps).map(|s| s.requests).sum();
-        schedule::Achieved::new(schedule.rate(), rounds, rounds_seconds(schedule, &run))
+        reports::document::Achieved::new(schedule.rate(), rounds, rounds_seconds(schedule, &run))
     });
     let steps = run.steps;
     let requests: u64 = steps

@@ -56,7 +56,7 @@ pub enum ReportCommand {
 /// What `orygate report` did: the document and the files written.
 #[derive(Debug)]
 pub struct Rendered {
-    pub results: reports::Results,
+    pub results: reports::document::Results,
     pub paths: Vec<PathBuf>,
 }
 
@@ -106,7 +106,7 @@ fn merge(files: &[PathBuf], out: &Path, formats: &[reports::Format]) -> Result<R
     })
 }
 
-fn read(path: &Path) -> Result<reports::Results> {
+fn read(path: &Path) -> Result<reports::document::Results> {
     reports::read(path).map_err(|e| Error::Usage(e.to_string()))
 }
 

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use reports::document::{LoadResults, Machine, MailCounts, Results, Settings};
-pub use reports::{SCHEMA, VERSION};
+use reports::document::{MailCounts, Results};
 
 use crate::error::{Error, Result};
 

@@ -215,8 +215,6 @@ fn release(plan: Arc<Plan>) -> flume::Receiver<(Slot, Instant)> {
     rx
 }
 
-pub use reports::document::Achieved;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_achieved_rate_is_counted_against_the_asked_one() {
-        let a = Achieved::new(250.0, 4950, 20.0);
+        let a = reports::document::Achieved::new(250.0, 4950, 20.0);
         assert!((a.achieved_per_s - 247.5).abs() < 1e-9);
         assert!((a.ratio() - 0.99).abs() < 1e-9);
     }

@@ -11,7 +11,7 @@ use scenarios::journey;
 use crate::context::Context;
 use crate::target::Target;
 
-pub use reports::document::{Outcome, SmokeResult};
+use reports::document::{Outcome, SmokeResult};
 
 /// Runs every flow the target allows, once each, in order.
 pub async fn run(target: &Target, ctx: &Context) -> Vec<SmokeResult> {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-pub use reports::document::StepSummary;
+use reports::document::StepSummary;
 
 /// The open model's `ROUND` steps (one per profile of the mix), the
 /// rounds timed from their intended start.

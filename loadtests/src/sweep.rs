@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::str::FromStr;
 
-use crate::summary::StepSummary;
+use reports::document::StepSummary;
 
 /// The most rates one sweep runs.
 pub const MAX_STEPS: usize = 40;
@@ -58,7 +58,7 @@ impl Plan {
     }
 }
 
-pub use reports::document::{Objective, Sweep, SweepStep as Step};
+use reports::document::{Objective, Sweep, SweepStep};
 
 /// The sweep's step at `asked` per second from a run's summaries: its
 /// `ROUND` steps (one per profile of the mix; the worst percentiles count).
@@ -67,9 +67,9 @@ pub fn step_from_run(
     steps: &[StepSummary],
     seconds: f64,
     objective: &Objective,
-) -> Step {
+) -> SweepStep {
     let rounds: Vec<&StepSummary> = crate::summary::rounds(steps).collect();
-    Step::from_rounds(asked, &rounds, seconds, objective)
+    SweepStep::from_rounds(asked, &rounds, seconds, objective)
 }
 
 /// The sweep as a table, then the capacity.

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use harness::{
-    Error as HarnessError, Hydra, Keto, Kratos, Mailboxes, NativeApp, OryStack, Profile, Service,
+    Error as HarnessError, Mailboxes, NativeApp, OryStack, Service, Tuning, hydra::Hydra,
+    keto::Keto, kratos::Kratos,
 };
 
 use crate::error::{Error, Result};
@@ -39,16 +40,16 @@ pub enum Target {
 }
 
 impl Target {
-    /// Starts a fresh Kratos in the load profile, and the other services
+    /// Starts a fresh Kratos tuned for load, and the other services
     /// the run's profiles talk to beside it.
     /// `kratos_env`: settings for Kratos, as it reads its config from the
-    /// environment, over the load profile's.
+    /// environment, over the load tuning's.
     pub async fn start(
         extra: &[Service],
         in_memory: bool,
         kratos_env: &[(String, String)],
     ) -> Result<Self> {
-        let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
+        let mut builder = OryStack::builder().with_kratos().tuning(Tuning::Load);
         for (key, value) in kratos_env {
             builder = builder.env(Service::Kratos, key, value);
         }

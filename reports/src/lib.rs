@@ -13,20 +13,21 @@
 
 pub mod baseline;
 pub mod charts;
-pub mod comparison;
+mod comparison;
 pub mod document;
 pub mod html;
 pub mod junit;
-pub mod latency;
+mod latency;
 pub mod markdown;
 pub mod merge;
 pub mod text;
 
 use std::path::{Path, PathBuf};
 
-pub use comparison::{Comparison, Thresholds, Verdict};
-pub use document::{OLDEST_VERSION, Results, SCHEMA, VERSION};
-pub use latency::Latency;
+use document::{OLDEST_VERSION, Results, SCHEMA, VERSION};
+
+pub use comparison::{Comparison, Row, Thresholds, Verdict};
+pub use latency::{INTERVAL_DIGITS, Latency, RUN_DIGITS};
 
 /// A document that could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -198,8 +199,8 @@ pub(crate) mod sample {
             })
             .collect();
         Results {
-            schema: crate::SCHEMA.into(),
-            version: crate::VERSION,
+            schema: crate::document::SCHEMA.into(),
+            version: crate::document::VERSION,
             started_at: 1_800_000_000,
             settings: Settings {
                 mix: "whoami=1".into(),

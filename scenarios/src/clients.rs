@@ -2,7 +2,7 @@
 //! Hydra's admin API.
 
 use harness::hydra::{ClientAuth, OAuth2Client};
-use harness::{Error, Hydra, Result, Transport};
+use harness::{Error, Result, hydra::Hydra, transport::Transport};
 
 use crate::flows::oauth2::Client;
 

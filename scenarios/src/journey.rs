@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use harness::kratos::{Flow, Session};
 use harness::transport::timed;
-use harness::{Error, Kratos, Mail, Result, Step, Transport};
+use harness::{Error, Mail, Result, Step, kratos::Kratos, transport::Transport};
 
 use crate::flows::{login, logout, recovery, registration, settings, verification};
 use crate::user::User;
 
 /// How long a journey waits for a verification mail.
-pub const MAIL_TIMEOUT: Duration = harness::mail::DEFAULT_MAIL_TIMEOUT;
+pub const MAIL_TIMEOUT: Duration = harness::DEFAULT_MAIL_TIMEOUT;
 
 /// The step a journey's wait for its verification code is timed as.
 pub fn mail_step() -> Step {

@@ -1,6 +1,6 @@
 //! The Ory flows and checks, written once.
 //!
-//! Flows are generic over [`harness::Transport`] and take it beside the
+//! Flows are generic over [`harness::transport::Transport`] and take it beside the
 //! [`User`] they act for: tests run them with a [`harness::Browser`] or a
 //! [`harness::NativeApp`], the load crate with a Goose user. They hold no
 //! globals, spawn nothing and never sleep; waiting happens in the mailbox

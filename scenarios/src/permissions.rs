@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use harness::keto::{Relationship, Subject, parse_relationships};
-use harness::{Keto, Result, Transport};
+use harness::{Result, keto::Keto, transport::Transport};
 
 /// One row of a permission table.
 #[derive(Debug, Clone, PartialEq, Eq)]

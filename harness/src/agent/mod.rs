@@ -49,7 +49,7 @@ const RESEND_WITHIN: Duration = Duration::from_secs(1);
 
 /// At most this many idle connections are kept per agent (a browser keeps
 /// six per host; a flow talks to a few hosts, one request at a time).
-const KEPT: usize = 8;
+const MAX_IDLE: usize = 8;
 
 /// One virtual user's way out: a reqwest client to build requests with,
 /// its cookie jar (or none, for an app), and its connections. Cloning an
@@ -74,7 +74,7 @@ struct Inner {
 struct Connection {
     origin: Box<str>,
     sender: SendRequest<reqwest::Body>,
-    /// When its last answer came: a connection idle for [`IDLE`] is not
+    /// When its last answer came: a connection idle for [`IDLE_TIMEOUT`] is not
     /// used again.
     answered: Instant,
 }
@@ -82,7 +82,7 @@ struct Connection {
 /// How long a connection may sit idle and still be used: a server closes
 /// idle connections after a while (nginx after 75 s), and a request sent
 /// as it does would be lost on the way.
-const IDLE: Duration = Duration::from_secs(50);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
 impl Agent {
     /// An agent sending with `client`'s requests, cookies from and to

@@ -8,7 +8,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use url::Url;
 
-use super::{Agent, BoxError, CONNECT_TIMEOUT, Connection, IDLE, KEPT, failure, within};
+use super::{
+    Agent, BoxError, CONNECT_TIMEOUT, Connection, IDLE_TIMEOUT, MAX_IDLE, failure, within,
+};
 use crate::error::NoAnswer;
 
 impl Agent {
@@ -103,7 +105,7 @@ impl Agent {
         connection.answered = Instant::now();
         let mut idle = self.inner.idle.lock().expect("connections lock");
         idle.retain(Connection::usable);
-        if idle.len() < KEPT {
+        if idle.len() < MAX_IDLE {
             idle.push(connection);
         }
     }
@@ -139,6 +141,6 @@ where
 impl Connection {
     /// Open, and not idle so long that the server may be closing it.
     fn usable(&self) -> bool {
-        !self.sender.is_closed() && self.answered.elapsed() < IDLE
+        !self.sender.is_closed() && self.answered.elapsed() < IDLE_TIMEOUT
     }
 }

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::mail::MailSink;
 use crate::ports::Ports;
 use crate::postgres::Postgres;
-use crate::service::{Endpoints, Profile, Service};
+use crate::service::{Endpoints, Service, Tuning};
 
 use super::DEFAULT_READY_TIMEOUT;
 use super::containers::{Spec, StackWide, reserve, stack_id, start_service};
@@ -20,11 +20,11 @@ use super::running::OryStack;
 #[derive(Debug)]
 pub struct OryStackBuilder {
     services: BTreeMap<Service, Spec>,
-    profile: Profile,
+    tuning: Tuning,
     ready_timeout: Duration,
-    /// Keep the load profile's data in memory rather than PostgreSQL.
+    /// Keep the load tuning's data in memory rather than PostgreSQL.
     in_memory: bool,
-    /// Keep the data in PostgreSQL in the dev profile too.
+    /// Keep the data in PostgreSQL in the dev tuning too.
     postgres: bool,
     /// The stack lives as long as the process (see
     /// [`OryStackBuilder::for_the_process`]).
@@ -125,16 +125,16 @@ impl OryStackBuilder {
         self
     }
 
-    /// Runs the services in `profile` (by default [`Profile::Dev`]).
+    /// Runs the services tuned as `tuning` (by default [`Tuning::Dev`]).
     #[must_use]
-    pub fn profile(mut self, profile: Profile) -> Self {
-        self.profile = profile;
+    pub fn tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
         self
     }
 
-    /// Keeps the services' data in their in-memory stores in the load
-    /// profile too (no PostgreSQL), as Ory's own published benchmarks run
-    /// them: fast, but concurrent writes fail there (see [`Profile::Load`]).
+    /// Keeps the services' data in their in-memory stores when tuned for
+    /// load too (no PostgreSQL), as Ory's own published benchmarks run
+    /// them: fast, but concurrent writes fail there (see [`Tuning::Load`]).
     #[must_use]
     pub fn in_memory(mut self) -> Self {
         self.in_memory = true;
@@ -142,7 +142,7 @@ impl OryStackBuilder {
     }
 
     /// Keeps the services' data in a PostgreSQL the stack starts, in the
-    /// dev profile too: for a stack that several tests use at once, since
+    /// dev tuning too: for a stack that several tests use at once, since
     /// the in-memory stores fail concurrent writes.
     #[must_use]
     pub fn postgres(mut self) -> Self {
@@ -184,7 +184,7 @@ impl OryStackBuilder {
                 .iter()
                 .map(|(service, spec)| (*service, spec.tag.as_str()))
                 .collect(),
-            postgres: (self.profile == Profile::Load && !self.in_memory) || self.postgres,
+            postgres: (self.tuning == Tuning::Load && !self.in_memory) || self.postgres,
         };
         crate::prepare::ready(&needs).await?;
         let mail = if self.services.contains_key(&Service::Kratos) {
@@ -209,12 +209,12 @@ impl OryStackBuilder {
             .map(|(service, p)| (*service, Endpoints::local(*service, p.all())))
             .collect();
 
-        // The load profile keeps every service's data in PostgreSQL, a
+        // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
         let databases: Vec<Service> = Service::ALL
             .into_iter()
             .filter(|s| {
-                let wanted = (self.profile == Profile::Load && !self.in_memory) || self.postgres;
+                let wanted = (self.tuning == Tuning::Load && !self.in_memory) || self.postgres;
                 wanted && self.services.contains_key(s)
             })
             .collect();
@@ -241,7 +241,7 @@ impl OryStackBuilder {
                 .expect("every service's ports were chosen");
             let wide = StackWide {
                 id: &id,
-                profile: self.profile,
+                tuning: self.tuning,
                 smtp,
                 ready_timeout: self.ready_timeout,
                 peers: &peers,
@@ -285,7 +285,7 @@ impl OryStack {
     pub fn builder() -> OryStackBuilder {
         OryStackBuilder {
             services: BTreeMap::new(),
-            profile: Profile::default(),
+            tuning: Tuning::default(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
             in_memory: false,
             postgres: false,

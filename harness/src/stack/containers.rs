@@ -12,7 +12,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use crate::error::{Error, Result};
 use crate::logs::{self};
 use crate::ports::Ports;
-use crate::service::{Endpoints, Profile, Service};
+use crate::service::{Endpoints, Service, Tuning};
 
 use super::{DOCKER_TIMEOUT, STACK_LABEL};
 
@@ -54,7 +54,7 @@ impl Spec {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StackWide<'a> {
     pub(super) id: &'a str,
-    pub(super) profile: Profile,
+    pub(super) tuning: Tuning,
     pub(super) smtp: Option<u16>,
     pub(super) ready_timeout: Duration,
     /// Where every service of the stack listens.
@@ -87,12 +87,12 @@ pub(super) async fn start_service(
 ) -> Result<Running> {
     let StackWide {
         id: stack,
-        profile,
+        tuning,
         smtp,
         ready_timeout,
         peers,
     } = wide;
-    let mut env = service.env(profile, ports.all(), smtp);
+    let mut env = service.env(tuning, ports.all(), smtp);
     env.extend(service.peer_env(peers));
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
@@ -108,7 +108,7 @@ pub(super) async fn start_service(
     }
     let request = container_request(stack, service, spec, &env, "")
         .with_cmd(service.command(&spec.overlay_files(service)));
-    tracing::debug!(%service, stack, ports = ?ports.all(), profile = ?profile, "creating and starting the container");
+    tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
     tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.

@@ -21,7 +21,7 @@ pub struct OryStack {
     pub(super) id: String,
     pub(super) services: BTreeMap<Service, Running>,
     pub(super) mail: Option<MailSink>,
-    /// The load profile's database; dropped after the services' containers
+    /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
     pub(super) _postgres: Option<Postgres>,
 }

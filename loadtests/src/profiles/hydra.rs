@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionResult};
-use harness::{Error, Hydra, Result};
+use harness::{Error, Result, hydra::Hydra};
 use scenarios::clients::register_fixture;
 use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionResult};
 use harness::keto::Relationship;
-use harness::{Error, Keto, Result};
+use harness::{Error, Result, keto::Keto};
 
 use crate::context::Context;
 use crate::glue::started;

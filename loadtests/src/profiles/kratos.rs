@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionError, TransactionResult};
 use harness::kratos::Session;
-use harness::{Error, Kratos, Mailbox, Result, Transport};
+use harness::{Error, Mailbox, Result, kratos::Kratos, transport::Transport};
 use scenarios::flows::{login, logout, settings};
 use scenarios::{Person, journey};
 

@@ -321,7 +321,7 @@ macro_rules! with_context {
 /// window over) waits before Goose runs its transaction again: a
 /// transaction that returns without awaiting anything would spin its
 /// worker thread and starve the run's timers and its stop.
-const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+const IDLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A measured round that runs only inside the window: users that were left
 /// out, or whose window is over, send nothing.
@@ -331,7 +331,7 @@ fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFuncti
         let round = Arc::clone(&round);
         Box::pin(async move {
             if !ctx.window.sending() || ctx.setup.is_left_out(user.weighted_users_index) {
-                tokio::time::sleep(IDLE).await;
+                tokio::time::sleep(IDLE_PAUSE).await;
                 return Ok(());
             }
             let _running = ctx.window.running();

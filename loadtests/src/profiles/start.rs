@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use goose::goose::{GooseUser, Transaction, TransactionFunction};
-use harness::{Result, Transport};
+use harness::{Result, transport::Transport};
 use scenarios::flows::login;
 use scenarios::journey;
 

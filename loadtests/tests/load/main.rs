@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use harness::{OryStack, Profile, Service};
-use loadtests::summary::StepSummary;
+use harness::{OryStack, Service, Tuning};
 use loadtests::{Error, Options, Report, Target};
+use reports::document::StepSummary;
 
 mod exits;
 mod results;
@@ -94,7 +94,7 @@ fn by_url(stack: &OryStack, args: &[&str]) -> Options {
 
 /// A Kratos stack in the load profile, owned by the test.
 async fn load_stack(env: &[(&str, &str)]) -> OryStack {
-    let mut builder = OryStack::builder().with_kratos().profile(Profile::Load);
+    let mut builder = OryStack::builder().with_kratos().tuning(Tuning::Load);
     for (key, value) in env {
         builder = builder.env(Service::Kratos, *key, *value);
     }
@@ -109,7 +109,7 @@ async fn load_stack_with(other: harness::Service) -> OryStack {
     OryStack::builder()
         .with_kratos()
         .with(other)
-        .profile(Profile::Load)
+        .tuning(Tuning::Load)
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"))
@@ -365,7 +365,7 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
     }
     let stack = OryStack::builder()
         .with_kratos()
-        .profile(Profile::Load)
+        .tuning(Tuning::Load)
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));

@@ -190,9 +190,10 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
         (one.settings.users, two.settings.users, all.settings.users),
         (2, 2, 4)
     );
-    let steps = |r: &reports::Results| r.load.clone().unwrap().steps;
+    let steps = |r: &reports::document::Results| r.load.clone().unwrap().steps;
     let name = "kratos GET /sessions/whoami";
-    let of = |r: &reports::Results| steps(r).into_iter().find(|s| s.step == name).unwrap();
+    let of =
+        |r: &reports::document::Results| steps(r).into_iter().find(|s| s.step == name).unwrap();
     let (x, y, merged) = (of(&one), of(&two), of(&all));
     assert!(x.requests > 0 && y.requests > 0);
     assert_eq!(merged.requests, x.requests + y.requests);

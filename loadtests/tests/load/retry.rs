@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use goose::goose::{Scenario, Transaction, TransactionFunction};
-use harness::{Browser, Error, Expect, NoAnswer, Step, Transport};
+use harness::{Browser, Error, Expect, NoAnswer, Step, transport::Transport};
 use loadtests::{Context, GooseTransport};
 use url::Url;
 
@@ -62,7 +62,7 @@ async fn a_browser_sends_a_get_closed_unanswered_again_once_and_a_post_not() {
 /// and failures, and the requests the server saw.
 async fn under_load(server: &Closing, step: Step) -> (u64, u64, u64) {
     let ctx = Arc::new(Context::new(
-        harness::Kratos::public_only(server.url.clone()),
+        harness::kratos::Kratos::public_only(server.url.clone()),
         None,
         1,
         Duration::from_secs(5),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use loadtests::summary::StepSummary;
+use reports::document::StepSummary;
 
 use super::server::{Scripted, one_user};
 use super::{alone, init_tracing};

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use goose::goose::{Scenario, Transaction, TransactionFunction};
-use harness::{Expect, Step, Transport};
-use loadtests::summary::StepSummary;
+use harness::{Expect, Step, transport::Transport};
 use loadtests::{Context, GooseTransport};
+use reports::document::StepSummary;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use url::Url;
@@ -121,7 +121,7 @@ pub async fn one_user(
     let length = Duration::from_secs(seconds);
     let ctx = Arc::new(
         Context::new(
-            harness::Kratos::public_only(server.url.clone()),
+            harness::kratos::Kratos::public_only(server.url.clone()),
             None,
             1,
             request_timeout,

@@ -48,7 +48,7 @@ async fn a_smoke_flow_that_fails_fails_the_run_in_every_format() {
         .find(|s| s.flow == SIGN_UP)
         .expect("the sign-up flow ran");
     match &signup.outcome {
-        loadtests::smoke::Outcome::Failed { step, ory_id, .. } => {
+        reports::document::Outcome::Failed { step, ory_id, .. } => {
             assert_eq!(
                 step.as_deref(),
                 Some("kratos GET /self-service/registration/browser")

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use harness::{FilledOverlay, OryStack, Profile, Reply, Service, WebhookSink};
+use harness::{FilledOverlay, OryStack, Reply, Service, Tuning, WebhookSink};
 
 use super::{alone, by_url, init_tracing, load_stack, options, run, step, table};
 
@@ -93,7 +93,7 @@ async fn starts_that_fail_for_a_moment_are_tried_again() {
     .unwrap();
     let stack = OryStack::builder()
         .with_kratos()
-        .profile(Profile::Load)
+        .tuning(Tuning::Load)
         .overlay(Service::Kratos, overlay.path())
         .start()
         .await
@@ -136,7 +136,7 @@ async fn a_run_whose_users_cannot_start_fails_before_the_load() {
     let target = loadtests::Target::Existing {
         kratos: kratos.clone(),
         mailboxes: stack.mailboxes(),
-        keto: Some(harness::Keto::new(
+        keto: Some(harness::keto::Keto::new(
             kratos.public_base().clone(),
             kratos.public_base().clone(),
         )),
@@ -207,7 +207,7 @@ async fn ctrl_c_during_the_setup_ends_the_run_as_interrupted() {
 
     let server = super::server::Scripted::start(|_| Duration::ZERO).await;
     let ctx = Arc::new(loadtests::Context::new(
-        harness::Kratos::public_only(server.url.clone()),
+        harness::kratos::Kratos::public_only(server.url.clone()),
         None,
         1,
         Duration::from_secs(5),

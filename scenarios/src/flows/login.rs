@@ -2,7 +2,7 @@
 
 use harness::kratos::NativeLogin;
 use harness::navigate::Landing;
-use harness::{Error, Expect, Kratos, Result, Transport};
+use harness::{Error, Expect, Result, kratos::Kratos, transport::Transport};
 use serde_json::json;
 
 use super::{

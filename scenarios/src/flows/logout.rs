@@ -3,7 +3,7 @@
 use harness::kratos::LogoutUrl;
 use harness::navigate::{Landing, follow};
 use harness::transport::get_json;
-use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use harness::{Error, Expect, Result, Step, kratos::Kratos, transport::Transport};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;

@@ -18,7 +18,7 @@ use harness::kratos::Flow;
 use harness::navigate::{Landing, follow};
 use harness::response::{recorded_error, text};
 use harness::transport::get_json;
-use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use harness::{Error, Expect, Result, Step, kratos::Kratos, transport::Transport};
 use reqwest::Method;
 use serde::Serialize;
 use url::Url;

@@ -6,7 +6,7 @@
 use harness::hydra::tokens::{Pkce, random_token};
 use harness::hydra::{AcceptConsent, AcceptLogin, ClientAuth, ConsentSession, Tokens};
 use harness::navigate::follow_across;
-use harness::{Error, Expect, Hydra, Kratos, Result, Step, Transport};
+use harness::{Error, Expect, Result, Step, hydra::Hydra, kratos::Kratos, transport::Transport};
 use url::Url;
 
 use super::{BROWSER_ACCEPT, Kind, fetch_flow, flow_param, query_param};

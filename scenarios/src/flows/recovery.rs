@@ -3,7 +3,7 @@
 //! where a new password is set.
 
 use harness::kratos::Flow;
-use harness::{Error, Expect, Kratos, Result, Transport};
+use harness::{Error, Expect, Result, kratos::Kratos, transport::Transport};
 
 use super::{
     Kind, Outcome, action, flow_param, start_api, start_browser, submit_api, submit_browser,

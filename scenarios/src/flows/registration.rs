@@ -1,7 +1,7 @@
 //! Sign-up with email and password.
 
 use harness::kratos::{Flow, NativeRegistration};
-use harness::{Error, Expect, Kratos, Result, Transport};
+use harness::{Error, Expect, Result, kratos::Kratos, transport::Transport};
 use serde_json::json;
 
 use super::{

@@ -3,7 +3,7 @@
 
 use harness::kratos::Flow;
 use harness::response::json;
-use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use harness::{Error, Expect, Result, Step, kratos::Kratos, transport::Transport};
 
 use super::{Kind, Outcome, action, fetch_flow, start_browser, submit_browser};
 

@@ -2,7 +2,7 @@
 
 use harness::kratos::Flow;
 use harness::navigate::follow;
-use harness::{Error, Expect, Kratos, Result, Step, Transport};
+use harness::{Error, Expect, Result, Step, kratos::Kratos, transport::Transport};
 use reqwest::Method;
 use serde_json::json;
 use url::Url;

@@ -1,7 +1,7 @@
 //! Verification codes that must not work twice, sessions as configured,
 //! `return_to`, and requests Kratos cannot use.
 
-use harness::{Browser, Expect, Transport};
+use harness::{Browser, Expect, transport::Transport};
 use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use harness::keto::{Action, Filter, Patch, Relationship, Subject, SubjectSet};
-use harness::{Error, Expect, Keto, NativeApp, OryStack, Service, Step, Transport};
+use harness::{
+    Error, Expect, NativeApp, OryStack, Service, Step, keto::Keto, transport::Transport,
+};
 use reqwest::Method;
 use scenarios::permissions::{self, Row};
 

@@ -201,7 +201,7 @@ async fn a_stack_whose_port_another_process_answers_is_not_ready() {
         .await
         .expect_err("the read port answers for someone else");
 
-    let harness::Error::Foreign { port, holder, .. } = &err else {
+    let harness::Error::PortTaken { port, holder, .. } = &err else {
         panic!("expected a foreign listener, got: {err}");
     };
     assert_eq!(*port, taken);

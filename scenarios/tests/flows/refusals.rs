@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use harness::{Browser, Error, NativeApp, Transport};
+use harness::{Browser, Error, NativeApp, transport::Transport};
 use scenarios::flows::{self, Kind, login, logout, registration, verification};
 use scenarios::journey;
 

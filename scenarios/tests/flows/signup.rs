@@ -1,6 +1,6 @@
 //! Sign-up, verification, login and logout against a real Kratos.
 
-use harness::{Browser, Error, NativeApp, Transport};
+use harness::{Browser, Error, NativeApp, transport::Transport};
 use scenarios::flows::{self, Kind, login, registration, verification};
 use scenarios::journey;
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use harness::hydra::OAuth2Client;
 use harness::keto::Relationship;
 
-use harness::{Error, NativeApp, OryStack, Service, Step, Telemetry, Transport};
+use harness::{Error, NativeApp, OryStack, Service, Step, Telemetry, transport::Transport};
 
 use crate::support::{init_tracing, ok};
 
