@@ -20,12 +20,6 @@
 # throw-away CA that orygate is given with --ca-cert (oha is told
 # --insecure; wrk does not check certificates).
 #
-# POOLS=both also builds orygate with --features legacy-pool (its agents'
-# connections through hyper-util's legacy pooled client instead of their
-# own) and runs it as one more generator, in turn with the others, in the
-# CPU-per-request tables of alive, nginx and tls (POOLS=own, the default:
-# orygate as it ships only).
-#
 # Needs docker and the oryd/kratos image (scripts/prepare.sh), oha (cargo
 # install oha), wrk and nginx (Debian: wrk nginx-light), taskset, curl, jq,
 # python3. Everything talks
@@ -44,8 +38,6 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 KRATOS_CPU=${KRATOS_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-POOLS=${POOLS:-own}
-case $POOLS in own | both) ;; *) echo "error: POOLS: own or both, not $POOLS" >&2; exit 2 ;; esac
 IMAGE=oryd/kratos:v1.3.1
 
 die() { echo "error: $*" >&2; exit 1; }
@@ -54,6 +46,12 @@ for tool in docker oha wrk nginx openssl taskset curl jq python3; do
   command -v "$tool" >/dev/null || die "$tool is missing (oha: cargo install oha; wrk, nginx: apt-get install wrk nginx-light)"
 done
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "$IMAGE is missing: run scripts/prepare.sh"
+ORYGATE=${CARGO_TARGET_DIR:-target}/release/orygate
+cargo build --release -p loadtests --bin orygate
+# Kratos' in-memory store refuses some concurrent logins ("Unable to
+# serialize access"): orygate's users start before its window opens,
+# unmeasured, and try again after such a failure; the window each run
+# measured and the users it had are noted below the tables.
 work=$(mktemp -d)
 name=orygate-bench-kratos-$$
 
@@ -64,18 +62,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-ORYGATE=${CARGO_TARGET_DIR:-target}/release/orygate
-# The legacy-pool build first, kept aside: both builds have the same path.
-if [ "$POOLS" = both ]; then
-  cargo build --release -p loadtests --bin orygate --features legacy-pool
-  cp "$ORYGATE" "$work/orygate-legacy"
-fi
-cargo build --release -p loadtests --bin orygate
-# Kratos' in-memory store refuses some concurrent logins ("Unable to
-# serialize access"): orygate's users start before its window opens,
-# unmeasured, and try again after such a failure; the window each run
-# measured and the users it had are noted below the tables.
 
 # shellcheck source=loadtests/bench/kratos.sh
 . loadtests/bench/kratos.sh
@@ -125,22 +111,17 @@ PY
 }
 # With a rate, the round's line (from its intended start) goes to stdout
 # and the request's (from its send) to the file $3. PROFILE, STEP and USERS
-# choose another profile, step and user count; LEGACY=1 runs the
-# legacy-pool build.
+# choose another profile, step and user count.
 run_orygate() { # [rate send-file]
-  local rate=() increase=() bin=$ORYGATE who=orygate
+  local rate=() increase=()
   [ -n "${1:-}" ] && rate=(--rate "$1")
   [ -n "${INCREASE:-}" ] && increase=(--increase-rate "$INCREASE")
-  if [ "${LEGACY:-0}" = 1 ]; then
-    bin=$work/orygate-legacy
-    who="orygate (hyper-util legacy pool)"
-  fi
-  ALLOW_1=1 timed "$bin" --kratos-url "${SCHEME:-http}://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
+  ALLOW_1=1 timed "$ORYGATE" --kratos-url "${SCHEME:-http}://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/" \
     --profile "${PROFILE:-whoami-api}" -u "${USERS:-$CONNS}" -t "${DURATION}s" --no-smoke -q --out "$work/results" \
     "${rate[@]}" "${increase[@]}"
   local results
   results=$(ls -t "$work"/results/*.json | head -n 1)
-  jq -r --arg who "$who" '"\($who): measured \(.load.measured_s * 100 | round / 100) of \(.load.asked_s) s asked; \(.load.setup.ready) of \(.settings.users) users ready in \(.load.setup.seconds * 10 | round / 10) s (\(.load.setup.retries) starts tried again); failed steps: \([.load.steps[].failures] | add)\(if .load.short_window then "; SHORT: " + .load.short_window else "" end)"' \
+  jq -r '"orygate: measured \(.load.measured_s * 100 | round / 100) of \(.load.asked_s) s asked; \(.load.setup.ready) of \(.settings.users) users ready in \(.load.setup.seconds * 10 | round / 10) s (\(.load.setup.retries) starts tried again); failed steps: \([.load.steps[].failures] | add)\(if .load.short_window then "; SHORT: " + .load.short_window else "" end)"' \
     "$results" >>"$work/notes"
   # CPU per request is over every request the process sent, as for oha
   # and wrk: the users' logins and the requests sent while users were
@@ -197,35 +178,25 @@ row() { # label file
 # A part of orygate, oha and wrk against one URL: its table, the rounds in
 # turn, a row each (orygate's labelled $3); their lines stay in
 # $work/$2-orygate, -oha and -wrk. orygate runs with the PROFILE, STEP,
-# INCREASE and PUB its caller sets. With POOLS=both and PER_REQUEST=1, the
-# legacy-pool build runs in turn too, its lines in $work/$2-legacy.
+# INCREASE and PUB its caller sets.
 three_way() { # title name orygate-label url
   local title=$1 name=$2 label=$3 url=$4 r
-  local fns=(part_orygate part_oha part_wrk)
-  if [ "$POOLS" = both ] && [ "${PER_REQUEST:-0}" = 1 ]; then
-    fns=(part_orygate part_legacy part_oha part_wrk)
-  fi
   echo
   echo "## $title"
   echo "| generator | req/s | p50 ms | p99 ms | CPU µs/request |"
   echo "| --- | --- | --- | --- | --- |"
   part_orygate() { run_orygate >>"$work/$name-orygate"; }
-  part_legacy() { LEGACY=1 run_orygate >>"$work/$name-legacy"; }
   part_oha() { run_oha "$url" >>"$work/$name-oha"; }
   part_wrk() { run_wrk "$url" >>"$work/$name-wrk"; }
   for r in $(seq 1 "$ROUNDS"); do
-    in_turn "$r" "${fns[@]}"
+    in_turn "$r" part_orygate part_oha part_wrk
   done
   row "$label" "$work/$name-orygate"
-  if [ -s "$work/$name-legacy" ]; then
-    row "orygate, hyper-util legacy pool" "$work/$name-legacy"
-  fi
   row "oha" "$work/$name-oha"
   row "wrk" "$work/$name-wrk"
 }
 
 echo "Kratos v1.3.1 on CPU $KRATOS_CPU, generators on CPU $LOAD_CPU; $CONNS connections, ${DURATION} s, $ROUNDS rounds; medians (latencies: lowest-highest round)"
-[ "$POOLS" = both ] && echo "orygate at $(git rev-parse --short HEAD), and with --features legacy-pool: the agents' connections through hyper-util's legacy pooled client"
 if part saturating; then
   three_way "Saturating: GET /sessions/whoami with a session token" sat "orygate (a session per user)" "$WHOAMI"
   capacity=$(cut -d' ' -f1 "$work/sat-oha" | median)
@@ -250,7 +221,7 @@ part rates && for share in 25 75; do
 done
 
 # No session to make: every user starts at once.
-part alive && PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS PER_REQUEST=1 \
+part alive && PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
   three_way "CPU per request against a fast endpoint: GET /health/alive" alive \
   "orygate (a browser with its jar per user)" "$ALIVE"
 
@@ -299,14 +270,14 @@ NGINX
   curl -sf "http://127.0.0.1:$STUB/health/alive" >/dev/null || { cat "$work/nginx.log" "$work/nginx-error.log" >&2; die "nginx did not answer on 127.0.0.1:$STUB"; }
   curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$TLS/health/alive" >/dev/null || { cat "$work/nginx-error.log" >&2; die "nginx did not answer on https://127.0.0.1:$TLS"; }
 fi
-part nginx && PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS PER_REQUEST=1 \
+part nginx && PUB=$STUB PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
   three_way "CPU per request, the generator the bottleneck: /health/alive answered by nginx on CPU $KRATOS_CPU" stub \
   "orygate (a browser with its jar per user)" "http://127.0.0.1:$STUB/health/alive"
 if part tls; then
   PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" \
     three_way "Saturating over HTTPS: GET /sessions/whoami through nginx's TLS (Kratos the bottleneck)" tlswhoami \
     "orygate (a session per user)" "https://127.0.0.1:$TLS/sessions/whoami"
-  PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS PER_REQUEST=1 \
+  PUB=$TLS SCHEME=https ORYGATE_CA_CERT="$work/ca.pem" PROFILE=health STEP="kratos GET /health/alive" INCREASE=$CONNS \
     three_way "CPU per request over HTTPS (TLS 1.3, a keep-alive connection per user): /health/alive answered by nginx on CPU $KRATOS_CPU" tls \
     "orygate (a browser with its jar per user)" "https://127.0.0.1:$TLS/health/alive"
 fi

@@ -138,8 +138,6 @@ async fn https_goes_over_the_agents_connection_with_a_secure_cookie_kept_and_sen
     assert_eq!(answer.text().await.unwrap(), "orygate_session=s3cr3t");
     // Both requests went over one TLS session, kept alive.
     assert_eq!(sessions.load(Ordering::Relaxed), 1);
-    // hyper-util's pool does not say what it keeps.
-    #[cfg(not(feature = "legacy-pool"))]
     assert_eq!(browser.agent().kept_connections(), 1);
 }
 

@@ -17,10 +17,10 @@
 //! whose connection closed before any answer is sent once more at once.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::{ACCEPT, COOKIE, HOST, HeaderValue, SET_COOKIE, USER_AGENT};
 use reqwest::{Client, Method, RequestBuilder, Response, ResponseBuilderExt};
@@ -31,19 +31,9 @@ use crate::error::{Error, NoAnswer, Result};
 use crate::step::Step;
 
 mod body;
-// The agent's own connections, or (`legacy-pool`, to compare the two)
-// hyper-util's pooled client: each has `Connections` and an
-// `Agent::round_trip` over them.
-#[cfg(feature = "legacy-pool")]
-mod legacy;
-#[cfg(not(feature = "legacy-pool"))]
 mod pool;
 
 use body::Bounded;
-#[cfg(feature = "legacy-pool")]
-use legacy::{Connections, target};
-#[cfg(not(feature = "legacy-pool"))]
-use pool::{Connections, target};
 
 /// How long a connection may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,7 +66,17 @@ struct Inner {
     timeout: Duration,
     body_limit: usize,
     user_agent: HeaderValue,
-    connections: Connections,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A kept-alive connection to one origin (`scheme://host:port`).
+#[derive(Debug)]
+struct Connection {
+    origin: Box<str>,
+    sender: SendRequest<reqwest::Body>,
+    /// When its last answer came: a connection idle for [`IDLE_TIMEOUT`] is not
+    /// used again.
+    answered: Instant,
 }
 
 /// How long a connection may sit idle and still be used: a server closes
@@ -100,7 +100,7 @@ impl Agent {
                 timeout: limits.timeout,
                 body_limit: limits.body,
                 user_agent: HeaderValue::from_static(user_agent),
-                connections: Connections::new(),
+                idle: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -147,17 +147,35 @@ impl Agent {
     async fn send(&self, request: reqwest::Request) -> Result<Response, (NoAnswer, BoxError)> {
         let began = Instant::now();
         let deadline = began + request.timeout().copied().unwrap_or(self.inner.timeout);
-        let (url, request) = self.prepare(request)?;
+        let (url, mut request) = self.prepare(request)?;
         let origin = &url[..Position::AfterPort];
-        let sent = self.round_trip(origin, &url, request, deadline);
-        let Some(answer) = within(deadline, sent).await else {
-            let waited = deadline.saturating_duration_since(began).as_millis();
-            return Err((
-                NoAnswer::TimedOut,
-                format!("nothing within {waited} ms").into(),
-            ));
+        // A kept connection the server closed before reading the request
+        // gives the request back unsent: then it goes out on a new one.
+        let answer = loop {
+            let (mut connection, kept) = self.connection(origin, &url, deadline).await?;
+            let sent = within(deadline, connection.sender.try_send_request(request)).await;
+            match sent {
+                None => {
+                    let waited = deadline.saturating_duration_since(began).as_millis();
+                    return Err((
+                        NoAnswer::TimedOut,
+                        format!("nothing within {waited} ms").into(),
+                    ));
+                }
+                Some(Ok(answer)) => {
+                    self.keep(connection);
+                    break answer;
+                }
+                Some(Err(mut failed)) => match failed.take_message() {
+                    Some(unsent) if kept => request = unsent,
+                    _ => {
+                        let error = failed.into_error();
+                        return Err((failure(&error), error.into()));
+                    }
+                },
+            }
         };
-        let (parts, body) = answer?.into_parts();
+        let (parts, body) = answer.into_parts();
         if let Some(jar) = &self.inner.jar {
             let mut cookies = parts.headers.get_all(SET_COOKIE).iter().peekable();
             if cookies.peek().is_some() {
@@ -187,9 +205,9 @@ impl Agent {
         Ok(Response::from(response))
     }
 
-    /// The request as hyper sends it on a connection: the target as the
-    /// connections take it ([`target`]), `Host`, the client's default
-    /// `Accept` and `User-Agent`, the jar's cookies.
+    /// The request as hyper sends it on a connection: origin-form target,
+    /// `Host`, the client's default `Accept` and `User-Agent`, the jar's
+    /// cookies.
     fn prepare(
         &self,
         request: reqwest::Request,
@@ -197,6 +215,7 @@ impl Agent {
         let bad = |e: http::Error| (NoAnswer::Failed, BoxError::from(e));
         let mut request = request;
         let url = request.url().clone();
+        let target = &url[Position::BeforePath..Position::AfterQuery];
         let mut headers = std::mem::take(request.headers_mut());
         if !headers.contains_key(HOST) {
             let host = HeaderValue::from_str(authority(&url)).map_err(|e| bad(e.into()))?;
@@ -217,7 +236,7 @@ impl Agent {
         let body = request.body_mut().take().unwrap_or_default();
         let mut out = http::Request::builder()
             .method(request.method().clone())
-            .uri(target(&url))
+            .uri(target)
             .body(body)
             .map_err(bad)?;
         *out.headers_mut() = headers;
@@ -246,9 +265,6 @@ impl Limits {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// An answer's head and its body still to read, or why none came.
-type Answer = Result<http::Response<Incoming>, (NoAnswer, BoxError)>;
 
 /// `host:port` of `url`, as `Host` carries it (no port when the scheme's
 /// own).

@@ -1,90 +1,28 @@
 //! An agent's connections: opened (plain or TLS), kept alive for the next
 //! request to the same origin, dropped when closed or idle too long.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use url::{Position, Url};
+use url::Url;
 
-use super::{Agent, Answer, BoxError, CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_IDLE, failure, within};
+use super::{
+    Agent, BoxError, CONNECT_TIMEOUT, Connection, IDLE_TIMEOUT, MAX_IDLE, failure, within,
+};
 use crate::error::NoAnswer;
 
-/// An agent's idle connections, at most [`MAX_IDLE`].
-#[derive(Debug)]
-pub(super) struct Connections {
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl Connections {
-    pub(super) fn new() -> Self {
-        Self {
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().expect("connections lock")
-    }
-}
-
-/// A kept-alive connection to one origin (`scheme://host:port`).
-#[derive(Debug)]
-struct Connection {
-    origin: Box<str>,
-    sender: SendRequest<reqwest::Body>,
-    /// When its last answer came: a connection idle for [`IDLE_TIMEOUT`] is not
-    /// used again.
-    answered: Instant,
-}
-
-/// The request's target as it goes on a connection: origin-form.
-pub(super) fn target(url: &Url) -> &str {
-    &url[Position::BeforePath..Position::AfterQuery]
-}
-
 impl Agent {
-    /// Sends `request` to `origin` on a kept connection or a new one and
-    /// returns the answer's head. A kept connection the server closed
-    /// before reading the request gives the request back unsent: then it
-    /// goes out on a new one.
-    pub(super) async fn round_trip(
-        &self,
-        origin: &str,
-        url: &Url,
-        request: http::Request<reqwest::Body>,
-        deadline: Instant,
-    ) -> Answer {
-        let mut request = request;
-        loop {
-            let (mut connection, kept) = self.connection(origin, url, deadline).await?;
-            match connection.sender.try_send_request(request).await {
-                Ok(answer) => {
-                    self.keep(connection);
-                    return Ok(answer);
-                }
-                Err(mut failed) => match failed.take_message() {
-                    Some(unsent) if kept => request = unsent,
-                    _ => {
-                        let error = failed.into_error();
-                        return Err((failure(&error), error.into()));
-                    }
-                },
-            }
-        }
-    }
-
     /// A ready connection to `origin`: a kept one (true) or a new one.
-    async fn connection(
+    pub(super) async fn connection(
         &self,
         origin: &str,
         url: &Url,
         deadline: Instant,
     ) -> Result<(Connection, bool), (NoAnswer, BoxError)> {
         let kept = {
-            let mut idle = self.inner.connections.idle();
+            let mut idle = self.inner.idle.lock().expect("connections lock");
             idle.retain(Connection::usable);
             // A connection still reading its last answer's body (a flow
             // that holds a response while it sends the next request) is
@@ -163,9 +101,9 @@ impl Agent {
 
     /// Keeps `connection` for the next request; it is ready again once its
     /// answer's body is read.
-    fn keep(&self, mut connection: Connection) {
+    pub(super) fn keep(&self, mut connection: Connection) {
         connection.answered = Instant::now();
-        let mut idle = self.inner.connections.idle();
+        let mut idle = self.inner.idle.lock().expect("connections lock");
         idle.retain(Connection::usable);
         if idle.len() < MAX_IDLE {
             idle.push(connection);
@@ -174,7 +112,7 @@ impl Agent {
 
     /// How many connections the agent keeps open for its next requests.
     pub fn kept_connections(&self) -> usize {
-        let idle = self.inner.connections.idle();
+        let idle = self.inner.idle.lock().expect("connections lock");
         idle.iter().filter(|c| c.usable()).count()
     }
 }

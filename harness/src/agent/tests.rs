@@ -1,7 +1,6 @@
 //! The agent against a plain TCP server on 127.0.0.1 that answers as each
 //! test says: kept connections, cookies, what goes out again and what
 //! does not, deadlines.
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -182,12 +181,9 @@ async fn a_browser_keeps_its_connection_and_sends_its_cookies() {
         "{}",
         heads[0]
     );
-    assert_eq!(heads[0].matches("\r\nhost: ").count(), 1, "{}", heads[0]);
     assert!(heads[0].contains("user-agent: orygate/"), "{}", heads[0]);
     assert!(!heads[0].contains("cookie:"), "{}", heads[0]);
     assert!(heads[1].contains("cookie: sid=s3cr3t\r\n"), "{}", heads[1]);
-    // hyper-util's pool does not say what it keeps.
-    #[cfg(not(feature = "legacy-pool"))]
     assert_eq!(browser.agent().kept_connections(), 1);
 }
 
@@ -237,7 +233,6 @@ async fn a_post_the_closing_connection_did_not_take_goes_out_on_a_new_one() {
     let post = || app.client().post(server.url.clone()).body("a=1");
     let first = app.send(&step, post()).await.unwrap();
     assert_eq!(first.text().await.unwrap(), "two");
-    #[cfg(not(feature = "legacy-pool"))]
     assert_eq!(app.agent().kept_connections(), 1);
     // The server closes the kept connection; the next post goes out at
     // once, before the agent's connection has read the close.
