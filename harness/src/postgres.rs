@@ -193,14 +193,9 @@ pub(crate) fn binaries() -> Result<PathBuf> {
 }
 
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
+        .is_ok_and(|status| status.euid == 0)
 }
 
 fn tail(log: &Path) -> String {

@@ -43,13 +43,9 @@ pub fn owner() -> String {
     OWNER
         .get_or_init(|| {
             let pid = std::process::id();
-            let started = std::fs::read_to_string("/proc/self/stat")
-                .ok()
-                .and_then(|stat| {
-                    let after = stat.rsplit_once(')')?.1;
-                    after.split_whitespace().nth(19).map(str::to_owned)
-                })
-                .unwrap_or_else(|| "0".into());
+            let started = procfs::process::Process::myself()
+                .and_then(|me| me.stat())
+                .map_or(0, |stat| stat.starttime);
             format!("{pid}.{started}")
         })
         .clone()

@@ -3,7 +3,10 @@
 //! and a socket's inode ties it to the process that holds it.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
+
+use procfs::net::TcpState;
+use procfs::process::{FDTarget, Process};
 
 /// A listening socket: its address and the inode that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,143 +19,66 @@ pub struct Listener {
 
 /// Every socket listening on TCP `port`, over IPv4 and IPv6.
 pub fn listeners(port: u16) -> Vec<Listener> {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .flat_map(|table| parse_listeners(&table, port))
+    [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .filter(|row| row.state == TcpState::Listen && row.local_address.port() == port)
+        .map(|row| Listener {
+            addr: row.local_address.ip(),
+            uid: row.uid,
+            inode: row.inode,
+        })
         .collect()
 }
 
 /// The inodes of the sockets process `pid` holds, from `/proc/<pid>/fd`.
 /// Reading another user's process needs root; the error says so.
 pub fn socket_inodes(pid: u32) -> std::io::Result<HashSet<u64>> {
-    let mut inodes = HashSet::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
-        let Ok(target) = std::fs::read_link(entry?.path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy();
-        if let Some(inode) = target
-            .strip_prefix("socket:[")
-            .and_then(|rest| rest.strip_suffix(']'))
-            .and_then(|n| n.parse().ok())
-        {
-            inodes.insert(inode);
-        }
-    }
-    Ok(inodes)
+    let fds = process(pid)?.fd().map_err(std::io::Error::other)?;
+    Ok(fds
+        .filter_map(Result::ok)
+        .filter_map(|fd| match fd.target {
+            FDTarget::Socket(inode) => Some(inode),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The real user id of process `pid` (`/proc/<pid>/status`, readable by
 /// everyone).
 pub fn process_uid(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next())
-        .and_then(|uid| uid.parse().ok())
+    process(pid).ok()?.status().ok().map(|s| s.ruid)
 }
 
 /// The command name of process `pid`.
 pub fn process_name(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|c| c.trim().to_owned())
+    process(pid).ok()?.stat().ok().map(|s| s.comm)
 }
 
 /// The pid and command name of the process holding socket `inode`, if a
 /// readable process does.
 pub fn holder(inode: u64) -> Option<(u32, String)> {
-    let procs = std::fs::read_dir("/proc").ok()?;
-    procs.filter_map(Result::ok).find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        socket_inodes(pid).ok()?.contains(&inode).then(|| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            (pid, comm.trim().to_owned())
+    procfs::process::all_processes()
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|p| {
+            let pid = u32::try_from(p.pid).ok()?;
+            socket_inodes(pid)
+                .ok()?
+                .contains(&inode)
+                .then(|| (pid, process_name(pid).unwrap_or_default()))
         })
-    })
 }
 
-/// The LISTEN rows (state `0A`) for `port` in a `/proc/net/tcp{,6}` table.
-fn parse_listeners(table: &str, port: u16) -> Vec<Listener> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|row| {
-            let cols: Vec<&str> = row.split_whitespace().collect();
-            let (addr, hex_port) = cols.get(1)?.split_once(':')?;
-            if cols.get(3) != Some(&"0A") || u16::from_str_radix(hex_port, 16).ok()? != port {
-                return None;
-            }
-            Some(Listener {
-                addr: parse_addr(addr)?,
-                uid: cols.get(7)?.parse().ok()?,
-                inode: cols.get(9)?.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// The kernel writes addresses as 32-bit words in host (little-endian) order.
-fn parse_addr(hex: &str) -> Option<IpAddr> {
-    let words: Vec<u32> = (0..hex.len() / 8)
-        .map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).map(u32::swap_bytes))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    match words[..] {
-        [v4] => Some(IpAddr::V4(Ipv4Addr::from(v4))),
-        [a, b, c, d] => {
-            let bytes: Vec<u8> = [a, b, c, d].iter().flat_map(|w| w.to_be_bytes()).collect();
-            Some(IpAddr::V6(Ipv6Addr::from(
-                <[u8; 16]>::try_from(bytes).ok()?,
-            )))
-        }
-        _ => None,
-    }
+fn process(pid: u32) -> std::io::Result<Process> {
+    let pid = i32::try_from(pid).map_err(std::io::Error::other)?;
+    Process::new(pid).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_socket_table_parser_sees_wildcard_and_loopback_listeners() {
-        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-                  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 111\n\
-                  1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 222\n\
-                  2: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 333\n";
-        let found = parse_listeners(v4, 8080);
-        assert_eq!(
-            found,
-            [
-                Listener {
-                    addr: "127.0.0.1".parse().unwrap(),
-                    uid: 0,
-                    inode: 111
-                },
-                Listener {
-                    addr: "0.0.0.0".parse().unwrap(),
-                    uid: 0,
-                    inode: 222
-                }
-            ]
-        );
-        assert!(
-            !found.iter().all(|l| l.addr.is_loopback()),
-            "a wildcard listener must fail the loopback check"
-        );
-        let v6 = "  sl  local_address rem_address st tx rx tr retr uid timeout inode\n\
-                  0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 444\n";
-        assert_eq!(
-            parse_listeners(v6, 8080),
-            [Listener {
-                addr: "::1".parse().unwrap(),
-                uid: 0,
-                inode: 444
-            }]
-        );
-    }
 
     #[test]
     fn a_listener_of_this_process_is_found_with_its_holder() {
@@ -166,5 +92,15 @@ mod tests {
             holder(found[0].inode).map(|h| h.0),
             Some(std::process::id())
         );
+        assert_eq!(found[0].addr, IpAddr::from([127, 0, 0, 1]));
+        // A wildcard listener shows as such, so the loopback check fails it.
+        let wildcard = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let found = listeners(wildcard.local_addr().unwrap().port());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].addr.is_unspecified(), "{found:?}");
+        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let found = listeners(v6.local_addr().unwrap().port());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].addr, "::1".parse::<IpAddr>().unwrap());
     }
 }

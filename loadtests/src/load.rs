@@ -245,36 +245,23 @@ pub(crate) async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
     ctx.window.end("the measured window is over");
 }
 
-/// CPU seconds this process has used, from `/proc/self/stat` (user and
-/// system time of all threads, in the kernel's 100 Hz ticks).
 /// The process's peak resident set (`VmHWM` in `/proc/self/status`), MiB.
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
+        .and_then(|status| status.vmhwm)
+        .map_or(0.0, |kib| kib as f64 / 1024.0)
 }
 
+/// CPU seconds this process has used, from `/proc/self/stat` (user and
+/// system time of all its threads).
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at the
-    // state, field 3; utime and stime are fields 14 and 15.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (tick(11) + tick(12)) / 100.0
+    procfs::process::Process::myself()
+        .and_then(|me| me.stat())
+        .map_or(0.0, |stat| {
+            (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64
+        })
 }
 
 /// The progress line, twice a second: the users ready during the setup,

@@ -138,14 +138,9 @@ pub struct Machine {
 impl Machine {
     /// This machine: its cores and CPU model.
     pub fn here() -> Self {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        let cpu = <procfs::CpuInfo as procfs::Current>::current()
             .ok()
-            .and_then(|info| {
-                info.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, model)| model.trim().to_owned())
-            })
+            .and_then(|info| info.model_name(0).map(str::to_owned))
             .unwrap_or_else(|| "unknown".into());
         Self {
             cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),

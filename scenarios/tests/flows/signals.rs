@@ -35,15 +35,9 @@ async fn a_test_killed_by_any_signal_leaves_no_container_10_s_later() {
 /// Whether this process ignores SIGINT (bit 2 of `SigIgn` in
 /// `/proc/self/status`), as a shell's background jobs do.
 fn sigint_ignored() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("SigIgn:"))
-                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        })
-        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
+        .is_ok_and(|status| status.sigign & (1 << (2 - 1)) != 0)
 }
 
 /// Starts [`signal_child`] in a process of its own, sends it `signal` once
