@@ -4,7 +4,8 @@
 //! up, log in), unmeasured and before the window opens (see
 //! [`crate::setup`]), then repeat its measured transaction (`kratos.rs`,
 //! `hydra.rs`, `keto.rs`) while the window is open. Adding a profile takes
-//! its entry in [`PROFILES`], its `Measured` and its transaction.
+//! its entry in [`PROFILES`] (its name, needs, start and transaction) and
+//! the transaction's function.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +22,16 @@ mod start;
 
 use start::Start;
 
+/// A transaction function that runs the async function `$f(user, ctx)`.
+macro_rules! with_context {
+    ($ctx:expr, $f:path) => {{
+        let ctx = $ctx;
+        let function: TransactionFunction =
+            Arc::new(move |user| Box::pin($f(user, Arc::clone(&ctx))));
+        function
+    }};
+}
+
 /// A load profile.
 #[derive(Debug)]
 pub struct Profile {
@@ -33,8 +44,11 @@ pub struct Profile {
     pub needs: &'static [Service],
     /// Its users need a verified Kratos account.
     pub needs_account: bool,
-    /// The measured transaction, after the users' start.
-    run: Measured,
+    /// How its users start, unmeasured, before the window opens.
+    start: Start,
+    /// Its measured transaction, repeated by each user while the window
+    /// is open.
+    transaction: fn(Arc<Context>) -> TransactionFunction,
 }
 
 /// Every profile, in one place: a new flow adds its profile with a line.
@@ -45,7 +59,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
-        run: Measured::WhoamiCookie,
+        start: Start::SignedInBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::whoami),
     },
     Profile {
         name: "whoami-api",
@@ -53,7 +68,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
-        run: Measured::WhoamiToken,
+        start: Start::SignedInApp,
+        transaction: |ctx| with_context!(ctx, kratos::whoami),
     },
     Profile {
         name: "health",
@@ -61,7 +77,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: false,
-        run: Measured::Health,
+        start: Start::FreshBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::alive),
     },
     Profile {
         name: "login",
@@ -69,7 +86,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
-        run: Measured::Login,
+        start: Start::VerifiedBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::login_whoami_logout),
     },
     Profile {
         name: "recovery",
@@ -77,7 +95,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: true,
         needs: &[],
         needs_account: true,
-        run: Measured::Recovery,
+        start: Start::VerifiedBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::recover),
     },
     Profile {
         name: "settings",
@@ -85,7 +104,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
-        run: Measured::Settings,
+        start: Start::SignedInBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::rename),
     },
     Profile {
         name: "signup",
@@ -93,7 +113,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: true,
         needs: &[],
         needs_account: false,
-        run: Measured::Signup,
+        start: Start::FreshBrowser,
+        transaction: |ctx| with_context!(ctx, kratos::signup),
     },
     Profile {
         name: "keto-check",
@@ -101,7 +122,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Keto],
         needs_account: false,
-        run: Measured::KetoCheck,
+        start: Start::KetoRelationships,
+        transaction: |ctx| with_context!(ctx, keto::checks),
     },
     Profile {
         name: "oauth2-code",
@@ -109,7 +131,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: true,
-        run: Measured::OAuth2Code,
+        start: Start::OAuth2User,
+        transaction: |ctx| with_context!(ctx, hydra::code_flow),
     },
     Profile {
         name: "client-credentials",
@@ -117,7 +140,8 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: false,
-        run: Measured::ClientCredentials,
+        start: Start::OAuth2Service,
+        transaction: |ctx| with_context!(ctx, hydra::client_credentials),
     },
     Profile {
         name: "introspect",
@@ -125,39 +149,10 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: false,
-        run: Measured::Introspect,
+        start: Start::OAuth2Service,
+        transaction: |ctx| with_context!(ctx, hydra::introspect),
     },
 ];
-
-/// What a profile measures; how its users start follows from it.
-#[derive(Debug, Clone, Copy)]
-enum Measured {
-    WhoamiCookie,
-    WhoamiToken,
-    Health,
-    Login,
-    Recovery,
-    Settings,
-    Signup,
-    KetoCheck,
-    OAuth2Code,
-    ClientCredentials,
-    Introspect,
-}
-
-impl Measured {
-    fn start(self) -> Start {
-        match self {
-            Self::WhoamiCookie | Self::Settings => Start::SignedInBrowser,
-            Self::WhoamiToken => Start::SignedInApp,
-            Self::Login | Self::Recovery => Start::VerifiedBrowser,
-            Self::Signup | Self::Health => Start::FreshBrowser,
-            Self::KetoCheck => Start::KetoRelationships,
-            Self::OAuth2Code => Start::OAuth2User,
-            Self::ClientCredentials | Self::Introspect => Start::OAuth2Service,
-        }
-    }
-}
 
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -238,8 +233,8 @@ pub fn scenario(
     weight: usize,
     ctx: &Arc<Context>,
 ) -> std::result::Result<Scenario, goose::GooseError> {
-    let start = start::on_start(profile.run.start(), Arc::clone(ctx));
-    let round = round(ctx, profile.name, measured(profile.run, Arc::clone(ctx)));
+    let start = start::on_start(profile.start, Arc::clone(ctx));
+    let round = round(ctx, profile.name, (profile.transaction)(Arc::clone(ctx)));
     Ok(Scenario::new(profile.name)
         .set_weight(weight)?
         .set_host(ctx.kratos.public_base().as_str())
@@ -307,16 +302,6 @@ fn on_schedule(
     })
 }
 
-/// A transaction function that runs the async function `$f(user, ctx)`.
-macro_rules! with_context {
-    ($ctx:expr, $f:path) => {{
-        let ctx = $ctx;
-        let function: TransactionFunction =
-            Arc::new(move |user| Box::pin($f(user, Arc::clone(&ctx))));
-        function
-    }};
-}
-
 /// How long a user with nothing to send (left out of the window, or the
 /// window over) waits before Goose runs its transaction again: a
 /// transaction that returns without awaiting anything would spin its
@@ -338,22 +323,6 @@ fn in_window(ctx: Arc<Context>, round: TransactionFunction) -> TransactionFuncti
             round(user).await
         })
     })
-}
-
-/// The measured transaction of a profile.
-fn measured(run: Measured, ctx: Arc<Context>) -> TransactionFunction {
-    match run {
-        Measured::WhoamiCookie | Measured::WhoamiToken => with_context!(ctx, kratos::whoami),
-        Measured::Health => with_context!(ctx, kratos::alive),
-        Measured::Login => with_context!(ctx, kratos::login_whoami_logout),
-        Measured::Recovery => with_context!(ctx, kratos::recover),
-        Measured::Settings => with_context!(ctx, kratos::rename),
-        Measured::Signup => with_context!(ctx, kratos::signup),
-        Measured::KetoCheck => with_context!(ctx, keto::checks),
-        Measured::OAuth2Code => with_context!(ctx, hydra::code_flow),
-        Measured::ClientCredentials => with_context!(ctx, hydra::client_credentials),
-        Measured::Introspect => with_context!(ctx, hydra::introspect),
-    }
 }
 
 #[cfg(test)]
