@@ -75,9 +75,10 @@ fn options(args: &[&str]) -> Options {
     Options::parse_from(base.iter().chain(args))
 }
 
-/// The options of a run against `stack`'s Kratos by URL (public and
-/// admin), as against a deployment: `args` after them.
-fn by_url(stack: &OryStack, args: &[&str]) -> Options {
+/// Runs `args` against `stack`'s Kratos by URL (public and admin), as
+/// against a deployment, the way the binary does. The caller runs
+/// [`alone`].
+async fn run_by_url(stack: &OryStack, args: &[&str]) -> Report {
     let kratos = stack.kratos();
     let (public, admin) = (
         kratos.public_base().to_string(),
@@ -90,10 +91,13 @@ fn by_url(stack: &OryStack, args: &[&str]) -> Options {
         admin.as_str(),
     ];
     all.extend_from_slice(args);
-    options(&all)
+    init_tracing();
+    loadtests::run(options(&all))
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
-/// A Kratos stack in the load profile, owned by the test.
+/// A Kratos stack tuned for load, owned by the test.
 async fn load_stack(env: &[(&str, &str)]) -> OryStack {
     let mut builder = OryStack::builder().with_kratos().tuning(Tuning::Load);
     for (key, value) in env {
@@ -370,7 +374,7 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
-    let opts = by_url(
+    let report = run_by_url(
         &stack,
         &[
             "--mix",
@@ -380,11 +384,8 @@ async fn a_deployment_by_url_runs_its_users_from_admin_created_accounts() {
             "--duration",
             "2s",
         ],
-    );
-    init_tracing();
-    let report = loadtests::run(opts)
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    )
+    .await;
     let table = table(&report);
     assert!(report.passed(), "{table}");
     assert!(

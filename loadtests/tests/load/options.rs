@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use harness::{OryStack, Service, Tuning};
 
-use super::{alone, by_url, init_tracing, load_stack, run, step, table};
+use super::{alone, load_stack, run, run_by_url, step, table};
 
 /// The seeds in the addresses of `stack`'s identities: a fake person's
 /// address ends in `.<seed>@` (`scenarios::Person::fake`).
@@ -171,7 +171,7 @@ async fn hydra_and_keto_by_url_run_their_profiles() {
         (endpoints.public.to_string(), endpoints.admin.to_string())
     };
     let ((hydra, hydra_admin), (keto_read, keto_write)) = (url(Service::Hydra), url(Service::Keto));
-    let opts = by_url(
+    let report = run_by_url(
         &stack,
         &[
             "--hydra-url",
@@ -189,11 +189,8 @@ async fn hydra_and_keto_by_url_run_their_profiles() {
             "--duration",
             "3s",
         ],
-    );
-    init_tracing();
-    let report = loadtests::run(opts)
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    )
+    .await;
     let table = table(&report);
     assert!(report.passed(), "{table}");
     for service in ["hydra", "keto"] {

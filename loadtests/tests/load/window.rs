@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use harness::{FilledOverlay, OryStack, Reply, Service, Tuning, WebhookSink};
 
-use super::{alone, by_url, init_tracing, load_stack, options, run, step, table};
+use super::{alone, init_tracing, load_stack, options, run, run_by_url, step, table};
 
 /// The window a run measured, against the one asked.
 fn assert_measured(report: &loadtests::Report, asked: f64) {
@@ -30,7 +30,7 @@ async fn slow_starts_by_url_leave_the_asked_window_whole() {
         return;
     }
     let stack = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
-    let opts = by_url(
+    let report = run_by_url(
         &stack,
         &[
             "--profile",
@@ -42,11 +42,8 @@ async fn slow_starts_by_url_leave_the_asked_window_whole() {
             "--duration",
             "3s",
         ],
-    );
-    init_tracing();
-    let report = loadtests::run(opts)
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    )
+    .await;
     assert_measured(&report, 3.0);
     let table = table(&report);
     let load = report.results.load.as_ref().unwrap();
