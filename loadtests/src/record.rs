@@ -76,10 +76,6 @@ impl Recorder {
         let _ = self.until.set(at);
     }
 
-    pub fn measuring(&self) -> bool {
-        self.window.get().is_some() && self.until.get().is_none()
-    }
-
     /// The seconds measured: the window's length, or less when it was cut
     /// (from its start to the stop, or to now while it runs).
     pub fn seconds(&self) -> f64 {
