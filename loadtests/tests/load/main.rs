@@ -26,12 +26,18 @@ const ALONE: &str = "ORYGATE_LOAD_TEST_ALONE";
 /// How long a test run alone may take before it is ended and fails.
 const ALONE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How many tests run alone at once: each starts a stack and a load, and
+/// more than four at once on two cores slow each other into timeouts
+/// (cargo test may run more tests at once: the flows mostly wait).
+static CHILDREN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Whether the calling test runs its body in this process. Goose's kill
 /// switch is process-wide (each run resets it, orygate pulls it to close the
 /// window), so two runs in one process would end each other. Under `cargo
 /// test`, whose tests are threads of one process, the test runs again in a
-/// child process of this binary (`--exact` its name, the thread's name) and
-/// this answers `false` once the child passed; it panics with the child's
+/// child process of this binary (`--exact` its name, the thread's name),
+/// at most [`CHILDREN`] at once, and this answers `false` once the child
+/// passed; it panics with the child's
 /// output when the child failed, ran no test or took over
 /// [`ALONE_TIMEOUT`]. In that child, and under nextest (a process per test),
 /// it answers `true`.
@@ -43,6 +49,7 @@ async fn alone() -> bool {
         .name()
         .expect("libtest names a test's thread after the test")
         .to_owned();
+    let _turn = CHILDREN.acquire().await.expect("the semaphore stays open");
     let child = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
         .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
         .env(ALONE, &name)

@@ -254,7 +254,7 @@ async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
         return;
     }
     let fast = load_stack(&[]).await;
-    // 12 rounds of bcrypt instead of the load profile's 4: about 250 ms
+    // 12 rounds of bcrypt instead of the load tuning's 4: about 250 ms
     // more per login here.
     let slow = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
     let login = "kratos POST /self-service/login?flow=%";
