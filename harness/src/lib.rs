@@ -52,6 +52,7 @@
 //! step's histogram.
 
 mod agent;
+mod certs;
 mod client;
 mod config;
 mod error;
@@ -80,6 +81,7 @@ pub mod urls;
 mod webhook;
 
 pub use agent::{Agent, BODY_LIMIT, CONNECT_TIMEOUT, Limits};
+pub use certs::StackCertificates;
 pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use error::{Error, NoAnswer, Result, TooLarge};
 pub use logs::Telemetry;

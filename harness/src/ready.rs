@@ -9,7 +9,7 @@ use testcontainers::{ContainerAsync, GenericImage};
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::ports::Ports;
-use crate::service::Service;
+use crate::service::{Service, Tuning};
 
 const POLL_EVERY: Duration = Duration::from_millis(100);
 const LOG_LINES: usize = 30;
@@ -19,11 +19,13 @@ pub(crate) async fn wait(
     service: Service,
     container: &ContainerAsync<GenericImage>,
     ports: &Ports,
+    tuning: Tuning,
     timeout: Duration,
 ) -> Result<()> {
-    let urls = service.health_urls(ports.all());
+    let urls = service.health_urls(ports.all(), tuning);
     tracing::debug!(%service, ?urls, "waiting for readiness");
     let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::tls::config()?.as_ref().clone())
         .no_proxy()
         .timeout(Duration::from_secs(2))
         .build()

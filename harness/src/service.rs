@@ -56,6 +56,22 @@ struct Table {
     dev_env: &'static [(&'static str, &'static str)],
     /// Set in the load tuning, on top of `dev_env`.
     load_env: &'static [(&'static str, &'static str)],
+    /// How the public API is served over TLS in the production-like
+    /// tuning; `None` where the service serves no TLS (Keto's read API
+    /// stays plain HTTP, as behind a service mesh).
+    public_tls: Option<PublicTls>,
+}
+
+/// The variables that serve a public API over TLS.
+#[derive(Debug, Clone, Copy)]
+struct PublicTls {
+    /// Takes the certificate chain, base64 of the PEM.
+    cert: &'static str,
+    /// Takes the private key, base64 of the PEM.
+    key: &'static str,
+    /// Set to `true` where a certificate alone does not turn TLS on
+    /// (Hydra's `serve.public.tls.enabled`).
+    enabled: Option<&'static str>,
 }
 
 /// Kratos' and Hydra's listeners: a public and an admin API.
@@ -92,6 +108,11 @@ const KRATOS: Table = Table {
         ("COURIER_WORKER_PULL_COUNT", "200"),
         ("COURIER_WORKER_PULL_WAIT", "50ms"),
     ],
+    public_tls: Some(PublicTls {
+        cert: "SERVE_PUBLIC_TLS_CERT_BASE64",
+        key: "SERVE_PUBLIC_TLS_KEY_BASE64",
+        enabled: None,
+    }),
 };
 
 const HYDRA: Table = Table {
@@ -110,6 +131,11 @@ const HYDRA: Table = Table {
     dev_env: &[],
     // Hydra's and Keto's log schema takes `warn`; `warning` stops them.
     load_env: &[("LOG_LEVEL", "warn")],
+    public_tls: Some(PublicTls {
+        cert: "SERVE_PUBLIC_TLS_CERT_BASE64",
+        key: "SERVE_PUBLIC_TLS_KEY_BASE64",
+        enabled: Some("SERVE_PUBLIC_TLS_ENABLED"),
+    }),
 };
 
 const KETO: Table = Table {
@@ -141,6 +167,7 @@ const KETO: Table = Table {
     dev_env: &[],
     // Hydra's and Keto's log schema takes `warn`; `warning` stops them.
     load_env: &[("LOG_LEVEL", "warn")],
+    public_tls: None,
 };
 
 impl Service {
@@ -223,10 +250,23 @@ impl Service {
 
     /// The readiness probes: `/health/ready` on every API port, since each
     /// listener comes up on its own.
-    pub(crate) fn health_urls(self, ports: &[u16]) -> Vec<String> {
+    pub(crate) fn health_urls(self, ports: &[u16], tuning: Tuning) -> Vec<String> {
         self.apis(ports)
-            .map(|(_, port)| format!("http://127.0.0.1:{port}/health/ready"))
+            .map(|(api, port)| {
+                let scheme = self.scheme(api, tuning);
+                format!("{scheme}://127.0.0.1:{port}/health/ready")
+            })
             .collect()
+    }
+
+    /// Whether `api` is served over TLS: the public APIs of the services
+    /// that can, in the production-like tuning.
+    fn scheme(self, api: Api, tuning: Tuning) -> &'static str {
+        if tuning == Tuning::Production && api == Api::Public && self.table().public_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The API listeners and their ports.
@@ -245,14 +285,15 @@ impl Service {
     }
 
     /// The container's command, the official image's CMD plus the config
-    /// file and its overlays, dev mode and telemetry opt-out. Both tunings serve plain HTTP
-    /// on 127.0.0.1 and so run `--dev`.
-    pub(crate) fn command(self, overlays: &[String]) -> Vec<String> {
+    /// file and its overlays, dev mode and telemetry opt-out. The dev and
+    /// load tunings serve plain HTTP on 127.0.0.1 and so run `--dev`; the
+    /// production-like one does not.
+    pub(crate) fn command(self, overlays: &[String], tuning: Tuning) -> Vec<String> {
         let table = self.table();
         let mut cmd: Vec<String> = table.serve.iter().map(|s| (*s).to_owned()).collect();
         cmd.extend(self.config_flags(overlays));
         cmd.push("--sqa-opt-out".into());
-        if table.dev_flag {
+        if table.dev_flag && tuning != Tuning::Production {
             cmd.push("--dev".into());
         }
         cmd
@@ -265,6 +306,7 @@ impl Service {
         tuning: Tuning,
         ports: &[u16],
         smtp: Option<u16>,
+        certificates: Option<&crate::certs::StackCertificates>,
     ) -> Vec<(String, String)> {
         let table = self.table();
         let mut env: Vec<(String, String)> = vec![
@@ -277,7 +319,19 @@ impl Service {
         }
         for (key, api) in table.base_urls {
             let port = self.port_of(ports, *api);
-            env.push(((*key).into(), format!("http://127.0.0.1:{port}/")));
+            let scheme = self.scheme(*api, tuning);
+            env.push(((*key).into(), format!("{scheme}://127.0.0.1:{port}/")));
+        }
+        if let (Some(tls), Some(certificates), Tuning::Production) =
+            (table.public_tls, certificates, tuning)
+        {
+            use base64::Engine as _;
+            let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+            env.push((tls.cert.into(), encode(&certificates.server_pem)));
+            env.push((tls.key.into(), encode(&certificates.server_key_pem)));
+            if let Some(enabled) = tls.enabled {
+                env.push((enabled.into(), "true".into()));
+            }
         }
         if let (Service::Kratos, Some(smtp)) = (self, smtp) {
             env.push((
@@ -285,11 +339,12 @@ impl Service {
                 format!("smtp://127.0.0.1:{smtp}/?disable_starttls=true"),
             ));
         }
-        let load: &[(&str, &str)] = match tuning {
-            Tuning::Dev => &[],
-            Tuning::Load => table.load_env,
+        let tuned: Vec<&(&str, &str)> = match tuning {
+            Tuning::Dev => table.dev_env.iter().collect(),
+            Tuning::Load => table.dev_env.iter().chain(table.load_env).collect(),
+            Tuning::Production => Vec::new(),
         };
-        for (key, value) in table.dev_env.iter().chain(load) {
+        for (key, value) in tuned {
             env.retain(|(k, _)| k != key);
             env.push(((*key).into(), (*value).into()));
         }
@@ -343,6 +398,14 @@ pub enum Tuning {
     /// out, and Keto's concurrent checks through folders sometimes never
     /// answer on it.
     Load,
+    /// As a deployment runs: no `--dev` (so `Secure` cookies, an https
+    /// issuer), the config's own hashing cost and log level, and Kratos'
+    /// and Hydra's public APIs served over TLS with a certificate from a
+    /// CA the stack makes and the process trusts
+    /// ([`OryStack::certificates`](crate::OryStack::certificates)). The
+    /// admin APIs and Keto stay plain HTTP on 127.0.0.1, as inside a
+    /// cluster. Data in PostgreSQL unless asked to keep it in memory.
+    Production,
 }
 
 /// The base URLs of a running service.
@@ -355,10 +418,11 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub(crate) fn local(service: Service, ports: &[u16]) -> Self {
+    pub(crate) fn local(service: Service, ports: &[u16], tuning: Tuning) -> Self {
         let url = |api: Api| {
             let port = service.port_of(ports, api);
-            Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a loopback URL parses")
+            let scheme = service.scheme(api, tuning);
+            Url::parse(&format!("{scheme}://127.0.0.1:{port}/")).expect("a loopback URL parses")
         };
         Self {
             public: url(Api::Public),
@@ -415,7 +479,7 @@ mod tests {
         assert_eq!(all.len(), 4);
         let distinct: std::collections::BTreeSet<u16> = all.iter().copied().collect();
         assert_eq!(distinct.len(), 4, "four different ports: {all:?}");
-        let endpoints = Endpoints::local(Service::Keto, ports.all());
+        let endpoints = Endpoints::local(Service::Keto, ports.all(), Tuning::Dev);
         for url in [&endpoints.public, &endpoints.admin] {
             assert_eq!(url.scheme(), "http", "{url}");
             assert_eq!(url.host_str(), Some("127.0.0.1"), "{url}");
@@ -428,10 +492,11 @@ mod tests {
     #[test]
     fn every_service_opts_out_of_telemetry() {
         for service in Service::ALL {
-            assert!(service.command(&[]).contains(&"--sqa-opt-out".to_owned()));
             let ports = crate::Ports::take(service.port_count()).unwrap();
-            for tuning in [Tuning::Dev, Tuning::Load] {
-                let env = service.env(tuning, ports.all(), None);
+            for tuning in [Tuning::Dev, Tuning::Load, Tuning::Production] {
+                let command = service.command(&[], tuning);
+                assert!(command.contains(&"--sqa-opt-out".to_owned()), "{service}");
+                let env = service.env(tuning, ports.all(), None, None);
                 assert!(
                     env.contains(&("SQA_OPT_OUT".into(), "true".into())),
                     "{service}"

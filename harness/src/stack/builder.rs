@@ -133,7 +133,7 @@ impl OryStackBuilder {
     }
 
     /// Keeps the services' data in their in-memory stores when tuned for
-    /// load too (no PostgreSQL), as Ory's own published benchmarks run
+    /// load or production too (no PostgreSQL), as Ory's own published benchmarks run
     /// them: fast, but concurrent writes fail there (see [`Tuning::Load`]).
     #[must_use]
     pub fn in_memory(mut self) -> Self {
@@ -184,7 +184,7 @@ impl OryStackBuilder {
                 .iter()
                 .map(|(service, spec)| (*service, spec.tag.as_str()))
                 .collect(),
-            postgres: (self.tuning == Tuning::Load && !self.in_memory) || self.postgres,
+            postgres: self.wants_postgres(),
         };
         crate::prepare::ready(&needs).await?;
         let mail = if self.services.contains_key(&Service::Kratos) {
@@ -193,6 +193,11 @@ impl OryStackBuilder {
             None
         };
         let id = stack_id(self.process_lifetime);
+        let certificates = if self.tuning == Tuning::Production {
+            Some(crate::certs::StackCertificates::generate(&id)?)
+        } else {
+            None
+        };
         // Removes this process's containers if it dies without dropping
         // the stack.
         crate::reaper::watch();
@@ -206,17 +211,14 @@ impl OryStackBuilder {
         }
         let peers: BTreeMap<Service, Endpoints> = ports
             .iter()
-            .map(|(service, p)| (*service, Endpoints::local(*service, p.all())))
+            .map(|(service, p)| (*service, Endpoints::local(*service, p.all(), self.tuning)))
             .collect();
 
         // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
         let databases: Vec<Service> = Service::ALL
             .into_iter()
-            .filter(|s| {
-                let wanted = (self.tuning == Tuning::Load && !self.in_memory) || self.postgres;
-                wanted && self.services.contains_key(s)
-            })
+            .filter(|s| self.wants_postgres() && self.services.contains_key(s))
             .collect();
         let postgres = if databases.is_empty() {
             None
@@ -245,6 +247,7 @@ impl OryStackBuilder {
                 smtp,
                 ready_timeout: self.ready_timeout,
                 peers: &peers,
+                certificates: certificates.as_ref(),
             };
             start_service(wide, *service, spec, own, database)
         }))
@@ -265,6 +268,7 @@ impl OryStackBuilder {
             id,
             services,
             mail,
+            certificates,
             _postgres: postgres,
         };
         if let Some(e) = first_error {
@@ -277,6 +281,15 @@ impl OryStackBuilder {
             "ory stack ready"
         );
         Ok(stack)
+    }
+}
+
+impl OryStackBuilder {
+    /// Whether the services keep their data in a PostgreSQL the stack
+    /// starts: tuned for load or production unless asked to keep it in
+    /// memory, or asked for.
+    fn wants_postgres(&self) -> bool {
+        (self.tuning != Tuning::Dev && !self.in_memory) || self.postgres
     }
 }
 

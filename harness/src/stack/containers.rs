@@ -59,6 +59,8 @@ pub(super) struct StackWide<'a> {
     pub(super) ready_timeout: Duration,
     /// Where every service of the stack listens.
     pub(super) peers: &'a BTreeMap<Service, Endpoints>,
+    /// The production-like tuning's certificates.
+    pub(super) certificates: Option<&'a crate::certs::StackCertificates>,
 }
 
 /// The ports `service` listens on: those the caller reserved (as many as
@@ -91,8 +93,9 @@ pub(super) async fn start_service(
         smtp,
         ready_timeout,
         peers,
+        certificates,
     } = wide;
-    let mut env = service.env(tuning, ports.all(), smtp);
+    let mut env = service.env(tuning, ports.all(), smtp, certificates);
     env.extend(service.peer_env(peers));
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
@@ -107,16 +110,16 @@ pub(super) async fn start_service(
         migrate_once(service, migrate, ready_timeout).await?;
     }
     let request = container_request(stack, service, spec, &env, "")
-        .with_cmd(service.command(&spec.overlay_files(service)));
+        .with_cmd(service.command(&spec.overlay_files(service), tuning));
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
     tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.
-    crate::ready::wait(service, &container, &ports, ready_timeout).await?;
+    crate::ready::wait(service, &container, &ports, tuning, ready_timeout).await?;
     Ok(Running {
         service,
         container,
-        endpoints: Endpoints::local(service, ports.all()),
+        endpoints: Endpoints::local(service, ports.all(), tuning),
         ports,
     })
 }

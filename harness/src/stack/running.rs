@@ -21,6 +21,8 @@ pub struct OryStack {
     pub(super) id: String,
     pub(super) services: BTreeMap<Service, Running>,
     pub(super) mail: Option<MailSink>,
+    /// The production-like tuning's CA and server certificate.
+    pub(super) certificates: Option<crate::certs::StackCertificates>,
     /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
     pub(super) _postgres: Option<Postgres>,
@@ -30,6 +32,12 @@ impl OryStack {
     /// The id in the containers' `dev.orygate.stack` label and names.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The CA and certificate the public APIs serve, when tuned as
+    /// production ([`Tuning::Production`](crate::Tuning::Production)).
+    pub fn certificates(&self) -> Option<&crate::certs::StackCertificates> {
+        self.certificates.as_ref()
     }
 
     /// The base URLs of a running service.

@@ -12,6 +12,7 @@ mod oauth2;
 mod oauth2_refusals;
 mod permissions;
 mod ports;
+mod production;
 mod recovery;
 mod refusals;
 mod sessions;
