@@ -300,13 +300,14 @@ impl Service {
     }
 
     /// Ory's environment overrides for ports, URLs, storage and the
-    /// tuning's settings.
+    /// tuning's settings; `server_tls` is the public API's certificate and
+    /// key (PEM) in the production-like tuning.
     pub(crate) fn env(
         self,
         tuning: Tuning,
         ports: &[u16],
         smtp: Option<u16>,
-        certificates: Option<&crate::certs::StackCertificates>,
+        server_tls: Option<(&str, &str)>,
     ) -> Vec<(String, String)> {
         let table = self.table();
         let mut env: Vec<(String, String)> = vec![
@@ -322,13 +323,13 @@ impl Service {
             let scheme = self.scheme(*api, tuning);
             env.push(((*key).into(), format!("{scheme}://127.0.0.1:{port}/")));
         }
-        if let (Some(tls), Some(certificates), Tuning::Production) =
-            (table.public_tls, certificates, tuning)
+        if let (Some(tls), Some((cert_pem, key_pem)), Tuning::Production) =
+            (table.public_tls, server_tls, tuning)
         {
             use base64::Engine as _;
             let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
-            env.push((tls.cert.into(), encode(&certificates.server_pem)));
-            env.push((tls.key.into(), encode(&certificates.server_key_pem)));
+            env.push((tls.cert.into(), encode(cert_pem)));
+            env.push((tls.key.into(), encode(key_pem)));
             if let Some(enabled) = tls.enabled {
                 env.push((enabled.into(), "true".into()));
             }

@@ -95,7 +95,8 @@ pub(super) async fn start_service(
         peers,
         certificates,
     } = wide;
-    let mut env = service.env(tuning, ports.all(), smtp, certificates);
+    let server_tls = certificates.map(|c| (c.server_pem.as_str(), c.server_key_pem.as_str()));
+    let mut env = service.env(tuning, ports.all(), smtp, server_tls);
     env.extend(service.peer_env(peers));
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
