@@ -6,6 +6,7 @@
 //! globals, spawn nothing and never sleep; waiting happens in the mailbox
 //! or a bounded poll.
 
+pub mod checks;
 pub mod clients;
 pub mod flows;
 pub mod forms;

@@ -1,0 +1,137 @@
+//! Known advisories: the version each service reports on `/version`,
+//! against the committed list in `advisories.toml` beside this file.
+
+use serde::Deserialize;
+
+use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
+
+/// The committed advisory list.
+const LIST: &str = include_str!("advisories.toml");
+
+pub const CHECK: Check = Check {
+    id: "advisories",
+    scope: Scope::All,
+    title: "no running version has a known advisory",
+    run: |cx| Box::pin(run(cx)) as CheckFuture<'_>,
+};
+
+/// One advisory: which service, which versions, what it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advisory {
+    pub id: String,
+    pub service: String,
+    /// Versions below this one are affected.
+    pub fixed: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct List {
+    advisory: Vec<Advisory>,
+}
+
+/// The committed advisories.
+pub fn list() -> Vec<Advisory> {
+    toml::from_str::<List>(LIST)
+        .expect("the committed advisory list parses")
+        .advisory
+}
+
+/// A version as `major.minor.patch`, a leading `v` and a pre-release
+/// (`-alpha.0`) dropped; the pre-release of a fixed version does not
+/// matter to "below it".
+fn numbers(version: &str) -> Option<(u64, u64, u64)> {
+    let core = version.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(str::parse::<u64>);
+    let major = parts.next()?.ok()?;
+    let minor = parts.next().unwrap_or(Ok(0)).ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+/// Whether `running` is below `fixed`; `None` when either is not a
+/// version.
+pub fn affected(running: &str, fixed: &str) -> Option<bool> {
+    Some(numbers(running)? < numbers(fixed)?)
+}
+
+async fn run(cx: &Context<'_>) -> Verdict {
+    let d = cx.deployment;
+    let services = [
+        ("kratos", d.kratos.as_ref().map(|k| k.public("version"))),
+        ("hydra", d.hydra.as_ref().map(|h| h.public("version"))),
+        ("keto", d.keto.as_ref().map(|k| k.read("version"))),
+    ];
+    let advisories = list();
+    let mut evidence = Vec::new();
+    let mut seen = Vec::new();
+    for (service, url) in services {
+        let Some(url) = url else { continue };
+        let probe = match Probe::get_json(cx.app.agent(), service, &url).await {
+            Ok(p) => p,
+            Err(e) => {
+                evidence.push(e);
+                continue;
+            }
+        };
+        let version = probe
+            .json()
+            .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+        let Some(version) = version else {
+            evidence.push(Evidence::answer(
+                &probe,
+                format!("no version in the answer: {}", probe.body_start()),
+            ));
+            continue;
+        };
+        seen.push(format!("{service} {version}"));
+        for advisory in advisories.iter().filter(|a| a.service == service) {
+            if affected(&version, &advisory.fixed) != Some(false) {
+                evidence.push(
+                    Evidence::answer(
+                        &probe,
+                        format!(
+                            "{service} {version} is affected by {} (fixed in {}): {}",
+                            advisory.id, advisory.fixed, advisory.summary
+                        ),
+                    )
+                    .about(&advisory.id),
+                );
+            }
+        }
+    }
+    if seen.is_empty() && evidence.is_empty() {
+        return super::absent("service");
+    }
+    Verdict::from_evidence(evidence, format!("{} not affected", seen.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_below_the_fix_are_affected() {
+        // Hand-written cases, semver order.
+        assert_eq!(affected("v1.3.1", "v26.2.0"), Some(true));
+        assert_eq!(affected("v0.13.0-alpha.0", "v26.2.0"), Some(true));
+        assert_eq!(affected("v26.2.0", "v26.2.0"), Some(false));
+        assert_eq!(affected("v26.10.1", "v26.2.0"), Some(false));
+        assert_eq!(affected("26.1.9", "v26.2.0"), Some(true));
+        assert_eq!(affected("master", "v26.2.0"), None);
+    }
+
+    #[test]
+    fn the_list_names_each_service_it_covers() {
+        let list = list();
+        for service in ["kratos", "hydra", "keto"] {
+            assert!(list.iter().any(|a| a.service == service), "{service}");
+        }
+        for a in &list {
+            assert!(a.id.starts_with("GHSA-"), "{}", a.id);
+            assert!(numbers(&a.fixed).is_some(), "{}", a.fixed);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! A check's request: sent through the same agent as every flow, and
+//! kept whatever the answer (a check judges the status itself).
+
+use harness::{Agent, Step};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use url::Url;
+
+/// A request a check sent and the answer it got.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// `METHOD URL` and the headers that matter to the check.
+    pub request: String,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Probe {
+    /// Sends `request` (built from `agent`'s client) as `method url`; the
+    /// `note` says what else about it matters (`Origin: ...`). `None`
+    /// when no answer came: the error is the evidence then.
+    pub async fn send(
+        agent: &Agent,
+        service: &'static str,
+        method: Method,
+        url: &Url,
+        note: &str,
+        request: RequestBuilder,
+    ) -> Result<Self, super::Evidence> {
+        let described = if note.is_empty() {
+            format!("{method} {url}")
+        } else {
+            format!("{method} {url} ({note})")
+        };
+        let step = Step::new(service, method, url, harness::Expect::Navigate);
+        let response = agent
+            .exchange(&step, request)
+            .await
+            .map_err(|e| super::Evidence {
+                request: described.clone(),
+                status: None,
+                part: format!("no answer: {e}"),
+                subject: None,
+            })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Ok(Self {
+            request: described,
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// `GET url`.
+    pub async fn get(
+        agent: &Agent,
+        service: &'static str,
+        url: &Url,
+    ) -> Result<Self, super::Evidence> {
+        let request = agent.client().get(url.clone());
+        Self::send(agent, service, Method::GET, url, "", request).await
+    }
+
+    /// `GET url` asking for JSON, as an app's fetch does.
+    pub async fn get_json(
+        agent: &Agent,
+        service: &'static str,
+        url: &Url,
+    ) -> Result<Self, super::Evidence> {
+        let request = agent
+            .client()
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        Self::send(
+            agent,
+            service,
+            Method::GET,
+            url,
+            "Accept: application/json",
+            request,
+        )
+        .await
+    }
+
+    /// The value of `header`, if there is one and it is text.
+    pub fn header(&self, header: &str) -> Option<&str> {
+        self.headers.get(header).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every `Set-Cookie` of the answer.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// The start of the body, for evidence.
+    pub fn body_start(&self) -> String {
+        const SHOWN: usize = 240;
+        let mut end = self.body.len().min(SHOWN);
+        while !self.body.is_char_boundary(end) {
+            end -= 1;
+        }
+        let more = if end < self.body.len() { "..." } else { "" };
+        format!("{}{more}", &self.body[..end])
+    }
+}
+
+/// A cookie as a `Set-Cookie` header sets it: its name and attributes,
+/// parsed by the `cookie` crate (as `cookie_store` re-exports it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    pub name: String,
+    pub secure: bool,
+    pub http_only: bool,
+    /// `Strict`, `Lax` or `None`, as sent.
+    pub same_site: Option<String>,
+    /// Without a leading dot.
+    pub domain: Option<String>,
+    pub raw: String,
+}
+
+impl SetCookie {
+    /// Parses one `Set-Cookie` value.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let cookie = cookie_store::RawCookie::parse(raw).ok()?;
+        Some(Self {
+            name: cookie.name().to_owned(),
+            secure: cookie.secure().unwrap_or(false),
+            http_only: cookie.http_only().unwrap_or(false),
+            same_site: cookie.same_site().map(|s| s.to_string()),
+            domain: cookie
+                .domain()
+                .map(|d| d.trim_start_matches('.').to_owned()),
+            raw: raw.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_cookie_attributes_are_read_as_sent() {
+        let c = SetCookie::parse(
+            "ory_kratos_session=abc; Path=/; Domain=.example.com; Expires=Sat, 05 Dec 2026 10:00:00 GMT; Max-Age=86400; HttpOnly; Secure; SameSite=Lax",
+        )
+        .unwrap();
+        assert_eq!(c.name, "ory_kratos_session");
+        assert!(c.secure && c.http_only);
+        assert_eq!(c.same_site.as_deref(), Some("Lax"));
+        assert_eq!(c.domain.as_deref(), Some("example.com"));
+        let bare = SetCookie::parse("csrf_token_1=x; Path=/").unwrap();
+        assert!(!bare.secure && !bare.http_only && bare.same_site.is_none());
+        assert!(SetCookie::parse("no pair here").is_none());
+    }
+}

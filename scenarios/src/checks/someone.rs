@@ -1,0 +1,282 @@
+//! Someone to sign in as, for the checks that need a session: traits made
+//! from the deployment's own registration form (so any identity schema
+//! works), an identity created through the admin API with its addresses
+//! verified, and a login by API or by browser.
+
+use harness::kratos::{Flow, Kratos};
+use harness::{Browser, NativeApp};
+use rand::Rng;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::{Evidence, Probe};
+
+/// A person made for the deployment's schema.
+#[derive(Debug, Clone)]
+pub(super) struct Someone {
+    pub traits: Value,
+    /// The values a password login may take as identifier, most likely
+    /// first (addresses, then names).
+    pub identifiers: Vec<String>,
+    /// `(address, via)` of each email and phone trait.
+    pub addresses: Vec<(String, &'static str)>,
+    pub password: String,
+}
+
+fn letters(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
+/// A password of `n` characters, unlike any identifier and not a word.
+pub(super) fn password(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// Starts an API registration flow: `GET /self-service/registration/api`.
+pub(super) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Result<Flow, Evidence> {
+    let url = kratos.public("self-service/registration/api");
+    let probe = Probe::get_json(app.agent(), "kratos", &url).await?;
+    if probe.status != 200 {
+        return Err(Evidence::answer(
+            &probe,
+            format!("no registration flow: {}", probe.body_start()),
+        ));
+    }
+    serde_json::from_str(&probe.body)
+        .map_err(|e| Evidence::answer(&probe, format!("not a flow ({e}): {}", probe.body_start())))
+}
+
+/// Traits for every `traits.*` input of `flow`'s form, by input type.
+pub(super) fn from_form(flow: &Flow) -> Someone {
+    let mut traits = Map::new();
+    let mut identifiers = Vec::new();
+    let mut names = Vec::new();
+    let mut addresses = Vec::new();
+    let tag = letters(10);
+    for node in &flow.ui.nodes {
+        let a = &node.attributes;
+        let Some(path) = a.name.as_deref().and_then(|n| n.strip_prefix("traits.")) else {
+            continue;
+        };
+        let value = match a.input_type.as_deref() {
+            Some("email") => {
+                let email = format!("gate-{tag}-{}@orygate.test", traits.len());
+                identifiers.push(email.clone());
+                addresses.push((email.clone(), "email"));
+                Value::from(email)
+            }
+            Some("tel") => {
+                let mut rng = rand::rng();
+                let digits: String = (0..8)
+                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                    .collect();
+                let phone = format!("+49151{digits}");
+                identifiers.push(phone.clone());
+                addresses.push((phone.clone(), "sms"));
+                Value::from(phone)
+            }
+            Some("number") => Value::from(1),
+            Some("checkbox") => Value::from(true),
+            _ => {
+                let name = format!("gate{tag}");
+                names.push(name.clone());
+                Value::from(name)
+            }
+        };
+        insert(&mut traits, path, value);
+    }
+    identifiers.extend(names);
+    Someone {
+        traits: Value::Object(traits),
+        identifiers,
+        addresses,
+        password: password(24),
+    }
+}
+
+/// Sets `value` at the dotted `path` of `map`, making the objects on the
+/// way.
+fn insert(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            map.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let inner = map
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = inner {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Creates `someone` through the admin API, addresses verified; returns
+/// the identity's id.
+pub(super) async fn create(
+    app: &NativeApp,
+    kratos: &Kratos,
+    someone: &Someone,
+) -> Result<String, Evidence> {
+    let url = kratos.admin("admin/identities").map_err(|e| Evidence {
+        request: "POST /admin/identities".into(),
+        status: None,
+        part: e.to_string(),
+        subject: None,
+    })?;
+    let addresses: Vec<Value> = someone
+        .addresses
+        .iter()
+        .map(|(value, via)| json!({"value": value, "via": via, "verified": true, "status": "completed"}))
+        .collect();
+    let body = json!({
+        "traits": someone.traits,
+        "credentials": {"password": {"config": {"password": someone.password}}},
+        "verifiable_addresses": addresses,
+    });
+    let request = app.agent().client().post(url.clone()).json(&body);
+    let probe = Probe::send(
+        app.agent(),
+        "kratos",
+        Method::POST,
+        &url,
+        "an identity for the checks",
+        request,
+    )
+    .await?;
+    let id = probe
+        .json()
+        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+    match (probe.status, id) {
+        (201, Some(id)) => Ok(id),
+        _ => Err(Evidence::answer(
+            &probe,
+            format!("the identity was not created: {}", probe.body_start()),
+        )),
+    }
+}
+
+/// Someone made from the registration form and created through the admin
+/// API.
+pub(super) async fn created(
+    app: &NativeApp,
+    kratos: &Kratos,
+) -> Result<(Someone, String), Evidence> {
+    let flow = registration_flow(app, kratos).await?;
+    let someone = from_form(&flow);
+    let id = create(app, kratos, &someone).await?;
+    Ok((someone, id))
+}
+
+/// A password login by API; the answer is the successful one (200 with
+/// the session), trying each identifier in turn.
+pub(super) async fn api_login(
+    app: &NativeApp,
+    kratos: &Kratos,
+    someone: &Someone,
+) -> Result<Probe, Evidence> {
+    let mut last = None;
+    for identifier in &someone.identifiers {
+        let url = kratos.public("self-service/login/api");
+        let start = Probe::get_json(app.agent(), "kratos", &url).await?;
+        let flow: Flow = serde_json::from_str(&start.body).map_err(|e| {
+            Evidence::answer(
+                &start,
+                format!("no login flow ({e}): {}", start.body_start()),
+            )
+        })?;
+        let action = url::Url::parse(&flow.ui.action)
+            .map_err(|e| Evidence::answer(&start, format!("the form's action: {e}")))?;
+        let body =
+            json!({"method": "password", "identifier": identifier, "password": someone.password});
+        let request = app.agent().client().post(action.clone()).json(&body);
+        let probe = Probe::send(
+            app.agent(),
+            "kratos",
+            Method::POST,
+            &action,
+            "password login",
+            request,
+        )
+        .await?;
+        if probe.status == 200 {
+            return Ok(probe);
+        }
+        last = Some(probe);
+    }
+    Err(match last {
+        Some(p) => Evidence::answer(&p, format!("the login failed: {}", p.body_start())),
+        None => Evidence::config("identity schema", "traits", "no trait to log in with"),
+    })
+}
+
+/// A password login in a browser: the login flow's start and the form's
+/// post, both answers kept (their `Set-Cookie`s are what the cookie check
+/// reads).
+pub(super) async fn browser_login(
+    browser: &Browser,
+    kratos: &Kratos,
+    someone: &Someone,
+) -> Result<(Probe, Probe), Evidence> {
+    let agent = browser.agent();
+    let url = kratos.public("self-service/login/browser");
+    let start = Probe::get_json(agent, "kratos", &url).await?;
+    let flow: Flow = serde_json::from_str(&start.body).map_err(|e| {
+        Evidence::answer(
+            &start,
+            format!("no login flow ({e}): {}", start.body_start()),
+        )
+    })?;
+    let action = url::Url::parse(&flow.ui.action)
+        .map_err(|e| Evidence::answer(&start, format!("the form's action: {e}")))?;
+    let csrf = flow.csrf_token().unwrap_or_default().to_owned();
+    let mut last = None;
+    for identifier in &someone.identifiers {
+        let form = [
+            ("method", "password"),
+            ("identifier", identifier.as_str()),
+            ("password", someone.password.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ];
+        let request = agent
+            .client()
+            .post(action.clone())
+            .header("Accept", "application/json")
+            .form(&form);
+        let note = "password login form";
+        let post = Probe::send(agent, "kratos", Method::POST, &action, note, request).await?;
+        if post.status == 200 {
+            return Ok((start, post));
+        }
+        last = Some(post);
+    }
+    Err(match last {
+        Some(p) => Evidence::answer(&p, format!("the login failed: {}", p.body_start())),
+        None => Evidence::config("identity schema", "traits", "no trait to log in with"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_traits_are_built_from_dotted_names() {
+        let mut map = Map::new();
+        insert(&mut map, "name.first", Value::from("Ada"));
+        insert(&mut map, "name.last", Value::from("Lovelace"));
+        insert(&mut map, "email", Value::from("a@orygate.test"));
+        assert_eq!(
+            Value::Object(map),
+            json!({"name": {"first": "Ada", "last": "Lovelace"}, "email": "a@orygate.test"})
+        );
+    }
+}
