@@ -59,11 +59,21 @@ pub fn affected(running: &str, fixed: &str) -> Option<bool> {
 
 async fn run(cx: &Context<'_>) -> Verdict {
     let d = cx.deployment;
+    // Kratos and Hydra answer `/version` on the admin API only; Keto on
+    // both.
     let services = [
-        ("kratos", d.kratos.as_ref().map(|k| k.public("version"))),
-        ("hydra", d.hydra.as_ref().map(|h| h.public("version"))),
+        (
+            "kratos",
+            d.kratos
+                .as_ref()
+                .and_then(|k| k.admin("admin/version").ok()),
+        ),
+        ("hydra", d.hydra.as_ref().map(|h| h.admin("version"))),
         ("keto", d.keto.as_ref().map(|k| k.read("version"))),
     ];
+    if !d.admin && (d.kratos.is_some() || d.hydra.is_some()) && d.keto.is_none() {
+        return super::no_admin();
+    }
     let advisories = list();
     let mut evidence = Vec::new();
     let mut seen = Vec::new();

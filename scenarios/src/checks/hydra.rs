@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use harness::hydra::Hydra;
+use harness::hydra::{AcceptConsent, AcceptLogin, Hydra};
 use reqwest::Method;
 use serde_json::{Value, json};
 use url::Url;
@@ -215,6 +215,20 @@ async fn issuer(cx: &Context<'_>) -> Verdict {
     )
 }
 
+/// What in an error answer is internal: fosite's `error_debug`, or the
+/// storage error Hydra appends to the description when it exposes
+/// internal errors (an unknown client's lookup: "Unable to locate the
+/// resource", from its SQL layer).
+fn internal(text: &str) -> Option<&'static str> {
+    const LEAKS: &[&str] = &[
+        "error_debug",
+        "Unable to locate the resource",
+        "sql: ",
+        "no rows in result set",
+    ];
+    LEAKS.iter().copied().find(|l| text.contains(l))
+}
+
 async fn error_debug(cx: &Context<'_>) -> Verdict {
     let Some(hydra) = &cx.deployment.hydra else {
         return super::absent("hydra");
@@ -241,10 +255,10 @@ async fn error_debug(cx: &Context<'_>) -> Verdict {
     .await
     {
         Ok(p) => {
-            if p.body.contains("error_debug") {
+            if let Some(leak) = internal(&p.body) {
                 evidence.push(Evidence::answer(
                     &p,
-                    format!("the error exposes error_debug: {}", p.body_start()),
+                    format!("the error exposes {leak:?}: {}", p.body_start()),
                 ));
             }
             seen.push(p.status.to_string());
@@ -264,10 +278,10 @@ async fn error_debug(cx: &Context<'_>) -> Verdict {
     {
         Ok(p) => {
             let location = p.header("location").unwrap_or_default();
-            if location.contains("error_debug") || p.body.contains("error_debug") {
+            if let Some(leak) = internal(location).or_else(|| internal(&p.body)) {
                 evidence.push(Evidence::answer(
                     &p,
-                    format!("the error exposes error_debug: {location}"),
+                    format!("the error exposes {leak:?}: {location}"),
                 ));
             }
             seen.push(p.status.to_string());
@@ -276,7 +290,7 @@ async fn error_debug(cx: &Context<'_>) -> Verdict {
     }
     Verdict::from_evidence(
         evidence,
-        format!("errors ({}) without error_debug", seen.join(", ")),
+        format!("errors ({}) without internal details", seen.join(", ")),
     )
 }
 
@@ -319,11 +333,55 @@ async fn dynamic_registration(cx: &Context<'_>) -> Verdict {
     Verdict::Passed(format!("/oauth2/register answers {}", probe.status))
 }
 
-/// Whether an authorization request's answer refused it: a redirect back
-/// to the client with `error=`, or an error page; not a login challenge.
-fn refused(probe: &Probe) -> bool {
-    let location = probe.header("location").unwrap_or_default();
-    !location.contains("login_challenge") && (location.contains("error=") || probe.status >= 400)
+/// The value of the query parameter `name` of a `Location`.
+fn param(location: &str, name: &str) -> Option<String> {
+    Url::parse(location)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// An authorization request with `query` taken through login and consent
+/// (accepted through the admin API, as a login app does) to where Hydra
+/// finally sends the browser: Hydra applies PKCE and the response type's
+/// rules only there. The last answer.
+async fn through_consent(
+    cx: &Context<'_>,
+    hydra: &Hydra,
+    query: &[(&str, &str)],
+) -> Result<Probe, Evidence> {
+    let browser =
+        harness::Browser::new().map_err(|e| Evidence::config("client", "", e.to_string()))?;
+    let agent = browser.agent();
+    let mut url = hydra.public("oauth2/auth");
+    url.query_pairs_mut().extend_pairs(query);
+    let mut probe = Probe::get(agent, "hydra", &url).await?;
+    for _ in 0..6 {
+        let location = probe.header("location").unwrap_or_default().to_owned();
+        let next = if let Some(challenge) = param(&location, "login_challenge") {
+            let accept = AcceptLogin {
+                subject: "orygate-gate".into(),
+                ..AcceptLogin::default()
+            };
+            hydra.accept_login(&cx.app, &challenge, &accept).await
+        } else if let Some(challenge) = param(&location, "consent_challenge") {
+            let accept = AcceptConsent {
+                grant_scope: vec!["openid".into()],
+                ..AcceptConsent::default()
+            };
+            hydra.accept_consent(&cx.app, &challenge, &accept).await
+        } else {
+            return Ok(probe);
+        };
+        let next = next.map_err(|e| {
+            Evidence::answer(&probe, format!("accepting the challenge failed: {e}"))
+        })?;
+        let url = Url::parse(&next.redirect_to)
+            .map_err(|e| Evidence::answer(&probe, format!("redirect_to: {e}")))?;
+        probe = Probe::get(agent, "hydra", &url).await?;
+    }
+    Ok(probe)
 }
 
 async fn pkce(cx: &Context<'_>) -> Verdict {
@@ -338,7 +396,7 @@ async fn pkce(cx: &Context<'_>) -> Verdict {
         kinds.push(("confidential", "client_secret_basic"));
     }
     let mut evidence = Vec::new();
-    let mut tried = 0;
+    let mut refused = 0;
     for (kind, auth) in kinds {
         let body = json!({"client_name": format!("orygate gate: pkce {kind}"), "grant_types": ["authorization_code"], "response_types": ["code"], "redirect_uris": [REDIRECT], "scope": "openid", "token_endpoint_auth_method": auth});
         let id = match client(cx, hydra, body).await {
@@ -355,31 +413,39 @@ async fn pkce(cx: &Context<'_>) -> Verdict {
             ("redirect_uri", REDIRECT),
             ("state", "orygate-state-4"),
         ];
-        let plain_challenge = "orygate-plain-challenge-0123456789-0123456789";
+        let plain = "orygate-plain-challenge-0123456789-0123456789";
         let cases: [(&str, Vec<(&str, &str)>); 2] = [
             ("without code_challenge", Vec::new()),
             (
                 "with code_challenge_method=plain",
                 vec![
-                    ("code_challenge", plain_challenge),
+                    ("code_challenge", plain),
                     ("code_challenge_method", "plain"),
                 ],
             ),
         ];
         for (what, extra) in cases {
             let query: Vec<(&str, &str)> = base.iter().copied().chain(extra).collect();
-            match authorize(cx, hydra, &query).await {
-                Ok(p) if refused(&p) => tried += 1,
-                Ok(p) => evidence.push(
-                    Evidence::answer(
-                        &p,
-                        format!(
-                            "a {kind} client's request {what} was taken (Location: {})",
-                            p.header("location").unwrap_or_default()
-                        ),
-                    )
-                    .about(kind),
-                ),
+            match through_consent(cx, hydra, &query).await {
+                Ok(p) => {
+                    let location = p.header("location").unwrap_or_default().to_owned();
+                    if param(&location, "code").is_some() {
+                        evidence.push(
+                            Evidence::answer(
+                                &p,
+                                format!("a {kind} client's request {what} got a code: {location}"),
+                            )
+                            .about(kind),
+                        );
+                    } else if param(&location, "error").is_some() || p.status >= 400 {
+                        refused += 1;
+                    } else {
+                        evidence.push(Evidence::answer(
+                            &p,
+                            format!("neither a code nor an error: {location}"),
+                        ));
+                    }
+                }
                 Err(e) => evidence.push(e),
             }
         }
@@ -387,7 +453,7 @@ async fn pkce(cx: &Context<'_>) -> Verdict {
     }
     Verdict::from_evidence(
         evidence,
-        format!("{tried} requests without S256 PKCE refused"),
+        format!("{refused} requests without S256 PKCE refused"),
     )
 }
 

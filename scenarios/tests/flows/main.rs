@@ -3,6 +3,7 @@
 //! also on failure.
 
 mod admin;
+mod checks;
 mod details;
 mod docker;
 mod forms;

@@ -1,0 +1,146 @@
+//! The gate's checks against the production-like stack: green on `ory/`
+//! (or acknowledged by its policy), red on each misconfiguration fixture
+//! under `fixtures/misconfig/<check>/`.
+
+use std::path::PathBuf;
+
+use harness::{OryStack, Service, Tuning};
+use scenarios::checks::{self, Configs, Deployment, Outcome, Policy};
+
+use crate::support::init_tracing;
+
+fn today() -> jiff::civil::Date {
+    jiff::Zoned::now().date()
+}
+
+/// The repository's own policy for `ory/`.
+fn ory_policy() -> Policy {
+    Policy::load(&harness::repo_root().join("ory/.orygate/policy.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The fixture folder of `check`.
+fn fixture(check: &str) -> PathBuf {
+    harness::repo_root().join("fixtures/misconfig").join(check)
+}
+
+/// A production-like stack of `services` from `ory/`, with the overlays of
+/// the fixture `check` (its `kratos/`, `hydra/`, `keto/` folders), and the
+/// deployment the checks see.
+async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployment) {
+    let mut builder = OryStack::builder().tuning(Tuning::Production).in_memory();
+    let mut configs = Configs::default();
+    for service in services {
+        builder = builder.with(*service);
+        let mut files = vec![service.default_config_dir().join(service.config_file())];
+        if let Some(check) = check {
+            let overlay = fixture(check).join(service.to_string());
+            if overlay.is_dir() {
+                files.push(overlay.join(service.config_file()));
+                builder = builder.overlay(*service, overlay);
+            }
+        }
+        let config = Some(Configs::read(&files).unwrap());
+        match service {
+            Service::Kratos => configs.kratos = config,
+            Service::Hydra => configs.hydra = config,
+            Service::Keto => configs.keto = config,
+        }
+    }
+    let stack = builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let has = |s: Service| services.contains(&s);
+    let deployment = Deployment {
+        kratos: has(Service::Kratos).then(|| stack.kratos()),
+        hydra: has(Service::Hydra).then(|| stack.hydra()),
+        keto: has(Service::Keto).then(|| stack.keto()),
+        admin: true,
+        config: configs,
+    };
+    (stack, deployment)
+}
+
+#[tokio::test]
+async fn every_check_passes_on_ory_or_is_acknowledged() {
+    init_tracing();
+    let (stack, deployment) = stack(&Service::ALL, None).await;
+    let findings = checks::run(checks::REGISTRY, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    let mut failed = Vec::new();
+    for f in &findings {
+        eprintln!("{:<24} {:<12} {:?}", f.id, f.outcome.word(), f.outcome);
+        if !matches!(
+            f.outcome,
+            Outcome::Passed { .. } | Outcome::Acknowledged { .. }
+        ) {
+            failed.push(f.id);
+        }
+    }
+    drop(stack);
+    assert!(failed.is_empty(), "not green on ory/: {failed:?}");
+}
+
+/// Starts `services` with the fixture of `check` and runs that check
+/// alone, under the fixture's policy if it has one (else `ory/`'s); it
+/// must fail, and its evidence must say `expected`.
+async fn red(check: &str, services: &[Service], expected: &str) {
+    init_tracing();
+    let policy_file = fixture(check).join(".orygate/policy.toml");
+    let policy = if policy_file.is_file() {
+        Policy::load(&policy_file).unwrap()
+    } else {
+        ory_policy()
+    };
+    let (stack, deployment) = stack(services, Some(check)).await;
+    let only = [*checks::find(check).expect("a check of the registry")];
+    let findings = checks::run(&only, &deployment, &policy, today())
+        .await
+        .unwrap();
+    let outcome = &findings[0].outcome;
+    let Outcome::Failed { evidence, .. } = outcome else {
+        for service in services {
+            eprintln!("{}", stack.log_tail(*service, 20).await);
+        }
+        panic!("{check} did not fail on its fixture: {outcome:?}");
+    };
+    for e in evidence {
+        eprintln!("{check}: {e}");
+    }
+    assert!(
+        evidence.iter().any(|e| e.to_string().contains(expected)),
+        "{check}: no evidence says {expected:?}: {evidence:?}"
+    );
+}
+
+/// A test per fixture: the check, the services it needs, and what its
+/// evidence must say.
+macro_rules! red_on_its_fixture {
+    ($($name:ident: $check:literal on [$($service:ident),+] says $expected:literal;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            red($check, &[$(Service::$service),+], $expected).await;
+        }
+    )*};
+}
+
+red_on_its_fixture! {
+    advisories_unacknowledged: "advisories" on [Kratos, Hydra, Keto] says "is affected by GHSA-";
+    dev_mode_from_config: "dev-mode" on [Kratos] says "dev mode is on";
+    cookies_cross_site_and_broad: "cookies" on [Kratos] says "SameSite=None";
+    return_to_without_trailing_slash: "return-to" on [Kratos] says "took return_to=https://app.orygate.test/app-evil/";
+    fallback_login_ui: "fallback-ui" on [Kratos] says "Ory's fallback page";
+    cors_any_origin_with_credentials: "cors" on [Kratos] says "Access-Control-Allow-Origin: * with credentials";
+    secrets_from_the_docs: "secrets" on [Kratos] says "documented example";
+    password_policy_weak: "password-policy" on [Kratos] says "was accepted";
+    session_lifespan_a_month: "session-lifespan" on [Kratos] says "the policy allows 1day";
+    hashing_cheap_argon2: "hashing" on [Kratos] says "below the policy's";
+    issuer_fallback_error_page: "issuer" on [Hydra] says "/oauth2/fallbacks/";
+    error_debug_exposed: "error-debug" on [Hydra] says "Unable to locate the resource";
+    dynamic_registration_open: "dynamic-registration" on [Hydra] says "anyone can register";
+    pkce_optional_for_public_clients: "pkce" on [Hydra] says "got a code";
+    token_lifespans_a_day: "token-lifespans" on [Hydra] says "the policy allows 1h";
+    hydra_cors_any_origin: "hydra-cors" on [Hydra] says "Access-Control-Allow-Origin: https://evil.example";
+}
