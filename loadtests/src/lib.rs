@@ -11,6 +11,7 @@
 // any count a run reaches.
 #![allow(clippy::cast_precision_loss)]
 
+pub mod config_gate;
 mod context;
 mod error;
 pub mod gate;

@@ -23,6 +23,26 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let opts = Options::parse();
+    if let Some(Command::Gate(args)) = &opts.command {
+        return match loadtests::config_gate::run(args).await {
+            Ok(report) => {
+                print_paths(&report.paths);
+                if report.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e @ Error::Usage(_)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if let Some(Command::Report(args)) = &opts.command {
         return match loadtests::report::run(args) {
             Ok(rendered) => {

@@ -13,6 +13,11 @@ pub enum Command {
     /// baseline), or merges shards: `orygate report RESULTS.json`,
     /// `orygate report merge a.json b.json -o all.json`.
     Report(ReportArgs),
+    /// Starts a team's Ory folder as production runs it (no `--dev`, TLS,
+    /// PostgreSQL) and runs the security checks under its policy; or
+    /// checks a deployment by URL. Exit 1 on a failed check, 2 on bad
+    /// input: `orygate gate --ory-dir ory`.
+    Gate(Box<crate::config_gate::GateArgs>),
 }
 
 #[derive(Debug, Clone, clap::Args)]

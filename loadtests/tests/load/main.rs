@@ -12,6 +12,7 @@ use loadtests::{Error, Options, Report, Target};
 use reports::document::StepSummary;
 
 mod exits;
+mod gate;
 mod options;
 mod results;
 mod retry;

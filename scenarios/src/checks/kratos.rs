@@ -582,7 +582,8 @@ async fn password_policy(cx: &Context<'_>) -> Verdict {
     let why = format!("a {short}-character password");
     evidence.extend(refused(cx, kratos, &someone, &someone::password(short), &why).await);
     if cx.policy.password.identifier_similarity {
-        let other = someone::from_form(&flow);
+        let mut other = someone::from_form(&flow);
+        other.prefer(&someone::password_identifiers(&cx.app, kratos).await);
         if let Some(identifier) = other.identifiers.first() {
             evidence.extend(
                 refused(cx, kratos, &other, identifier, "the identifier as password").await,

@@ -20,6 +20,8 @@ pub(super) struct Someone {
     pub identifiers: Vec<String>,
     /// `(address, via)` of each email and phone trait.
     pub addresses: Vec<(String, &'static str)>,
+    /// `(trait path, value)` of each text trait.
+    pub fields: Vec<(String, String)>,
     pub password: String,
 }
 
@@ -59,6 +61,7 @@ pub(super) fn from_form(flow: &Flow) -> Someone {
     let mut identifiers = Vec::new();
     let mut names = Vec::new();
     let mut addresses = Vec::new();
+    let mut fields = Vec::new();
     let tag = letters(10);
     for node in &flow.ui.nodes {
         let a = &node.attributes;
@@ -90,6 +93,9 @@ pub(super) fn from_form(flow: &Flow) -> Someone {
                 Value::from(name)
             }
         };
+        if let Some(text) = value.as_str() {
+            fields.push((path.to_owned(), text.to_owned()));
+        }
         insert(&mut traits, path, value);
     }
     identifiers.extend(names);
@@ -97,7 +103,69 @@ pub(super) fn from_form(flow: &Flow) -> Someone {
         traits: Value::Object(traits),
         identifiers,
         addresses,
+        fields,
         password: password(24),
+    }
+}
+
+impl Someone {
+    /// Puts the values of the traits at `paths` (the schema's password
+    /// identifiers) first among the identifiers.
+    pub fn prefer(&mut self, paths: &[String]) {
+        let preferred: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|(p, _)| paths.contains(p))
+            .map(|(_, v)| v.clone())
+            .collect();
+        self.identifiers.retain(|i| !preferred.contains(i));
+        self.identifiers.splice(0..0, preferred);
+    }
+}
+
+/// The trait paths the deployment's identity schemas mark as password
+/// identifiers (`ory.sh/kratos.credentials.password.identifier`), read
+/// from Kratos' public `/schemas`.
+pub(super) async fn password_identifiers(app: &NativeApp, kratos: &Kratos) -> Vec<String> {
+    let url = kratos.public("schemas");
+    let Ok(probe) = Probe::get_json(app.agent(), "kratos", &url).await else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for schema in probe
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+    {
+        let traits = schema
+            .get("schema")
+            .and_then(|s| s.get("properties"))
+            .and_then(|p| p.get("traits"));
+        if let Some(traits) = traits {
+            collect_identifiers(traits, "", &mut paths);
+        }
+    }
+    paths
+}
+
+fn collect_identifiers(node: &Value, prefix: &str, paths: &mut Vec<String>) {
+    let Some(properties) = node.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, property) in properties {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        let identifier = property
+            .pointer("/ory.sh~1kratos/credentials/password/identifier")
+            .and_then(Value::as_bool)
+            == Some(true);
+        if identifier {
+            paths.push(path.clone());
+        }
+        collect_identifiers(property, &path, paths);
     }
 }
 
@@ -171,7 +239,8 @@ pub(super) async fn created(
     kratos: &Kratos,
 ) -> Result<(Someone, String), Evidence> {
     let flow = registration_flow(app, kratos).await?;
-    let someone = from_form(&flow);
+    let mut someone = from_form(&flow);
+    someone.prefer(&password_identifiers(app, kratos).await);
     let id = create(app, kratos, &someone).await?;
     Ok((someone, id))
 }
@@ -267,6 +336,21 @@ pub(super) async fn browser_login(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_identifiers_are_read_from_the_schema() {
+        let traits = json!({"properties": {
+            "username": {"type": "string", "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}},
+            "phone": {"type": "string"},
+            "work": {"type": "object", "properties": {
+                "email": {"ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+            }}
+        }});
+        let mut paths = Vec::new();
+        collect_identifiers(&traits, "", &mut paths);
+        paths.sort();
+        assert_eq!(paths, ["username", "work.email"]);
+    }
 
     #[test]
     fn nested_traits_are_built_from_dotted_names() {

@@ -1,0 +1,477 @@
+//! `orygate gate`: a team's Ory folder started as production runs it
+//! (no `--dev`, TLS, PostgreSQL), its OAuth2 clients registered, and the
+//! security checks run against it under the team's policy. Or the checks
+//! against a deployment by URL, those needing what a URL does not give
+//! listed as skipped.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use harness::{OryStack, Service, Tuning};
+use scenarios::checks::{self, Configs, Deployment, Finding, Outcome, Policy};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// `orygate gate`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GateArgs {
+    /// The Ory folder: `kratos/kratos.yml`, `hydra/hydra.yml` and
+    /// `keto/keto.yml` (each service started only if its file is there)
+    /// and `.orygate/` for the gate's own files (`policy.toml`).
+    #[arg(long, env = "ORYGATE_ORY_DIR", default_value = "ory")]
+    pub ory_dir: PathBuf,
+
+    /// A policy file over orygate's default (instead of
+    /// `<ory-dir>/.orygate/policy.toml`).
+    #[arg(long, env = "ORYGATE_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// A folder whose `kratos/`, `hydra/`, `keto/` config files are merged
+    /// over the Ory folder's (an environment's differences, a change to
+    /// try).
+    #[arg(long)]
+    pub overlay: Option<PathBuf>,
+
+    /// Run only these checks (repeat; all by default).
+    #[arg(long = "check")]
+    pub checks: Vec<String>,
+
+    /// Check a running deployment instead: Kratos' public URL.
+    #[arg(long)]
+    pub kratos_url: Option<Url>,
+    /// ...and its admin URL (checks needing it are skipped without).
+    #[arg(long, requires = "kratos_url")]
+    pub kratos_admin_url: Option<Url>,
+    /// Hydra's public URL.
+    #[arg(long)]
+    pub hydra_url: Option<Url>,
+    /// ...and its admin URL.
+    #[arg(long, requires = "hydra_url")]
+    pub hydra_admin_url: Option<Url>,
+    /// Keto's read URL.
+    #[arg(long)]
+    pub keto_url: Option<Url>,
+
+    /// Where the gate writes `gate.md`, `gate.junit.xml` and `gate.json`
+    /// (default: `<ory-dir>/.orygate/out`).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+/// What a gate run found.
+#[derive(Debug)]
+pub struct GateReport {
+    pub findings: Vec<Finding>,
+    /// The files written.
+    pub paths: Vec<PathBuf>,
+}
+
+impl GateReport {
+    /// Whether no check failed.
+    pub fn passed(&self) -> bool {
+        !self.findings.iter().any(|f| f.outcome.fails())
+    }
+}
+
+impl GateArgs {
+    fn by_url(&self) -> bool {
+        self.kratos_url.is_some() || self.hydra_url.is_some() || self.keto_url.is_some()
+    }
+
+    /// The policy: `--policy`, else the Ory folder's, else the default.
+    fn policy(&self) -> Result<Policy> {
+        let team = self
+            .policy
+            .clone()
+            .or_else(|| Some(self.ory_dir.join(".orygate/policy.toml")).filter(|p| p.is_file()));
+        match team {
+            Some(path) => Policy::load(&path).map_err(Error::Usage),
+            None => Ok(Policy::default_policy()),
+        }
+    }
+
+    /// The checks to run.
+    fn checks(&self) -> Result<Vec<checks::Check>> {
+        if self.checks.is_empty() {
+            return Ok(checks::REGISTRY.to_vec());
+        }
+        self.checks
+            .iter()
+            .map(|id| {
+                checks::find(id).copied().ok_or_else(|| {
+                    let known: Vec<&str> = checks::REGISTRY.iter().map(|c| c.id).collect();
+                    Error::Usage(format!("no check {id:?}; the checks: {}", known.join(", ")))
+                })
+            })
+            .collect()
+    }
+
+    /// The services the Ory folder configures, with the config files Ory
+    /// will read (the main file, then the overlay's).
+    fn services(&self) -> Result<Vec<(Service, Vec<PathBuf>)>> {
+        if !self.ory_dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "--ory-dir {}: no such folder",
+                self.ory_dir.display()
+            )));
+        }
+        let mut services = Vec::new();
+        for service in Service::ALL {
+            let main = self
+                .ory_dir
+                .join(service.to_string())
+                .join(service.config_file());
+            if !main.is_file() {
+                continue;
+            }
+            let mut files = vec![main];
+            if let Some(overlay) = self.overlay_of(service) {
+                files.push(overlay.join(service.config_file()));
+            }
+            services.push((service, files));
+        }
+        if services.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} configures no service: expected kratos/kratos.yml, hydra/hydra.yml or keto/keto.yml",
+                self.ory_dir.display()
+            )));
+        }
+        Ok(services)
+    }
+
+    fn overlay_of(&self, service: Service) -> Option<PathBuf> {
+        let dir = self.overlay.as_ref()?.join(service.to_string());
+        dir.join(service.config_file()).is_file().then_some(dir)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| self.ory_dir.join(".orygate/out"))
+    }
+}
+
+/// Runs the gate: bad input is [`Error::Usage`] (exit 2) before anything
+/// starts.
+pub async fn run(args: &GateArgs) -> Result<GateReport> {
+    let policy = args.policy()?;
+    let selected = args.checks()?;
+    let today = jiff::Zoned::now().date();
+    let (findings, logs) = if args.by_url() {
+        let deployment = by_url(args);
+        let findings = checks::run(&selected, &deployment, &policy, today).await?;
+        (findings, Vec::new())
+    } else {
+        let services = args.services()?;
+        let (stack, deployment) = start(args, &services).await?;
+        let findings = checks::run(&selected, &deployment, &policy, today).await?;
+        let mut logs = Vec::new();
+        for finding in findings.iter().filter(|f| f.outcome.fails()) {
+            for (service, _) in &services {
+                if finding.scope.to_string() == service.to_string()
+                    || finding.scope == checks::Scope::All
+                {
+                    logs.push((finding.id, *service, stack.log_tail(*service, 12).await));
+                }
+            }
+        }
+        stack.stop().await?;
+        (findings, logs)
+    };
+    let out = args.out();
+    std::fs::create_dir_all(&out)
+        .map_err(|e| Error::Report(format!("create {}: {e}", out.display())))?;
+    let markdown = markdown(&findings, &args.ory_dir);
+    let mut paths = Vec::new();
+    for (name, text) in [
+        ("gate.md", markdown.clone()),
+        ("gate.junit.xml", junit(&findings)),
+        (
+            "gate.json",
+            serde_json::to_string_pretty(&findings).unwrap_or_default(),
+        ),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| Error::Report(format!("write {}: {e}", path.display())))?;
+        paths.push(path);
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write as _;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&summary);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{markdown}");
+        }
+    }
+    print!("{}", terminal(&findings, &logs));
+    Ok(GateReport { findings, paths })
+}
+
+/// The deployment given by URLs: no config, admin only where given.
+fn by_url(args: &GateArgs) -> Deployment {
+    use harness::hydra::Hydra;
+    use harness::keto::Keto;
+    use harness::kratos::Kratos;
+    let kratos = args
+        .kratos_url
+        .clone()
+        .map(|public| match &args.kratos_admin_url {
+            Some(admin) => Kratos::new(public, admin.clone()),
+            None => Kratos::public_only(public),
+        });
+    // Hydra's handle wants an admin URL; without one the public URL
+    // stands in and the checks needing admin are skipped.
+    let hydra = args.hydra_url.clone().map(|public| {
+        let admin = args
+            .hydra_admin_url
+            .clone()
+            .unwrap_or_else(|| public.clone());
+        Hydra::new(public, admin)
+    });
+    let keto = args
+        .keto_url
+        .clone()
+        .map(|read| Keto::new(read.clone(), read));
+    let admin = (args.kratos_url.is_none() || args.kratos_admin_url.is_some())
+        && (args.hydra_url.is_none() || args.hydra_admin_url.is_some());
+    Deployment {
+        kratos,
+        hydra,
+        keto,
+        admin,
+        config: Configs::default(),
+    }
+}
+
+/// Starts the Ory folder's services, production-like, and registers its
+/// OAuth2 clients (`hydra/clients/*.json`).
+async fn start(
+    args: &GateArgs,
+    services: &[(Service, Vec<PathBuf>)],
+) -> Result<(OryStack, Deployment)> {
+    let mut builder = OryStack::builder().tuning(Tuning::Production);
+    let mut config = Configs::default();
+    for (service, files) in services {
+        builder = builder
+            .with(*service)
+            .config_dir(*service, args.ory_dir.join(service.to_string()));
+        if let Some(overlay) = args.overlay_of(*service) {
+            builder = builder.overlay(*service, overlay);
+        }
+        let merged = Configs::read(files).map_err(Error::Usage)?;
+        match service {
+            Service::Kratos => config.kratos = Some(merged),
+            Service::Hydra => config.hydra = Some(merged),
+            Service::Keto => config.keto = Some(merged),
+        }
+    }
+    let stack = builder.start().await.map_err(|e| match e {
+        harness::Error::Config { .. } => Error::Usage(format!("the Ory folder: {e}")),
+        e => Error::Harness(e),
+    })?;
+    let has = |s: Service| services.iter().any(|(x, _)| *x == s);
+    if has(Service::Hydra) {
+        register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?;
+    }
+    let deployment = Deployment {
+        kratos: has(Service::Kratos).then(|| stack.kratos()),
+        hydra: has(Service::Hydra).then(|| stack.hydra()),
+        keto: has(Service::Keto).then(|| stack.keto()),
+        admin: true,
+        config,
+    };
+    Ok((stack, deployment))
+}
+
+/// Registers every `*.json` client of `dir` (if there is one).
+async fn register_clients(stack: &OryStack, dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let app = harness::NativeApp::new()?;
+    let hydra = stack.hydra();
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| Error::Report(format!("read {}: {e}", file.display())))?;
+        let client: harness::hydra::OAuth2Client = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: not an OAuth2 client: {e}", file.display())))?;
+        scenarios::clients::register(&app, &hydra, &client)
+            .await
+            .map_err(|e| {
+                Error::Usage(format!("{}: Hydra refused the client: {e}", file.display()))
+            })?;
+    }
+    Ok(())
+}
+
+/// A cell of a Markdown table: no pipes, no line breaks, at most 200
+/// characters (the evidence below the table has it all).
+fn cell(text: &str) -> String {
+    let text = text.replace('|', "\\|").replace('\n', " ");
+    match text.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
+    }
+}
+
+/// What a finding says in a line.
+fn detail(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed { seen } => seen.clone(),
+        Outcome::Failed { evidence, .. } => evidence
+            .iter()
+            .map(|e| e.part.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Outcome::Acknowledged { acknowledged } => acknowledged
+            .iter()
+            .map(|(_, reason)| reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Outcome::Skipped { why } => why.clone(),
+        Outcome::Off { reason } => reason.clone(),
+    }
+}
+
+/// The gate's Markdown, for `$GITHUB_STEP_SUMMARY` and a PR comment.
+pub fn markdown(findings: &[Finding], ory_dir: &Path) -> String {
+    let failed = findings.iter().filter(|f| f.outcome.fails()).count();
+    let mut md = String::new();
+    let verdict = if failed == 0 {
+        "passed".to_owned()
+    } else {
+        format!("**FAILED** ({failed} of {} checks)", findings.len())
+    };
+    let _ = writeln!(
+        md,
+        "## orygate gate on `{}`: {verdict}\n",
+        ory_dir.display()
+    );
+    let _ = writeln!(
+        md,
+        "| check | service | outcome | detail |\n| --- | --- | --- | --- |"
+    );
+    for f in findings {
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | {} | {} |",
+            f.id,
+            f.scope,
+            f.outcome.word(),
+            cell(&detail(&f.outcome))
+        );
+    }
+    for f in findings {
+        if let Outcome::Failed { evidence, .. } = &f.outcome {
+            let _ = writeln!(md, "\n### `{}`: {}\n\n```text", f.id, f.title);
+            for e in evidence {
+                let _ = writeln!(md, "{e}");
+            }
+            let _ = writeln!(md, "```");
+        }
+    }
+    md
+}
+
+/// The gate's `JUnit` XML: a case per check; acknowledged and skipped
+/// checks are skipped cases with their reason.
+pub fn junit(findings: &[Finding]) -> String {
+    use reports::text::escape;
+    let failures = findings.iter().filter(|f| f.outcome.fails()).count();
+    let skipped = findings
+        .iter()
+        .filter(|f| !f.outcome.fails() && !matches!(f.outcome, Outcome::Passed { .. }))
+        .count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuite name=\"orygate gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+        findings.len()
+    );
+    for f in findings {
+        let _ = write!(
+            xml,
+            "  <testcase classname=\"gate.{}\" name=\"{}\" time=\"{:.3}\">",
+            f.scope,
+            escape(f.id),
+            f.millis as f64 / 1000.0
+        );
+        match &f.outcome {
+            Outcome::Passed { .. } => {}
+            Outcome::Failed { evidence, .. } => {
+                let text: Vec<String> = evidence.iter().map(ToString::to_string).collect();
+                let _ = write!(
+                    xml,
+                    "<failure message=\"{}\">{}</failure>",
+                    escape(f.title),
+                    escape(&text.join("\n"))
+                );
+            }
+            other => {
+                let _ = write!(
+                    xml,
+                    "<skipped message=\"{}: {}\"/>",
+                    other.word(),
+                    escape(&detail(other))
+                );
+            }
+        }
+        let _ = writeln!(xml, "</testcase>");
+    }
+    xml.push_str("</testsuite>\n");
+    xml
+}
+
+/// The terminal table, with each failure's evidence and the end of its
+/// service's log.
+fn terminal(findings: &[Finding], logs: &[(&str, Service, String)]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let _ = writeln!(out, "{:<13} {:<24} {}", f.outcome.word(), f.id, f.title);
+        match &f.outcome {
+            Outcome::Failed {
+                evidence,
+                acknowledged,
+            } => {
+                for e in evidence {
+                    let _ = writeln!(out, "    {e}");
+                }
+                for (e, reason) in acknowledged {
+                    let _ = writeln!(out, "    acknowledged ({reason}): {e}");
+                }
+                for (_, service, log) in logs.iter().filter(|(id, _, _)| *id == f.id) {
+                    let _ = writeln!(out, "    the end of {service}'s log:");
+                    for line in log.lines() {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+            }
+            other => {
+                let text = detail(other);
+                if !text.is_empty() {
+                    let _ = writeln!(out, "    {text}");
+                }
+            }
+        }
+    }
+    let failed = findings.iter().filter(|f| f.outcome.fails()).count();
+    let _ = writeln!(
+        out,
+        "gate: {}",
+        if failed == 0 {
+            format!("passed ({} checks)", findings.len())
+        } else {
+            format!("FAILED ({failed} of {} checks)", findings.len())
+        }
+    );
+    out
+}

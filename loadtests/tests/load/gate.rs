@@ -1,0 +1,146 @@
+//! `orygate gate` as CI runs it: a production-like stack of an Ory
+//! folder, the checks under its policy, the reports, and the exit code
+//! (0 passed, 1 a check failed, 2 bad input).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn gate(args: &[&str], out: &Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
+        .arg("gate")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .current_dir(harness::repo_root())
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orygate-gate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_gate_passes_on_ory_and_on_a_quite_different_folder() {
+    for dir in ["ory", "fixtures/ory-alt"] {
+        let out = folder(&dir.replace('/', "-"));
+        let run = gate(&["--ory-dir", dir], &out);
+        let said = text(&run);
+        assert_eq!(run.status.code(), Some(0), "{dir}: {said}");
+        assert!(said.contains("gate: passed (19 checks)"), "{said}");
+        // The pinned images' advisories: acknowledged, never hidden.
+        assert!(said.contains("acknowledged  advisories"), "{said}");
+        let junit = read(&out.join("gate.junit.xml"));
+        assert!(junit.contains("tests=\"19\" failures=\"0\""), "{junit}");
+        let md = read(&out.join("gate.md"));
+        assert!(
+            md.contains(&format!("## orygate gate on `{dir}`: passed")),
+            "{md}"
+        );
+    }
+}
+
+#[test]
+fn a_misconfiguration_fails_the_gate_with_its_evidence() {
+    let out = folder("misconfig");
+    let run = gate(
+        &[
+            "--ory-dir",
+            "ory",
+            "--overlay",
+            "fixtures/misconfig/session-lifespan",
+            "--check",
+            "session-lifespan",
+            "--check",
+            "cookies",
+        ],
+        &out,
+    );
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED        session-lifespan"), "{said}");
+    assert!(said.contains("the policy allows 1day"), "{said}");
+    assert!(said.contains("the end of kratos's log:"), "{said}");
+    assert!(said.contains("passed        cookies"), "{said}");
+    let junit = read(&out.join("gate.junit.xml"));
+    assert!(junit.contains("tests=\"2\" failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"a session lives no longer"),
+        "{junit}"
+    );
+    let md = read(&out.join("gate.md"));
+    assert!(md.contains("**FAILED** (1 of 2 checks)"), "{md}");
+    assert!(md.contains("### `session-lifespan`"), "{md}");
+}
+
+#[test]
+fn bad_input_exits_2_saying_what_is_wrong() {
+    let out = folder("bad");
+    let missing = gate(&["--ory-dir", "no/such/folder"], &out);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(text(&missing).contains("no/such/folder: no such folder"));
+
+    let unknown = gate(&["--check", "nope"], &out);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown).contains("no check \"nope\""),
+        "{}",
+        text(&unknown)
+    );
+
+    let policy = out.join("policy.toml");
+    std::fs::write(&policy, "[session]\nmax_lifespam = \"1h\"\n").unwrap();
+    let typo = gate(&["--policy", policy.to_str().unwrap()], &out);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo).contains("max_lifespam"), "{}", text(&typo));
+
+    let broken = out.join("broken");
+    std::fs::create_dir_all(broken.join("kratos")).unwrap();
+    std::fs::write(broken.join("kratos/kratos.yml"), "serve: [unclosed\n").unwrap();
+    let yaml = gate(&["--ory-dir", broken.to_str().unwrap()], &out);
+    assert_eq!(yaml.status.code(), Some(2), "{}", text(&yaml));
+    assert!(text(&yaml).contains("kratos.yml"), "{}", text(&yaml));
+    assert!(text(&yaml).contains("not valid YAML"), "{}", text(&yaml));
+}
+
+#[tokio::test]
+async fn by_url_the_checks_needing_more_are_skipped_not_passed() {
+    // A dev stack over plain HTTP: the gate, given only Kratos' public
+    // URL, fails dev mode and lists what it could not check.
+    let stack = harness::OryStack::builder()
+        .with_kratos()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let out = folder("by-url");
+    let url = stack.kratos().public_base().to_string();
+    let run = tokio::task::spawn_blocking(move || gate(&["--kratos-url", &url], &out))
+        .await
+        .unwrap();
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED        dev-mode"), "{said}");
+    assert!(said.contains("the public API is plain http"), "{said}");
+    for skipped in ["session-lifespan", "hashing", "secrets", "advisories"] {
+        assert!(
+            said.contains(&format!("skipped       {skipped}")),
+            "{skipped}: {said}"
+        );
+    }
+}
