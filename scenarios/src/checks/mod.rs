@@ -17,11 +17,13 @@
 //! `ory/`.
 
 pub mod advisories;
+mod cors;
 pub mod hydra;
 pub mod keto;
 pub mod kratos;
 pub mod policy;
 mod probe;
+pub mod secrets;
 mod someone;
 
 use std::fmt;
@@ -236,7 +238,7 @@ pub const REGISTRY: &[Check] = &[
     kratos::RETURN_TO,
     kratos::FALLBACK_UI,
     kratos::CORS,
-    kratos::SECRETS,
+    secrets::SECRETS,
     kratos::PASSWORD_POLICY,
     kratos::SESSION_LIFESPAN,
     kratos::HASHING,

@@ -1,0 +1,195 @@
+//! Kratos' checks: what its public API answers about dev mode, cookies,
+//! redirects, CORS, passwords, sessions and hashing.
+
+mod cookies;
+mod credentials;
+mod redirects;
+
+use serde_json::Value;
+use url::Url;
+
+use super::probe::SetCookie;
+use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict, at};
+
+macro_rules! check {
+    ($name:ident, $id:literal, $title:literal, $run:path) => {
+        pub const $name: Check = Check {
+            id: $id,
+            scope: Scope::Kratos,
+            title: $title,
+            run: |cx| Box::pin($run(cx)) as CheckFuture<'_>,
+        };
+    };
+}
+
+check!(
+    DEV_MODE,
+    "dev-mode",
+    "Kratos does not run in dev mode: https base URL, Secure cookies",
+    dev_mode
+);
+check!(
+    COOKIES,
+    "cookies",
+    "session and CSRF cookies are HttpOnly, Secure, SameSite and Domain as the policy says",
+    cookies::cookies
+);
+check!(
+    RETURN_TO,
+    "return-to",
+    "flows refuse return_to URLs outside the allow-list (no open redirect)",
+    redirects::return_to
+);
+check!(
+    FALLBACK_UI,
+    "fallback-ui",
+    "browser flows go to the team's UI, not Ory's fallback pages",
+    fallback_ui
+);
+check!(
+    CORS,
+    "cors",
+    "Kratos' public API echoes only allowed origins, never * with credentials",
+    cors
+);
+check!(
+    PASSWORD_POLICY,
+    "password-policy",
+    "registration refuses short passwords and a password equal to the identifier",
+    credentials::password_policy
+);
+check!(
+    SESSION_LIFESPAN,
+    "session-lifespan",
+    "a session lives no longer than the policy allows",
+    credentials::session_lifespan
+);
+check!(
+    HASHING,
+    "hashing",
+    "passwords are stored with at least the policy's hashing cost",
+    credentials::hashing
+);
+
+/// The self-service flows a browser starts, as enabled in the config
+/// (all of them when the config is not known).
+fn browser_flows(config: Option<&Value>) -> Vec<&'static str> {
+    let enabled = |flow: &str| {
+        config
+            .and_then(|c| at(c, &format!("selfservice.flows.{flow}.enabled")))
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    };
+    ["login", "registration", "recovery", "verification"]
+        .into_iter()
+        .filter(|f| *f == "login" || enabled(f))
+        .collect()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+async fn dev_mode(cx: &Context<'_>) -> Verdict {
+    let Some(kratos) = &cx.deployment.kratos else {
+        return super::absent("kratos");
+    };
+    let mut evidence = Vec::new();
+    if let Some(dev) = cx
+        .deployment
+        .config
+        .kratos
+        .as_ref()
+        .and_then(|c| c.get("dev"))
+        .filter(|d| d.as_bool() == Some(true))
+    {
+        evidence.push(Evidence::config(
+            "kratos.yml",
+            "dev",
+            format!("{dev}: dev mode is on"),
+        ));
+    }
+    let url = kratos.public("self-service/login/browser");
+    let probe = match Probe::get(cx.app.agent(), "kratos", &url).await {
+        Ok(p) => p,
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    if url.scheme() != "https" {
+        evidence.push(Evidence::answer(
+            &probe,
+            "the public API is plain http: dev mode or TLS terminated elsewhere",
+        ));
+    }
+    let cookies: Vec<SetCookie> = probe
+        .set_cookies()
+        .into_iter()
+        .filter_map(SetCookie::parse)
+        .collect();
+    if cookies.is_empty() {
+        evidence.push(Evidence::answer(
+            &probe,
+            "no Set-Cookie on a browser flow's start",
+        ));
+    }
+    for c in cookies.iter().filter(|c| !c.secure) {
+        evidence.push(Evidence::answer(
+            &probe,
+            format!(
+                "Set-Cookie {} without Secure, as in dev mode: {}",
+                c.name, c.raw
+            ),
+        ));
+    }
+    let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+    Verdict::from_evidence(
+        evidence,
+        format!("https, Secure cookies ({})", names.join(", ")),
+    )
+}
+
+async fn fallback_ui(cx: &Context<'_>) -> Verdict {
+    let Some(kratos) = &cx.deployment.kratos else {
+        return super::absent("kratos");
+    };
+    let flows = browser_flows(cx.deployment.config.kratos.as_ref());
+    let mut evidence = Vec::new();
+    for flow in &flows {
+        let url = kratos.public(&format!("self-service/{flow}/browser"));
+        let probe = match Probe::get(cx.app.agent(), "kratos", &url).await {
+            Ok(p) => p,
+            Err(e) => {
+                evidence.push(e);
+                continue;
+            }
+        };
+        let location = probe.header("location").unwrap_or_default().to_owned();
+        let fallback = location.contains("ory.sh") || location.contains("/fallback/");
+        if !(300..400).contains(&probe.status) || location.is_empty() {
+            evidence.push(Evidence::answer(
+                &probe,
+                format!("no redirect to a UI: {}", probe.body_start()),
+            ));
+        } else if fallback {
+            evidence.push(Evidence::answer(
+                &probe,
+                format!("Location: {location}: Ory's fallback page, no ui_url set for {flow}"),
+            ));
+        }
+    }
+    Verdict::from_evidence(
+        evidence,
+        format!("{} redirect to the team's UI", flows.join(", ")),
+    )
+}
+
+async fn cors(cx: &Context<'_>) -> Verdict {
+    let Some(kratos) = &cx.deployment.kratos else {
+        return super::absent("kratos");
+    };
+    super::cors::cors_of(cx, "kratos", &kratos.public("sessions/whoami")).await
+}
