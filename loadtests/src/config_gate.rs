@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use harness::{OryStack, Service, Tuning};
 use scenarios::checks::{self, Configs, Deployment, Finding, Outcome, Policy};
+use scenarios::derived::{self, FlowOutcome, FlowResult};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -62,6 +63,8 @@ pub struct GateArgs {
 /// What a gate run found.
 #[derive(Debug)]
 pub struct GateReport {
+    /// The flows the config enables, in order.
+    pub flows: Vec<FlowResult>,
     pub findings: Vec<Finding>,
     /// The files written.
     pub paths: Vec<PathBuf>,
@@ -71,6 +74,10 @@ impl GateReport {
     /// Whether no check failed.
     pub fn passed(&self) -> bool {
         !self.findings.iter().any(|f| f.outcome.fails())
+            && !self
+                .flows
+                .iter()
+                .any(|f| matches!(f.outcome, FlowOutcome::Failed { .. }))
     }
 }
 
@@ -158,13 +165,14 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     let policy = args.policy()?;
     let selected = args.checks()?;
     let today = jiff::Zoned::now().date();
-    let (findings, logs) = if args.by_url() {
+    let (flows, findings, logs) = if args.by_url() {
         let deployment = by_url(args);
         let findings = checks::run(&selected, &deployment, &policy, today).await?;
-        (findings, Vec::new())
+        (Vec::new(), findings, Vec::new())
     } else {
         let services = args.services()?;
-        let (stack, deployment) = start(args, &services).await?;
+        let (stack, deployment, clients) = start(args, &services).await?;
+        let flows = flows(args, &stack, &deployment, &clients).await?;
         let findings = checks::run(&selected, &deployment, &policy, today).await?;
         let mut logs = Vec::new();
         for finding in findings.iter().filter(|f| f.outcome.fails()) {
@@ -177,19 +185,20 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
             }
         }
         stack.stop().await?;
-        (findings, logs)
+        (flows, findings, logs)
     };
     let out = args.out();
     std::fs::create_dir_all(&out)
         .map_err(|e| Error::Report(format!("create {}: {e}", out.display())))?;
-    let markdown = markdown(&findings, &args.ory_dir);
+    let markdown = markdown(&flows, &findings, &args.ory_dir);
     let mut paths = Vec::new();
     for (name, text) in [
         ("gate.md", markdown.clone()),
-        ("gate.junit.xml", junit(&findings)),
+        ("gate.junit.xml", junit(&flows, &findings)),
         (
             "gate.json",
-            serde_json::to_string_pretty(&findings).unwrap_or_default(),
+            serde_json::to_string_pretty(&serde_json::json!({"flows": flows, "checks": findings}))
+                .unwrap_or_default(),
         ),
     ] {
         let path = out.join(name);
@@ -207,8 +216,12 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
             let _ = writeln!(file, "{markdown}");
         }
     }
-    print!("{}", terminal(&findings, &logs));
-    Ok(GateReport { findings, paths })
+    print!("{}", terminal(&flows, &findings, &logs));
+    Ok(GateReport {
+        flows,
+        findings,
+        paths,
+    })
 }
 
 /// The deployment given by URLs: no config, admin only where given.
@@ -252,7 +265,7 @@ fn by_url(args: &GateArgs) -> Deployment {
 async fn start(
     args: &GateArgs,
     services: &[(Service, Vec<PathBuf>)],
-) -> Result<(OryStack, Deployment)> {
+) -> Result<(OryStack, Deployment, Vec<Registered>)> {
     let mut builder = OryStack::builder().tuning(Tuning::Production);
     let mut config = Configs::default();
     for (service, files) in services {
@@ -274,9 +287,11 @@ async fn start(
         e => Error::Harness(e),
     })?;
     let has = |s: Service| services.iter().any(|(x, _)| *x == s);
-    if has(Service::Hydra) {
-        register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?;
-    }
+    let clients = if has(Service::Hydra) {
+        register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?
+    } else {
+        Vec::new()
+    };
     let deployment = Deployment {
         kratos: has(Service::Kratos).then(|| stack.kratos()),
         hydra: has(Service::Hydra).then(|| stack.hydra()),
@@ -284,13 +299,19 @@ async fn start(
         admin: true,
         config,
     };
-    Ok((stack, deployment))
+    Ok((stack, deployment, clients))
 }
 
+/// A client of the config folder as Hydra stored it and as flows use it.
+type Registered = (
+    harness::hydra::OAuth2Client,
+    scenarios::flows::oauth2::Client,
+);
+
 /// Registers every `*.json` client of `dir` (if there is one).
-async fn register_clients(stack: &OryStack, dir: &Path) -> Result<()> {
+async fn register_clients(stack: &OryStack, dir: &Path) -> Result<Vec<Registered>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let app = harness::NativeApp::new()?;
     let hydra = stack.hydra();
@@ -299,18 +320,58 @@ async fn register_clients(stack: &OryStack, dir: &Path) -> Result<()> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    let mut registered = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file)
             .map_err(|e| Error::Report(format!("read {}: {e}", file.display())))?;
         let client: harness::hydra::OAuth2Client = serde_json::from_str(&text)
             .map_err(|e| Error::Usage(format!("{}: not an OAuth2 client: {e}", file.display())))?;
-        scenarios::clients::register(&app, &hydra, &client)
+        let client = scenarios::clients::register(&app, &hydra, &client)
             .await
             .map_err(|e| {
                 Error::Usage(format!("{}: Hydra refused the client: {e}", file.display()))
             })?;
+        registered.push(client);
     }
-    Ok(())
+    Ok(registered)
+}
+
+/// Runs the flows the config enables against the started stack, the
+/// permission table (`keto/permissions.txt`, with `keto/tuples.txt`)
+/// included when there is one.
+async fn flows(
+    args: &GateArgs,
+    stack: &OryStack,
+    deployment: &Deployment,
+    clients: &[Registered],
+) -> Result<Vec<FlowResult>> {
+    let keto_dir = args.ory_dir.join("keto");
+    let table = keto_dir.join("permissions.txt");
+    let permissions = if deployment.keto.is_some() && table.is_file() {
+        let rows = scenarios::permissions::table_from(&table).map_err(Error::Usage)?;
+        let tuples_file = keto_dir.join("tuples.txt");
+        let tuples = if tuples_file.is_file() {
+            scenarios::permissions::tuples_from(&tuples_file).map_err(Error::Usage)?
+        } else {
+            Vec::new()
+        };
+        Some((tuples, rows))
+    } else {
+        None
+    };
+    let mailboxes = stack.mailboxes();
+    let target = derived::Target {
+        kratos: deployment.kratos.as_ref(),
+        hydra: deployment.hydra.as_ref(),
+        keto: deployment.keto.as_ref(),
+        kratos_config: deployment.config.kratos.as_ref(),
+        mailboxes: mailboxes.as_ref(),
+        clients,
+        permissions: permissions
+            .as_ref()
+            .map(|(t, r)| (t.as_slice(), r.as_slice())),
+    };
+    Ok(derived::run(&target).await)
 }
 
 /// A cell of a Markdown table: no pipes, no line breaks, at most 200
@@ -343,19 +404,22 @@ fn detail(outcome: &Outcome) -> String {
 }
 
 /// The gate's Markdown, for `$GITHUB_STEP_SUMMARY` and a PR comment.
-pub fn markdown(findings: &[Finding], ory_dir: &Path) -> String {
-    let failed = findings.iter().filter(|f| f.outcome.fails()).count();
+pub fn markdown(flows: &[FlowResult], findings: &[Finding], ory_dir: &Path) -> String {
     let mut md = String::new();
-    let verdict = if failed == 0 {
-        "passed".to_owned()
-    } else {
-        format!("**FAILED** ({failed} of {} checks)", findings.len())
-    };
     let _ = writeln!(
         md,
-        "## orygate gate on `{}`: {verdict}\n",
-        ory_dir.display()
+        "## orygate gate on `{}`: {}\n",
+        ory_dir.display(),
+        verdict(flows, findings, "**FAILED**")
     );
+    if !flows.is_empty() {
+        let _ = writeln!(md, "| flow | outcome | detail |\n| --- | --- | --- |");
+        for f in flows {
+            let (word, text) = flow_cells(&f.outcome);
+            let _ = writeln!(md, "| {} | {word} | {} |", cell(&f.name), cell(&text));
+        }
+        let _ = writeln!(md);
+    }
     let _ = writeln!(
         md,
         "| check | service | outcome | detail |\n| --- | --- | --- | --- |"
@@ -384,19 +448,50 @@ pub fn markdown(findings: &[Finding], ory_dir: &Path) -> String {
 
 /// The gate's `JUnit` XML: a case per check; acknowledged and skipped
 /// checks are skipped cases with their reason.
-pub fn junit(findings: &[Finding]) -> String {
+pub fn junit(flows: &[FlowResult], findings: &[Finding]) -> String {
     use reports::text::escape;
-    let failures = findings.iter().filter(|f| f.outcome.fails()).count();
+    let failures = findings.iter().filter(|f| f.outcome.fails()).count()
+        + flows
+            .iter()
+            .filter(|f| matches!(f.outcome, FlowOutcome::Failed { .. }))
+            .count();
     let skipped = findings
         .iter()
         .filter(|f| !f.outcome.fails() && !matches!(f.outcome, Outcome::Passed { .. }))
-        .count();
+        .count()
+        + flows
+            .iter()
+            .filter(|f| matches!(f.outcome, FlowOutcome::Skipped { .. }))
+            .count();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
         "<testsuite name=\"orygate gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
-        findings.len()
+        findings.len() + flows.len()
     );
+    for f in flows {
+        let _ = write!(
+            xml,
+            "  <testcase classname=\"gate.flows\" name=\"{}\" time=\"{:.3}\">",
+            escape(&f.name),
+            f.millis as f64 / 1000.0
+        );
+        match &f.outcome {
+            FlowOutcome::Passed => {}
+            FlowOutcome::Failed { error } => {
+                let _ = write!(
+                    xml,
+                    "<failure message=\"{}\">{}</failure>",
+                    escape(&f.name),
+                    escape(error)
+                );
+            }
+            FlowOutcome::Skipped { why } => {
+                let _ = write!(xml, "<skipped message=\"{}\"/>", escape(why));
+            }
+        }
+        let _ = writeln!(xml, "</testcase>");
+    }
     for f in findings {
         let _ = write!(
             xml,
@@ -433,8 +528,19 @@ pub fn junit(findings: &[Finding]) -> String {
 
 /// The terminal table, with each failure's evidence and the end of its
 /// service's log.
-fn terminal(findings: &[Finding], logs: &[(&str, Service, String)]) -> String {
+fn terminal(
+    flows: &[FlowResult],
+    findings: &[Finding],
+    logs: &[(&str, Service, String)],
+) -> String {
     let mut out = String::new();
+    for f in flows {
+        let (word, text) = flow_cells(&f.outcome);
+        let _ = writeln!(out, "{word:<13} {:<24} {}", "flow", f.name);
+        if !text.is_empty() {
+            let _ = writeln!(out, "    {text}");
+        }
+    }
     for f in findings {
         let _ = writeln!(out, "{:<13} {:<24} {}", f.outcome.word(), f.id, f.title);
         match &f.outcome {
@@ -463,15 +569,39 @@ fn terminal(findings: &[Finding], logs: &[(&str, Service, String)]) -> String {
             }
         }
     }
-    let failed = findings.iter().filter(|f| f.outcome.fails()).count();
-    let _ = writeln!(
-        out,
-        "gate: {}",
-        if failed == 0 {
-            format!("passed ({} checks)", findings.len())
-        } else {
-            format!("FAILED ({failed} of {} checks)", findings.len())
-        }
-    );
+    let _ = writeln!(out, "gate: {}", verdict(flows, findings, "FAILED"));
     out
+}
+
+/// The gate's verdict in words: passed, or `failed_word` and how many of
+/// each failed.
+fn verdict(flows: &[FlowResult], findings: &[Finding], failed_word: &str) -> String {
+    let failed_checks = findings.iter().filter(|f| f.outcome.fails()).count();
+    let failed_flows = flows
+        .iter()
+        .filter(|f| matches!(f.outcome, FlowOutcome::Failed { .. }))
+        .count();
+    let flows_part = if flows.is_empty() {
+        String::new()
+    } else {
+        format!(", {} flows", flows.len())
+    };
+    if failed_checks + failed_flows == 0 {
+        format!("passed ({} checks{flows_part})", findings.len())
+    } else {
+        format!(
+            "{failed_word} ({failed_checks} of {} checks, {failed_flows} of {} flows)",
+            findings.len(),
+            flows.len()
+        )
+    }
+}
+
+/// A flow's outcome as a word and its detail.
+fn flow_cells(outcome: &FlowOutcome) -> (&'static str, String) {
+    match outcome {
+        FlowOutcome::Passed => ("passed", String::new()),
+        FlowOutcome::Failed { error } => ("FAILED", error.clone()),
+        FlowOutcome::Skipped { why } => ("skipped", why.clone()),
+    }
 }

@@ -1,4 +1,4 @@
-//! The OAuth2 clients in `fixtures/hydra/clients/`, registered through
+//! The OAuth2 clients in `ory/hydra/clients/`, registered through
 //! Hydra's admin API.
 
 use harness::hydra::{ClientAuth, OAuth2Client};
@@ -9,7 +9,7 @@ use crate::flows::oauth2::Client;
 /// The client fixture `name` (`web-basic`, `web-post`, `spa`, `service`).
 pub fn fixture(name: &str) -> Result<OAuth2Client> {
     let path = harness::repo_root()
-        .join("fixtures/hydra/clients")
+        .join("ory/hydra/clients")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
         context: format!("read {}", path.display()),

@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod clients;
+pub mod derived;
 pub mod flows;
 pub mod forms;
 pub mod journey;

@@ -1,6 +1,7 @@
 //! The permission model's expectations: a table of (subject, permission,
 //! object, expected) rows checked against Keto, and the relationships the
-//! table assumes, both read from `fixtures/keto/`.
+//! table assumes, both kept beside the deployment's Keto config in
+//! `ory/keto/` (where `orygate gate` looks for a team's own).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -108,9 +109,9 @@ pub fn parse_table(text: &str) -> std::result::Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// `fixtures/keto/`, or the folder `ORYGATE_ROOT` points at.
+/// `ory/keto/` (under the folder `ORYGATE_ROOT` points at, if set).
 pub fn fixtures_dir() -> PathBuf {
-    harness::repo_root().join("fixtures").join("keto")
+    harness::repo_root().join("ory").join("keto")
 }
 
 fn read(path: &Path) -> std::result::Result<String, String> {
@@ -127,12 +128,12 @@ pub fn table_from(path: &Path) -> std::result::Result<Vec<Row>, String> {
     parse_table(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The committed relationships, `fixtures/keto/tuples.txt`.
+/// The committed relationships, `ory/keto/tuples.txt`.
 pub fn fixture_tuples() -> std::result::Result<Vec<Relationship>, String> {
     tuples_from(&fixtures_dir().join("tuples.txt"))
 }
 
-/// The committed table, `fixtures/keto/permissions.txt`.
+/// The committed table, `ory/keto/permissions.txt`.
 pub fn fixture_table() -> std::result::Result<Vec<Row>, String> {
     table_from(&fixtures_dir().join("permissions.txt"))
 }

@@ -24,7 +24,7 @@ pub mod kratos;
 pub mod policy;
 mod probe;
 pub mod secrets;
-mod someone;
+pub(crate) mod someone;
 
 use std::fmt;
 use std::future::Future;

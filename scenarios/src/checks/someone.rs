@@ -13,7 +13,7 @@ use super::{Evidence, Probe};
 
 /// A person made for the deployment's schema.
 #[derive(Debug, Clone)]
-pub(super) struct Someone {
+pub(crate) struct Someone {
     pub traits: Value,
     /// The values a password login may take as identifier, most likely
     /// first (addresses, then names).
@@ -33,7 +33,7 @@ fn letters(n: usize) -> String {
 }
 
 /// A password of `n` characters, unlike any identifier and not a word.
-pub(super) fn password(n: usize) -> String {
+pub(crate) fn password(n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rng();
     (0..n)
@@ -42,7 +42,7 @@ pub(super) fn password(n: usize) -> String {
 }
 
 /// Starts an API registration flow: `GET /self-service/registration/api`.
-pub(super) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Result<Flow, Evidence> {
+pub(crate) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Result<Flow, Evidence> {
     let url = kratos.public("self-service/registration/api");
     let probe = Probe::get_json(app.agent(), "kratos", &url).await?;
     if probe.status != 200 {
@@ -56,7 +56,7 @@ pub(super) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Resul
 }
 
 /// Traits for every `traits.*` input of `flow`'s form, by input type.
-pub(super) fn from_form(flow: &Flow) -> Someone {
+pub(crate) fn from_form(flow: &Flow) -> Someone {
     let mut traits = Map::new();
     let mut identifiers = Vec::new();
     let mut names = Vec::new();
@@ -126,7 +126,7 @@ impl Someone {
 /// The trait paths the deployment's identity schemas mark as password
 /// identifiers (`ory.sh/kratos.credentials.password.identifier`), read
 /// from Kratos' public `/schemas`.
-pub(super) async fn password_identifiers(app: &NativeApp, kratos: &Kratos) -> Vec<String> {
+pub(crate) async fn password_identifiers(app: &NativeApp, kratos: &Kratos) -> Vec<String> {
     let url = kratos.public("schemas");
     let Ok(probe) = Probe::get_json(app.agent(), "kratos", &url).await else {
         return Vec::new();
@@ -189,7 +189,7 @@ fn insert(map: &mut Map<String, Value>, path: &str, value: Value) {
 
 /// Creates `someone` through the admin API, addresses verified; returns
 /// the identity's id.
-pub(super) async fn create(
+pub(crate) async fn create(
     app: &NativeApp,
     kratos: &Kratos,
     someone: &Someone,
@@ -234,7 +234,7 @@ pub(super) async fn create(
 
 /// Someone made from the registration form and created through the admin
 /// API.
-pub(super) async fn created(
+pub(crate) async fn created(
     app: &NativeApp,
     kratos: &Kratos,
 ) -> Result<(Someone, String), Evidence> {
@@ -247,7 +247,7 @@ pub(super) async fn created(
 
 /// A password login by API; the answer is the successful one (200 with
 /// the session), trying each identifier in turn.
-pub(super) async fn api_login(
+pub(crate) async fn api_login(
     app: &NativeApp,
     kratos: &Kratos,
     someone: &Someone,
@@ -290,7 +290,7 @@ pub(super) async fn api_login(
 /// A password login in a browser: the login flow's start and the form's
 /// post, both answers kept (their `Set-Cookie`s are what the cookie check
 /// reads).
-pub(super) async fn browser_login(
+pub(crate) async fn browser_login(
     browser: &Browser,
     kratos: &Kratos,
     someone: &Someone,

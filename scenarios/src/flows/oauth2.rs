@@ -155,7 +155,9 @@ fn classify(url: Url) -> Stop {
         Stop::Consent(c)
     } else if let Some(c) = query_param(&url, "logout_challenge") {
         Stop::Logout(c)
-    } else if flow_param(&url).is_some() && url.path().ends_with("/login") {
+    } else if flow_param(&url).is_some() {
+        // A self-service UI with a flow during an authorization: Kratos'
+        // login UI, wherever the config puts it (`/login`, `/sign-in`).
         Stop::KratosLogin(url)
     } else {
         Stop::Elsewhere(url)

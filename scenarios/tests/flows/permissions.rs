@@ -1,5 +1,5 @@
 //! Keto: the permission model in `ory/keto/` against the table in
-//! `fixtures/keto/`, the relationship API, and a document shared through
+//! `ory/keto/`, the relationship API, and a document shared through
 //! Keto with a person who signed in through Kratos.
 
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ async fn the_model_grants_and_denies_what_the_permission_table_says() {
     let (listed, rows) = table_disagreements(&stack).await;
     assert!(
         listed.is_empty(),
-        "{} of {rows} rows of fixtures/keto/permissions.txt disagree with the model:\n{}",
+        "{} of {rows} rows of ory/keto/permissions.txt disagree with the model:\n{}",
         listed.len(),
         listed.join("\n")
     );
