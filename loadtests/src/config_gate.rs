@@ -34,6 +34,12 @@ pub struct GateArgs {
     #[arg(long)]
     pub overlay: Option<PathBuf>,
 
+    /// Write the form snapshots (`<ory-dir>/.orygate/snapshots/`) as the
+    /// forms are now, after a reviewed change. Refused in CI, which only
+    /// compares.
+    #[arg(long)]
+    pub accept: bool,
+
     /// Run only these checks (repeat; all by default).
     #[arg(long = "check")]
     pub checks: Vec<String>,
@@ -162,6 +168,12 @@ impl GateArgs {
 /// Runs the gate: bad input is [`Error::Usage`] (exit 2) before anything
 /// starts.
 pub async fn run(args: &GateArgs) -> Result<GateReport> {
+    if args.accept && std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
+        return Err(Error::Usage(
+            "--accept writes the form snapshots after a person reviewed them; CI only compares"
+                .into(),
+        ));
+    }
     let policy = args.policy()?;
     let selected = args.checks()?;
     let today = jiff::Zoned::now().date();
@@ -371,7 +383,13 @@ async fn flows(
             .as_ref()
             .map(|(t, r)| (t.as_slice(), r.as_slice())),
     };
-    Ok(derived::run(&target).await)
+    let mut results = derived::run(&target).await;
+    if let Some(kratos) = &deployment.kratos {
+        let dir = args.ory_dir.join(".orygate/snapshots");
+        let config = deployment.config.kratos.as_ref();
+        results.extend(scenarios::snapshots::compare(kratos, config, &dir, args.accept).await);
+    }
+    Ok(results)
 }
 
 /// A cell of a Markdown table: no pipes, no line breaks, at most 200

@@ -13,6 +13,7 @@ pub mod flows;
 pub mod forms;
 pub mod journey;
 pub mod permissions;
+pub mod snapshots;
 pub mod user;
 
 pub use user::{Person, User};

@@ -192,3 +192,39 @@ fn a_flow_that_fails_fails_the_gate() {
     assert!(said.contains("carol"), "{said}");
     assert!(said.contains("0 of 19 checks, 1 of 1 flows"), "{said}");
 }
+
+#[test]
+fn a_changed_form_fails_the_gate_with_its_difference() {
+    // Sign-in by code switched on: ory/'s login snapshot lacks the method.
+    let out = folder("form");
+    let args = [
+        "--ory-dir",
+        "ory",
+        "--overlay",
+        "fixtures/gate/form-drift",
+        "--check",
+        "secrets",
+    ];
+    let run = gate(&args, &out);
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("FAILED        flow                     form snapshot: login"),
+        "{said}"
+    );
+    assert!(said.contains("+ code      input  method"), "{said}");
+    assert!(
+        said.contains("passed        flow                     form snapshot: settings"),
+        "{said}"
+    );
+
+    // CI never writes snapshots.
+    let accept = std::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
+        .args(["gate", "--accept", "--ory-dir", "ory"])
+        .current_dir(harness::repo_root())
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(accept.status.code(), Some(2), "{}", text(&accept));
+    assert!(text(&accept).contains("CI only compares"));
+}
