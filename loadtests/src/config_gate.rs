@@ -40,6 +40,19 @@ pub struct GateArgs {
     #[arg(long)]
     pub accept: bool,
 
+    /// Run a short load against the started stack and compare it with a
+    /// saved run: FILE, or `<ory-dir>/.orygate/baseline.json` when no
+    /// file is named. The load takes the baseline's mix, users, rate and
+    /// duration; with `--accept` and no baseline yet, the run becomes it.
+    #[arg(long, num_args = 0..=1, value_name = "FILE")]
+    #[allow(clippy::option_option)]
+    pub baseline: Option<Option<PathBuf>>,
+
+    /// How long the load of `--baseline` runs when there is no baseline
+    /// yet to take it from.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub load_duration: std::time::Duration,
+
     /// Run only these checks (repeat; all by default).
     #[arg(long = "check")]
     pub checks: Vec<String>,
@@ -184,8 +197,11 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     } else {
         let services = args.services()?;
         let (stack, deployment, clients) = start(args, &services).await?;
-        let flows = flows(args, &stack, &deployment, &clients).await?;
+        let mut flows = flows(args, &stack, &deployment, &clients).await?;
         let findings = checks::run(&selected, &deployment, &policy, today).await?;
+        if args.baseline.is_some() {
+            flows.push(load(args, &stack).await);
+        }
         let mut logs = Vec::new();
         for finding in findings.iter().filter(|f| f.outcome.fails()) {
             for (service, _) in &services {
@@ -390,6 +406,109 @@ async fn flows(
         results.extend(scenarios::snapshots::compare(kratos, config, &dir, args.accept).await);
     }
     Ok(results)
+}
+
+/// The mix a gate's load runs when there is no baseline to copy it from:
+/// session checks and logins of people the admin API creates.
+const LOAD_MIX: &str = "whoami=5,whoami-api=3,login=1";
+
+/// The short load of `--baseline` against the stack's Kratos, compared
+/// with the baseline (or, with `--accept` and none yet, saved as it).
+async fn load(args: &GateArgs, stack: &OryStack) -> FlowResult {
+    let started = std::time::Instant::now();
+    let outcome = match load_run(args, stack).await {
+        Ok(outcome) => outcome,
+        Err(e) => FlowOutcome::Failed {
+            error: e.to_string(),
+        },
+    };
+    FlowResult {
+        name: "load compared with the baseline".into(),
+        outcome,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+async fn load_run(args: &GateArgs, stack: &OryStack) -> Result<FlowOutcome> {
+    let path = match &args.baseline {
+        Some(Some(p)) => p.clone(),
+        _ => args.ory_dir.join(".orygate/baseline.json"),
+    };
+    let saved = if path.is_file() {
+        Some(reports::read(&path).map_err(|e| Error::Usage(format!("--baseline: {e}")))?)
+    } else {
+        None
+    };
+    let kratos = stack.kratos();
+    let admin = kratos
+        .admin_base()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let (mix, users, rate, seconds) = saved.as_ref().map_or_else(
+        || {
+            (
+                LOAD_MIX.to_owned(),
+                8,
+                None,
+                args.load_duration.as_secs_f64(),
+            )
+        },
+        |b| {
+            let s = &b.settings;
+            (s.mix.clone(), s.users, s.rate, s.duration_s)
+        },
+    );
+    let out = args.out().join("load");
+    let mut command_line: Vec<String> = vec![
+        "orygate".into(),
+        "--kratos-url".into(),
+        kratos.public_base().to_string(),
+        "--kratos-admin-url".into(),
+        admin,
+        "--mix".into(),
+        mix,
+        "--users".into(),
+        users.to_string(),
+        "--duration".into(),
+        format!("{seconds}s"),
+        "--no-smoke".into(),
+        "-q".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if let Some(rate) = rate {
+        command_line.extend(["--rate".into(), rate.to_string()]);
+    }
+    if saved.is_some() {
+        command_line.extend(["--baseline".into(), path.display().to_string()]);
+    }
+    let options = <crate::Options as clap::Parser>::try_parse_from(&command_line)
+        .map_err(|e| Error::Usage(format!("the gate's load: {e}")))?;
+    let report = crate::run(options).await?;
+    let json = report.json().to_path_buf();
+    Ok(match (saved, args.accept) {
+        (Some(_), _) if report.passed() => FlowOutcome::Passed,
+        (Some(_), _) => FlowOutcome::Failed {
+            error: format!(
+                "the load regressed against {} (report: {})",
+                path.display(),
+                json.display()
+            ),
+        },
+        (None, true) => {
+            std::fs::copy(&json, &path)
+                .map_err(|e| Error::Report(format!("write {}: {e}", path.display())))?;
+            FlowOutcome::Skipped {
+                why: format!("accepted: wrote the baseline {}", path.display()),
+            }
+        }
+        (None, false) => FlowOutcome::Failed {
+            error: format!(
+                "no baseline at {}; run orygate gate --baseline --accept on a reviewed change",
+                path.display()
+            ),
+        },
+    })
 }
 
 /// A cell of a Markdown table: no pipes, no line breaks, at most 200

@@ -228,3 +228,54 @@ fn a_changed_form_fails_the_gate_with_its_difference() {
     assert_eq!(accept.status.code(), Some(2), "{}", text(&accept));
     assert!(text(&accept).contains("CI only compares"));
 }
+
+#[test]
+fn a_load_becomes_the_baseline_when_accepted_and_is_compared_after() {
+    // ory/'s Kratos alone, with its gate files: the load needs no more.
+    let out = folder("baseline");
+    let dir = out.join("ory");
+    let ory = harness::repo_root().join("ory");
+    for sub in ["kratos", ".orygate/snapshots"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(ory.join(sub)).unwrap() {
+            let from = entry.unwrap().path();
+            std::fs::copy(&from, dir.join(sub).join(from.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(
+        ory.join(".orygate/policy.toml"),
+        dir.join(".orygate/policy.toml"),
+    )
+    .unwrap();
+    let baseline = out.join("baseline.json");
+    let path = baseline.to_str().unwrap();
+    let dir = dir.to_str().unwrap();
+    let common = ["--ory-dir", dir, "--check", "secrets", "--baseline", path];
+    let first = std::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
+        .arg("gate")
+        .args(common)
+        .args(["--accept", "--load-duration", "3s", "--out"])
+        .arg(&out)
+        .current_dir(harness::repo_root())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let said = text(&first);
+    assert_eq!(first.status.code(), Some(0), "{said}");
+    assert!(said.contains("accepted: wrote the baseline"), "{said}");
+    let saved = reports::read(&baseline).unwrap();
+    assert!(
+        (saved.settings.duration_s - 3.0).abs() < 1e-9,
+        "{}",
+        saved.settings.duration_s
+    );
+
+    let second = gate(&common, &out);
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(0), "{said}");
+    assert!(said.contains("baseline gate: passed"), "{said}");
+    assert!(
+        said.contains("passed        flow                     load compared with the baseline"),
+        "{said}"
+    );
+}
