@@ -30,7 +30,7 @@ pub struct GateArgs {
 
     /// A folder whose `kratos/`, `hydra/`, `keto/` config files are merged
     /// over the Ory folder's (an environment's differences, a change to
-    /// try).
+    /// try); its `hydra/clients/*.json` are registered too.
     #[arg(long)]
     pub overlay: Option<PathBuf>,
 
@@ -315,11 +315,13 @@ async fn start(
         e => Error::Harness(e),
     })?;
     let has = |s: Service| services.iter().any(|(x, _)| *x == s);
-    let clients = if has(Service::Hydra) {
-        register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?
-    } else {
-        Vec::new()
-    };
+    let mut clients = Vec::new();
+    if has(Service::Hydra) {
+        clients = register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?;
+        if let Some(overlay) = &args.overlay {
+            clients.extend(register_clients(&stack, &overlay.join("hydra/clients")).await?);
+        }
+    }
     let deployment = Deployment {
         kratos: has(Service::Kratos).then(|| stack.kratos()),
         hydra: has(Service::Hydra).then(|| stack.hydra()),

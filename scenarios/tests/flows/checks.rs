@@ -35,7 +35,7 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
         let mut files = vec![service.default_config_dir().join(service.config_file())];
         if let Some(check) = check {
             let overlay = fixture(check).join(service.to_string());
-            if overlay.is_dir() {
+            if overlay.join(service.config_file()).is_file() {
                 files.push(overlay.join(service.config_file()));
                 builder = builder.overlay(*service, overlay);
             }
@@ -74,6 +74,16 @@ async fn red(check: &str, services: &[Service], expected: &str) {
         ory_policy()
     };
     let (stack, deployment) = stack(services, Some(check)).await;
+    if let Ok(entries) = std::fs::read_dir(fixture(check).join("hydra/clients")) {
+        let app = harness::NativeApp::new().unwrap();
+        for entry in entries {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let client = serde_json::from_str(&text).unwrap();
+            scenarios::clients::register(&app, &stack.hydra(), &client)
+                .await
+                .unwrap_or_else(|e| panic!("failed to {e}"));
+        }
+    }
     let only = [*checks::find(check).expect("a check of the registry")];
     let findings = checks::run(&only, &deployment, &policy, today())
         .await
@@ -122,4 +132,7 @@ red_on_its_fixture! {
     pkce_optional_for_public_clients: "pkce" on [Hydra] says "got a code";
     token_lifespans_a_day: "token-lifespans" on [Hydra] says "the policy allows 1h";
     hydra_cors_any_origin: "hydra-cors" on [Hydra] says "Access-Control-Allow-Origin: https://evil.example";
+    hydra_cookies_cross_site: "hydra-cookies" on [Hydra] says "SameSite=None";
+    redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
+    reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
 }

@@ -12,7 +12,7 @@ use super::super::{Context, Evidence, Probe, Verdict, at};
 use super::{REDIRECT, client, remove};
 
 /// The value of the query parameter `name` of a `Location`.
-fn param(location: &str, name: &str) -> Option<String> {
+pub(super) fn param(location: &str, name: &str) -> Option<String> {
     Url::parse(location)
         .ok()?
         .query_pairs()
@@ -24,7 +24,7 @@ fn param(location: &str, name: &str) -> Option<String> {
 /// (accepted through the admin API, as a login app does) to where Hydra
 /// finally sends the browser: Hydra applies PKCE and the response type's
 /// rules only there. The last answer.
-async fn through_consent(
+pub(super) async fn through_consent(
     cx: &Context<'_>,
     hydra: &Hydra,
     query: &[(&str, &str)],
@@ -44,8 +44,12 @@ async fn through_consent(
             };
             hydra.accept_login(&cx.app, &challenge, &accept).await
         } else if let Some(challenge) = param(&location, "consent_challenge") {
+            let scope = query
+                .iter()
+                .find(|(k, _)| *k == "scope")
+                .map_or("openid", |(_, v)| *v);
             let accept = AcceptConsent {
-                grant_scope: vec!["openid".into()],
+                grant_scope: scope.split(' ').map(str::to_owned).collect(),
                 ..AcceptConsent::default()
             };
             hydra.accept_consent(&cx.app, &challenge, &accept).await

@@ -3,6 +3,8 @@
 //! API kept off the public port.
 
 mod grants;
+mod redirects;
+mod reuse;
 
 use harness::hydra::Hydra;
 use reqwest::Method;
@@ -47,6 +49,24 @@ check!(
     "pkce",
     "public clients must use PKCE with S256; plain is refused",
     grants::pkce
+);
+check!(
+    COOKIES,
+    "hydra-cookies",
+    "Hydra's login and consent cookies are HttpOnly, Secure, SameSite and Domain as the policy says",
+    redirects::cookies
+);
+check!(
+    REDIRECT_URI,
+    "redirect-uri",
+    "redirect URIs match exactly; no client uses the implicit flow or plain http off loopback",
+    redirects::redirect_uri
+);
+check!(
+    REUSE,
+    "reuse",
+    "an authorization code works once; a reused refresh token is refused and its chain revoked",
+    reuse::reuse
 );
 check!(
     TOKEN_LIFESPANS,

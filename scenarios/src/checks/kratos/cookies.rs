@@ -9,7 +9,10 @@ use super::super::someone;
 use super::super::{Context, Evidence, Probe, Verdict, at};
 
 /// What's wrong with `cookie` under the policy.
-fn cookie_faults(cookie: &SetCookie, policy: &super::super::Policy) -> Vec<String> {
+pub(in crate::checks) fn cookie_faults(
+    cookie: &SetCookie,
+    policy: &super::super::Policy,
+) -> Vec<String> {
     let mut faults = Vec::new();
     if !cookie.http_only {
         faults.push("no HttpOnly".to_owned());

@@ -1,7 +1,7 @@
 //! Kratos' checks: what its public API answers about dev mode, cookies,
 //! redirects, CORS, passwords, sessions and hashing.
 
-mod cookies;
+pub(super) mod cookies;
 mod credentials;
 mod redirects;
 

@@ -1,0 +1,252 @@
+//! Hydra's redirects: its own cookies on the way to the login and consent
+//! UIs, the exact match of a client's redirect URI, and the clients a
+//! deployment registered.
+
+use harness::Browser;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::super::kratos::cookies::cookie_faults;
+use super::super::probe::SetCookie;
+use super::super::{Context, Evidence, Probe, Verdict};
+use super::grants::param;
+use super::{REDIRECT, client, remove};
+
+pub(super) async fn cookies(cx: &Context<'_>) -> Verdict {
+    let Some(hydra) = &cx.deployment.hydra else {
+        return super::super::absent("hydra");
+    };
+    if !cx.deployment.admin {
+        return super::super::no_admin();
+    }
+    let body = json!({"client_name": "orygate gate: cookies", "grant_types": ["authorization_code"], "response_types": ["code"], "redirect_uris": [REDIRECT], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic"});
+    let id = match client(cx, hydra, body).await {
+        Ok(id) => id,
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    let verdict = walk(cx, hydra, &id).await;
+    remove(cx, hydra, &id).await;
+    verdict
+}
+
+/// The authorization request to the consent UI, judging every cookie
+/// Hydra sets on the way (its login and consent CSRF cookies).
+async fn walk(cx: &Context<'_>, hydra: &harness::hydra::Hydra, id: &str) -> Verdict {
+    let browser = match Browser::new() {
+        Ok(b) => b,
+        Err(e) => return Verdict::Skipped(format!("no browser: {e}")),
+    };
+    let agent = browser.agent();
+    let mut url = hydra.public("oauth2/auth");
+    url.query_pairs_mut().extend_pairs([
+        ("client_id", id),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("redirect_uri", REDIRECT),
+        ("state", "orygate-state-6"),
+    ]);
+    let mut answers = Vec::new();
+    let mut probe = match Probe::get(agent, "hydra", &url).await {
+        Ok(p) => p,
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    let location = probe.header("location").unwrap_or_default().to_owned();
+    if let Some(challenge) = param(&location, "login_challenge") {
+        let accept = harness::hydra::AcceptLogin {
+            subject: "orygate-gate".into(),
+            ..Default::default()
+        };
+        answers.push(probe);
+        let next = match hydra.accept_login(&cx.app, &challenge, &accept).await {
+            Ok(n) => n,
+            Err(e) => {
+                return Verdict::Failed(vec![Evidence::config(
+                    "hydra",
+                    "login accept",
+                    e.to_string(),
+                )]);
+            }
+        };
+        let Ok(next) = Url::parse(&next.redirect_to) else {
+            return Verdict::Failed(vec![Evidence::config(
+                "hydra",
+                "redirect_to",
+                next.redirect_to,
+            )]);
+        };
+        probe = match Probe::get(agent, "hydra", &next).await {
+            Ok(p) => p,
+            Err(e) => return Verdict::Failed(vec![e]),
+        };
+    }
+    answers.push(probe);
+    let mut evidence = Vec::new();
+    let mut seen = Vec::new();
+    for answer in &answers {
+        for cookie in answer
+            .set_cookies()
+            .into_iter()
+            .filter_map(SetCookie::parse)
+        {
+            let faults = cookie_faults(&cookie, cx.policy);
+            if faults.is_empty() {
+                seen.push(cookie.name.clone());
+            } else {
+                evidence.push(
+                    Evidence::answer(
+                        answer,
+                        format!("Set-Cookie {}: {}", cookie.raw, faults.join(", ")),
+                    )
+                    .about(cookie.name.clone()),
+                );
+            }
+        }
+    }
+    if seen.is_empty() && evidence.is_empty() {
+        return Verdict::Failed(vec![Evidence::config(
+            "hydra",
+            "Set-Cookie",
+            "Hydra set no cookie on the way to login and consent",
+        )]);
+    }
+    Verdict::from_evidence(evidence, format!("{} as the policy says", seen.join(", ")))
+}
+
+/// Variants of `REDIRECT` a client did not register, each of which Hydra
+/// must refuse (exact match, RFC 6749 3.1.2.3 and the OAuth 2.0 Security
+/// BCP 4.1.3).
+fn variants() -> Vec<String> {
+    vec![
+        "https://app.orygate.test/callback/x".into(),
+        "https://app.orygate.test/callback?x=1".into(),
+        "https://app.orygate.test/CALLBACK".into(),
+        "https://app.orygate.test/callback/".into(),
+        "https://evil@app.orygate.test/callback".into(),
+        "https://evil.app.orygate.test/callback".into(),
+        "http://app.orygate.test/callback".into(),
+    ]
+}
+
+/// What's wrong with a registered client.
+fn client_faults(client: &Value) -> Vec<String> {
+    let mut faults = Vec::new();
+    let list = |key: &str| -> Vec<String> {
+        client
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Hydra runs the implicit flow for a client whose grant types have
+    // `implicit`; a `token` response type alone does nothing.
+    if list("grant_types").iter().any(|g| g == "implicit") {
+        let kinds = list("response_types").join(", ");
+        faults.push(format!(
+            "grant type implicit ({kinds}): the implicit flow puts tokens in the URL"
+        ));
+    }
+    for uri in list("redirect_uris") {
+        let Ok(url) = Url::parse(&uri) else {
+            faults.push(format!("redirect URI {uri:?} is not a URL"));
+            continue;
+        };
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() == "http" && !loopback {
+            faults.push(format!("redirect URI {uri} is plain http off loopback"));
+        }
+    }
+    faults
+}
+
+pub(super) async fn redirect_uri(cx: &Context<'_>) -> Verdict {
+    let Some(hydra) = &cx.deployment.hydra else {
+        return super::super::absent("hydra");
+    };
+    if !cx.deployment.admin {
+        return super::super::no_admin();
+    }
+    let mut evidence = Vec::new();
+    // The deployment's own clients.
+    let url = hydra.admin("admin/clients");
+    let listed = match Probe::get_json(cx.app.agent(), "hydra", &url).await {
+        Ok(p) => p,
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    let clients = listed
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    for c in &clients {
+        let id = c.get("client_id").and_then(Value::as_str).unwrap_or("?");
+        for fault in client_faults(c) {
+            evidence.push(
+                Evidence::answer(&listed, format!("client {id}: {fault}")).about(id.to_owned()),
+            );
+        }
+    }
+    // Exact matching, on a client of the check's own.
+    let body = json!({"client_name": "orygate gate: redirect uri", "grant_types": ["authorization_code"], "response_types": ["code"], "redirect_uris": [REDIRECT], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic"});
+    let id = match client(cx, hydra, body).await {
+        Ok(id) => id,
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    let variants = variants();
+    for variant in &variants {
+        let mut url = hydra.public("oauth2/auth");
+        url.query_pairs_mut().extend_pairs([
+            ("client_id", id.as_str()),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("redirect_uri", variant),
+            ("state", "orygate-state-7"),
+        ]);
+        match Probe::get(cx.app.agent(), "hydra", &url).await {
+            Ok(p) => {
+                let location = p.header("location").unwrap_or_default();
+                if location.starts_with(variant.as_str()) || location.contains("login_challenge") {
+                    evidence.push(Evidence::answer(
+                        &p,
+                        format!("redirect_uri={variant} was taken (Location: {location})"),
+                    ));
+                }
+            }
+            Err(e) => evidence.push(e),
+        }
+    }
+    remove(cx, hydra, &id).await;
+    Verdict::from_evidence(
+        evidence,
+        format!(
+            "{} clients without implicit or plain-http redirects; {} near-miss redirect URIs refused",
+            clients.len(),
+            variants.len()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implicit_and_plain_http_clients_are_faults() {
+        let good = json!({"grant_types": ["authorization_code"], "response_types": ["code"], "redirect_uris": ["https://app.example.com/cb", "http://127.0.0.1:4455/cb"]});
+        assert!(client_faults(&good).is_empty());
+        let service = json!({"grant_types": ["client_credentials"], "response_types": ["token"]});
+        assert!(client_faults(&service).is_empty());
+        assert!(client_faults(&good).is_empty());
+        let bad = json!({"grant_types": ["implicit"], "response_types": ["id_token token"], "redirect_uris": ["http://app.example.com/cb"]});
+        assert_eq!(
+            client_faults(&bad),
+            [
+                "grant type implicit (id_token token): the implicit flow puts tokens in the URL",
+                "redirect URI http://app.example.com/cb is plain http off loopback"
+            ]
+        );
+    }
+}
