@@ -10,7 +10,8 @@ use crate::text::{
     verdict,
 };
 
-const STYLE: &str = r"
+/// The style every orygate page shares.
+pub const STYLE: &str = r"
 body { font-family: sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d1d1f; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
 h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }

@@ -101,6 +101,16 @@ fn a_misconfiguration_fails_the_gate_with_its_evidence() {
     let md = read(&out.join("gate.md"));
     assert!(md.contains("**FAILED** (1 of 2 checks, 0 of "), "{md}");
     assert!(md.contains("### `session-lifespan`"), "{md}");
+    let html = read(&out.join("gate.html"));
+    assert!(
+        html.contains("<span class=\"verdict failed\">FAILED</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<tr class=\"bad\"><td><code>session-lifespan</code>"),
+        "{html}"
+    );
+    assert!(html.contains("the policy allows 1day"), "{html}");
 }
 
 #[test]

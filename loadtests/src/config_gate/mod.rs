@@ -4,15 +4,20 @@
 //! against a deployment by URL, those needing what a URL does not give
 //! listed as skipped.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use harness::{OryStack, Service, Tuning};
-use scenarios::checks::{self, Configs, Deployment, Finding, Outcome, Policy};
+use scenarios::checks::{self, Configs, Deployment, Finding, Policy};
 use scenarios::derived::{self, FlowOutcome, FlowResult};
 use url::Url;
 
 use crate::error::{Error, Result};
+
+mod baseline;
+mod output;
+
+use output::terminal;
+pub use output::{html, junit, markdown};
 
 /// `orygate gate`'s options.
 #[derive(Debug, Clone, clap::Args)]
@@ -73,7 +78,8 @@ pub struct GateArgs {
     #[arg(long)]
     pub keto_url: Option<Url>,
 
-    /// Where the gate writes `gate.md`, `gate.junit.xml` and `gate.json`
+    /// Where the gate writes `gate.md`, `gate.junit.xml`, `gate.html` and
+    /// `gate.json`
     /// (default: `<ory-dir>/.orygate/out`).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -200,7 +206,7 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
         let mut flows = flows(args, &stack, &deployment, &clients).await?;
         let findings = checks::run(&selected, &deployment, &policy, today).await?;
         if args.baseline.is_some() {
-            flows.push(load(args, &stack).await);
+            flows.push(baseline::load(args, &stack).await);
         }
         let mut logs = Vec::new();
         for finding in findings.iter().filter(|f| f.outcome.fails()) {
@@ -223,6 +229,7 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     for (name, text) in [
         ("gate.md", markdown.clone()),
         ("gate.junit.xml", junit(&flows, &findings)),
+        ("gate.html", html(&flows, &findings, &args.ory_dir)),
         (
             "gate.json",
             serde_json::to_string_pretty(&serde_json::json!({"flows": flows, "checks": findings}))
@@ -408,339 +415,4 @@ async fn flows(
         results.extend(scenarios::snapshots::compare(kratos, config, &dir, args.accept).await);
     }
     Ok(results)
-}
-
-/// The mix a gate's load runs when there is no baseline to copy it from:
-/// session checks and logins of people the admin API creates.
-const LOAD_MIX: &str = "whoami=5,whoami-api=3,login=1";
-
-/// The short load of `--baseline` against the stack's Kratos, compared
-/// with the baseline (or, with `--accept` and none yet, saved as it).
-async fn load(args: &GateArgs, stack: &OryStack) -> FlowResult {
-    let started = std::time::Instant::now();
-    let outcome = match load_run(args, stack).await {
-        Ok(outcome) => outcome,
-        Err(e) => FlowOutcome::Failed {
-            error: e.to_string(),
-        },
-    };
-    FlowResult {
-        name: "load compared with the baseline".into(),
-        outcome,
-        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    }
-}
-
-async fn load_run(args: &GateArgs, stack: &OryStack) -> Result<FlowOutcome> {
-    let path = match &args.baseline {
-        Some(Some(p)) => p.clone(),
-        _ => args.ory_dir.join(".orygate/baseline.json"),
-    };
-    let saved = if path.is_file() {
-        Some(reports::read(&path).map_err(|e| Error::Usage(format!("--baseline: {e}")))?)
-    } else {
-        None
-    };
-    let kratos = stack.kratos();
-    let admin = kratos
-        .admin_base()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let (mix, users, rate, seconds) = saved.as_ref().map_or_else(
-        || {
-            (
-                LOAD_MIX.to_owned(),
-                8,
-                None,
-                args.load_duration.as_secs_f64(),
-            )
-        },
-        |b| {
-            let s = &b.settings;
-            (s.mix.clone(), s.users, s.rate, s.duration_s)
-        },
-    );
-    let out = args.out().join("load");
-    let mut command_line: Vec<String> = vec![
-        "orygate".into(),
-        "--kratos-url".into(),
-        kratos.public_base().to_string(),
-        "--kratos-admin-url".into(),
-        admin,
-        "--mix".into(),
-        mix,
-        "--users".into(),
-        users.to_string(),
-        "--duration".into(),
-        format!("{seconds}s"),
-        "--no-smoke".into(),
-        "-q".into(),
-        "--out".into(),
-        out.display().to_string(),
-    ];
-    if let Some(rate) = rate {
-        command_line.extend(["--rate".into(), rate.to_string()]);
-    }
-    if saved.is_some() {
-        command_line.extend(["--baseline".into(), path.display().to_string()]);
-    }
-    let options = <crate::Options as clap::Parser>::try_parse_from(&command_line)
-        .map_err(|e| Error::Usage(format!("the gate's load: {e}")))?;
-    let report = crate::run(options).await?;
-    let json = report.json().to_path_buf();
-    Ok(match (saved, args.accept) {
-        (Some(_), _) if report.passed() => FlowOutcome::Passed,
-        (Some(_), _) => FlowOutcome::Failed {
-            error: format!(
-                "the load regressed against {} (report: {})",
-                path.display(),
-                json.display()
-            ),
-        },
-        (None, true) => {
-            std::fs::copy(&json, &path)
-                .map_err(|e| Error::Report(format!("write {}: {e}", path.display())))?;
-            FlowOutcome::Skipped {
-                why: format!("accepted: wrote the baseline {}", path.display()),
-            }
-        }
-        (None, false) => FlowOutcome::Failed {
-            error: format!(
-                "no baseline at {}; run orygate gate --baseline --accept on a reviewed change",
-                path.display()
-            ),
-        },
-    })
-}
-
-/// A cell of a Markdown table: no pipes, no line breaks, at most 200
-/// characters (the evidence below the table has it all).
-fn cell(text: &str) -> String {
-    let text = text.replace('|', "\\|").replace('\n', " ");
-    match text.char_indices().nth(200) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text,
-    }
-}
-
-/// What a finding says in a line.
-fn detail(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Passed { seen } => seen.clone(),
-        Outcome::Failed { evidence, .. } => evidence
-            .iter()
-            .map(|e| e.part.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-        Outcome::Acknowledged { acknowledged } => acknowledged
-            .iter()
-            .map(|(_, reason)| reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-        Outcome::Skipped { why } => why.clone(),
-        Outcome::Off { reason } => reason.clone(),
-    }
-}
-
-/// The gate's Markdown, for `$GITHUB_STEP_SUMMARY` and a PR comment.
-pub fn markdown(flows: &[FlowResult], findings: &[Finding], ory_dir: &Path) -> String {
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "## orygate gate on `{}`: {}\n",
-        ory_dir.display(),
-        verdict(flows, findings, "**FAILED**")
-    );
-    if !flows.is_empty() {
-        let _ = writeln!(md, "| flow | outcome | detail |\n| --- | --- | --- |");
-        for f in flows {
-            let (word, text) = flow_cells(&f.outcome);
-            let _ = writeln!(md, "| {} | {word} | {} |", cell(&f.name), cell(&text));
-        }
-        let _ = writeln!(md);
-    }
-    let _ = writeln!(
-        md,
-        "| check | service | outcome | detail |\n| --- | --- | --- | --- |"
-    );
-    for f in findings {
-        let _ = writeln!(
-            md,
-            "| `{}` | {} | {} | {} |",
-            f.id,
-            f.scope,
-            f.outcome.word(),
-            cell(&detail(&f.outcome))
-        );
-    }
-    for f in findings {
-        if let Outcome::Failed { evidence, .. } = &f.outcome {
-            let _ = writeln!(md, "\n### `{}`: {}\n\n```text", f.id, f.title);
-            for e in evidence {
-                let _ = writeln!(md, "{e}");
-            }
-            let _ = writeln!(md, "```");
-        }
-    }
-    md
-}
-
-/// The gate's `JUnit` XML: a case per check; acknowledged and skipped
-/// checks are skipped cases with their reason.
-pub fn junit(flows: &[FlowResult], findings: &[Finding]) -> String {
-    use reports::text::escape;
-    let failures = findings.iter().filter(|f| f.outcome.fails()).count()
-        + flows
-            .iter()
-            .filter(|f| matches!(f.outcome, FlowOutcome::Failed { .. }))
-            .count();
-    let skipped = findings
-        .iter()
-        .filter(|f| !f.outcome.fails() && !matches!(f.outcome, Outcome::Passed { .. }))
-        .count()
-        + flows
-            .iter()
-            .filter(|f| matches!(f.outcome, FlowOutcome::Skipped { .. }))
-            .count();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        "<testsuite name=\"orygate gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
-        findings.len() + flows.len()
-    );
-    for f in flows {
-        let _ = write!(
-            xml,
-            "  <testcase classname=\"gate.flows\" name=\"{}\" time=\"{:.3}\">",
-            escape(&f.name),
-            f.millis as f64 / 1000.0
-        );
-        match &f.outcome {
-            FlowOutcome::Passed => {}
-            FlowOutcome::Failed { error } => {
-                let _ = write!(
-                    xml,
-                    "<failure message=\"{}\">{}</failure>",
-                    escape(&f.name),
-                    escape(error)
-                );
-            }
-            FlowOutcome::Skipped { why } => {
-                let _ = write!(xml, "<skipped message=\"{}\"/>", escape(why));
-            }
-        }
-        let _ = writeln!(xml, "</testcase>");
-    }
-    for f in findings {
-        let _ = write!(
-            xml,
-            "  <testcase classname=\"gate.{}\" name=\"{}\" time=\"{:.3}\">",
-            f.scope,
-            escape(f.id),
-            f.millis as f64 / 1000.0
-        );
-        match &f.outcome {
-            Outcome::Passed { .. } => {}
-            Outcome::Failed { evidence, .. } => {
-                let text: Vec<String> = evidence.iter().map(ToString::to_string).collect();
-                let _ = write!(
-                    xml,
-                    "<failure message=\"{}\">{}</failure>",
-                    escape(f.title),
-                    escape(&text.join("\n"))
-                );
-            }
-            other => {
-                let _ = write!(
-                    xml,
-                    "<skipped message=\"{}: {}\"/>",
-                    other.word(),
-                    escape(&detail(other))
-                );
-            }
-        }
-        let _ = writeln!(xml, "</testcase>");
-    }
-    xml.push_str("</testsuite>\n");
-    xml
-}
-
-/// The terminal table, with each failure's evidence and the end of its
-/// service's log.
-fn terminal(
-    flows: &[FlowResult],
-    findings: &[Finding],
-    logs: &[(&str, Service, String)],
-) -> String {
-    let mut out = String::new();
-    for f in flows {
-        let (word, text) = flow_cells(&f.outcome);
-        let _ = writeln!(out, "{word:<13} {:<24} {}", "flow", f.name);
-        if !text.is_empty() {
-            let _ = writeln!(out, "    {text}");
-        }
-    }
-    for f in findings {
-        let _ = writeln!(out, "{:<13} {:<24} {}", f.outcome.word(), f.id, f.title);
-        match &f.outcome {
-            Outcome::Failed {
-                evidence,
-                acknowledged,
-            } => {
-                for e in evidence {
-                    let _ = writeln!(out, "    {e}");
-                }
-                for (e, reason) in acknowledged {
-                    let _ = writeln!(out, "    acknowledged ({reason}): {e}");
-                }
-                for (_, service, log) in logs.iter().filter(|(id, _, _)| *id == f.id) {
-                    let _ = writeln!(out, "    the end of {service}'s log:");
-                    for line in log.lines() {
-                        let _ = writeln!(out, "      {line}");
-                    }
-                }
-            }
-            other => {
-                let text = detail(other);
-                if !text.is_empty() {
-                    let _ = writeln!(out, "    {text}");
-                }
-            }
-        }
-    }
-    let _ = writeln!(out, "gate: {}", verdict(flows, findings, "FAILED"));
-    out
-}
-
-/// The gate's verdict in words: passed, or `failed_word` and how many of
-/// each failed.
-fn verdict(flows: &[FlowResult], findings: &[Finding], failed_word: &str) -> String {
-    let failed_checks = findings.iter().filter(|f| f.outcome.fails()).count();
-    let failed_flows = flows
-        .iter()
-        .filter(|f| matches!(f.outcome, FlowOutcome::Failed { .. }))
-        .count();
-    let flows_part = if flows.is_empty() {
-        String::new()
-    } else {
-        format!(", {} flows", flows.len())
-    };
-    if failed_checks + failed_flows == 0 {
-        format!("passed ({} checks{flows_part})", findings.len())
-    } else {
-        format!(
-            "{failed_word} ({failed_checks} of {} checks, {failed_flows} of {} flows)",
-            findings.len(),
-            flows.len()
-        )
-    }
-}
-
-/// A flow's outcome as a word and its detail.
-fn flow_cells(outcome: &FlowOutcome) -> (&'static str, String) {
-    match outcome {
-        FlowOutcome::Passed => ("passed", String::new()),
-        FlowOutcome::Failed { error } => ("FAILED", error.clone()),
-        FlowOutcome::Skipped { why } => ("skipped", why.clone()),
-    }
 }
