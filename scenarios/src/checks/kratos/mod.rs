@@ -4,6 +4,7 @@
 pub(super) mod cookies;
 mod credentials;
 mod redirects;
+mod sessions;
 
 use serde_json::Value;
 use url::Url;
@@ -57,6 +58,24 @@ check!(
     "password-policy",
     "registration refuses short passwords and a password equal to the identifier",
     credentials::password_policy
+);
+check!(
+    CSRF,
+    "csrf",
+    "a browser flow's form posted without its CSRF token, or with a tampered one, is refused (403)",
+    sessions::csrf
+);
+check!(
+    SESSION_ENDS,
+    "session-ends",
+    "a session ends on logout and when its identity is disabled",
+    sessions::session_ends
+);
+check!(
+    ENUMERATION,
+    "enumeration",
+    "login, recovery and verification answer an unknown identifier as a known one",
+    sessions::enumeration
 );
 check!(
     SESSION_LIFESPAN,
