@@ -246,19 +246,11 @@ async fn verify(kratos: &Kratos, mail: &Mailboxes, via: &str) -> Result<()> {
 async fn api_session(kratos: &Kratos) -> Result<()> {
     let app = NativeApp::new()?;
     let person = someone_created(&app, kratos).await?;
+    let step = "kratos POST /self-service/login?flow=%";
     let login = someone::api_login(&app, kratos, &person)
         .await
-        .map_err(|e| failed("kratos POST /self-service/login?flow=%", &e))?;
-    let token = login
-        .json()
-        .and_then(|v| {
-            v.get("session_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .ok_or_else(|| {
-            Error::unexpected("kratos POST /self-service/login?flow=%", "no session_token")
-        })?;
+        .map_err(|e| failed(step, &e))?;
+    let token = someone::session_token(&login).map_err(|e| failed(step, &e))?;
     kratos.whoami(&app, Some(&token)).await?;
     logout::api(&app, kratos, &token).await?;
     kratos.whoami_refused(&app, Some(&token)).await.map(drop)

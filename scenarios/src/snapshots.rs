@@ -56,14 +56,7 @@ async fn form(app: &NativeApp, kratos: &Kratos, kind: &str) -> Result<Flow, Stri
         let login = someone::api_login(app, kratos, &person)
             .await
             .map_err(|e| e.to_string())?;
-        let token = login
-            .json()
-            .and_then(|v| {
-                v.get("session_token")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
+        let token = someone::session_token(&login).map_err(|e| e.to_string())?;
         request = request.header("X-Session-Token", token);
     }
     let step = Step::get("kratos", &url);

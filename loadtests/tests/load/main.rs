@@ -12,7 +12,6 @@ use loadtests::{Error, Options, Report, Target};
 use reports::document::StepSummary;
 
 mod exits;
-mod gate;
 mod options;
 mod results;
 mod retry;

@@ -287,6 +287,18 @@ pub(crate) async fn api_login(
     })
 }
 
+/// The session token of a successful API login's answer.
+pub(crate) fn session_token(login: &Probe) -> Result<String, Evidence> {
+    login
+        .json()
+        .and_then(|v| {
+            v.get("session_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| Evidence::answer(login, "the login answer has no session_token"))
+}
+
 /// A password login in a browser: the login flow's start and the form's
 /// post, both answers kept (their `Set-Cookie`s are what the cookie check
 /// reads).

@@ -6,8 +6,7 @@ use harness::Browser;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::super::kratos::cookies::cookie_faults;
-use super::super::probe::SetCookie;
+use super::super::kratos::cookies::judge_cookies;
 use super::super::{Context, Evidence, Probe, Verdict};
 use super::grants::param;
 use super::{REDIRECT, client, remove};
@@ -83,24 +82,7 @@ async fn walk(cx: &Context<'_>, hydra: &harness::hydra::Hydra, id: &str) -> Verd
     let mut evidence = Vec::new();
     let mut seen = Vec::new();
     for answer in &answers {
-        for cookie in answer
-            .set_cookies()
-            .into_iter()
-            .filter_map(SetCookie::parse)
-        {
-            let faults = cookie_faults(&cookie, cx.policy);
-            if faults.is_empty() {
-                seen.push(cookie.name.clone());
-            } else {
-                evidence.push(
-                    Evidence::answer(
-                        answer,
-                        format!("Set-Cookie {}: {}", cookie.raw, faults.join(", ")),
-                    )
-                    .about(cookie.name.clone()),
-                );
-            }
-        }
+        judge_cookies(answer, cx.policy, &|_| true, &mut evidence, &mut seen);
     }
     if seen.is_empty() && evidence.is_empty() {
         return Verdict::Failed(vec![Evidence::config(

@@ -54,6 +54,34 @@ pub(in crate::checks) fn cookie_faults(
     faults
 }
 
+/// Judges every cookie `probe`'s answer set whose name is `wanted`:
+/// evidence for each with a fault, the names of the others in `seen`.
+pub(in crate::checks) fn judge_cookies(
+    probe: &Probe,
+    policy: &super::super::Policy,
+    wanted: &dyn Fn(&str) -> bool,
+    evidence: &mut Vec<Evidence>,
+    seen: &mut Vec<String>,
+) {
+    for cookie in probe.set_cookies().into_iter().filter_map(SetCookie::parse) {
+        if !wanted(&cookie.name) {
+            continue;
+        }
+        let faults = cookie_faults(&cookie, policy);
+        if faults.is_empty() {
+            seen.push(cookie.name.clone());
+        } else {
+            evidence.push(
+                Evidence::answer(
+                    probe,
+                    format!("Set-Cookie {}: {}", cookie.raw, faults.join(", ")),
+                )
+                .about(cookie.name.clone()),
+            );
+        }
+    }
+}
+
 pub(super) async fn cookies(cx: &Context<'_>) -> Verdict {
     let Some(kratos) = &cx.deployment.kratos else {
         return super::super::absent("kratos");
@@ -61,23 +89,7 @@ pub(super) async fn cookies(cx: &Context<'_>) -> Verdict {
     let mut evidence = Vec::new();
     let mut seen = Vec::new();
     let mut judge = |probe: &Probe, wanted: &dyn Fn(&str) -> bool| {
-        for cookie in probe.set_cookies().into_iter().filter_map(SetCookie::parse) {
-            if !wanted(&cookie.name) {
-                continue;
-            }
-            let faults = cookie_faults(&cookie, cx.policy);
-            if faults.is_empty() {
-                seen.push(cookie.name.clone());
-            } else {
-                evidence.push(
-                    Evidence::answer(
-                        probe,
-                        format!("Set-Cookie {}: {}", cookie.raw, faults.join(", ")),
-                    )
-                    .about(cookie.name.clone()),
-                );
-            }
-        }
+        judge_cookies(probe, cx.policy, wanted, &mut evidence, &mut seen);
     };
     let browser = match Browser::new() {
         Ok(b) => b,

@@ -84,14 +84,7 @@ pub(super) async fn csrf(cx: &Context<'_>) -> Verdict {
 async fn signed_in(cx: &Context<'_>, kratos: &Kratos) -> Result<(String, String), Evidence> {
     let (person, id) = someone::created(&cx.app, kratos).await?;
     let login = someone::api_login(&cx.app, kratos, &person).await?;
-    let token = login
-        .json()
-        .and_then(|v| {
-            v.get("session_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .ok_or_else(|| Evidence::answer(&login, "no session_token"))?;
+    let token = someone::session_token(&login)?;
     Ok((token, id))
 }
 
