@@ -65,6 +65,7 @@ mod logs;
 mod mail;
 pub mod navigate;
 mod overlay;
+pub mod poll;
 mod ports;
 mod postgres;
 mod prepare;

@@ -43,7 +43,7 @@ fn the_gate_passes_on_ory_and_on_a_quite_different_folder() {
         let run = gate(&["--ory-dir", dir], &out);
         let said = text(&run);
         assert_eq!(run.status.code(), Some(0), "{dir}: {said}");
-        assert!(said.contains("gate: passed (25 checks, "), "{said}");
+        assert!(said.contains("gate: passed (26 checks, "), "{said}");
         assert!(!said.contains("FAILED"), "{said}");
         // The pinned images' advisories: acknowledged, never hidden.
         assert!(said.contains("acknowledged  advisories"), "{said}");
@@ -191,7 +191,7 @@ fn a_flow_that_fails_fails_the_gate() {
         "{said}"
     );
     assert!(said.contains("carol"), "{said}");
-    assert!(said.contains("0 of 25 checks, 1 of 1 flows"), "{said}");
+    assert!(said.contains("0 of 26 checks, 1 of 1 flows"), "{said}");
 }
 
 #[test]

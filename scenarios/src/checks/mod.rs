@@ -244,6 +244,7 @@ pub const REGISTRY: &[Check] = &[
     kratos::SESSION_LIFESPAN,
     kratos::SESSION_ENDS,
     kratos::ENUMERATION,
+    kratos::COURIER,
     kratos::HASHING,
     hydra::ISSUER,
     hydra::ERROR_DEBUG,

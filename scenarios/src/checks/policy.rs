@@ -28,6 +28,7 @@ pub struct Policy {
     pub cors: Cors,
     pub cookies: Cookies,
     pub secrets: Secrets,
+    pub courier: Courier,
     pub oauth2: OAuth2,
     pub checks: Checks,
     #[serde(default)]
@@ -92,6 +93,13 @@ pub struct Cookies {
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     pub min_length: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Courier {
+    #[serde(deserialize_with = "duration")]
+    pub max_delivery: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

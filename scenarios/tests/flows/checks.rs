@@ -25,8 +25,9 @@ fn fixture(check: &str) -> PathBuf {
 }
 
 /// A production-like stack of `services` from `ory/`, with the overlays of
-/// the fixture `check` (its `kratos/`, `hydra/`, `keto/` folders), and the
-/// deployment the checks see.
+/// the fixture `check` (its `kratos/`, `hydra/`, `keto/` folders: a config
+/// file, and an `env` file of environment overrides), and the deployment
+/// the checks see.
 async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployment) {
     let mut builder = OryStack::builder().tuning(Tuning::Production).in_memory();
     let mut configs = Configs::default();
@@ -35,6 +36,12 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
         let mut files = vec![service.default_config_dir().join(service.config_file())];
         if let Some(check) = check {
             let overlay = fixture(check).join(service.to_string());
+            if let Ok(env) = std::fs::read_to_string(overlay.join("env")) {
+                let pairs = env.lines().filter(|l| !l.starts_with('#'));
+                for (key, value) in pairs.filter_map(|l| l.split_once('=')) {
+                    builder = builder.env(*service, key, value);
+                }
+            }
             if overlay.join(service.config_file()).is_file() {
                 files.push(overlay.join(service.config_file()));
                 builder = builder.overlay(*service, overlay);
@@ -134,5 +141,6 @@ red_on_its_fixture! {
     hydra_cors_any_origin: "hydra-cors" on [Hydra] says "Access-Control-Allow-Origin: https://evil.example";
     hydra_cookies_cross_site: "hydra-cookies" on [Hydra] says "SameSite=None";
     redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
+    courier_without_smtp: "courier" on [Kratos] says "the courier does not reach its SMTP server";
     reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
 }

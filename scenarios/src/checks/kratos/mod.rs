@@ -2,6 +2,7 @@
 //! redirects, CORS, passwords, sessions and hashing.
 
 pub(super) mod cookies;
+mod courier;
 mod credentials;
 mod redirects;
 mod sessions;
@@ -76,6 +77,12 @@ check!(
     "enumeration",
     "login, recovery and verification answer an unknown identifier as a known one",
     sessions::enumeration
+);
+check!(
+    COURIER,
+    "courier",
+    "a mail Kratos queues is sent to its SMTP server within the policy's bound",
+    courier::courier
 );
 check!(
     SESSION_LIFESPAN,
