@@ -203,23 +203,30 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     } else {
         let services = args.services()?;
         let (stack, deployment, clients) = start(args, &services).await?;
-        let mut flows = flows(args, &stack, &deployment, &clients).await?;
-        let findings = checks::run(&selected, &deployment, &policy, today).await?;
-        if args.baseline.is_some() {
-            flows.push(baseline::load(args, &stack).await);
-        }
-        let mut logs = Vec::new();
-        for finding in findings.iter().filter(|f| f.outcome.fails()) {
-            for (service, _) in &services {
-                if finding.scope.to_string() == service.to_string()
-                    || finding.scope == checks::Scope::All
-                {
-                    logs.push((finding.id, *service, stack.log_tail(*service, 12).await));
+        // The stack is stopped whatever happens between.
+        let ran = async {
+            let mut flows = flows(args, &stack, &deployment, &clients).await?;
+            let findings = checks::run(&selected, &deployment, &policy, today).await?;
+            if args.baseline.is_some() {
+                flows.push(baseline::load(args, &stack).await);
+            }
+            let mut logs = Vec::new();
+            for finding in findings.iter().filter(|f| f.outcome.fails()) {
+                for (service, _) in &services {
+                    if finding.scope.to_string() == service.to_string()
+                        || finding.scope == checks::Scope::All
+                    {
+                        logs.push((finding.id, *service, stack.log_tail(*service, 12).await));
+                    }
                 }
             }
+            Ok::<_, Error>((flows, findings, logs))
         }
-        stack.stop().await?;
-        (flows, findings, logs)
+        .await;
+        let stopped = stack.stop().await;
+        let ran = ran?;
+        stopped?;
+        ran
     };
     let out = args.out();
     std::fs::create_dir_all(&out)

@@ -220,8 +220,20 @@ fn verdict(flows: &[FlowResult], findings: &[Finding], failed_word: &str) -> Str
     } else {
         format!(", {} flows", flows.len())
     };
+    // What did not pass without being a failure, so a green line cannot
+    // hide checks that never ran.
+    let mut others = std::collections::BTreeMap::<&str, usize>::new();
+    for f in findings {
+        if !matches!(f.outcome, Outcome::Passed { .. } | Outcome::Failed { .. }) {
+            *others.entry(f.outcome.word()).or_default() += 1;
+        }
+    }
+    let others = others.iter().fold(String::new(), |mut out, (word, n)| {
+        let _ = write!(out, "; {n} {word}");
+        out
+    });
     if failed_checks + failed_flows == 0 {
-        format!("passed ({} checks{flows_part})", findings.len())
+        format!("passed ({} checks{flows_part}{others})", findings.len())
     } else {
         format!(
             "{failed_word} ({failed_checks} of {} checks, {failed_flows} of {} flows)",

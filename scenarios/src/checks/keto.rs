@@ -18,11 +18,11 @@ async fn write_not_on_read(cx: &Context<'_>) -> Verdict {
     };
     let url = keto.read("admin/relation-tuples");
     let agent = cx.app.agent();
-    // A tuple in a namespace no config has: refused even where writes are
-    // taken, so probing a deployment writes nothing.
-    let tuple = json!({"namespace": "orygate-gate-no-such-namespace", "object": "o", "relation": "r", "subject_id": "s"});
-    let request = agent.client().put(url.clone()).json(&tuple);
-    match Probe::send(agent, "keto", Method::PUT, &url, "a relationship", request).await {
+    // An empty list of changes: the write API takes it (204) and writes
+    // nothing, so probing a deployment changes nothing; a read port
+    // answers it 404 or 405.
+    let request = agent.client().patch(url.clone()).json(&json!([]));
+    match Probe::send(agent, "keto", Method::PATCH, &url, "no changes", request).await {
         Ok(p) if matches!(p.status, 404 | 405) => {
             Verdict::Passed(format!("the read port answers a write with {}", p.status))
         }

@@ -375,6 +375,18 @@ fn no_admin() -> Verdict {
     Verdict::Skipped("needs the admin API, which was not given".into())
 }
 
+/// Whether Kratos' self-service `flow` is on: as the config says, or
+/// Kratos' default (login and registration on, recovery and verification
+/// off); `None` when the config is not known (a deployment by URL).
+fn flow_enabled(config: Option<&Value>, flow: &str) -> Option<bool> {
+    let config = config?;
+    Some(
+        at(config, &format!("selfservice.flows.{flow}.enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(matches!(flow, "login" | "registration")),
+    )
+}
+
 /// The value at the dotted `path` of a config (`session.cookie.domain`).
 fn at<'v>(config: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(config, |v, key| v.get(key))

@@ -208,10 +208,16 @@ impl Policy {
         let mut open = Vec::new();
         let mut acknowledged = Vec::new();
         for mut item in evidence {
-            let ack = self
+            // An unexpired acknowledgement first: an expired blanket one
+            // must not hide a valid one.
+            let mut matching = self
                 .acknowledge
                 .iter()
-                .find(|a| a.check == id && (a.subject.is_none() || a.subject == item.subject));
+                .filter(|a| a.check == id && (a.subject.is_none() || a.subject == item.subject));
+            let ack = matching
+                .clone()
+                .find(|a| a.expires.is_none_or(|d| today < d))
+                .or_else(|| matching.next());
             match ack {
                 Some(a) if a.expires.is_none_or(|d| today < d) => {
                     acknowledged.push((item, a.reason.clone()));

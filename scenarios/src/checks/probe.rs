@@ -131,6 +131,15 @@ pub struct SetCookie {
 }
 
 impl SetCookie {
+    /// Whether Ory set it (Kratos' and Hydra's cookies, Kratos' CSRF
+    /// cookie, or the session cookie the config names), not a proxy in
+    /// front (an affinity cookie is none of the checks' business).
+    pub fn is_ory(&self, session_name: &str) -> bool {
+        self.name.starts_with("ory_")
+            || self.name.starts_with("csrf_token")
+            || self.name == session_name
+    }
+
     /// Parses one `Set-Cookie` value.
     pub fn parse(raw: &str) -> Option<Self> {
         let cookie = cookie_store::RawCookie::parse(raw).ok()?;

@@ -119,7 +119,7 @@ pub(super) async fn pkce(cx: &Context<'_>) -> Verdict {
                             )
                             .about(kind),
                         );
-                    } else if param(&location, "error").is_some() || p.status >= 400 {
+                    } else if param(&location, "error").as_deref() == Some("invalid_request") {
                         refused += 1;
                     } else {
                         evidence.push(Evidence::answer(

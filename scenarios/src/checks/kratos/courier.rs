@@ -16,9 +16,7 @@ use super::super::{Context, Evidence, Probe, Verdict, at};
 fn mailing_flow(config: Option<&Value>) -> Option<(&'static str, String)> {
     let setting = |path: &str| config.and_then(|c| at(c, path));
     ["verification", "recovery"].into_iter().find_map(|flow| {
-        let on = setting(&format!("selfservice.flows.{flow}.enabled"))
-            .and_then(Value::as_bool)
-            .unwrap_or(flow == "verification");
+        let on = super::super::flow_enabled(config, flow).unwrap_or(false);
         on.then(|| {
             let via = setting(&format!("selfservice.flows.{flow}.use"))
                 .and_then(Value::as_str)
@@ -37,7 +35,12 @@ pub(super) async fn courier(cx: &Context<'_>) -> Verdict {
         return super::super::no_admin();
     }
     let Some((flow, via)) = mailing_flow(cx.deployment.config.kratos.as_ref()) else {
-        return Verdict::Skipped("neither verification nor recovery mails anyone".into());
+        return Verdict::Skipped(if cx.deployment.config.kratos.is_none() {
+            "which flow mails people is in the config, which a deployment by URL does not show"
+                .into()
+        } else {
+            "neither verification nor recovery mails anyone".into()
+        });
     };
     let (person, _) = match someone::created(&cx.app, kratos).await {
         Ok(p) => p,
@@ -150,15 +153,18 @@ mod tests {
 
     #[test]
     fn the_mailing_flow_follows_the_config() {
-        let recovery_only = json!({"selfservice": {"flows": {"verification": {"enabled": false}, "recovery": {"enabled": true, "use": "link"}}}});
+        let recovery_only =
+            json!({"selfservice": {"flows": {"recovery": {"enabled": true, "use": "link"}}}});
         assert_eq!(
             mailing_flow(Some(&recovery_only)),
             Some(("recovery", "link".to_owned()))
         );
         let none = json!({"selfservice": {"flows": {"verification": {"enabled": false}}}});
         assert_eq!(mailing_flow(Some(&none)), None);
+        assert_eq!(mailing_flow(None), None);
+        let on = json!({"selfservice": {"flows": {"verification": {"enabled": true}}}});
         assert_eq!(
-            mailing_flow(None),
+            mailing_flow(Some(&on)),
             Some(("verification", "code".to_owned()))
         );
     }

@@ -10,6 +10,15 @@ use url::Url;
 use super::super::someone;
 use super::super::{Context, Evidence, Probe, Verdict, at};
 
+/// Whether Kratos' answer refuses the password itself: an error message
+/// on the form's `password` node.
+fn password_refused(probe: &Probe) -> bool {
+    serde_json::from_str::<harness::kratos::Flow>(&probe.body).is_ok_and(|flow| {
+        flow.node("password")
+            .is_some_and(|n| n.messages.iter().any(|m| m.message_type == "error"))
+    })
+}
+
 /// Whether a registration with `password` was refused; evidence if not.
 async fn refused(
     cx: &Context<'_>,
@@ -50,7 +59,14 @@ async fn refused(
             &p,
             format!("registration with {why} was accepted"),
         )),
-        Ok(p) if p.status == 400 => None,
+        Ok(p) if p.status == 400 && password_refused(&p) => None,
+        Ok(p) if p.status == 400 => Some(Evidence::answer(
+            &p,
+            format!(
+                "refused, but not for the password (the made-up traits?), so the policy is untested: {}",
+                p.body_start()
+            ),
+        )),
         Ok(p) => Some(Evidence::answer(
             &p,
             format!("neither accepted nor refused as a form: {}", p.body_start()),
@@ -65,7 +81,13 @@ pub(super) async fn password_policy(cx: &Context<'_>) -> Verdict {
     };
     let flow = match someone::registration_flow(&cx.app, kratos).await {
         Ok(f) => f,
-        Err(e) => return Verdict::Skipped(format!("registration is closed: {e}")),
+        Err(_)
+            if super::super::flow_enabled(cx.deployment.config.kratos.as_ref(), "registration")
+                == Some(false) =>
+        {
+            return Verdict::Skipped("registration is off".into());
+        }
+        Err(e) => return Verdict::Failed(vec![e]),
     };
     let mut evidence = Vec::new();
     let short = cx.policy.password.min_length.saturating_sub(1).max(1);
@@ -229,6 +251,23 @@ pub(super) async fn hashing(cx: &Context<'_>) -> Verdict {
 mod tests {
     use super::*;
     use crate::checks::Policy;
+
+    #[test]
+    fn only_an_error_on_the_password_counts_as_its_refusal() {
+        let flow = |node: &str| {
+            format!(
+                r#"{{"id":"f","type":"api","expires_at":"","issued_at":"","request_url":"","ui":{{"action":"","method":"POST","nodes":[{{"type":"input","group":"password","attributes":{{"node_type":"input","name":"{node}"}},"messages":[{{"id":4000032,"text":"too short","type":"error"}}]}}]}}}}"#
+            )
+        };
+        let answer = |body: String| Probe {
+            request: "POST /self-service/registration".into(),
+            status: 400,
+            headers: reqwest::header::HeaderMap::new(),
+            body,
+        };
+        assert!(password_refused(&answer(flow("password"))));
+        assert!(!password_refused(&answer(flow("traits.website"))));
+    }
 
     #[test]
     fn hashes_are_read_for_their_cost() {

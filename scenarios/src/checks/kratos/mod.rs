@@ -11,7 +11,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::probe::SetCookie;
-use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict, at};
+use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
 
 macro_rules! check {
     ($name:ident, $id:literal, $title:literal, $run:path) => {
@@ -98,17 +98,13 @@ check!(
 );
 
 /// The self-service flows a browser starts, as enabled in the config
-/// (all of them when the config is not known).
+/// (login and registration when the config is not known).
 fn browser_flows(config: Option<&Value>) -> Vec<&'static str> {
-    let enabled = |flow: &str| {
-        config
-            .and_then(|c| at(c, &format!("selfservice.flows.{flow}.enabled")))
-            .and_then(Value::as_bool)
-            .unwrap_or(true)
-    };
     ["login", "registration", "recovery", "verification"]
         .into_iter()
-        .filter(|f| *f == "login" || enabled(f))
+        .filter(|f| {
+            super::flow_enabled(config, f).unwrap_or(matches!(*f, "login" | "registration"))
+        })
         .collect()
 }
 
@@ -162,7 +158,7 @@ async fn dev_mode(cx: &Context<'_>) -> Verdict {
             "no Set-Cookie on a browser flow's start",
         ));
     }
-    for c in cookies.iter().filter(|c| !c.secure) {
+    for c in cookies.iter().filter(|c| c.is_ory("") && !c.secure) {
         evidence.push(Evidence::answer(
             &probe,
             format!(
@@ -194,7 +190,8 @@ async fn fallback_ui(cx: &Context<'_>) -> Verdict {
             }
         };
         let location = probe.header("location").unwrap_or_default().to_owned();
-        let fallback = location.contains("ory.sh") || location.contains("/fallback/");
+        let fallback = url::Url::parse(&location)
+            .is_ok_and(|l| l.host_str() == Some("www.ory.sh") || l.path().contains("/fallback/"));
         if !(300..400).contains(&probe.status) || location.is_empty() {
             evidence.push(Evidence::answer(
                 &probe,
