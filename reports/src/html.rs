@@ -10,8 +10,7 @@ use crate::text::{
     verdict,
 };
 
-/// The style every orygate page shares.
-pub const STYLE: &str = r"
+const STYLE: &str = r"
 body { font-family: sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d1d1f; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
 h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
@@ -30,18 +29,25 @@ ul.failures li { margin: .3rem 0; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; font-size: .8rem; }
 ";
 
+/// The start of every orygate page, up to `<body>`: the doctype, the
+/// `title` (escaped here) and the style, inline.
+pub fn page_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>\n",
+        escape(title)
+    )
+}
+
 /// The report of `r`.
 pub fn render(r: &Results) -> String {
     let ok = r.gate_passed() && !r.interrupted;
-    let mut out = String::new();
+    let mut out = page_start(&format!("orygate: {}", verdict(r)));
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>orygate: {}</title><style>{STYLE}</style></head><body>\n\
-         <h1>orygate report<span class=\"verdict {}\">{}</span></h1>\n\
+        "<h1>orygate report<span class=\"verdict {}\">{}</span></h1>\n\
          <p>{}</p><p class=\"muted\">started {} · results schema {} v{}</p>\n",
-        escape(&verdict(r)),
         if ok { "passed" } else { "failed" },
         escape(&verdict(r)),
         escape(&describe(r)),

@@ -15,6 +15,7 @@ use harness::{Browser, Error, Mailboxes, NativeApp, Result};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::checks::flow_on;
 use crate::checks::someone::{self, Someone};
 use crate::flows::oauth2::{self, Client, Consent, Login, Request};
 use crate::flows::{logout, recovery, verification};
@@ -85,15 +86,9 @@ fn skipped(name: &str, why: &str) -> FlowResult {
     }
 }
 
-/// A string of Kratos' config, if set.
+/// A setting of Kratos' config, if set.
 fn setting<'v>(config: Option<&'v Value>, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(config?, |v, key| v.get(key))
-}
-
-fn enabled(config: Option<&Value>, flow: &str) -> bool {
-    setting(config, &format!("selfservice.flows.{flow}.enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(flow == "registration" || flow == "login")
+    crate::checks::at(config?, path)
 }
 
 /// An evidence from the checks' helpers as a flow error.
@@ -106,13 +101,14 @@ pub async fn run(target: &Target<'_>) -> Vec<FlowResult> {
     let mut results = Vec::new();
     if let Some(kratos) = target.kratos {
         let config = target.kratos_config;
-        if enabled(config, "registration") {
+        if flow_on(config, "registration") {
             let name = "sign-up by API".to_owned();
-            results.push(timed(name, signup(target, kratos)).await);
+            let run = async { register(&NativeApp::new()?, kratos).await.map(drop) };
+            results.push(timed(name, run).await);
         } else {
             results.push(skipped("sign-up by API", "registration is off"));
         }
-        if enabled(config, "verification") {
+        if flow_on(config, "verification") {
             let via = setting(config, "selfservice.flows.verification.use")
                 .and_then(Value::as_str)
                 .unwrap_or("code");
@@ -130,7 +126,7 @@ pub async fn run(target: &Target<'_>) -> Vec<FlowResult> {
             )
             .await,
         );
-        if enabled(config, "recovery") {
+        if flow_on(config, "recovery") {
             let via = setting(config, "selfservice.flows.recovery.use")
                 .and_then(Value::as_str)
                 .unwrap_or("code");
@@ -183,40 +179,35 @@ async fn someone_created(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
         .map_err(|e| failed("kratos POST /admin/identities", &e))
 }
 
-/// Registration through the API form with a fresh person.
-async fn signup(target: &Target<'_>, kratos: &Kratos) -> Result<()> {
-    let app = NativeApp::new()?;
+/// Registers a fresh person through the API form, as a native app
+/// signs up; the person.
+async fn register(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
     let step = "kratos POST /self-service/registration?flow=%";
-    let flow = someone::registration_flow(&app, kratos)
+    let flow = someone::registration_flow(app, kratos)
         .await
         .map_err(|e| failed(step, &e))?;
     let mut person = someone::from_form(&flow);
-    person.prefer(&someone::password_identifiers(&app, kratos).await);
+    person.prefer(&someone::password_identifiers(app, kratos).await);
     let body = serde_json::json!({"method": "password", "traits": person.traits, "password": person.password});
-    let registered: NativeRegistration = crate::flows::submit_api(&app, &flow, &body).await?;
-    let _ = (registered, target);
-    Ok(())
+    let _: NativeRegistration = crate::flows::submit_api(app, &flow, &body).await?;
+    Ok(person)
 }
 
-/// A verification mail to a fresh identity's email address, used as its
-/// owner would: the code entered in the flow the mail names, or the link
-/// followed.
+/// A verification mail to a freshly registered person's email address,
+/// used as its owner would: the code entered in the flow the mail names,
+/// or the link followed.
 async fn verify(kratos: &Kratos, mail: &Mailboxes, via: &str) -> Result<()> {
     let app = NativeApp::new()?;
     let browser = Browser::new()?;
-    let flow = someone::registration_flow(&app, kratos)
-        .await
-        .map_err(|e| failed("kratos GET /self-service/registration/api", &e))?;
-    let person = someone::from_form(&flow);
+    let person = register(&app, kratos).await?;
     let Some((email, _)) = person.addresses.iter().find(|(_, v)| *v == "email") else {
         return Err(Error::unexpected(
             "verification",
             "the identity schema has no email trait to verify",
         ));
     };
+    // The sink keeps what arrived before the mailbox is opened.
     let mailbox = mail.open(email);
-    let body = serde_json::json!({"method": "password", "traits": person.traits, "password": person.password});
-    let _: Value = crate::flows::submit_api(&app, &flow, &body).await?;
     if via == "code" {
         let (message, code) = mailbox.next_code(MAIL_TIMEOUT).await?;
         let flow_id = message

@@ -16,23 +16,9 @@ use crate::derived::{FlowOutcome, FlowResult};
 
 /// The forms to snapshot, by flow, as enabled in `config`.
 fn forms(config: Option<&Value>) -> Vec<&'static str> {
-    let enabled = |flow: &str, default: bool| {
-        config
-            .and_then(|c| {
-                format!("selfservice.flows.{flow}.enabled")
-                    .split('.')
-                    .try_fold(c, |v, k| v.get(k))
-            })
-            .and_then(Value::as_bool)
-            .unwrap_or(default)
-    };
     let mut forms = vec!["login"];
-    for (flow, default) in [
-        ("registration", true),
-        ("recovery", false),
-        ("verification", false),
-    ] {
-        if enabled(flow, default) {
+    for flow in ["registration", "recovery", "verification"] {
+        if crate::checks::flow_on(config, flow) {
             forms.push(flow);
         }
     }

@@ -260,17 +260,13 @@ pub fn html(flows: &[FlowResult], findings: &[Finding], ory_dir: &Path) -> Strin
         || flows
             .iter()
             .any(|f| matches!(f.outcome, FlowOutcome::Failed { .. }));
-    let mut out = String::new();
+    let dir = ory_dir.display().to_string();
+    let mut out = reports::html::page_start(&format!("orygate gate: {dir}"));
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>orygate gate: {}</title><style>{}</style></head><body>\n\
-         <h1>orygate gate on <code>{}</code><span class=\"verdict {}\">{}</span></h1>\n\
+        "<h1>orygate gate on <code>{}</code><span class=\"verdict {}\">{}</span></h1>\n\
          <p class=\"muted\">{}</p>\n",
-        escape(&ory_dir.display().to_string()),
-        reports::html::STYLE,
-        escape(&ory_dir.display().to_string()),
+        escape(&dir),
         if failed { "failed" } else { "passed" },
         if failed { "FAILED" } else { "passed" },
         escape(&verdict(flows, findings, "failed")),

@@ -3,17 +3,18 @@
 
 use serde::Deserialize;
 
-use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
+use super::{Context, Evidence, Probe, Verdict};
 
 /// The committed advisory list.
 const LIST: &str = include_str!("advisories.toml");
 
-pub const CHECK: Check = Check {
-    id: "advisories",
-    scope: Scope::All,
-    title: "no running version has a known advisory",
-    run: |cx| Box::pin(run(cx)) as CheckFuture<'_>,
-};
+check!(
+    All,
+    CHECK,
+    "advisories",
+    "no running version has a known advisory",
+    run
+);
 
 /// One advisory: which service, which versions, what it is.
 #[derive(Debug, Clone, Deserialize)]

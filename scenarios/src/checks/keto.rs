@@ -3,14 +3,15 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
+use super::{Context, Evidence, Probe, Verdict};
 
-pub const WRITE_NOT_ON_READ: Check = Check {
-    id: "keto-write-not-on-read",
-    scope: Scope::Keto,
-    title: "Keto's read port does not take writes",
-    run: |cx| Box::pin(write_not_on_read(cx)) as CheckFuture<'_>,
-};
+check!(
+    Keto,
+    WRITE_NOT_ON_READ,
+    "keto-write-not-on-read",
+    "Keto's read port does not take writes",
+    write_not_on_read
+);
 
 async fn write_not_on_read(cx: &Context<'_>) -> Verdict {
     let Some(keto) = &cx.deployment.keto else {

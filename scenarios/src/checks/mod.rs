@@ -16,6 +16,19 @@
 //! that makes it fail, and a test that shows it red there and green on
 //! `ory/`.
 
+/// A check of the registry: `check!(Kratos, NAME, "id", "title", run)`
+/// makes the constant `NAME` for the async function `run` of `scope`.
+macro_rules! check {
+    ($scope:ident, $name:ident, $id:literal, $title:literal, $run:path) => {
+        pub const $name: $crate::checks::Check = $crate::checks::Check {
+            id: $id,
+            scope: $crate::checks::Scope::$scope,
+            title: $title,
+            run: |cx| Box::pin($run(cx)) as $crate::checks::CheckFuture<'_>,
+        };
+    };
+}
+
 pub mod advisories;
 mod cors;
 pub mod hydra;
@@ -378,7 +391,7 @@ fn no_admin() -> Verdict {
 /// Whether Kratos' self-service `flow` is on: as the config says, or
 /// Kratos' default (login and registration on, recovery and verification
 /// off); `None` when the config is not known (a deployment by URL).
-fn flow_enabled(config: Option<&Value>, flow: &str) -> Option<bool> {
+pub(crate) fn flow_enabled(config: Option<&Value>, flow: &str) -> Option<bool> {
     let config = config?;
     Some(
         at(config, &format!("selfservice.flows.{flow}.enabled"))
@@ -387,8 +400,14 @@ fn flow_enabled(config: Option<&Value>, flow: &str) -> Option<bool> {
     )
 }
 
+/// Whether `flow` is on: as [`flow_enabled`] says, or Kratos' default
+/// when the config is not known.
+pub(crate) fn flow_on(config: Option<&Value>, flow: &str) -> bool {
+    flow_enabled(config, flow).unwrap_or(matches!(flow, "login" | "registration"))
+}
+
 /// The value at the dotted `path` of a config (`session.cookie.domain`).
-fn at<'v>(config: &'v Value, path: &str) -> Option<&'v Value> {
+pub(crate) fn at<'v>(config: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(config, |v, key| v.get(key))
 }
 

@@ -4,10 +4,11 @@
 //! verified, and a login by API or by browser.
 
 use harness::kratos::{Flow, Kratos};
-use harness::{Browser, NativeApp};
+use harness::{Agent, Browser, NativeApp};
 use rand::Rng;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
+use url::Url;
 
 use super::{Evidence, Probe};
 
@@ -41,18 +42,38 @@ pub(crate) fn password(n: usize) -> String {
         .collect()
 }
 
+/// A self-service flow started by `agent` asking for JSON
+/// (`GET /self-service/<kind>/api`, or `.../browser` with a browser's
+/// agent, which then holds the CSRF cookie): the answer, the flow and the
+/// URL its form posts to.
+pub(crate) async fn start_flow(
+    agent: &Agent,
+    kratos: &Kratos,
+    kind: &str,
+    client: &str,
+) -> Result<(Probe, Flow, Url), Evidence> {
+    let url = kratos.public(&format!("self-service/{kind}/{client}"));
+    let start = Probe::get_json(agent, "kratos", &url).await?;
+    let no_flow = |why: String| {
+        Evidence::answer(
+            &start,
+            format!("no {kind} flow ({why}): {}", start.body_start()),
+        )
+    };
+    if start.status != 200 {
+        return Err(no_flow(format!("HTTP {}", start.status)));
+    }
+    let flow: Flow = serde_json::from_str(&start.body).map_err(|e| no_flow(e.to_string()))?;
+    let action =
+        Url::parse(&flow.ui.action).map_err(|e| no_flow(format!("the form's action: {e}")))?;
+    Ok((start, flow, action))
+}
+
 /// Starts an API registration flow: `GET /self-service/registration/api`.
 pub(crate) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Result<Flow, Evidence> {
-    let url = kratos.public("self-service/registration/api");
-    let probe = Probe::get_json(app.agent(), "kratos", &url).await?;
-    if probe.status != 200 {
-        return Err(Evidence::answer(
-            &probe,
-            format!("no registration flow: {}", probe.body_start()),
-        ));
-    }
-    serde_json::from_str(&probe.body)
-        .map_err(|e| Evidence::answer(&probe, format!("not a flow ({e}): {}", probe.body_start())))
+    start_flow(app.agent(), kratos, "registration", "api")
+        .await
+        .map(|(_, flow, _)| flow)
 }
 
 /// Traits for every `traits.*` input of `flow`'s form, by input type.
@@ -254,16 +275,7 @@ pub(crate) async fn api_login(
 ) -> Result<Probe, Evidence> {
     let mut last = None;
     for identifier in &someone.identifiers {
-        let url = kratos.public("self-service/login/api");
-        let start = Probe::get_json(app.agent(), "kratos", &url).await?;
-        let flow: Flow = serde_json::from_str(&start.body).map_err(|e| {
-            Evidence::answer(
-                &start,
-                format!("no login flow ({e}): {}", start.body_start()),
-            )
-        })?;
-        let action = url::Url::parse(&flow.ui.action)
-            .map_err(|e| Evidence::answer(&start, format!("the form's action: {e}")))?;
+        let (_, _, action) = start_flow(app.agent(), kratos, "login", "api").await?;
         let body =
             json!({"method": "password", "identifier": identifier, "password": someone.password});
         let request = app.agent().client().post(action.clone()).json(&body);
@@ -308,16 +320,7 @@ pub(crate) async fn browser_login(
     someone: &Someone,
 ) -> Result<(Probe, Probe), Evidence> {
     let agent = browser.agent();
-    let url = kratos.public("self-service/login/browser");
-    let start = Probe::get_json(agent, "kratos", &url).await?;
-    let flow: Flow = serde_json::from_str(&start.body).map_err(|e| {
-        Evidence::answer(
-            &start,
-            format!("no login flow ({e}): {}", start.body_start()),
-        )
-    })?;
-    let action = url::Url::parse(&flow.ui.action)
-        .map_err(|e| Evidence::answer(&start, format!("the form's action: {e}")))?;
+    let (start, flow, action) = start_flow(agent, kratos, "login", "browser").await?;
     let csrf = flow.csrf_token().unwrap_or_default().to_owned();
     let mut last = None;
     for identifier in &someone.identifiers {

@@ -13,80 +13,80 @@ use url::Url;
 
 use super::cors::cors_of;
 use super::probe::SetCookie;
-use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
-
-macro_rules! check {
-    ($name:ident, $id:literal, $title:literal, $run:path) => {
-        pub const $name: Check = Check {
-            id: $id,
-            scope: Scope::Hydra,
-            title: $title,
-            run: |cx| Box::pin($run(cx)) as CheckFuture<'_>,
-        };
-    };
-}
+use super::{Context, Evidence, Probe, Verdict};
 
 check!(
+    Hydra,
     ISSUER,
     "issuer",
     "the issuer is https and the policy's; OAuth2 requests go to the team's UI, not Hydra's fallbacks",
     issuer
 );
 check!(
+    Hydra,
     ERROR_DEBUG,
     "error-debug",
     "error answers carry no error_debug (internal errors not exposed)",
     error_debug
 );
 check!(
+    Hydra,
     DYNAMIC_REGISTRATION,
     "dynamic-registration",
     "dynamic client registration is closed unless the policy opens it",
     dynamic_registration
 );
 check!(
+    Hydra,
     PKCE,
     "pkce",
     "public clients must use PKCE with S256; plain is refused",
     grants::pkce
 );
 check!(
+    Hydra,
     COOKIES,
     "hydra-cookies",
     "Hydra's login and consent cookies are HttpOnly, Secure, SameSite and Domain as the policy says",
     redirects::cookies
 );
 check!(
+    Hydra,
     REDIRECT_URI,
     "redirect-uri",
     "redirect URIs match exactly; no client uses the implicit flow or plain http off loopback",
     redirects::redirect_uri
 );
 check!(
+    Hydra,
     REUSE,
     "reuse",
     "an authorization code works once; a reused refresh token is refused and its chain revoked",
     reuse::reuse
 );
 check!(
+    Hydra,
     TOKEN_LIFESPANS,
     "token-lifespans",
     "access, refresh, ID tokens and codes live no longer than the policy allows",
     grants::token_lifespans
 );
 check!(
+    Hydra,
     JWKS,
     "jwks",
     "the published keys have no private parts and RSA keys are 2048 bits or more",
     jwks
 );
 check!(
+    Hydra,
     CORS,
     "hydra-cors",
     "Hydra's public API echoes only allowed origins, never * with credentials",
     cors
 );
 check!(
+    Hydra,
     ADMIN_NOT_PUBLIC,
     "admin-not-public",
     "Hydra's and Kratos' admin APIs do not answer on the public port",

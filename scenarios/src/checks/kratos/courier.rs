@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use url::Url;
 
 use super::super::someone;
 use super::super::{Context, Evidence, Probe, Verdict, at};
@@ -51,24 +50,9 @@ pub(super) async fn courier(cx: &Context<'_>) -> Verdict {
     };
     let agent = cx.app.agent();
     // Ask the flow to mail the address.
-    let start_url = kratos.public(&format!("self-service/{flow}/api"));
-    let start = match Probe::get_json(agent, "kratos", &start_url).await {
-        Ok(p) => p,
+    let action = match someone::start_flow(agent, kratos, flow, "api").await {
+        Ok((_, _, action)) => action,
         Err(e) => return Verdict::Failed(vec![e]),
-    };
-    let Some(action) = start
-        .json()
-        .and_then(|v| {
-            at(&v, "ui.action")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .and_then(|a| Url::parse(&a).ok())
-    else {
-        return Verdict::Failed(vec![Evidence::answer(
-            &start,
-            format!("no {flow} flow: {}", start.body_start()),
-        )]);
     };
     let request = agent
         .client()

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use harness::kratos::Kratos;
 use serde_json::Value;
-use url::Url;
 
 use super::super::someone;
 use super::super::{Context, Evidence, Probe, Verdict, at};
@@ -27,23 +26,13 @@ async fn refused(
     password: &str,
     why: &str,
 ) -> Option<Evidence> {
-    let flow = match someone::registration_flow(&cx.app, kratos).await {
-        Ok(f) => f,
+    let agent = cx.app.agent();
+    let action = match someone::start_flow(agent, kratos, "registration", "api").await {
+        Ok((_, _, action)) => action,
         Err(e) => return Some(e),
-    };
-    let action = match Url::parse(&flow.ui.action) {
-        Ok(a) => a,
-        Err(e) => {
-            return Some(Evidence::config(
-                "registration flow",
-                "ui.action",
-                e.to_string(),
-            ));
-        }
     };
     let body =
         serde_json::json!({"method": "password", "traits": someone.traits, "password": password});
-    let agent = cx.app.agent();
     let request = agent.client().post(action.clone()).json(&body);
     match Probe::send(
         agent,

@@ -11,86 +11,87 @@ use serde_json::Value;
 use url::Url;
 
 use super::probe::SetCookie;
-use super::{Check, CheckFuture, Context, Evidence, Probe, Scope, Verdict};
-
-macro_rules! check {
-    ($name:ident, $id:literal, $title:literal, $run:path) => {
-        pub const $name: Check = Check {
-            id: $id,
-            scope: Scope::Kratos,
-            title: $title,
-            run: |cx| Box::pin($run(cx)) as CheckFuture<'_>,
-        };
-    };
-}
+use super::{Context, Evidence, Probe, Verdict};
 
 check!(
+    Kratos,
     DEV_MODE,
     "dev-mode",
     "Kratos does not run in dev mode: https base URL, Secure cookies",
     dev_mode
 );
 check!(
+    Kratos,
     COOKIES,
     "cookies",
     "session and CSRF cookies are HttpOnly, Secure, SameSite and Domain as the policy says",
     cookies::cookies
 );
 check!(
+    Kratos,
     RETURN_TO,
     "return-to",
     "flows refuse return_to URLs outside the allow-list (no open redirect)",
     redirects::return_to
 );
 check!(
+    Kratos,
     FALLBACK_UI,
     "fallback-ui",
     "browser flows go to the team's UI, not Ory's fallback pages",
     fallback_ui
 );
 check!(
+    Kratos,
     CORS,
     "cors",
     "Kratos' public API echoes only allowed origins, never * with credentials",
     cors
 );
 check!(
+    Kratos,
     PASSWORD_POLICY,
     "password-policy",
     "registration refuses short passwords and a password equal to the identifier",
     credentials::password_policy
 );
 check!(
+    Kratos,
     CSRF,
     "csrf",
     "a browser flow's form posted without its CSRF token, or with a tampered one, is refused (403)",
     sessions::csrf
 );
 check!(
+    Kratos,
     SESSION_ENDS,
     "session-ends",
     "a session ends on logout and when its identity is disabled",
     sessions::session_ends
 );
 check!(
+    Kratos,
     ENUMERATION,
     "enumeration",
     "login, recovery and verification answer an unknown identifier as a known one",
     sessions::enumeration
 );
 check!(
+    Kratos,
     COURIER,
     "courier",
     "a mail Kratos queues is sent to its SMTP server within the policy's bound",
     courier::courier
 );
 check!(
+    Kratos,
     SESSION_LIFESPAN,
     "session-lifespan",
     "a session lives no longer than the policy allows",
     credentials::session_lifespan
 );
 check!(
+    Kratos,
     HASHING,
     "hashing",
     "passwords are stored with at least the policy's hashing cost",
@@ -102,9 +103,7 @@ check!(
 fn browser_flows(config: Option<&Value>) -> Vec<&'static str> {
     ["login", "registration", "recovery", "verification"]
         .into_iter()
-        .filter(|f| {
-            super::flow_enabled(config, f).unwrap_or(matches!(*f, "login" | "registration"))
-        })
+        .filter(|f| super::flow_on(config, f))
         .collect()
 }
 

@@ -6,7 +6,6 @@ use harness::Browser;
 use harness::kratos::{Flow, Kratos};
 use reqwest::Method;
 use serde_json::{Value, json};
-use url::Url;
 
 use super::super::someone;
 use super::super::{Context, Evidence, Probe, Verdict};
@@ -26,19 +25,9 @@ pub(super) async fn csrf(cx: &Context<'_>) -> Verdict {
         Err(e) => return Verdict::Skipped(format!("no browser: {e}")),
     };
     let agent = browser.agent();
-    let url = kratos.public("self-service/login/browser");
-    let start = match Probe::get_json(agent, "kratos", &url).await {
-        Ok(p) => p,
+    let (_, flow, action) = match someone::start_flow(agent, kratos, "login", "browser").await {
+        Ok(started) => started,
         Err(e) => return Verdict::Failed(vec![e]),
-    };
-    let Ok(flow) = serde_json::from_str::<Flow>(&start.body) else {
-        return Verdict::Failed(vec![Evidence::answer(
-            &start,
-            format!("no login flow: {}", start.body_start()),
-        )]);
-    };
-    let Ok(action) = Url::parse(&flow.ui.action) else {
-        return Verdict::Failed(vec![Evidence::answer(&start, "the form has no action URL")]);
     };
     let token = flow.csrf_token().unwrap_or_default().to_owned();
     let tampered: String = token.chars().rev().collect();
@@ -194,16 +183,7 @@ async fn post_api(
     note: &str,
 ) -> Result<Probe, Evidence> {
     let agent = cx.app.agent();
-    let start = Probe::get_json(
-        agent,
-        "kratos",
-        &kratos.public(&format!("self-service/{kind}/api")),
-    )
-    .await?;
-    let flow: Flow = serde_json::from_str(&start.body)
-        .map_err(|e| Evidence::answer(&start, format!("no {kind} flow ({e})")))?;
-    let action =
-        Url::parse(&flow.ui.action).map_err(|e| Evidence::answer(&start, e.to_string()))?;
+    let (_, _, action) = someone::start_flow(agent, kratos, kind, "api").await?;
     let request = agent.client().post(action.clone()).json(body);
     Probe::send(agent, "kratos", Method::POST, &action, note, request).await
 }
