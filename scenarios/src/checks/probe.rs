@@ -131,13 +131,11 @@ pub struct SetCookie {
 }
 
 impl SetCookie {
-    /// Whether Ory set it (Kratos' and Hydra's cookies, Kratos' CSRF
-    /// cookie, or the session cookie the config names), not a proxy in
-    /// front (an affinity cookie is none of the checks' business).
-    pub fn is_ory(&self, session_name: &str) -> bool {
-        self.name.starts_with("ory_")
-            || self.name.starts_with("csrf_token")
-            || self.name == session_name
+    /// Whether Ory set it (Kratos' and Hydra's `ory_*` cookies, Kratos'
+    /// CSRF cookie), not a proxy in front (an affinity cookie is none of
+    /// the checks' business).
+    pub fn is_ory(&self) -> bool {
+        self.name.starts_with("ory_") || self.name.starts_with("csrf_token")
     }
 
     /// Parses one `Set-Cookie` value.

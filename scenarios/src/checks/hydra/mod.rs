@@ -222,7 +222,7 @@ async fn issuer(cx: &Context<'_>) -> Verdict {
             ));
         }
         for cookie in probe.set_cookies().into_iter().filter_map(SetCookie::parse) {
-            if cookie.is_ory("") && (cookie.name.contains("_dev") || !cookie.secure) {
+            if cookie.is_ory() && (cookie.name.contains("_dev") || !cookie.secure) {
                 evidence.push(Evidence::answer(
                     probe,
                     format!("Set-Cookie {}: a dev-mode cookie", cookie.raw),

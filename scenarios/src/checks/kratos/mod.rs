@@ -157,7 +157,7 @@ async fn dev_mode(cx: &Context<'_>) -> Verdict {
             "no Set-Cookie on a browser flow's start",
         ));
     }
-    for c in cookies.iter().filter(|c| c.is_ory("") && !c.secure) {
+    for c in cookies.iter().filter(|c| c.is_ory() && !c.secure) {
         evidence.push(Evidence::answer(
             &probe,
             format!(
