@@ -41,7 +41,15 @@ impl Postgres {
     /// server runs as the `postgres` user (PostgreSQL refuses to run as
     /// root).
     pub async fn start(name: &str) -> Result<Self> {
+        Self::start_from(name, None).await
+    }
+
+    /// As [`Postgres::start`], but with the data of `template` (a stopped
+    /// cluster's folder, see [`Postgres::keep_as`]) copied in instead of a
+    /// new cluster made.
+    pub async fn start_from(name: &str, template: Option<&Path>) -> Result<Self> {
         let bin = binaries()?;
+        let template = template.map(Path::to_path_buf);
         let ports = Ports::take(1)?;
         let dir = std::env::temp_dir().join(format!("orygate-{name}-postgres"));
         let pg = Self {
@@ -55,9 +63,16 @@ impl Postgres {
         // The blocking task owns the cluster until it is up: a failed start
         // drops it there, and so does a start whose caller gave up (Ctrl-C)
         // once the task ends. Dropping stops and deletes it either way.
-        tokio::task::spawn_blocking(move || pg.cluster.init().map(|()| pg))
-            .await
-            .map_err(|e| failed("start", e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            match &template {
+                Some(template) => pg.cluster.copy(template),
+                None => pg.cluster.create(),
+            }
+            .and_then(|()| pg.cluster.serve())
+            .map(|()| pg)
+        })
+        .await
+        .map_err(|e| failed("start", e.to_string()))?
     }
 
     /// The DSN of database `db`, as Ory reads it.
@@ -83,10 +98,28 @@ impl Postgres {
         .await
         .map_err(|e| failed("create a database in", e.to_string()))?
     }
+
+    /// Stops the server cleanly and moves its data to `dest` (which must
+    /// not exist), for [`Postgres::start_from`].
+    pub async fn keep_as(self, dest: PathBuf) -> Result<()> {
+        tokio::task::spawn_blocking(move || {
+            let dir = self.cluster.dir.display().to_string();
+            self.cluster.run(
+                "pg_ctl",
+                &["stop", "-D", &dir, "-m", "fast", "-w", "-t", "30"],
+            )?;
+            let _ = std::fs::remove_file(self.cluster.dir.join("server.log"));
+            std::fs::rename(&self.cluster.dir, &dest)
+                .map_err(|e| failed("keep", format!("{} as {}: {e}", dir, dest.display())))
+        })
+        .await
+        .map_err(|e| failed("keep", e.to_string()))?
+    }
 }
 
 impl Cluster {
-    fn init(&self) -> Result<()> {
+    /// A new, empty cluster in its folder.
+    fn create(&self) -> Result<()> {
         let _ = std::fs::remove_dir_all(&self.dir);
         let dir = self.dir.display().to_string();
         self.run(
@@ -102,7 +135,37 @@ impl Cluster {
                 "UTF8",
                 "--no-sync",
             ],
-        )?;
+        )
+        .map(drop)
+    }
+
+    /// A copy of the stopped cluster in `template`, owner and modes kept.
+    fn copy(&self, template: &Path) -> Result<()> {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let output = Command::new("cp")
+            .arg("-a")
+            .arg(template)
+            .arg(&self.dir)
+            .output()
+            .map_err(|e| failed("copy", format!("{}: {e}", template.display())))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(failed(
+                "copy",
+                format!(
+                    "cp -a {} {}: {}",
+                    template.display(),
+                    self.dir.display(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+            ))
+        }
+    }
+
+    /// Starts the server on the cluster's folder and port.
+    fn serve(&self) -> Result<()> {
+        let dir = self.dir.display().to_string();
         let options = format!(
             "-h 127.0.0.1 -p {} -k {dir} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200",

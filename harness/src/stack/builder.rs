@@ -12,8 +12,9 @@ use crate::postgres::Postgres;
 use crate::service::{Endpoints, Service, Tuning};
 
 use super::DEFAULT_READY_TIMEOUT;
-use super::containers::{Spec, StackWide, reserve, stack_id, start_service};
+use super::containers::{Spec, StackWide, migrate, reserve, service_env, stack_id, start_service};
 use super::running::OryStack;
+use super::template;
 
 /// Configures which services to start, from which config, with what
 /// overrides. Built by [`OryStack::builder`].
@@ -186,7 +187,7 @@ impl OryStackBuilder {
                 .collect(),
             postgres: self.wants_postgres(),
         };
-        crate::prepare::ready(&needs).await?;
+        let docker = crate::prepare::ready(&needs).await?;
         let mail = if self.services.contains_key(&Service::Kratos) {
             Some(MailSink::start().await?)
         } else {
@@ -220,15 +221,15 @@ impl OryStackBuilder {
             .into_iter()
             .filter(|s| self.wants_postgres() && self.services.contains_key(s))
             .collect();
-        let postgres = if databases.is_empty() {
-            None
-        } else {
-            let postgres = Postgres::start(&id).await?;
-            for service in &databases {
-                postgres.create_database(service.name()).await?;
-            }
-            Some(postgres)
+        let wide = StackWide {
+            id: &id,
+            tuning: self.tuning,
+            smtp,
+            ready_timeout: self.ready_timeout,
+            peers: &peers,
+            certificates: certificates.as_ref(),
         };
+        let (postgres, migrated) = self.databases(&docker, wide, &databases, &ports).await?;
         let dsns: BTreeMap<Service, String> = databases
             .iter()
             .filter_map(|s| postgres.as_ref().map(|p| (*s, p.dsn(s.name()))))
@@ -241,15 +242,7 @@ impl OryStackBuilder {
             let own = ports
                 .remove(service)
                 .expect("every service's ports were chosen");
-            let wide = StackWide {
-                id: &id,
-                tuning: self.tuning,
-                smtp,
-                ready_timeout: self.ready_timeout,
-                peers: &peers,
-                certificates: certificates.as_ref(),
-            };
-            start_service(wide, *service, spec, own, database)
+            start_service(wide, *service, spec, own, database, migrated)
         }))
         .await;
         let mut services = BTreeMap::new();
@@ -285,6 +278,67 @@ impl OryStackBuilder {
 }
 
 impl OryStackBuilder {
+    /// A PostgreSQL with a database for each of `databases` (none if
+    /// empty), and whether they are migrated already (copied from a
+    /// template).
+    async fn databases(
+        &self,
+        docker: &testcontainers::bollard::Docker,
+        wide: StackWide<'_>,
+        databases: &[Service],
+        ports: &BTreeMap<Service, Ports>,
+    ) -> Result<(Option<Postgres>, bool)> {
+        if databases.is_empty() {
+            return Ok((None, false));
+        }
+        let template = self.template(docker, wide, databases, ports).await?;
+        let postgres = Postgres::start_from(wide.id, template.as_deref()).await?;
+        if template.is_none() {
+            for service in databases {
+                postgres.create_database(service.name()).await?;
+            }
+        }
+        Ok((Some(postgres), template.is_some()))
+    }
+
+    /// The folder of a migrated cluster for `databases` to copy
+    /// ([`template`](super::template)), made now in a cluster of its own if
+    /// no process made it yet; `None` while another process makes it.
+    async fn template(
+        &self,
+        docker: &testcontainers::bollard::Docker,
+        wide: StackWide<'_>,
+        databases: &[Service],
+        ports: &BTreeMap<Service, Ports>,
+    ) -> Result<Option<PathBuf>> {
+        let tags: Vec<(Service, &str)> = databases
+            .iter()
+            .map(|s| (*s, self.services[s].tag.as_str()))
+            .collect();
+        let key = template::key(docker, &tags).await?;
+        if let Some(found) = template::find(&key) {
+            return Ok(Some(found));
+        }
+        let Some(claim) = template::claim(&key)? else {
+            return Ok(None);
+        };
+        if let Some(found) = template::find(&key) {
+            return Ok(Some(found));
+        }
+        let started = Instant::now();
+        let building = Postgres::start(&format!("{}-template", wide.id)).await?;
+        for service in databases {
+            building.create_database(service.name()).await?;
+            let spec = &self.services[service];
+            let dsn = building.dsn(service.name());
+            let env = service_env(&wide, *service, spec, &ports[service], Some(&dsn));
+            migrate(&wide, *service, spec, &env).await?;
+        }
+        building.keep_as(claim.dest.clone()).await?;
+        tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated template kept");
+        Ok(Some(claim.dest))
+    }
+
     /// Whether the services keep their data in a PostgreSQL the stack
     /// starts: tuned for load or production unless asked to keep it in
     /// memory, or asked for.

@@ -80,36 +80,65 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
     }
 }
 
+/// The environment `service`'s containers run with: the tuning's, the
+/// peers', the caller's overrides, and `dsn` as its database.
+pub(super) fn service_env(
+    wide: &StackWide<'_>,
+    service: Service,
+    spec: &Spec,
+    ports: &Ports,
+    dsn: Option<&str>,
+) -> Vec<(String, String)> {
+    let server_tls = wide
+        .certificates
+        .map(|c| (c.server_pem.as_str(), c.server_key_pem.as_str()));
+    let mut env = service.env(wide.tuning, ports.all(), wide.smtp, server_tls);
+    env.extend(service.peer_env(wide.peers));
+    for (key, value) in &spec.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    if let Some(dsn) = dsn {
+        env.retain(|(k, _)| k != "DSN");
+        env.push(("DSN".into(), dsn.to_owned()));
+    }
+    env
+}
+
+/// Runs `service`'s SQL migration against the database `env` names, to
+/// completion.
+pub(super) async fn migrate(
+    wide: &StackWide<'_>,
+    service: Service,
+    spec: &Spec,
+    env: &[(String, String)],
+) -> Result<()> {
+    let migrate = container_request(wide.id, service, spec, env, "migrate")
+        .with_cmd(service.migrate_command(&spec.overlay_files(service)));
+    tracing::debug!(%service, stack = wide.id, "migrating the database");
+    migrate_once(service, migrate, wide.ready_timeout).await
+}
+
+/// Starts `service` and waits until it is ready. With a `database`, its
+/// data is kept there, migrated first unless `migrated` says it is.
 pub(super) async fn start_service(
     wide: StackWide<'_>,
     service: Service,
     spec: &Spec,
     ports: Ports,
     database: Option<&str>,
+    migrated: bool,
 ) -> Result<Running> {
+    let env = service_env(&wide, service, spec, &ports, database);
+    if database.is_some() && !migrated {
+        migrate(&wide, service, spec, &env).await?;
+    }
     let StackWide {
         id: stack,
         tuning,
-        smtp,
         ready_timeout,
-        peers,
-        certificates,
+        ..
     } = wide;
-    let server_tls = certificates.map(|c| (c.server_pem.as_str(), c.server_key_pem.as_str()));
-    let mut env = service.env(tuning, ports.all(), smtp, server_tls);
-    env.extend(service.peer_env(peers));
-    for (key, value) in &spec.env {
-        env.retain(|(k, _)| k != key);
-        env.push((key.clone(), value.clone()));
-    }
-    if let Some(dsn) = database {
-        env.retain(|(k, _)| k != "DSN");
-        env.push(("DSN".into(), dsn.to_owned()));
-        let migrate = container_request(stack, service, spec, &env, "migrate")
-            .with_cmd(service.migrate_command(&spec.overlay_files(service)));
-        tracing::debug!(%service, stack, "migrating the database");
-        migrate_once(service, migrate, ready_timeout).await?;
-    }
     let request = container_request(stack, service, spec, &env, "")
         .with_cmd(service.command(&spec.overlay_files(service), tuning));
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");

@@ -7,6 +7,7 @@
 mod builder;
 mod containers;
 mod running;
+mod template;
 
 pub use builder::OryStackBuilder;
 pub use running::OryStack;
