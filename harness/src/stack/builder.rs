@@ -229,7 +229,8 @@ impl OryStackBuilder {
             peers: &peers,
             certificates: certificates.as_ref(),
         };
-        let (postgres, migrated) = self.databases(&docker, wide, &databases, &ports).await?;
+        let (postgres, migrated) =
+            Box::pin(self.databases(&docker, wide, &databases, &ports)).await?;
         let dsns: BTreeMap<Service, String> = databases
             .iter()
             .filter_map(|s| postgres.as_ref().map(|p| (*s, p.dsn(s.name()))))
