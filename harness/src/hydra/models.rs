@@ -29,6 +29,10 @@ pub struct OAuth2Client {
     /// `jwt` or `opaque`, over the server's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_strategy: Option<String>,
+    /// Every other field (token lifespans, `skip_consent`, metadata, ...):
+    /// kept as given, so that a client file registers as written.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `{redirect_to}`: where the browser goes after an accepted challenge.

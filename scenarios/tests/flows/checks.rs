@@ -73,15 +73,21 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
 /// alone, under the fixture's policy if it has one (else `ory/`'s); it
 /// must fail, and its evidence must say `expected`.
 async fn red(check: &str, services: &[Service], expected: &str) {
+    red_at(check, check, services, expected).await;
+}
+
+/// As [`red`], with the fixture folder `name` (a check with more than one
+/// fixture).
+async fn red_at(name: &str, check: &str, services: &[Service], expected: &str) {
     init_tracing();
-    let policy_file = fixture(check).join(".orygate/policy.toml");
+    let policy_file = fixture(name).join(".orygate/policy.toml");
     let policy = if policy_file.is_file() {
         Policy::load(&policy_file).unwrap()
     } else {
         ory_policy()
     };
-    let (stack, deployment) = stack(services, Some(check)).await;
-    if let Ok(entries) = std::fs::read_dir(fixture(check).join("hydra/clients")) {
+    let (stack, deployment) = stack(services, Some(name)).await;
+    if let Ok(entries) = std::fs::read_dir(fixture(name).join("hydra/clients")) {
         let app = harness::NativeApp::new().unwrap();
         for entry in entries {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
@@ -143,4 +149,60 @@ red_on_its_fixture! {
     redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
     courier_without_smtp: "courier" on [Kratos] says "the courier does not reach its SMTP server";
     reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
+}
+
+/// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a
+/// day-long access token fails the check though the config is within it.
+#[tokio::test]
+async fn token_lifespans_of_a_client() {
+    red_at(
+        "token-lifespans-client",
+        "token-lifespans",
+        &[Service::Hydra],
+        "client_credentials_grant_access_token_lifespan 24h0m0s; the policy allows 1h",
+    )
+    .await;
+}
+
+/// Hydra's client list is read page by page: with a page of one, every
+/// registered client is found once.
+#[tokio::test]
+async fn the_client_list_is_read_across_pages() {
+    init_tracing();
+    let (stack, _) = stack(&[Service::Hydra], None).await;
+    let app = harness::NativeApp::new().unwrap();
+    let mut registered = std::collections::BTreeSet::new();
+    for n in 0..3 {
+        let client = serde_json::from_value(serde_json::json!({
+            "client_id": format!("paged-{n}"),
+            "client_name": format!("paged {n}"),
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }))
+        .unwrap();
+        scenarios::clients::register(&app, &stack.hydra(), &client)
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
+        registered.insert(format!("paged-{n}"));
+    }
+    let (pages, more) = checks::hydra::clients::list(app.agent(), &stack.hydra(), 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!more);
+    assert!(pages.len() >= 3, "{} pages", pages.len());
+    let listed: Vec<String> = pages
+        .iter()
+        .flat_map(|p| &p.clients)
+        .filter_map(|c| c.get("client_id")?.as_str().map(str::to_owned))
+        .collect();
+    let unique: std::collections::BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(
+        listed.len(),
+        unique.len(),
+        "a client listed twice: {listed:?}"
+    );
+    assert!(
+        registered.is_subset(&unique),
+        "{registered:?} not all in {listed:?}"
+    );
 }

@@ -153,11 +153,43 @@ pub(super) async fn token_lifespans(cx: &Context<'_>) -> Verdict {
             Ok(secs) => seen.push(format!("an access token expires_in {secs} s")),
             Err(e) => evidence.push(e),
         }
+        client_lifespans(cx, hydra, &mut evidence, &mut seen).await;
     }
     if seen.is_empty() && evidence.is_empty() {
         return super::super::no_admin();
     }
     Verdict::from_evidence(evidence, seen.join(", "))
+}
+
+/// The lifespans each registered client sets for its own tokens (they
+/// override `ttl.*`) against the policy.
+async fn client_lifespans(
+    cx: &Context<'_>,
+    hydra: &Hydra,
+    evidence: &mut Vec<Evidence>,
+    seen: &mut Vec<String>,
+) {
+    let pages = match super::clients::list(cx.app.agent(), hydra, super::clients::PAGE_SIZE).await {
+        Ok((pages, _)) => pages,
+        Err(e) => return evidence.push(e),
+    };
+    let mut count = 0;
+    for page in &pages {
+        for client in &page.clients {
+            count += 1;
+            let id = client
+                .get("client_id")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            for fault in super::clients::lifespan_faults(client, &cx.policy.tokens) {
+                evidence.push(
+                    Evidence::answer(&page.answer, format!("client {id}: {fault}"))
+                        .about(id.to_owned()),
+                );
+            }
+        }
+    }
+    seen.push(format!("{count} clients' own lifespans"));
 }
 
 /// The `ttl.*` of Hydra's config against the policy.

@@ -2,6 +2,7 @@
 //! registration, PKCE, token lifetimes, signing keys, CORS, and its admin
 //! API kept off the public port.
 
+pub mod clients;
 mod grants;
 mod redirects;
 mod reuse;
@@ -68,7 +69,7 @@ check!(
     Hydra,
     TOKEN_LIFESPANS,
     "token-lifespans",
-    "access, refresh, ID tokens and codes live no longer than the policy allows",
+    "access, refresh, ID tokens and codes live no longer than the policy allows, in the config and in each client's own lifespans",
     grants::token_lifespans
 );
 check!(

@@ -154,26 +154,30 @@ pub(super) async fn redirect_uri(cx: &Context<'_>) -> Verdict {
         return super::super::no_admin();
     }
     let mut evidence = Vec::new();
-    // The deployment's own clients.
-    // Hydra pages its client list; 500 a page is its largest.
-    let mut url = hydra.admin("admin/clients");
-    url.query_pairs_mut().append_pair("page_size", "500");
-    let listed = match Probe::get_json(cx.app.agent(), "hydra", &url).await {
-        Ok(p) => p,
-        Err(e) => return Verdict::Failed(vec![e]),
-    };
-    let clients = listed
-        .json()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    for c in &clients {
-        let id = c.get("client_id").and_then(Value::as_str).unwrap_or("?");
-        for fault in client_faults(c) {
-            evidence.push(
-                Evidence::answer(&listed, format!("client {id}: {fault}")).about(id.to_owned()),
-            );
+    // The deployment's own clients, every page.
+    let (pages, more) =
+        match super::clients::list(cx.app.agent(), hydra, super::clients::PAGE_SIZE).await {
+            Ok(listed) => listed,
+            Err(e) => return Verdict::Failed(vec![e]),
+        };
+    let mut clients = 0;
+    for page in &pages {
+        for c in &page.clients {
+            clients += 1;
+            let id = c.get("client_id").and_then(Value::as_str).unwrap_or("?");
+            for fault in client_faults(c) {
+                evidence.push(
+                    Evidence::answer(&page.answer, format!("client {id}: {fault}"))
+                        .about(id.to_owned()),
+                );
+            }
         }
     }
+    let read = if more {
+        format!("the first {clients} clients (more were announced)")
+    } else {
+        format!("{clients} clients")
+    };
     // Exact matching, on a client of the check's own.
     let body = json!({"client_name": "orygate gate: redirect uri", "grant_types": ["authorization_code"], "response_types": ["code"], "redirect_uris": [REDIRECT], "scope": "openid", "token_endpoint_auth_method": "client_secret_basic"});
     let id = match client(cx, hydra, body).await {
@@ -207,8 +211,7 @@ pub(super) async fn redirect_uri(cx: &Context<'_>) -> Verdict {
     Verdict::from_evidence(
         evidence,
         format!(
-            "{} clients without implicit or plain-http redirects; {} near-miss redirect URIs refused",
-            clients.len(),
+            "{read} without implicit or plain-http redirects; {} near-miss redirect URIs refused",
             variants.len()
         ),
     )
