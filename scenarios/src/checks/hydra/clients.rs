@@ -14,7 +14,7 @@ pub const PAGE_SIZE: usize = 500;
 
 /// The most pages read: a deployment with more clients than this many
 /// pages hold is checked on those pages, and the check says so.
-const MAX_PAGES: usize = 200;
+pub const MAX_PAGES: usize = 200;
 
 /// One page of Hydra's client list: the answer (for evidence) and its
 /// clients.
