@@ -247,6 +247,58 @@ async fn api_session(kratos: &Kratos) -> Result<()> {
     kratos.whoami_refused(&app, Some(&token)).await.map(drop)
 }
 
+/// The name of the flow [`across_a_restart`] runs.
+pub const ACROSS_A_RESTART: &str = "sessions survive a restart of Kratos";
+
+/// Someone signed in by token and in a browser before Kratos restarts is
+/// still signed in after it, as the same session: sessions are kept in the
+/// database and cookies signed with the config's own secrets, not with
+/// ones made at start. `restart` restarts Kratos and returns once it is
+/// ready.
+pub async fn across_a_restart<F: Future<Output = Result<()>>>(
+    kratos: &Kratos,
+    restart: impl FnOnce() -> F,
+) -> FlowResult {
+    let run = async {
+        let app = NativeApp::new()?;
+        let browser = Browser::new()?;
+        let person = someone_created(&app, kratos).await?;
+        let step = "kratos POST /self-service/login?flow=%";
+        let login = someone::api_login(&app, kratos, &person)
+            .await
+            .map_err(|e| failed(step, &e))?;
+        let token = someone::session_token(&login).map_err(|e| failed(step, &e))?;
+        someone::browser_login(&browser, kratos, &person)
+            .await
+            .map_err(|e| failed(step, &e))?;
+        let by_token = kratos.whoami(&app, Some(&token)).await?;
+        let by_cookie = kratos.whoami(&browser, None).await?;
+        restart().await?;
+        for (how, before, after) in [
+            ("token", by_token, kratos.whoami(&app, Some(&token)).await),
+            ("cookie", by_cookie, kratos.whoami(&browser, None).await),
+        ] {
+            let after = after.map_err(|e| {
+                Error::unexpected(
+                    "kratos GET /sessions/whoami",
+                    format!("the session by {how} did not survive the restart: {e}"),
+                )
+            })?;
+            if after.id != before.id {
+                return Err(Error::unexpected(
+                    "kratos GET /sessions/whoami",
+                    format!(
+                        "by {how}, session {} before the restart, {} after",
+                        before.id, after.id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    timed(ACROSS_A_RESTART.to_owned(), run).await
+}
+
 /// The same in a browser, with its cookie jar.
 async fn browser_session(kratos: &Kratos) -> Result<()> {
     let app = NativeApp::new()?;

@@ -263,6 +263,7 @@ impl OryStackBuilder {
             services,
             mail,
             certificates,
+            tuning: self.tuning,
             _postgres: postgres,
         };
         if let Some(e) = first_error {

@@ -10,7 +10,7 @@ use crate::kratos::Kratos;
 use crate::logs::{self, Telemetry};
 use crate::mail::{MailSink, Mailbox, Mailboxes};
 use crate::postgres::Postgres;
-use crate::service::{Endpoints, Service};
+use crate::service::{Endpoints, Service, Tuning};
 
 use super::DOCKER_TIMEOUT;
 use super::containers::Running;
@@ -23,6 +23,8 @@ pub struct OryStack {
     pub(super) mail: Option<MailSink>,
     /// The production-like tuning's CA and server certificate.
     pub(super) certificates: Option<crate::certs::StackCertificates>,
+    /// How the services were started, for their readiness after a restart.
+    pub(super) tuning: Tuning,
     /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
     pub(super) _postgres: Option<Postgres>,
@@ -105,6 +107,39 @@ impl OryStack {
             .map_err(|e| Error::Docker {
                 reason: format!("kill {service}: {e}"),
             })
+    }
+
+    /// Stops a service's container as an orchestrator rolls a pod (SIGTERM,
+    /// SIGKILL after 10 s), starts it again with the same config, ports and
+    /// database, and waits until it is ready: what a deployment's sessions
+    /// and secrets must survive.
+    pub async fn restart(&self, service: Service) -> Result<()> {
+        let running = self.services.get(&service).ok_or_else(|| Error::Docker {
+            reason: format!("restart {service}: it is not part of this stack"),
+        })?;
+        let failed = |what: &str, reason: String| Error::Docker {
+            reason: format!("restart {service}: {what}: {reason}"),
+        };
+        let late = || format!("no answer within {DOCKER_TIMEOUT:?}");
+        tokio::time::timeout(
+            DOCKER_TIMEOUT,
+            running.container.stop_with_timeout(Some(10)),
+        )
+        .await
+        .map_err(|_| failed("stop", late()))?
+        .map_err(|e| failed("stop", e.to_string()))?;
+        tokio::time::timeout(DOCKER_TIMEOUT, running.container.start())
+            .await
+            .map_err(|_| failed("start", late()))?
+            .map_err(|e| failed("start", e.to_string()))?;
+        crate::ready::wait(
+            service,
+            &running.container,
+            &running.ports,
+            self.tuning,
+            super::DEFAULT_READY_TIMEOUT,
+        )
+        .await
     }
 
     /// The last `lines` lines a service logged.

@@ -417,6 +417,8 @@ async fn flows(
     };
     let mut results = derived::run(&target).await;
     if let Some(kratos) = &deployment.kratos {
+        let restart = || stack.restart(harness::Service::Kratos);
+        results.push(derived::across_a_restart(kratos, restart).await);
         let dir = args.ory_dir.join(".orygate/snapshots");
         let config = deployment.config.kratos.as_ref();
         results.extend(scenarios::snapshots::compare(kratos, config, &dir, args.accept).await);

@@ -5,6 +5,7 @@
 
 use harness::{Browser, NativeApp, OryStack, Step, Tuning, transport::Transport};
 use scenarios::clients::register_fixture;
+use scenarios::derived::FlowOutcome;
 use scenarios::flows::oauth2::{self, Consent, Login, Request};
 use scenarios::journey;
 
@@ -140,4 +141,39 @@ async fn flows_pass_over_tls_without_dev_mode_and_cookies_are_secure() {
     assert!(tokens.id_token.is_some());
     let discovery = ok(&stack, hydra.discovery(&app).await).await;
     assert_eq!(discovery.issuer, hydra.public_base().as_str());
+}
+
+/// Kratos restarted as an orchestrator rolls it: on PostgreSQL the
+/// sessions made before (by token and by cookie) are the same sessions
+/// after; with its data in memory they are gone, and the flow says so.
+#[tokio::test]
+async fn sessions_survive_a_restart_of_kratos_only_where_they_are_stored() {
+    init_tracing();
+    for in_memory in [false, true] {
+        let mut builder = OryStack::builder().with_kratos().tuning(Tuning::Production);
+        if in_memory {
+            builder = builder.in_memory();
+        }
+        let stack = builder
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
+        let kratos = stack.kratos();
+        let result = scenarios::derived::across_a_restart(&kratos, || {
+            stack.restart(harness::Service::Kratos)
+        })
+        .await;
+        assert_eq!(result.name, scenarios::derived::ACROSS_A_RESTART);
+        match (&result.outcome, in_memory) {
+            (FlowOutcome::Passed, false) => {}
+            (FlowOutcome::Failed { error }, true) => assert!(
+                error.contains("the session by token did not survive the restart"),
+                "{error}"
+            ),
+            (outcome, _) => panic!(
+                "in memory: {in_memory}: {outcome:?}\n{}",
+                stack.log_tail(harness::Service::Kratos, 20).await
+            ),
+        }
+    }
 }
