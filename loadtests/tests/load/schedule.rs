@@ -28,6 +28,12 @@ async fn open_model(server: &Scripted, rate: f64, seconds: u64) -> (StepSummary,
     )
 }
 
+/// How many of `step`'s requests took 150 ms or more.
+fn slower_than_150_ms(step: &StepSummary) -> u64 {
+    let histogram = step.latency.histogram();
+    histogram.count_between(150_000, histogram.max().max(150_000))
+}
+
 /// 50 rounds a second for 2 s; the server holds its 21st answer 300 ms.
 /// The one user cannot start the rounds due meanwhile: about 15 wait, and
 /// each counts its wait, while only one request was slow.
@@ -55,9 +61,13 @@ async fn a_stall_shows_as_latency_of_the_rounds_it_delayed() {
     // longest about 220 ms, the 10th about 120 ms.
     assert!(rounds.p95_ms >= 150.0, "rounds {rounds:?}");
     assert!(rounds.max_ms >= 290.0, "rounds {rounds:?}");
-    // The requests themselves: one slow, the rest quick.
+    // The requests themselves: only the one the server held took 150 ms
+    // or more (a machine busy with other tests slows a few by tens of ms,
+    // as a p95 under 50 ms once showed: never by the stall), while the
+    // rounds it delayed did too.
     assert!(requests.max_ms >= 290.0, "requests {requests:?}");
-    assert!(requests.p95_ms < 50.0, "requests {requests:?}");
+    assert_eq!(slower_than_150_ms(&requests), 1, "requests {requests:?}");
+    assert!(slower_than_150_ms(&rounds) >= 5, "rounds {rounds:?}");
 }
 
 /// 200 rounds a second for 1 s to one user whose every request takes
