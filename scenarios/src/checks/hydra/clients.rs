@@ -63,6 +63,29 @@ pub async fn list(
     }
 }
 
+/// Each client of `pages` judged by `faults`: how many clients there
+/// were, and evidence for each fault, naming its client.
+pub fn judge(pages: &[Page], faults: impl Fn(&Value) -> Vec<String>) -> (usize, Vec<Evidence>) {
+    let mut evidence = Vec::new();
+    let mut count = 0;
+    for page in pages {
+        for client in &page.clients {
+            count += 1;
+            let id = client
+                .get("client_id")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            for fault in faults(client) {
+                evidence.push(
+                    Evidence::answer(&page.answer, format!("client {id}: {fault}"))
+                        .about(id.to_owned()),
+                );
+            }
+        }
+    }
+    (count, evidence)
+}
+
 /// The `rel="next"` target of a `Link` header (RFC 8288), resolved
 /// against the page that carried it.
 pub fn next_page(link: &str, base: &Url) -> Option<Url> {

@@ -173,22 +173,10 @@ async fn client_lifespans(
         Ok((pages, _)) => pages,
         Err(e) => return evidence.push(e),
     };
-    let mut count = 0;
-    for page in &pages {
-        for client in &page.clients {
-            count += 1;
-            let id = client
-                .get("client_id")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            for fault in super::clients::lifespan_faults(client, &cx.policy.tokens) {
-                evidence.push(
-                    Evidence::answer(&page.answer, format!("client {id}: {fault}"))
-                        .about(id.to_owned()),
-                );
-            }
-        }
-    }
+    let (count, faults) = super::clients::judge(&pages, |client| {
+        super::clients::lifespan_faults(client, &cx.policy.tokens)
+    });
+    evidence.extend(faults);
     seen.push(format!("{count} clients' own lifespans"));
 }
 

@@ -160,19 +160,8 @@ pub(super) async fn redirect_uri(cx: &Context<'_>) -> Verdict {
             Ok(listed) => listed,
             Err(e) => return Verdict::Failed(vec![e]),
         };
-    let mut clients = 0;
-    for page in &pages {
-        for c in &page.clients {
-            clients += 1;
-            let id = c.get("client_id").and_then(Value::as_str).unwrap_or("?");
-            for fault in client_faults(c) {
-                evidence.push(
-                    Evidence::answer(&page.answer, format!("client {id}: {fault}"))
-                        .about(id.to_owned()),
-                );
-            }
-        }
-    }
+    let (clients, faults) = super::clients::judge(&pages, client_faults);
+    evidence.extend(faults);
     let read = if more {
         format!("the first {clients} clients (more were announced)")
     } else {
