@@ -70,10 +70,24 @@ impl Probe {
         service: &'static str,
         url: &Url,
     ) -> Result<Self, super::Evidence> {
-        let request = agent
+        Self::get_json_within(agent, service, url, None).await
+    }
+
+    /// As [`Probe::get_json`], answered within `deadline` when given (what
+    /// is left of a poll's bound) instead of the agent's own deadline.
+    pub async fn get_json_within(
+        agent: &Agent,
+        service: &'static str,
+        url: &Url,
+        deadline: Option<std::time::Duration>,
+    ) -> Result<Self, super::Evidence> {
+        let mut request = agent
             .client()
             .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(deadline) = deadline {
+            request = request.timeout(deadline);
+        }
         Self::send(
             agent,
             service,
@@ -157,6 +171,35 @@ impl SetCookie {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_deadline_given_ends_a_request_to_a_server_that_never_answers() {
+        // Accepts the connection and reads, never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/admin/courier/messages",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let app = harness::NativeApp::new().unwrap();
+        let started = std::time::Instant::now();
+        let deadline = std::time::Duration::from_millis(500);
+        let e = Probe::get_json_within(app.agent(), "kratos", &url, Some(deadline))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            took >= deadline && took < std::time::Duration::from_secs(5),
+            "{took:?}"
+        );
+        assert!(e.part.starts_with("no answer"), "{}", e.part);
+    }
 
     #[test]
     fn set_cookie_attributes_are_read_as_sent() {
