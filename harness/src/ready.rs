@@ -1,6 +1,8 @@
 //! Readiness: poll each of a service's `/health/ready` endpoints until it
 //! answers 200, within one deadline, and notice at once when the container
-//! exits instead.
+//! exits instead. Keto's database must answer a read, and in a measured
+//! or production-like stack Hydra's signing keys must exist, before the
+//! service counts as ready.
 
 use std::time::{Duration, Instant};
 
@@ -74,8 +76,13 @@ pub(crate) async fn wait(
     // container failed to bind (Keto v0.13 does not exit then): the
     // listener must be this container's.
     owned(service, container, ports).await?;
-    if service == Service::Keto {
-        keto_database(&client, container, ports, deadline, timeout).await?;
+    match service {
+        Service::Keto => keto_database(&client, container, ports, deadline, timeout).await?,
+        Service::Hydra if tuning != Tuning::Dev => {
+            let url = service.public_url(ports.all(), tuning, ".well-known/jwks.json");
+            hydra_keys(&client, container, &url, deadline, timeout).await?;
+        }
+        Service::Hydra | Service::Kratos => {}
     }
     tracing::debug!(%service, ports = ?ports.all(), "ready, every listener its own");
     Ok(())
@@ -128,6 +135,45 @@ async fn keto_database(
             return Err(Error::NotReady {
                 service: Service::Keto,
                 url: format!("{read}/relation-tuples"),
+                timeout,
+                last,
+                log: logs::tail(container, LOG_LINES).await,
+            });
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// Hydra makes its signing keys (RSA 4096) at their first use, which takes
+/// seconds on a busy machine and would land in a measured login's or
+/// token's latency, as it never does in a deployment that has run before.
+/// So a stack that is measured (load) or stands in for a deployment (the
+/// gate) is ready when the keys exist: `GET /.well-known/jwks.json` makes
+/// the missing ones and answers 200. A dev stack leaves them to their
+/// first use (about a CPU second each, which most tests never need). Each
+/// attempt may take what is left of the deadline, so a slow key is waited
+/// for, not abandoned and begun again.
+async fn hydra_keys(
+    client: &reqwest::Client,
+    container: &ContainerAsync<GenericImage>,
+    url: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<()> {
+    loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let last = match client.get(url).timeout(left).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => format!("HTTP {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        exited(Service::Hydra, container).await?;
+        if Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                service: Service::Hydra,
+                url: url.to_owned(),
                 timeout,
                 last,
                 log: logs::tail(container, LOG_LINES).await,

@@ -259,6 +259,16 @@ impl Service {
             .collect()
     }
 
+    /// `path` on the service's public API, as the harness reaches it.
+    pub(crate) fn public_url(self, ports: &[u16], tuning: Tuning, path: &str) -> String {
+        let port = self.port_of(ports, Api::Public);
+        let scheme = self.scheme(Api::Public, tuning);
+        format!(
+            "{scheme}://127.0.0.1:{port}/{}",
+            path.trim_start_matches('/')
+        )
+    }
+
     /// Whether `api` is served over TLS: the public APIs of the services
     /// that can, in the production-like tuning.
     fn scheme(self, api: Api, tuning: Tuning) -> &'static str {
