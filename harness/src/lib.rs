@@ -92,7 +92,10 @@ pub use mail::{
 pub use overlay::FilledOverlay;
 pub use ports::Ports;
 pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Service, Tuning};
-pub use stack::{DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, STACK_LABEL};
+pub use stack::{
+    DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, Replaced, Replacement,
+    STACK_LABEL,
+};
 pub use step::{Expect, Step};
 pub use webhook::{Delivery, Reply, WebhookSink};
 

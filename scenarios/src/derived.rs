@@ -61,7 +61,7 @@ pub struct Target<'a> {
     pub permissions: Option<(&'a [harness::keto::Relationship], &'a [Row])>,
 }
 
-async fn timed(name: String, run: impl Future<Output = Result<()>>) -> FlowResult {
+pub(crate) async fn timed(name: String, run: impl Future<Output = Result<()>>) -> FlowResult {
     let started = Instant::now();
     let outcome = match run.await {
         Ok(()) => FlowOutcome::Passed,
@@ -76,7 +76,7 @@ async fn timed(name: String, run: impl Future<Output = Result<()>>) -> FlowResul
     }
 }
 
-fn skipped(name: &str, why: &str) -> FlowResult {
+pub(crate) fn skipped(name: &str, why: &str) -> FlowResult {
     FlowResult {
         name: name.to_owned(),
         outcome: FlowOutcome::Skipped {
@@ -87,12 +87,12 @@ fn skipped(name: &str, why: &str) -> FlowResult {
 }
 
 /// A setting of Kratos' config, if set.
-fn setting<'v>(config: Option<&'v Value>, path: &str) -> Option<&'v Value> {
+pub(crate) fn setting<'v>(config: Option<&'v Value>, path: &str) -> Option<&'v Value> {
     crate::checks::at(config?, path)
 }
 
 /// An evidence from the checks' helpers as a flow error.
-fn failed(step: &str, e: &crate::checks::Evidence) -> Error {
+pub(crate) fn failed(step: &str, e: &crate::checks::Evidence) -> Error {
     Error::unexpected(step, e.to_string())
 }
 
@@ -181,7 +181,17 @@ async fn someone_created(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
 
 /// Registers a fresh person through the API form, as a native app
 /// signs up; the person.
-async fn register(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
+pub(crate) async fn register(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
+    register_identity(app, kratos)
+        .await
+        .map(|(person, _)| person)
+}
+
+/// The same, with the identity Kratos made.
+pub(crate) async fn register_identity(
+    app: &NativeApp,
+    kratos: &Kratos,
+) -> Result<(Someone, harness::kratos::Identity)> {
     let step = "kratos POST /self-service/registration?flow=%";
     let flow = someone::registration_flow(app, kratos)
         .await
@@ -189,8 +199,8 @@ async fn register(app: &NativeApp, kratos: &Kratos) -> Result<Someone> {
     let mut person = someone::from_form(&flow);
     person.prefer(&someone::password_identifiers(app, kratos).await);
     let body = serde_json::json!({"method": "password", "traits": person.traits, "password": person.password});
-    let _: NativeRegistration = crate::flows::submit_api(app, &flow, &body).await?;
-    Ok(person)
+    let registered: NativeRegistration = crate::flows::submit_api(app, &flow, &body).await?;
+    Ok((person, registered.identity))
 }
 
 /// A verification mail to a freshly registered person's email address,

@@ -12,6 +12,7 @@ pub mod derived;
 pub mod flows;
 pub mod forms;
 pub mod journey;
+pub mod migration;
 pub mod permissions;
 pub mod snapshots;
 pub mod user;

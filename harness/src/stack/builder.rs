@@ -264,6 +264,9 @@ impl OryStackBuilder {
             mail,
             certificates,
             tuning: self.tuning,
+            smtp,
+            peers,
+            ready_timeout: self.ready_timeout,
             _postgres: postgres,
         };
         if let Some(e) = first_error {

@@ -28,6 +28,17 @@ pub(super) struct Spec {
 }
 
 impl Spec {
+    /// The same settings, the ports left to whoever reserved them.
+    pub(super) fn without_ports(&self) -> Self {
+        Self {
+            config_dir: self.config_dir.clone(),
+            tag: self.tag.clone(),
+            env: self.env.clone(),
+            ports: None,
+            overlays: self.overlays.clone(),
+        }
+    }
+
     /// Each overlay folder and where it is copied in the container.
     fn overlay_dirs(&self, service: Service) -> Vec<(PathBuf, String)> {
         self.overlays
@@ -151,6 +162,7 @@ pub(super) async fn start_service(
         container,
         endpoints: Endpoints::local(service, ports.all(), tuning),
         ports,
+        spec: spec.without_ports(),
     })
 }
 
@@ -271,4 +283,6 @@ pub(super) struct Running {
     pub(super) container: ContainerAsync<GenericImage>,
     pub(super) ports: Ports,
     pub(super) endpoints: Endpoints,
+    /// What it was started from (its ports aside).
+    pub(super) spec: Spec,
 }

@@ -6,10 +6,12 @@
 
 mod builder;
 mod containers;
+mod replace;
 mod running;
 mod template;
 
 pub use builder::OryStackBuilder;
+pub use replace::{Replaced, Replacement};
 pub use running::OryStack;
 
 use std::time::Duration;

@@ -25,6 +25,11 @@ pub struct OryStack {
     pub(super) certificates: Option<crate::certs::StackCertificates>,
     /// How the services were started, for their readiness after a restart.
     pub(super) tuning: Tuning,
+    /// What a service started again with another config needs of the rest
+    /// of the stack.
+    pub(super) smtp: Option<u16>,
+    pub(super) peers: BTreeMap<Service, Endpoints>,
+    pub(super) ready_timeout: std::time::Duration,
     /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
     pub(super) _postgres: Option<Postgres>,

@@ -33,6 +33,11 @@ fn letters(n: usize) -> String {
         .collect()
 }
 
+/// A tag for the addresses and names of a group of people: ten letters.
+pub(crate) fn tag() -> String {
+    letters(10)
+}
+
 /// A password of `n` characters, unlike any identifier and not a word.
 pub(crate) fn password(n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -78,12 +83,20 @@ pub(crate) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Resul
 
 /// Traits for every `traits.*` input of `flow`'s form, by input type.
 pub(crate) fn from_form(flow: &Flow) -> Someone {
+    let mut rng = rand::rng();
+    let digits: u32 = rng.random_range(0..10_000_000);
+    from_form_as(flow, &letters(10), digits)
+}
+
+/// Someone for `flow`'s form whose addresses and names are made of `tag`
+/// and `n`: unique for each `n` (below 10,000,000) of one tag, so a
+/// population of thousands has no duplicate identifier.
+pub(crate) fn from_form_as(flow: &Flow, tag: &str, n: u32) -> Someone {
     let mut traits = Map::new();
     let mut identifiers = Vec::new();
     let mut names = Vec::new();
     let mut addresses = Vec::new();
     let mut fields = Vec::new();
-    let tag = letters(10);
     for node in &flow.ui.nodes {
         let a = &node.attributes;
         let Some(path) = a.name.as_deref().and_then(|n| n.strip_prefix("traits.")) else {
@@ -91,17 +104,14 @@ pub(crate) fn from_form(flow: &Flow) -> Someone {
         };
         let value = match a.input_type.as_deref() {
             Some("email") => {
-                let email = format!("gate-{tag}-{}@orygate.test", traits.len());
+                let email = format!("gate-{tag}-{n}-{}@orygate.test", traits.len());
                 identifiers.push(email.clone());
                 addresses.push((email.clone(), "email"));
                 Value::from(email)
             }
             Some("tel") => {
-                let mut rng = rand::rng();
-                let digits: String = (0..8)
-                    .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-                    .collect();
-                let phone = format!("+49151{digits}");
+                // Seven digits of `n`, one of the field's place.
+                let phone = format!("+49151{n:07}{}", traits.len() % 10);
                 identifiers.push(phone.clone());
                 addresses.push((phone.clone(), "sms"));
                 Value::from(phone)
@@ -109,7 +119,7 @@ pub(crate) fn from_form(flow: &Flow) -> Someone {
             Some("number") => Value::from(1),
             Some("checkbox") => Value::from(true),
             _ => {
-                let name = format!("gate{tag}");
+                let name = format!("gate{tag}{n}");
                 names.push(name.clone());
                 Value::from(name)
             }

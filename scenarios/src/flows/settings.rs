@@ -44,6 +44,35 @@ pub async fn browser_profile<T: Transport>(
     save(t, kratos, &flow, &form).await
 }
 
+/// Opens the settings page in a browser and saves the profile as it is
+/// shown, changing nothing: what someone does who only looks. Every
+/// `traits.*` input is sent with the value the form shows (an empty one
+/// as the browser sends it: empty).
+pub async fn browser_profile_unchanged<T: Transport>(t: &T, kratos: &Kratos) -> Result<Flow> {
+    let flow = start_browser(t, kratos, Kind::Settings).await?;
+    let values: Vec<(String, String)> = flow
+        .ui
+        .nodes
+        .iter()
+        .filter(|n| n.group == "profile")
+        .filter_map(|n| {
+            let name = n.attributes.name.as_deref()?;
+            if !name.starts_with("traits.") {
+                return None;
+            }
+            let value = match &n.attributes.value {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            Some((name.to_owned(), value))
+        })
+        .collect();
+    let mut form = vec![("method", "profile")];
+    form.extend(values.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    save(t, kratos, &flow, &form).await
+}
+
 /// Sets a new password from a native app, by its session token, in the
 /// settings flow `flow_id` (the one recovery gave) or a new one
 /// (`GET /self-service/settings/api`); the flow's action takes JSON.

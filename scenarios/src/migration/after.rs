@@ -1,0 +1,389 @@
+//! What the people of the old config can still do once Kratos runs the
+//! new one on the same database, and which identities no longer validate.
+
+use harness::kratos::{Identity, Kratos};
+use harness::{Browser, Error, Mailboxes, NativeApp, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::schemas::{self, Fix, Invalid, Schemas};
+use super::{Known, Population};
+use crate::checks::flow_on;
+use crate::checks::someone;
+use crate::derived::{FlowResult, register_identity, setting, skipped, timed};
+use crate::flows::{Kind, Outcome, settings, start_browser, submit_browser};
+use crate::journey::MAIL_TIMEOUT;
+
+/// Identities read per page of `GET /admin/identities`.
+const PAGE: usize = 500;
+/// Invalid identities named in a row's message; all are in the verdict.
+const NAMED: usize = 10;
+
+/// What the migration gate found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// One row per check, as the gate's flows.
+    pub rows: Vec<FlowResult>,
+    /// Every identity that no longer validates, and why.
+    pub invalid: Vec<Invalid>,
+    /// A JSON Patch per invalid identity that a patch of traits can fix.
+    pub fixes: Vec<Fix>,
+    /// Identities read back.
+    pub identities: usize,
+}
+
+/// Runs the checks on the new config's Kratos (`config`), in order: the
+/// old sessions, the old logins, the settings saved unchanged (which is
+/// when Kratos recomputes an identity's addresses and identifiers), then
+/// recovery and verification mail to the old addresses, every identity
+/// against its schema, the schemas edited in place, and a new
+/// registration.
+pub async fn after(
+    kratos: &Kratos,
+    config: Option<&Value>,
+    mail: Option<&Mailboxes>,
+    population: &Population,
+) -> Verdict {
+    let mut rows = Vec::new();
+    rows.push(
+        timed(
+            name("old sessions still pass whoami"),
+            sessions(kratos, population),
+        )
+        .await,
+    );
+    rows.push(timed(name("old people log in"), logins(kratos, population)).await);
+    rows.push(
+        timed(
+            name("old people's settings open and save unchanged"),
+            settings_saved(kratos, population),
+        )
+        .await,
+    );
+    for flow in ["recovery", "verification"] {
+        let row = format!("{flow} still reaches old people");
+        if !flow_on(config, flow) {
+            rows.push(skipped(&name(&row), &format!("{flow} is off")));
+            continue;
+        }
+        let via = setting(config, &format!("selfservice.flows.{flow}.use"))
+            .and_then(Value::as_str)
+            .unwrap_or("code");
+        match mail {
+            Some(mail) => {
+                let run = reaches(kratos, mail, population, flow, via);
+                rows.push(timed(name(&row), run).await);
+            }
+            None => rows.push(skipped(&name(&row), "the mail does not reach orygate")),
+        }
+    }
+    let app = NativeApp::new();
+    let (identities, new_schemas) = match &app {
+        Ok(app) => (
+            every_identity(app, kratos).await,
+            schemas::served(app, kratos).await,
+        ),
+        Err(e) => (Err(clone(e)), Err(clone(e))),
+    };
+    let mut invalid = Vec::new();
+    let mut fixes = Vec::new();
+    let mut read = 0;
+    let validated = name("every identity validates against the schema it names");
+    match (&identities, &new_schemas) {
+        (Ok(identities), Ok(new)) => {
+            read = identities.len();
+            invalid = schemas::validate(identities, new);
+            fixes = invalid
+                .iter()
+                .filter_map(|bad| {
+                    let identity = identities.iter().find(|i| i.id == bad.identity)?;
+                    schemas::fix(bad, identity, new.get(&bad.schema_id))
+                })
+                .collect();
+            rows.push(row(validated, invalid_rows(&invalid, identities.len())));
+            rows.push(row(
+                name("schemas edited in place keep what Kratos reads from them"),
+                edits(&population.schemas, new, identities),
+            ));
+        }
+        (Err(e), _) | (_, Err(e)) => rows.push(row(validated, Err(e.to_string()))),
+    }
+    let registered = name("new registrations follow the new schema");
+    if flow_on(config, "registration") {
+        let default = setting(config, "identity.default_schema_id")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_owned();
+        let schemas = new_schemas.as_ref().ok();
+        rows.push(timed(registered, new_registration(kratos, &default, schemas)).await);
+    } else {
+        rows.push(skipped(&registered, "registration is off"));
+    }
+    Verdict {
+        rows,
+        invalid,
+        fixes,
+        identities: read,
+    }
+}
+
+fn name(what: &str) -> String {
+    format!("migration: {what}")
+}
+
+fn clone(e: &Error) -> Error {
+    Error::unexpected("migration", e.to_string())
+}
+
+fn row(name: String, outcome: std::result::Result<(), String>) -> FlowResult {
+    use crate::derived::FlowOutcome;
+    FlowResult {
+        name,
+        outcome: match outcome {
+            Ok(()) => FlowOutcome::Passed,
+            Err(error) => FlowOutcome::Failed { error },
+        },
+        millis: 0,
+    }
+}
+
+/// Each old session, by token and by cookie, is the same session still.
+async fn sessions(kratos: &Kratos, population: &Population) -> Result<()> {
+    for known in &population.known {
+        let Known {
+            app,
+            token,
+            browser,
+            sessions: (by_token, by_cookie),
+            how,
+            ..
+        } = known;
+        for (by, before, after) in [
+            ("token", by_token, kratos.whoami(app, Some(token)).await),
+            ("cookie", by_cookie, kratos.whoami(browser, None).await),
+        ] {
+            let after = after.map_err(|e| {
+                Error::unexpected(
+                    "kratos GET /sessions/whoami",
+                    format!("someone {how}: the session by {by} is gone: {e}"),
+                )
+            })?;
+            if &after.id != before {
+                return Err(Error::unexpected(
+                    "kratos GET /sessions/whoami",
+                    format!(
+                        "someone {how}: by {by}, session {before} became {}",
+                        after.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The people made through the flows log in with their passwords, and
+/// imported ones with the password of their imported hash.
+async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
+    let app = NativeApp::new()?;
+    let people = population
+        .known
+        .iter()
+        .map(|k| (k.how, &k.someone))
+        .chain(population.sample.iter().map(|s| ("imported", s)));
+    for (how, person) in people {
+        someone::api_login(&app, kratos, person)
+            .await
+            .map_err(|e| {
+                Error::unexpected(
+                    "kratos POST /self-service/login?flow=%",
+                    format!("someone {how} ({}): {e}", person.identifiers.join(", ")),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Each person made through the flows opens the settings page in their
+/// browser and saves it as shown.
+async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> {
+    for known in &population.known {
+        settings::browser_profile_unchanged(&known.browser, kratos)
+            .await
+            .map_err(|e| {
+                Error::unexpected(
+                    "kratos POST /self-service/settings?flow=%",
+                    format!("someone {} ({}): {e}", known.how, known.id),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// A recovery or verification flow for each old email address mails it a
+/// code (or a link, for the link method).
+async fn reaches(
+    kratos: &Kratos,
+    mail: &Mailboxes,
+    population: &Population,
+    flow: &str,
+    via: &str,
+) -> Result<()> {
+    let kind = if flow == "recovery" {
+        Kind::Recovery
+    } else {
+        Kind::Verification
+    };
+    for known in &population.known {
+        for (address, _) in known
+            .someone
+            .addresses
+            .iter()
+            .filter(|(_, v)| *v == "email")
+        {
+            let browser = Browser::new()?;
+            let started = start_browser(&browser, kratos, kind).await?;
+            let mailbox = mail.open(address);
+            mailbox.clear();
+            let sent = submit_browser(
+                &browser,
+                kratos,
+                kind,
+                &started,
+                &[("method", via), ("email", address)],
+            )
+            .await?;
+            if let Outcome::Elsewhere(landing) = sent {
+                return Err(Error::unexpected(
+                    format!("kratos POST /self-service/{flow}?flow=%"),
+                    format!("expected the {flow} form again, landed on {}", landing.url),
+                ));
+            }
+            let lost = |why: String| {
+                Error::unexpected(
+                    "mail",
+                    format!("{flow} mail to {address} (someone {}): {why}", known.how),
+                )
+            };
+            let message = mailbox
+                .next(MAIL_TIMEOUT)
+                .await
+                .map_err(|e| lost(e.to_string()))?;
+            let usable = match via {
+                "link" => message.link_to(&format!("/self-service/{flow}")).is_some(),
+                _ => message.code().is_some(),
+            };
+            if !usable {
+                return Err(lost(format!(
+                    "a mail came without a {via}: Kratos no longer knows the address ({:?})",
+                    message.subject
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every identity, page by page.
+async fn every_identity(app: &NativeApp, kratos: &Kratos) -> Result<Vec<Identity>> {
+    let mut all = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = kratos.identities(app, PAGE, token.as_deref()).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(all),
+        }
+    }
+    Err(Error::unexpected(
+        "kratos GET /admin/identities",
+        "more than 10,000 pages",
+    ))
+}
+
+fn invalid_rows(invalid: &[Invalid], total: usize) -> std::result::Result<(), String> {
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = invalid
+        .iter()
+        .take(NAMED)
+        .map(|i| {
+            let problems: Vec<String> = i.problems.iter().map(ToString::to_string).collect();
+            format!("{} ({}): {}", i.identity, i.schema_id, problems.join("; "))
+        })
+        .collect();
+    let more = invalid.len().saturating_sub(NAMED);
+    Err(format!(
+        "{} of {total} identities no longer validate: {}{}",
+        invalid.len(),
+        named.join(" | "),
+        if more > 0 {
+            format!(" | and {more} more (all in the gate's JSON and the fix plan)")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// A schema under an id the old config had must still be there, and an
+/// edit of it in place must keep every trait's role.
+fn edits(old: &Schemas, new: &Schemas, identities: &[Identity]) -> std::result::Result<(), String> {
+    let naming = |id: &str| identities.iter().filter(|i| i.schema_id == id).count();
+    let mut wrong = Vec::new();
+    for (id, before) in old {
+        match new.get(id) {
+            None => wrong.push(format!(
+                "schema {id:?} is gone; {} identities name it",
+                naming(id)
+            )),
+            Some(after) if after != before => {
+                let lost = schemas::lost_roles(before, after);
+                if !lost.is_empty() {
+                    wrong.push(format!(
+                        "schema {id:?} was edited in place: {}; {} identities name it and lose that at their next update",
+                        lost.join(", "),
+                        naming(id)
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join(" | "))
+    }
+}
+
+/// Someone registers on the new config: their identity names its default
+/// schema and validates against it.
+async fn new_registration(kratos: &Kratos, default: &str, schemas: Option<&Schemas>) -> Result<()> {
+    let app = NativeApp::new()?;
+    let (_, identity) = register_identity(&app, kratos).await?;
+    let step = "kratos POST /self-service/registration?flow=%";
+    if identity.schema_id != default {
+        return Err(Error::unexpected(
+            step,
+            format!(
+                "registered under schema {:?}, the default is {default:?}",
+                identity.schema_id
+            ),
+        ));
+    }
+    if let Some(bad) =
+        schemas.and_then(|s| schemas::validate(std::slice::from_ref(&identity), s).pop())
+    {
+        let problems: Vec<String> = bad.problems.iter().map(ToString::to_string).collect();
+        return Err(Error::unexpected(
+            step,
+            format!(
+                "the new identity does not validate: {}",
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(())
+}

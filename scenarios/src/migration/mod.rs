@@ -1,0 +1,247 @@
+//! Changes that meet existing data. People are made on the old config,
+//! through the flows (registered and verified, registered and not,
+//! created by an operator; each signed in by token and in a browser) and
+//! imported in bulk with hashed passwords through the batch admin API;
+//! then, once Kratos runs the new config on the same database, [`after`]
+//! checks what they can still do and which identities no longer validate
+//! against the schema they name.
+
+use std::time::{Duration, Instant};
+
+use harness::kratos::Kratos;
+use harness::{Browser, Error, Mailboxes, NativeApp, Result};
+use serde_json::{Value, json};
+
+use crate::checks::flow_on;
+use crate::checks::someone::{self, Someone};
+use crate::derived::{failed, register, setting};
+use crate::flows::verification;
+use crate::journey::MAIL_TIMEOUT;
+
+mod after;
+pub mod schemas;
+
+pub use after::{Verdict, after};
+
+/// The password of every imported person and its bcrypt hash (cost 10,
+/// made by golang.org/x/crypto, the library Kratos verifies with), from
+/// `fixtures/users/imported.json`.
+fn imported_password() -> (String, String) {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../../../fixtures/users/imported.json"))
+            .expect("fixtures/users/imported.json is JSON");
+    let text = |v: &Value| v.as_str().expect("a string in imported.json").to_owned();
+    (
+        text(&fixture["password"]),
+        text(&fixture["hashes"]["bcrypt"]),
+    )
+}
+
+/// Identities one batch request creates (Kratos v1.3 takes up to 2,000).
+const BATCH: usize = 1000;
+
+/// Someone made through the flows on the old config, with the sessions
+/// they hold.
+#[derive(Debug)]
+pub struct Known {
+    /// How they came to be (`registered and verified`, ...).
+    pub how: &'static str,
+    pub id: String,
+    pub(crate) someone: Someone,
+    pub(crate) app: NativeApp,
+    pub(crate) token: String,
+    pub(crate) browser: Browser,
+    /// The sessions' ids: by token, by cookie.
+    pub(crate) sessions: (String, String),
+}
+
+/// The people of the old config.
+#[derive(Debug)]
+pub struct Population {
+    pub known: Vec<Known>,
+    /// The imported people's ids, in order.
+    pub imported: Vec<String>,
+    /// The first, a middle and the last imported person, who log in later.
+    pub(crate) sample: Vec<Someone>,
+    /// How long the import took.
+    pub import: Duration,
+    /// The old config's schemas as its Kratos served them.
+    pub schemas: schemas::Schemas,
+}
+
+impl Population {
+    /// Every person made.
+    pub fn len(&self) -> usize {
+        self.known.len() + self.imported.len()
+    }
+
+    /// Whether no one was made.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Makes the people on the old config's Kratos: three through the flows
+/// and `imported` more through the batch admin API, half of them with
+/// their addresses verified. `config` is the old Kratos config (which
+/// flows are on); `mail` the stack's sink.
+pub async fn populate(
+    kratos: &Kratos,
+    config: Option<&Value>,
+    mail: Option<&Mailboxes>,
+    imported: usize,
+) -> Result<Population> {
+    let app = NativeApp::new()?;
+    let schemas = schemas::served(&app, kratos).await?;
+    let mut known = Vec::new();
+    let verifies = flow_on(config, "verification")
+        && setting(config, "selfservice.flows.verification.use").and_then(Value::as_str)
+            != Some("link");
+    if flow_on(config, "registration") {
+        let app = NativeApp::new()?;
+        let mut person = register(&app, kratos).await?;
+        let how = match (verifies, mail) {
+            (true, Some(mail)) => {
+                verify_by_code(&app, kratos, mail, &person).await?;
+                "registered and verified"
+            }
+            _ => "registered (the config does not verify by code)",
+        };
+        person.prefer(&someone::password_identifiers(&app, kratos).await);
+        known.push(signed_in(how, app, kratos, person).await?);
+        let app = NativeApp::new()?;
+        let person = register(&app, kratos).await?;
+        known.push(signed_in("registered, not verified", app, kratos, person).await?);
+    }
+    let operator = NativeApp::new()?;
+    let (person, _) = someone::created(&operator, kratos)
+        .await
+        .map_err(|e| failed("kratos POST /admin/identities", &e))?;
+    known.push(signed_in("created by an operator", operator, kratos, person).await?);
+    // What the flows mailed so far is not what the checks wait for.
+    if let Some(mail) = mail {
+        for k in &known {
+            for (address, _) in &k.someone.addresses {
+                mail.open(address).clear();
+            }
+        }
+    }
+    let started = Instant::now();
+    let (ids, sample) = import(&app, kratos, imported).await?;
+    Ok(Population {
+        known,
+        imported: ids,
+        sample,
+        import: started.elapsed(),
+        schemas,
+    })
+}
+
+/// Verifies a freshly registered person's first email address by the
+/// code mailed to it.
+async fn verify_by_code(
+    app: &NativeApp,
+    kratos: &Kratos,
+    mail: &Mailboxes,
+    person: &Someone,
+) -> Result<()> {
+    let Some((email, _)) = person.addresses.iter().find(|(_, via)| *via == "email") else {
+        return Ok(());
+    };
+    let (message, code) = mail.open(email).next_code(MAIL_TIMEOUT).await?;
+    let flow_id = message
+        .link_to("/self-service/verification")
+        .and_then(|l| crate::flows::flow_param(&l))
+        .ok_or_else(|| Error::unexpected("mail", "the verification code mail names no flow"))?;
+    verification::api(app, kratos, &flow_id, &code)
+        .await
+        .map(drop)
+}
+
+/// Signs `person` in by API and in a browser and keeps both sessions.
+async fn signed_in(
+    how: &'static str,
+    app: NativeApp,
+    kratos: &Kratos,
+    person: Someone,
+) -> Result<Known> {
+    let step = "kratos POST /self-service/login?flow=%";
+    let login = someone::api_login(&app, kratos, &person)
+        .await
+        .map_err(|e| failed(step, &e))?;
+    let token = someone::session_token(&login).map_err(|e| failed(step, &e))?;
+    let browser = Browser::new()?;
+    someone::browser_login(&browser, kratos, &person)
+        .await
+        .map_err(|e| failed(step, &e))?;
+    let by_token = kratos.whoami(&app, Some(&token)).await?;
+    let by_cookie = kratos.whoami(&browser, None).await?;
+    let id = by_token
+        .identity
+        .as_ref()
+        .map(|i| i.id.clone())
+        .ok_or_else(|| {
+            Error::unexpected(
+                "kratos GET /sessions/whoami",
+                "the session names no identity",
+            )
+        })?;
+    Ok(Known {
+        how,
+        id,
+        someone: person,
+        app,
+        token,
+        browser,
+        sessions: (by_token.id, by_cookie.id),
+    })
+}
+
+/// Imports `count` people made from the registration form, in batches,
+/// with the fixture's bcrypt hash as their password; even ones with their
+/// addresses verified. Returns their ids and the people of a sample.
+async fn import(
+    app: &NativeApp,
+    kratos: &Kratos,
+    count: usize,
+) -> Result<(Vec<String>, Vec<Someone>)> {
+    if count == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let flow = someone::registration_flow(app, kratos)
+        .await
+        .map_err(|e| failed("kratos GET /self-service/registration/api", &e))?;
+    let identifiers = someone::password_identifiers(app, kratos).await;
+    let tag = someone::tag();
+    let (password, hash) = imported_password();
+    let sampled = [0, count / 2, count - 1];
+    let mut sample = Vec::new();
+    let mut ids = Vec::with_capacity(count);
+    let mut batch = Vec::with_capacity(BATCH);
+    for n in 0..count {
+        let n32 = u32::try_from(n).map_err(|_| Error::unexpected("import", "too many people"))?;
+        let mut person = someone::from_form_as(&flow, &tag, n32);
+        person.prefer(&identifiers);
+        let mut body = json!({
+            "traits": person.traits,
+            "credentials": {"password": {"config": {"hashed_password": hash}}},
+        });
+        if n % 2 == 0 {
+            body["verifiable_addresses"] = person
+                .addresses
+                .iter()
+                .map(|(value, via)| json!({"value": value, "via": via, "verified": true, "status": "completed"}))
+                .collect();
+        }
+        batch.push(body);
+        if sampled.contains(&n) {
+            person.password.clone_from(&password);
+            sample.push(person);
+        }
+        if batch.len() == BATCH || n + 1 == count {
+            ids.extend(kratos.create_identities(app, &batch).await?);
+            batch.clear();
+        }
+    }
+    Ok((ids, sample))
+}
