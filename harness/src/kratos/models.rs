@@ -75,9 +75,9 @@ impl Flow {
 pub struct Ui {
     pub action: String,
     pub method: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub nodes: Vec<Node>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub messages: Vec<UiText>,
 }
 
@@ -88,7 +88,7 @@ pub struct Node {
     pub node_type: String,
     pub group: String,
     pub attributes: NodeAttributes,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub messages: Vec<UiText>,
     #[serde(default)]
     pub meta: Value,
@@ -141,7 +141,7 @@ pub struct Session {
     pub authenticated_at: Option<String>,
     #[serde(default)]
     pub authenticator_assurance_level: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub authentication_methods: Vec<AuthenticationMethod>,
     pub identity: Option<Identity>,
 }
@@ -162,10 +162,20 @@ pub struct Identity {
     #[serde(default)]
     pub state: Option<String>,
     pub traits: Value,
-    #[serde(default)]
+    /// Kratos answers `null` for an identity whose schema marks no
+    /// address.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub verifiable_addresses: Vec<VerifiableAddress>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub recovery_addresses: Vec<RecoveryAddress>,
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl Identity {
@@ -222,7 +232,7 @@ pub struct NativeRegistration {
     pub session: Option<Session>,
     #[serde(default)]
     pub session_token: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub continue_with: Vec<ContinueWith>,
 }
 

@@ -267,7 +267,7 @@ impl OryStackBuilder {
             smtp,
             peers,
             ready_timeout: self.ready_timeout,
-            _postgres: postgres,
+            postgres,
         };
         if let Some(e) = first_error {
             return Err(e);

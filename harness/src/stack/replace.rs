@@ -84,7 +84,7 @@ impl OryStack {
                 reason: format!("replace {service}: remove: {e}"),
             })?;
         let ports = running.ports;
-        let dsn = self._postgres.as_ref().map(|p| p.dsn(service.name()));
+        let dsn = self.postgres.as_ref().map(|p| p.dsn(service.name()));
         let wide = StackWide {
             id: &self.id,
             tuning: self.tuning,

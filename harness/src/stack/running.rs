@@ -32,7 +32,7 @@ pub struct OryStack {
     pub(super) ready_timeout: std::time::Duration,
     /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
-    pub(super) _postgres: Option<Postgres>,
+    pub(super) postgres: Option<Postgres>,
 }
 
 impl OryStack {

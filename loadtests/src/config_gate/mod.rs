@@ -4,23 +4,26 @@
 //! against a deployment by URL, those needing what a URL does not give
 //! listed as skipped.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use harness::{OryStack, Service, Tuning};
+use harness::Service;
 use scenarios::checks::{self, Configs, Deployment, Finding, Policy};
-use scenarios::derived::{self, FlowOutcome, FlowResult};
+use scenarios::derived::{FlowOutcome, FlowResult};
 use url::Url;
 
 use crate::error::{Error, Result};
 
 mod baseline;
+mod migration;
 mod output;
+mod stack;
 
 use output::terminal;
 pub use output::{html, junit, markdown};
 
 /// `orygate gate`'s options.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group = clap::ArgGroup::new("migrate_from_any").args(["migrate_from", "migrate_from_dir"]))]
 pub struct GateArgs {
     /// The Ory folder: `kratos/kratos.yml`, `hydra/hydra.yml` and
     /// `keto/keto.yml` (each service started only if its file is there)
@@ -57,6 +60,34 @@ pub struct GateArgs {
     /// yet to take it from.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub load_duration: std::time::Duration,
+
+    /// The identity-schema migration gate: Kratos starts on the config
+    /// the Ory folder had at this git ref, people are made there, then the
+    /// folder's config runs on the same database, migrated, and the gate
+    /// checks what they can still do and which identities no longer
+    /// validate.
+    #[arg(long, value_name = "REF", conflicts_with = "migrate_from_dir")]
+    pub migrate_from: Option<String>,
+
+    /// The same, with the old config from a folder (the Ory folder's
+    /// layout).
+    #[arg(long, value_name = "DIR")]
+    pub migrate_from_dir: Option<PathBuf>,
+
+    /// Run the migration gate alone: no flows, checks or load on the
+    /// new config afterwards (a quick job for a schema change).
+    #[arg(long, requires = "migrate_from_any")]
+    pub migration_only: bool,
+
+    /// How many people the migration gate imports on the old config
+    /// (besides the few it makes through the flows).
+    #[arg(long, default_value_t = 2000)]
+    pub population: usize,
+
+    /// Where the migration gate writes a JSON Patch per identity that no
+    /// longer validates, for a person to review and apply.
+    #[arg(long, value_name = "FILE")]
+    pub fix_plan: Option<PathBuf>,
 
     /// Run only these checks (repeat; all by default).
     #[arg(long = "check")]
@@ -196,37 +227,17 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     let policy = args.policy()?;
     let selected = args.checks()?;
     let today = jiff::Zoned::now().date();
-    let (flows, findings, logs) = if args.by_url() {
+    let (flows, findings, logs, migrated) = if args.by_url() {
+        if args.migrate_from.is_some() || args.migrate_from_dir.is_some() {
+            return Err(Error::Usage(
+                "--migrate-from needs a stack the gate starts, not a deployment by URL".into(),
+            ));
+        }
         let deployment = by_url(args);
         let findings = checks::run(&selected, &deployment, &policy, today).await?;
-        (Vec::new(), findings, Vec::new())
+        (Vec::new(), findings, Vec::new(), None)
     } else {
-        let services = args.services()?;
-        let (stack, deployment, clients) = start(args, &services).await?;
-        // The stack is stopped whatever happens between.
-        let ran = async {
-            let mut flows = flows(args, &stack, &deployment, &clients).await?;
-            let findings = checks::run(&selected, &deployment, &policy, today).await?;
-            if args.baseline.is_some() {
-                flows.push(baseline::load(args, &stack).await);
-            }
-            let mut logs = Vec::new();
-            for finding in findings.iter().filter(|f| f.outcome.fails()) {
-                for (service, _) in &services {
-                    if finding.scope.to_string() == service.to_string()
-                        || finding.scope == checks::Scope::All
-                    {
-                        logs.push((finding.id, *service, stack.log_tail(*service, 12).await));
-                    }
-                }
-            }
-            Ok::<_, Error>((flows, findings, logs))
-        }
-        .await;
-        let stopped = stack.stop().await;
-        let ran = ran?;
-        stopped?;
-        ran
+        stack::run(args, &policy, &selected, today).await?
     };
     let out = args.out();
     std::fs::create_dir_all(&out)
@@ -239,8 +250,10 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
         ("gate.html", html(&flows, &findings, &args.ory_dir)),
         (
             "gate.json",
-            serde_json::to_string_pretty(&serde_json::json!({"flows": flows, "checks": findings}))
-                .unwrap_or_default(),
+            serde_json::to_string_pretty(
+                &serde_json::json!({"flows": flows, "checks": findings, "migration": migrated}),
+            )
+            .unwrap_or_default(),
         ),
     ] {
         let path = out.join(name);
@@ -300,128 +313,4 @@ fn by_url(args: &GateArgs) -> Deployment {
         admin,
         config: Configs::default(),
     }
-}
-
-/// Starts the Ory folder's services, production-like, and registers its
-/// OAuth2 clients (`hydra/clients/*.json`).
-async fn start(
-    args: &GateArgs,
-    services: &[(Service, Vec<PathBuf>)],
-) -> Result<(OryStack, Deployment, Vec<Registered>)> {
-    let mut builder = OryStack::builder().tuning(Tuning::Production);
-    let mut config = Configs::default();
-    for (service, files) in services {
-        builder = builder
-            .with(*service)
-            .config_dir(*service, args.ory_dir.join(service.to_string()));
-        if let Some(overlay) = args.overlay_of(*service) {
-            builder = builder.overlay(*service, overlay);
-        }
-        let merged = Configs::read(files).map_err(Error::Usage)?;
-        match service {
-            Service::Kratos => config.kratos = Some(merged),
-            Service::Hydra => config.hydra = Some(merged),
-            Service::Keto => config.keto = Some(merged),
-        }
-    }
-    let stack = builder.start().await.map_err(|e| match e {
-        harness::Error::Config { .. } => Error::Usage(format!("the Ory folder: {e}")),
-        e => Error::Harness(e),
-    })?;
-    let has = |s: Service| services.iter().any(|(x, _)| *x == s);
-    let mut clients = Vec::new();
-    if has(Service::Hydra) {
-        clients = register_clients(&stack, &args.ory_dir.join("hydra/clients")).await?;
-        if let Some(overlay) = &args.overlay {
-            clients.extend(register_clients(&stack, &overlay.join("hydra/clients")).await?);
-        }
-    }
-    let deployment = Deployment {
-        kratos: has(Service::Kratos).then(|| stack.kratos()),
-        hydra: has(Service::Hydra).then(|| stack.hydra()),
-        keto: has(Service::Keto).then(|| stack.keto()),
-        admin: true,
-        config,
-    };
-    Ok((stack, deployment, clients))
-}
-
-/// A client of the config folder as Hydra stored it and as flows use it.
-type Registered = (
-    harness::hydra::OAuth2Client,
-    scenarios::flows::oauth2::Client,
-);
-
-/// Registers every `*.json` client of `dir` (if there is one).
-async fn register_clients(stack: &OryStack, dir: &Path) -> Result<Vec<Registered>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let app = harness::NativeApp::new()?;
-    let hydra = stack.hydra();
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    let mut registered = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| Error::Report(format!("read {}: {e}", file.display())))?;
-        let client: harness::hydra::OAuth2Client = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: not an OAuth2 client: {e}", file.display())))?;
-        let client = scenarios::clients::register(&app, &hydra, &client)
-            .await
-            .map_err(|e| {
-                Error::Usage(format!("{}: Hydra refused the client: {e}", file.display()))
-            })?;
-        registered.push(client);
-    }
-    Ok(registered)
-}
-
-/// Runs the flows the config enables against the started stack, the
-/// permission table (`keto/permissions.txt`, with `keto/tuples.txt`)
-/// included when there is one.
-async fn flows(
-    args: &GateArgs,
-    stack: &OryStack,
-    deployment: &Deployment,
-    clients: &[Registered],
-) -> Result<Vec<FlowResult>> {
-    let keto_dir = args.ory_dir.join("keto");
-    let table = keto_dir.join("permissions.txt");
-    let permissions = if deployment.keto.is_some() && table.is_file() {
-        let rows = scenarios::permissions::table_from(&table).map_err(Error::Usage)?;
-        let tuples_file = keto_dir.join("tuples.txt");
-        let tuples = if tuples_file.is_file() {
-            scenarios::permissions::tuples_from(&tuples_file).map_err(Error::Usage)?
-        } else {
-            Vec::new()
-        };
-        Some((tuples, rows))
-    } else {
-        None
-    };
-    let mailboxes = stack.mailboxes();
-    let target = derived::Target {
-        kratos: deployment.kratos.as_ref(),
-        hydra: deployment.hydra.as_ref(),
-        keto: deployment.keto.as_ref(),
-        kratos_config: deployment.config.kratos.as_ref(),
-        mailboxes: mailboxes.as_ref(),
-        clients,
-        permissions: permissions
-            .as_ref()
-            .map(|(t, r)| (t.as_slice(), r.as_slice())),
-    };
-    let mut results = derived::run(&target).await;
-    if let Some(kratos) = &deployment.kratos {
-        let restart = || stack.restart(harness::Service::Kratos);
-        results.push(derived::across_a_restart(kratos, restart).await);
-        let dir = args.ory_dir.join(".orygate/snapshots");
-        let config = deployment.config.kratos.as_ref();
-        results.extend(scenarios::snapshots::compare(kratos, config, &dir, args.accept).await);
-    }
-    Ok(results)
 }

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+mod migration;
+
 fn gate(args: &[&str], out: &Path) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
         .arg("gate")

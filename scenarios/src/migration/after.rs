@@ -7,22 +7,27 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::schemas::{self, Fix, Invalid, Schemas};
-use super::{Known, Population};
+use super::{Population, SignedIn};
 use crate::checks::flow_on;
 use crate::checks::someone;
 use crate::derived::{FlowResult, register_identity, setting, skipped, timed};
 use crate::flows::{Kind, Outcome, settings, start_browser, submit_browser};
-use crate::journey::MAIL_TIMEOUT;
 
 /// Identities read per page of `GET /admin/identities`.
 const PAGE: usize = 500;
 /// Invalid identities named in a row's message; all are in the verdict.
 const NAMED: usize = 10;
+/// How long a recovery or verification mail may take to arrive. The
+/// courier of a started stack delivers in about a second; an address
+/// Kratos no longer knows gets nothing, which only a bound can tell.
+const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the migration gate found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
-    /// One row per check, as the gate's flows.
+    /// One row per check, as the gate's flows (which is where the gate's
+    /// JSON has them).
+    #[serde(skip)]
     pub rows: Vec<FlowResult>,
     /// Every identity that no longer validates, and why.
     pub invalid: Vec<Invalid>,
@@ -30,6 +35,9 @@ pub struct Verdict {
     pub fixes: Vec<Fix>,
     /// Identities read back.
     pub identities: usize,
+    /// The ids of the old schemas whose content the new config changed
+    /// under the same id.
+    pub edited: Vec<String>,
 }
 
 /// Runs the checks on the new config's Kratos (`config`), in order: the
@@ -87,6 +95,15 @@ pub async fn after(
     };
     let mut invalid = Vec::new();
     let mut fixes = Vec::new();
+    let edited = match &new_schemas {
+        Ok(new) => population
+            .schemas
+            .iter()
+            .filter(|(id, old)| new.get(*id).is_some_and(|now| now != *old))
+            .map(|(id, _)| id.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let mut read = 0;
     let validated = name("every identity validates against the schema it names");
     match (&identities, &new_schemas) {
@@ -124,6 +141,7 @@ pub async fn after(
         invalid,
         fixes,
         identities: read,
+        edited,
     }
 }
 
@@ -149,15 +167,14 @@ fn row(name: String, outcome: std::result::Result<(), String>) -> FlowResult {
 
 /// Each old session, by token and by cookie, is the same session still.
 async fn sessions(kratos: &Kratos, population: &Population) -> Result<()> {
-    for known in &population.known {
-        let Known {
+    for (how, signed) in signed_in(population) {
+        let SignedIn {
             app,
             token,
             browser,
             sessions: (by_token, by_cookie),
-            how,
             ..
-        } = known;
+        } = signed;
         for (by, before, after) in [
             ("token", by_token, kratos.whoami(app, Some(token)).await),
             ("cookie", by_cookie, kratos.whoami(browser, None).await),
@@ -182,13 +199,22 @@ async fn sessions(kratos: &Kratos, population: &Population) -> Result<()> {
     Ok(())
 }
 
-/// The people made through the flows log in with their passwords, and
+/// The people who were signed in, and how they came to be.
+fn signed_in(population: &Population) -> impl Iterator<Item = (&'static str, &SignedIn)> {
+    population
+        .known
+        .iter()
+        .filter_map(|k| k.signed_in.as_ref().map(|s| (k.how, s)))
+}
+
+/// The people who signed in before log in with their passwords, and
 /// imported ones with the password of their imported hash.
 async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
     let app = NativeApp::new()?;
     let people = population
         .known
         .iter()
+        .filter(|k| k.signed_in.is_some())
         .map(|k| (k.how, &k.someone))
         .chain(population.sample.iter().map(|s| ("imported", s)));
     for (how, person) in people {
@@ -204,16 +230,16 @@ async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
     Ok(())
 }
 
-/// Each person made through the flows opens the settings page in their
+/// Each person who was signed in opens the settings page in their
 /// browser and saves it as shown.
 async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> {
-    for known in &population.known {
-        settings::browser_profile_unchanged(&known.browser, kratos)
+    for (how, signed) in signed_in(population) {
+        settings::browser_profile_unchanged(&signed.browser, kratos)
             .await
             .map_err(|e| {
                 Error::unexpected(
                     "kratos POST /self-service/settings?flow=%",
-                    format!("someone {} ({}): {e}", known.how, known.id),
+                    format!("someone {how} ({}): {e}", signed.id),
                 )
             })?;
     }
@@ -266,7 +292,7 @@ async fn reaches(
                 )
             };
             let message = mailbox
-                .next(MAIL_TIMEOUT)
+                .next(REACH_TIMEOUT)
                 .await
                 .map_err(|e| lost(e.to_string()))?;
             let usable = match via {

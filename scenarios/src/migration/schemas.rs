@@ -108,7 +108,7 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
                 let document = json!({ "traits": identity.traits });
                 validator
                     .iter_errors(&document)
-                    .flat_map(problems)
+                    .flat_map(|e| problems(&e))
                     .collect()
             }
         };
@@ -123,7 +123,7 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
     invalid
 }
 
-fn problems(error: jsonschema::ValidationError<'_>) -> Vec<Problem> {
+fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
     let at = error.instance_path().to_string();
     match error.kind() {
         ValidationErrorKind::Required { property } => vec![Problem::Missing {
@@ -166,7 +166,7 @@ pub fn lost_roles(old: &Value, new: &Value) -> Vec<String> {
     before
         .into_iter()
         .filter(|(key, _)| !after.contains_key(key))
-        .map(|((path, role), value)| format!("{path} is no longer {role} ({value})"))
+        .map(|((path, role), via)| format!("{path} is no longer {role}{via}"))
         .collect()
 }
 
@@ -184,10 +184,10 @@ fn roles(node: Option<&Value>, path: &str, into: &mut BTreeMap<(String, &'static
                 match extension.pointer(pointer) {
                     None | Some(Value::Bool(false) | Value::Null) => {}
                     Some(Value::String(via)) => {
-                        into.insert((here.clone(), role), format!("via {via}"));
+                        into.insert((here.clone(), role), format!(" (via {via})"));
                     }
-                    Some(other) => {
-                        into.insert((here.clone(), role), other.to_string());
+                    Some(_) => {
+                        into.insert((here.clone(), role), String::new());
                     }
                 }
             }
@@ -250,18 +250,17 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
             patch.push(json!({"op": "move", "from": from, "path": target}));
             continue;
         }
-        match property_schema.as_ref().and_then(|s| s.get("default")) {
-            Some(default) => patch.push(json!({"op": "add", "path": target, "value": default})),
-            None => {
-                let kind = property_schema
-                    .as_ref()
-                    .and_then(|s| s.get("type"))
-                    .map_or_else(|| "any".to_owned(), ToString::to_string);
-                patch.push(json!({"op": "add", "path": target, "value": null}));
-                todo.push(format!(
-                    "{target}: a value of type {kind} for this person (the schema has no default)"
-                ));
-            }
+        if let Some(default) = property_schema.as_ref().and_then(|s| s.get("default")) {
+            patch.push(json!({"op": "add", "path": target, "value": default}));
+        } else {
+            let kind = property_schema
+                .as_ref()
+                .and_then(|s| s.get("type"))
+                .map_or_else(|| "any".to_owned(), ToString::to_string);
+            patch.push(json!({"op": "add", "path": target, "value": null}));
+            todo.push(format!(
+                "{target}: a value of type {kind} for this person (the schema has no default)"
+            ));
         }
     }
     for problem in &invalid.problems {
@@ -311,12 +310,12 @@ fn property_schema(schema: &Value, pointer: &str) -> Option<Value> {
 mod tests {
     use super::*;
 
-    fn identity(id: &str, schema_id: &str, traits: Value) -> Identity {
+    fn identity(id: &str, schema_id: &str, traits: &Value) -> Identity {
         serde_json::from_value(json!({"id": id, "schema_id": schema_id, "traits": traits}))
             .expect("an identity")
     }
 
-    fn person(required: &[&str], extra: Value) -> Value {
+    fn person(required: &[&str], extra: &Value) -> Value {
         let mut properties = json!({
             "email": {"type": "string", "format": "email",
                 "ory.sh/kratos": {"credentials": {"password": {"identifier": true}},
@@ -335,14 +334,14 @@ mod tests {
     fn a_required_trait_added_names_every_identity_without_it() {
         let schemas = Schemas::from([(
             "person".into(),
-            person(&["email", "phone"], json!({"phone": {"type": "string"}})),
+            person(&["email", "phone"], &json!({"phone": {"type": "string"}})),
         )]);
         let people = [
-            identity("a", "person", json!({"email": "a@orygate.test"})),
+            identity("a", "person", &json!({"email": "a@orygate.test"})),
             identity(
                 "b",
                 "person",
-                json!({"email": "b@orygate.test", "phone": "+4915100000001"}),
+                &json!({"email": "b@orygate.test", "phone": "+4915100000001"}),
             ),
         ];
         let invalid = validate(&people, &schemas);
@@ -370,7 +369,7 @@ mod tests {
                            "plan": {"type": "string", "default": "free"}},
             "required": ["mail", "plan"], "additionalProperties": false}}});
         let schemas = Schemas::from([("person".into(), new)]);
-        let old = identity("a", "person", json!({"email": "a@orygate.test"}));
+        let old = identity("a", "person", &json!({"email": "a@orygate.test"}));
         let invalid = validate(std::slice::from_ref(&old), &schemas);
         let fix = fix(&invalid[0], &old, schemas.get("person")).expect("a fix");
         assert!(fix.todo.is_empty(), "{fix:?}");
@@ -393,7 +392,7 @@ mod tests {
             "properties": {"age": {"type": "integer"}},
             "required": ["age"], "additionalProperties": false}}});
         let schemas = Schemas::from([("p".into(), new)]);
-        let old = identity("a", "p", json!({"nickname": "ann"}));
+        let old = identity("a", "p", &json!({"nickname": "ann"}));
         let invalid = validate(std::slice::from_ref(&old), &schemas);
         let fix = fix(&invalid[0], &old, schemas.get("p")).expect("a fix");
         assert_eq!(
@@ -407,15 +406,15 @@ mod tests {
 
     #[test]
     fn a_schema_that_is_gone_and_a_bad_format_are_named() {
-        let schemas = Schemas::from([("person".into(), person(&["email"], json!({})))]);
+        let schemas = Schemas::from([("person".into(), person(&["email"], &json!({})))]);
         let invalid = validate(
             &[
-                identity("a", "customer", json!({"email": "a@orygate.test"})),
-                identity("b", "person", json!({"email": "not an address"})),
+                identity("a", "customer", &json!({"email": "a@orygate.test"})),
+                identity("b", "person", &json!({"email": "not an address"})),
                 identity(
                     "c",
                     "person",
-                    json!({"email": "c@orygate.test", "name": "C"}),
+                    &json!({"email": "c@orygate.test", "name": "C"}),
                 ),
             ],
             &schemas,
@@ -435,7 +434,7 @@ mod tests {
 
     #[test]
     fn roles_lost_in_an_edit_are_named_and_kept_ones_are_not() {
-        let old = person(&["email"], json!({}));
+        let old = person(&["email"], &json!({}));
         assert!(lost_roles(&old, &old).is_empty());
         let mut new = old.clone();
         new["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]

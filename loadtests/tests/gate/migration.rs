@@ -1,0 +1,275 @@
+//! The identity-schema migration gate on each change of
+//! `fixtures/migration/`: people made on ory/'s Kratos config, the change
+//! rolled out on the same PostgreSQL, the verdict and the identities it
+//! names.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{folder, gate, kratos_only, read, text};
+
+/// People imported besides the three made through the flows.
+const IMPORTED: usize = 40;
+
+/// The migration gate alone on ory/'s Kratos changed by `overlay`; the
+/// exit code, what it said and its JSON.
+fn migrate(
+    case: &str,
+    overlay: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, Value, std::path::PathBuf) {
+    let out = folder(&format!("migration-{case}"));
+    let dir = kratos_only(&out);
+    let dir = dir.to_str().unwrap();
+    let population = IMPORTED.to_string();
+    let mut args = vec![
+        "--ory-dir",
+        dir,
+        "--overlay",
+        overlay,
+        "--migrate-from-dir",
+        dir,
+        "--population",
+        &population,
+    ];
+    args.extend_from_slice(extra);
+    let run = gate(&args, &out);
+    let said = text(&run);
+    let json: Value = serde_json::from_str(&read(&out.join("gate.json")))
+        .unwrap_or_else(|e| panic!("{e}: {said}"));
+    (run.status.code(), said, json, out)
+}
+
+fn row<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == format!("migration: {name}"))
+        .unwrap_or_else(|| panic!("no row {name:?}: {json:#}"))
+}
+
+fn outcome(json: &Value, name: &str) -> String {
+    row(json, name)["outcome"]["outcome"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every identity the verdict names, with its problems as said.
+fn named(json: &Value) -> Vec<(String, Vec<String>)> {
+    json["migration"]["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let problems = i["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {}",
+                        p["kind"].as_str().unwrap(),
+                        p["property"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            (i["identity"].as_str().unwrap().to_owned(), problems)
+        })
+        .collect()
+}
+
+#[test]
+fn an_optional_trait_added_in_place_passes() {
+    let (code, said, json, _) = migrate(
+        "optional",
+        "fixtures/migration/optional-trait",
+        &["--migration-only"],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        json["migration"]["edited"],
+        serde_json::json!(["person"]),
+        "{said}"
+    );
+    assert_eq!(json["migration"]["identities"], IMPORTED + 3, "{said}");
+    assert!(named(&json).is_empty(), "{said}");
+    for name in [
+        "old sessions still pass whoami",
+        "old people log in",
+        "old people's settings open and save unchanged",
+        "recovery still reaches old people",
+        "verification still reaches old people",
+        "every identity validates against the schema it names",
+        "new registrations follow the new schema",
+    ] {
+        assert_eq!(outcome(&json, name), "passed", "{name}: {said}");
+    }
+}
+
+#[test]
+fn a_required_trait_added_in_place_names_every_old_identity_and_plans_the_fix() {
+    let out = folder("migration-plan");
+    let plan = out.join("fix-plan.json");
+    let (code, said, json, _) = migrate(
+        "required",
+        "fixtures/migration/required-trait",
+        &["--migration-only", "--fix-plan", plan.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    let named = named(&json);
+    // Every identity made on the old config, and only those: the new
+    // registration has the trait.
+    assert_eq!(named.len(), IMPORTED + 3, "{said}");
+    assert!(
+        named.iter().all(|(_, p)| p == &["missing phone"]),
+        "{named:?}"
+    );
+    assert_eq!(
+        outcome(
+            &json,
+            "every identity validates against the schema it names"
+        ),
+        "failed"
+    );
+    assert!(said.contains("/traits/phone: required, missing"), "{said}");
+    assert_eq!(
+        outcome(&json, "new registrations follow the new schema"),
+        "passed",
+        "{said}"
+    );
+    let plan: Value = serde_json::from_str(&read(&plan)).unwrap();
+    let fixes = plan["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), IMPORTED + 3, "{plan:#}");
+    assert_eq!(
+        fixes[0]["patch"],
+        serde_json::json!([{"op": "add", "path": "/traits/phone", "value": null}])
+    );
+}
+
+#[test]
+fn a_renamed_identifier_is_named_and_the_plan_moves_the_value() {
+    let (code, said, json, _) = migrate(
+        "renamed",
+        "fixtures/migration/renamed-identifier",
+        &["--migration-only"],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    let named = named(&json);
+    assert_eq!(named.len(), IMPORTED + 3, "{said}");
+    for (_, problems) in &named {
+        assert!(
+            problems.contains(&"missing mail".to_owned()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"unexpected email".to_owned()),
+            "{problems:?}"
+        );
+    }
+    assert_eq!(
+        json["migration"]["fixes"][0]["patch"],
+        serde_json::json!([{"op": "move", "from": "/traits/email", "path": "/traits/mail"}])
+    );
+    let edits = &row(
+        &json,
+        "schemas edited in place keep what Kratos reads from them",
+    )["outcome"]["error"];
+    assert!(
+        edits
+            .as_str()
+            .unwrap()
+            .contains("traits.email is no longer a password identifier"),
+        "{said}"
+    );
+    assert_eq!(
+        outcome(&json, "old people's settings open and save unchanged"),
+        "failed",
+        "{said}"
+    );
+}
+
+#[test]
+fn verification_taken_off_the_email_stops_mail_to_old_people_who_save() {
+    let (code, said, json, _) = migrate(
+        "no-verification",
+        "fixtures/migration/no-verification",
+        &["--migration-only"],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    // The identities still validate: what breaks is what Kratos derives.
+    assert!(named(&json).is_empty(), "{said}");
+    assert_eq!(
+        outcome(&json, "verification still reaches old people"),
+        "failed",
+        "{said}"
+    );
+    assert_eq!(
+        outcome(&json, "recovery still reaches old people"),
+        "passed",
+        "{said}"
+    );
+    // An identity without verifiable addresses (Kratos answers null).
+    assert_eq!(
+        outcome(&json, "new registrations follow the new schema"),
+        "passed",
+        "{said}"
+    );
+    let edits = &row(
+        &json,
+        "schemas edited in place keep what Kratos reads from them",
+    )["outcome"]["error"];
+    assert!(
+        edits
+            .as_str()
+            .unwrap()
+            .contains("traits.email is no longer verified (via email)"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_same_change_as_a_new_schema_version_passes_and_the_forms_ask_for_review() {
+    // Not --migration-only: the flows and a check run on the new config
+    // afterwards, on the stack that holds the old people. The migration
+    // passes; what fails is the form snapshots, as for any change that
+    // adds a field to a form: a person reviews it and accepts it.
+    let (code, said, json, out) = migrate(
+        "versioned",
+        "fixtures/migration/versioned",
+        &["--check", "secrets"],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert_eq!(json["migration"]["edited"], serde_json::json!([]), "{said}");
+    assert!(named(&json).is_empty(), "{said}");
+    let failed: Vec<&str> = json["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"]["outcome"] == "failed")
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        ["form snapshot: registration", "form snapshot: settings"],
+        "{said}"
+    );
+    assert!(said.contains("traits.phone"), "{said}");
+    let md = read(&Path::new(&out).join("gate.md"));
+    for name in [
+        "every identity validates against the schema it names",
+        "new registrations follow the new schema",
+        "old people's settings open and save unchanged",
+    ] {
+        assert!(
+            md.contains(&format!("| migration: {name} | passed")),
+            "{md}"
+        );
+    }
+    assert!(
+        md.contains("| login, whoami, logout in a browser | passed"),
+        "{md}"
+    );
+}
