@@ -150,7 +150,7 @@ fn a_required_trait_added_in_place_names_every_old_identity_and_plans_the_fix() 
 }
 
 #[test]
-fn a_renamed_identifier_is_named_and_the_plan_moves_the_value() {
+fn a_renamed_identifier_is_named_and_the_plan_keeps_the_value() {
     let (code, said, json, _) = migrate(
         "renamed",
         "fixtures/migration/renamed-identifier",
@@ -169,9 +169,20 @@ fn a_renamed_identifier_is_named_and_the_plan_moves_the_value() {
             "{problems:?}"
         );
     }
+    // The renamed value kept: added under the new name, the old removed.
+    let patch = &json["migration"]["fixes"][0]["patch"];
+    assert_eq!(patch[0]["op"], "add", "{patch}");
+    assert_eq!(patch[0]["path"], "/traits/mail", "{patch}");
+    assert!(
+        patch[0]["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("@orygate.test"),
+        "{patch}"
+    );
     assert_eq!(
-        json["migration"]["fixes"][0]["patch"],
-        serde_json::json!([{"op": "move", "from": "/traits/email", "path": "/traits/mail"}])
+        patch[1],
+        serde_json::json!({"op": "remove", "path": "/traits/email"})
     );
     let edits = &row(
         &json,

@@ -209,10 +209,12 @@ pub struct Fix {
 }
 
 /// The patch for an identity's problems: a missing trait and an
-/// unexpected one of the same object that the schema would accept in
-/// its place become a move (a renamed trait keeps its value); a missing
-/// trait gets the schema's `default` or a placeholder to fill in; an
-/// unexpected one that nothing takes is removed. `None` for problems no
+/// unexpected one of the same object whose value the schema would
+/// accept in its place are a rename, patched as the value added under
+/// the new name and the old name removed (Kratos' `PATCH` refuses
+/// `move`: it takes add, remove and replace); a missing trait gets the
+/// schema's `default` or a placeholder to fill in; an unexpected one is
+/// removed. `None` for problems no
 /// patch of traits fixes (a schema that is gone: set `schema_id`).
 pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Option<Fix> {
     let schema = schema?;
@@ -239,15 +241,14 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
                 at: a,
                 property: from,
             } if a == at && !moved_from.contains(from) => {
-                let source = join(a, from);
-                let value = identity_value(identity, &source)?;
-                value_fits(value).then_some(source)
+                let value = identity_value(identity, &join(a, from))?;
+                value_fits(value).then(|| (from.clone(), value.clone()))
             }
             _ => None,
         });
-        if let Some(from) = renamed {
-            moved_from.push(from.rsplit('/').next().unwrap_or_default().to_owned());
-            patch.push(json!({"op": "move", "from": from, "path": target}));
+        if let Some((from, value)) = renamed {
+            moved_from.push(from);
+            patch.push(json!({"op": "add", "path": target, "value": value}));
             continue;
         }
         if let Some(default) = property_schema.as_ref().and_then(|s| s.get("default")) {
@@ -265,7 +266,7 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
     }
     for problem in &invalid.problems {
         match problem {
-            Problem::Unexpected { at, property } if !moved_from.contains(property) => {
+            Problem::Unexpected { at, property } => {
                 patch.push(json!({"op": "remove", "path": join(at, property)}));
             }
             Problem::Invalid { at, message } => {
@@ -363,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn a_renamed_trait_becomes_a_move_and_a_default_is_used() {
+    fn a_renamed_trait_keeps_its_value_and_a_default_is_used() {
         let new = json!({"type": "object", "properties": {"traits": {"type": "object",
             "properties": {"mail": {"type": "string", "format": "email"},
                            "plan": {"type": "string", "default": "free"}},
@@ -375,7 +376,7 @@ mod tests {
         assert!(fix.todo.is_empty(), "{fix:?}");
         assert!(
             fix.patch
-                .contains(&json!({"op": "move", "from": "/traits/email", "path": "/traits/mail"})),
+                .contains(&json!({"op": "add", "path": "/traits/mail", "value": "a@orygate.test"})),
             "{fix:?}"
         );
         assert!(
@@ -383,7 +384,12 @@ mod tests {
                 .contains(&json!({"op": "add", "path": "/traits/plan", "value": "free"})),
             "{fix:?}"
         );
-        assert_eq!(fix.patch.len(), 2, "{fix:?}");
+        assert!(
+            fix.patch
+                .contains(&json!({"op": "remove", "path": "/traits/email"})),
+            "{fix:?}"
+        );
+        assert_eq!(fix.patch.len(), 3, "{fix:?}");
     }
 
     #[test]

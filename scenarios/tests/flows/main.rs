@@ -9,6 +9,7 @@ mod docker;
 mod forms;
 mod hooks;
 mod lifespans;
+mod migration;
 mod oauth2;
 mod oauth2_refusals;
 mod permissions;

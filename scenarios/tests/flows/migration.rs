@@ -1,0 +1,74 @@
+//! A schema change rolled out on existing data ([`OryStack::replace`]),
+//! the migration gate's verdict on it, and its fix plan applied through
+//! Kratos' admin API: Kratos accepts every patch (it validates each
+//! against the schema) and no identity is invalid after.
+
+use harness::{NativeApp, OryStack, Replacement, Service};
+use scenarios::checks::Configs;
+use scenarios::migration::{self, schemas};
+use serde_json::json;
+
+use crate::support::init_tracing;
+
+#[tokio::test]
+async fn the_fix_plan_for_a_renamed_trait_is_accepted_by_kratos_and_leaves_nothing_invalid() {
+    init_tracing();
+    let root = harness::repo_root();
+    let overlay = root.join("fixtures/migration/renamed-identifier/kratos");
+    let old = Configs::read(&[root.join("ory/kratos/kratos.yml")]).expect("ory/'s config");
+    let new = Configs::read(&[
+        root.join("ory/kratos/kratos.yml"),
+        overlay.join("kratos.yml"),
+    ])
+    .expect("the changed config");
+    let mut stack = OryStack::builder()
+        .with_kratos()
+        .postgres()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let kratos = stack.kratos();
+    let mail = stack.mailboxes();
+    let population = migration::populate(&kratos, Some(&old), mail.as_ref(), 6)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(population.len(), 9);
+    let replaced = stack
+        .replace(
+            Service::Kratos,
+            Replacement {
+                overlays: Some(vec![overlay]),
+                ..Replacement::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    assert!(!replaced.migration.is_zero(), "{replaced:?}");
+    let verdict = migration::after(&kratos, Some(&new), mail.as_ref(), &population).await;
+    assert_eq!(verdict.invalid.len(), 9, "{verdict:#?}");
+    assert_eq!(verdict.fixes.len(), 9, "{verdict:#?}");
+    let app = NativeApp::new().unwrap();
+    for fix in &verdict.fixes {
+        assert!(fix.todo.is_empty(), "{fix:?}");
+        kratos
+            .patch_identity(&app, &fix.identity, &json!(fix.patch))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("Kratos refused the plan's patch for {}: {e}", fix.identity)
+            });
+    }
+    let page = kratos.identities(&app, 500, None).await.unwrap();
+    // The nine, and the new registration, which had `mail` already.
+    assert_eq!(page.items.len(), 10);
+    let served = schemas::served(&app, &kratos).await.unwrap();
+    assert_eq!(schemas::validate(&page.items, &served), []);
+    for identity in &page.items {
+        assert!(
+            identity.traits.get("email").is_none(),
+            "{:?}",
+            identity.traits
+        );
+        let mail = identity.traits["mail"].as_str().unwrap_or_default();
+        assert!(mail.ends_with("@orygate.test"), "{:?}", identity.traits);
+    }
+}
