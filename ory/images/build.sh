@@ -4,6 +4,7 @@
 #
 #   ory/images/build.sh                 # all three
 #   ory/images/build.sh kratos keto     # a subset
+#   ory/images/build.sh kratos@v1.0.0   # another release the proxy serves
 #   ORYGATE_REBUILD=1 ory/images/build.sh   # ignore the cache
 #   ORYGATE_IMAGES=pull ory/images/build.sh # pull the official images instead
 #                                           # (only where a registry is reachable)
@@ -72,8 +73,45 @@ need_toolchain() {
     die "$cc cannot link statically; install glibc's static archive: apt-get install libc6-dev"
 }
 
+# A wrapper module for another release of a service: the pinned wrapper's
+# main.go, a go.mod requiring that version with upstream's own replace
+# directives (those naming a module, not a local folder), and the go.sum
+# `go mod tidy` makes from the proxy. Prints the folder.
+versioned_module() {
+  local svc=$1 version=$2 module dir gomod
+  module=$(module_of "$svc")
+  dir="$cache/modules/$svc-$version"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$here/$svc/main.go" "$dir/main.go"
+  gomod=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p') ||
+    die "go mod download $module@$version failed (the proxy refuses it or has no such version)"
+  [ -n "$gomod" ] || die "go mod download $module@$version gave no go.mod"
+  {
+    printf 'module orygate.local/images/%s\n\ngo 1.23\n\nrequire %s %s\n\n' "$svc" "$module" "$version"
+    awk '
+      /^replace \($/ { inblock = 1; next }
+      inblock && /^\)/ { inblock = 0; next }
+      inblock { line = $0 }
+      !inblock && /^replace / { line = substr($0, 9) }
+      line != "" {
+        sub(/^[ \t]+/, "", line)
+        if (line ~ /=>/ && line !~ /^\/\// && line !~ /=> *\.\.?\//) print "replace " line
+        line = ""
+      }
+    ' "$gomod"
+  } >"$dir/go.mod"
+  (cd "$dir" && GOFLAGS=-mod=mod timeout 600 go mod tidy >/dev/null 2>"$dir/tidy.log") ||
+    die "go mod tidy for $module@$version failed: $(tail -3 "$dir/tidy.log")"
+  printf '%s\n' "$dir"
+}
+
 build_one() {
-  local svc=$1 dir="$here/$1" module version image recipe started
+  local svc=${1%@*} dir module version image recipe started
+  dir="$here/$svc"
+  case $1 in
+    *@*) dir=$(versioned_module "$svc" "${1#*@}") ;;
+  esac
   module=$(module_of "$svc")
   [ -f "$dir/go.mod" ] || die "$dir/go.mod is missing"
   version=$(awk -v m="$module" '$1 == "require" && $2 == m { print $3; exit } $1 == m && $3 != "=>" { print $2; exit }' "$dir/go.mod")

@@ -209,6 +209,10 @@ pub(super) async fn run(
             "fixes": verdict.fixes,
         }))
         .unwrap_or_default();
+        if let Some(parent) = plan.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Report(format!("create {}: {e}", parent.display())))?;
+        }
         std::fs::write(plan, text)
             .map_err(|e| Error::Report(format!("write {}: {e}", plan.display())))?;
     }
