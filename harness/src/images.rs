@@ -54,9 +54,10 @@ pub(crate) async fn ensure_present(docker: &Docker, service: Service, tag: &str)
                 )
             } else {
                 format!(
-                    "Pull it from a registry (docker pull {image}); `ory/images/build.sh` builds \
-                     only the pinned {}",
-                    service.image_ref()
+                    "Pull it from a registry (docker pull {image}) or build it offline with \
+                     `ory/images/build.sh {}@{tag}` (where the Go module proxy serves that \
+                     release)",
+                    service.name()
                 )
             },
             image,

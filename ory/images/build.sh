@@ -73,20 +73,24 @@ need_toolchain() {
     die "$cc cannot link statically; install glibc's static archive: apt-get install libc6-dev"
 }
 
-# A wrapper module for another release of a service: the pinned wrapper's
-# main.go, a go.mod requiring that version with upstream's own replace
-# directives (those naming a module, not a local folder), and the go.sum
-# `go mod tidy` makes from the proxy. Prints the folder.
+# A wrapper module for another release of a service: upstream's own
+# main.go of that release (its command's entry point changes between
+# releases), a go.mod requiring that version with upstream's replace
+# directives (not those naming a folder of upstream's repository: the
+# SDK version upstream requires stands in), and the go.sum `go mod tidy`
+# makes from the proxy. Prints the folder.
 versioned_module() {
-  local svc=$1 version=$2 module dir gomod
+  local svc=$1 version=$2 module dir info gomod src
   module=$(module_of "$svc")
   dir="$cache/modules/$svc-$version"
   rm -rf "$dir"
   mkdir -p "$dir"
-  cp "$here/$svc/main.go" "$dir/main.go"
-  gomod=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p') ||
-    die "go mod download $module@$version failed (the proxy refuses it or has no such version)"
-  [ -n "$gomod" ] || die "go mod download $module@$version gave no go.mod"
+  info=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@$version") ||
+    die "go mod download $module@$version failed (the proxy refuses it or has no such version): $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$info")"
+  gomod=$(sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p' <<<"$info")
+  src=$(sed -n 's/.*"Dir": "\([^"]*\)".*/\1/p' <<<"$info")
+  [ -n "$gomod" ] && [ -f "$src/main.go" ] || die "go mod download $module@$version gave no go.mod or main.go"
+  cp "$src/main.go" "$dir/main.go"
   {
     printf 'module orygate.local/images/%s\n\ngo 1.23\n\nrequire %s %s\n\n' "$svc" "$module" "$version"
     awk '
@@ -96,7 +100,12 @@ versioned_module() {
       !inblock && /^replace / { line = substr($0, 9) }
       line != "" {
         sub(/^[ \t]+/, "", line)
-        if (line ~ /=>/ && line !~ /^\/\// && line !~ /=> *\.\.?\//) print "replace " line
+        if (line ~ /=>/ && line !~ /^\/\//) {
+          # A folder of upstream'"'"'s repository (its generated SDK) is a
+          # module of its own, which a module zip leaves out: the SDK
+          # version upstream requires stands in for it.
+          if (line !~ /=> *\.\.?\//) print "replace " line
+        }
         line = ""
       }
     ' "$gomod"

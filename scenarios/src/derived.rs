@@ -408,7 +408,7 @@ async fn code_flow(
 }
 
 /// Writes the table's relationships and checks every row.
-async fn permissions(
+pub(crate) async fn permissions(
     keto: &Keto,
     tuples: &[harness::keto::Relationship],
     rows: &[Row],

@@ -17,13 +17,14 @@ mod baseline;
 mod migration;
 mod output;
 mod stack;
+mod upgrade;
 
 use output::terminal;
 pub use output::{html, junit, markdown};
 
 /// `orygate gate`'s options.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group = clap::ArgGroup::new("migrate_from_any").args(["migrate_from", "migrate_from_dir"]))]
+#[command(group = clap::ArgGroup::new("migrate_from_any").multiple(true).args(["migrate_from", "migrate_from_dir", "upgrade_from"]))]
 pub struct GateArgs {
     /// The Ory folder: `kratos/kratos.yml`, `hydra/hydra.yml` and
     /// `keto/keto.yml` (each service started only if its file is there)
@@ -74,8 +75,18 @@ pub struct GateArgs {
     #[arg(long, value_name = "DIR")]
     pub migrate_from_dir: Option<PathBuf>,
 
-    /// Run the migration gate alone: no flows, checks or load on the
-    /// new config afterwards (a quick job for a schema change).
+    /// The Ory upgrade gate: these services start at the older releases
+    /// named (`kratos=v1.0.0,hydra=v2.1.2`; images built with
+    /// `ory/images/build.sh kratos@v1.0.0`), data is made, each is
+    /// replaced by the pinned release on the same database after its
+    /// migrations, and the data is used again. With `--migrate-from`,
+    /// Kratos starts on the old config too (an old release may not read
+    /// a newer config) and moves to the new one with the release.
+    #[arg(long, value_name = "SERVICE=VERSION,...", value_parser = upgrade::parse)]
+    pub upgrade_from: Option<upgrade::From>,
+
+    /// Run the migration or upgrade gate alone: no flows, checks or load
+    /// on the new config or release afterwards (a quick job).
     #[arg(long, requires = "migrate_from_any")]
     pub migration_only: bool,
 
@@ -228,9 +239,12 @@ pub async fn run(args: &GateArgs) -> Result<GateReport> {
     let selected = args.checks()?;
     let today = jiff::Zoned::now().date();
     let (flows, findings, logs, migrated) = if args.by_url() {
-        if args.migrate_from.is_some() || args.migrate_from_dir.is_some() {
+        if args.migrate_from.is_some()
+            || args.migrate_from_dir.is_some()
+            || args.upgrade_from.is_some()
+        {
             return Err(Error::Usage(
-                "--migrate-from needs a stack the gate starts, not a deployment by URL".into(),
+                "--migrate-from and --upgrade-from need a stack the gate starts, not a deployment by URL".into(),
             ));
         }
         let deployment = by_url(args);

@@ -10,7 +10,7 @@ use scenarios::checks::{self, Configs, Deployment, Finding, Policy};
 use scenarios::derived::{self, FlowResult};
 use scenarios::migration::Verdict;
 
-use super::{GateArgs, baseline, migration};
+use super::{GateArgs, baseline, migration, upgrade};
 use crate::error::{Error, Result};
 
 /// What a gate run on a stack found: the flows, the checks, the end of
@@ -44,24 +44,50 @@ pub(super) async fn run(
         }
         None => None,
     };
+    if let Some(from) = &args.upgrade_from {
+        let configured: Vec<Service> = services.iter().map(|(s, _)| *s).collect();
+        upgrade::check(from, &configured)?;
+    }
     let (mut stack, deployment, clients) =
         start(args, &services, old.as_ref().map(|o| o.dir.as_path())).await?;
+    // Kratos on the new config, where the migration gate moves it.
+    let new_kratos = harness::Replacement {
+        config_dir: Some(args.ory_dir.join("kratos")),
+        overlays: Some(args.overlay_of(Service::Kratos).into_iter().collect()),
+        tag: None,
+    };
     // The stack is stopped whatever happens between.
     let ran = async {
         let mut flows = Vec::new();
         let mut migrated = None;
-        if old.is_some() {
-            let with = harness::Replacement {
-                config_dir: Some(args.ory_dir.join("kratos")),
-                overlays: Some(args.overlay_of(Service::Kratos).into_iter().collect()),
-                tag: None,
-            };
+        if old.is_some() && args.upgrade_from.is_none() {
+            let with = new_kratos.clone();
             let new_config = deployment.config.kratos.as_ref();
             let (rows, verdict) =
                 migration::run(args, &mut stack, old_config.as_ref(), new_config, with).await?;
             flows.extend(rows);
             let Some(verdict) = verdict else {
                 return Ok::<_, Error>((flows, Vec::new(), Vec::new(), None));
+            };
+            migrated = Some(verdict);
+            if args.migration_only {
+                return Ok((flows, Vec::new(), Vec::new(), migrated));
+            }
+        }
+        if let Some(from) = &args.upgrade_from {
+            let table = permission_table(args, &deployment)?;
+            let table = table.as_ref().map(|(t, r)| (t.as_slice(), r.as_slice()));
+            let new_config = deployment.config.kratos.as_ref();
+            let configs = upgrade::Configs {
+                old: old_config.as_ref().or(new_config),
+                new: new_config,
+                kratos: old.is_some().then(|| new_kratos.clone()),
+            };
+            let (rows, verdict) =
+                upgrade::run(args, &mut stack, from, &clients, table, configs).await?;
+            flows.extend(rows);
+            let Some(verdict) = verdict else {
+                return Ok((flows, Vec::new(), Vec::new(), None));
             };
             migrated = Some(verdict);
             if args.migration_only {
@@ -105,6 +131,14 @@ async fn start(
         builder = builder
             .with(*service)
             .config_dir(*service, args.ory_dir.join(service.to_string()));
+        let old_release = args
+            .upgrade_from
+            .iter()
+            .flat_map(|from| from.0.iter())
+            .find(|(s, _)| s == service);
+        if let Some((_, tag)) = old_release {
+            builder = builder.image_tag(*service, tag.clone());
+        }
         match (service, old) {
             // Kratos starts on the old config, the migration gate's
             // starting point; `config` holds the new one, which the
@@ -147,8 +181,31 @@ async fn start(
     Ok((stack, deployment, clients))
 }
 
+/// The permission table (`keto/permissions.txt`) and the relationships
+/// it assumes (`keto/tuples.txt`), when Keto runs and there is one.
+fn permission_table(args: &GateArgs, deployment: &Deployment) -> Result<Option<Table>> {
+    let keto_dir = args.ory_dir.join("keto");
+    let table = keto_dir.join("permissions.txt");
+    if deployment.keto.is_none() || !table.is_file() {
+        return Ok(None);
+    }
+    let rows = scenarios::permissions::table_from(&table).map_err(Error::Usage)?;
+    let tuples_file = keto_dir.join("tuples.txt");
+    let tuples = if tuples_file.is_file() {
+        scenarios::permissions::tuples_from(&tuples_file).map_err(Error::Usage)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some((tuples, rows)))
+}
+
+type Table = (
+    Vec<harness::keto::Relationship>,
+    Vec<scenarios::permissions::Row>,
+);
+
 /// A client of the config folder as Hydra stored it and as flows use it.
-type Registered = (
+pub(super) type Registered = (
     harness::hydra::OAuth2Client,
     scenarios::flows::oauth2::Client,
 );
@@ -190,20 +247,7 @@ async fn flows(
     deployment: &Deployment,
     clients: &[Registered],
 ) -> Result<Vec<FlowResult>> {
-    let keto_dir = args.ory_dir.join("keto");
-    let table = keto_dir.join("permissions.txt");
-    let permissions = if deployment.keto.is_some() && table.is_file() {
-        let rows = scenarios::permissions::table_from(&table).map_err(Error::Usage)?;
-        let tuples_file = keto_dir.join("tuples.txt");
-        let tuples = if tuples_file.is_file() {
-            scenarios::permissions::tuples_from(&tuples_file).map_err(Error::Usage)?
-        } else {
-            Vec::new()
-        };
-        Some((tuples, rows))
-    } else {
-        None
-    };
+    let permissions = permission_table(args, deployment)?;
     let mailboxes = stack.mailboxes();
     let target = derived::Target {
         kratos: deployment.kratos.as_ref(),

@@ -157,6 +157,17 @@ fn bad_input_exits_2_saying_what_is_wrong() {
     assert_eq!(typo.status.code(), Some(2));
     assert!(text(&typo).contains("max_lifespam"), "{}", text(&typo));
 
+    let release = gate(
+        &["--upgrade-from", "kratos=1.0.0", "--migration-only"],
+        &out,
+    );
+    assert_eq!(release.status.code(), Some(2), "{}", text(&release));
+    assert!(
+        text(&release).contains("a release tag, as v1.0.0"),
+        "{}",
+        text(&release)
+    );
+
     let broken = out.join("broken");
     std::fs::create_dir_all(broken.join("kratos")).unwrap();
     std::fs::write(broken.join("kratos/kratos.yml"), "serve: [unclosed\n").unwrap();

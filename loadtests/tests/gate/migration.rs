@@ -284,3 +284,77 @@ fn the_same_change_as_a_new_schema_version_passes_and_the_forms_ask_for_review()
         "{md}"
     );
 }
+
+/// ory/'s Kratos config as Kratos v1.0.0 reads it: without the settings
+/// that release does not know (it refuses unknown keys).
+fn kratos_v1_0_0_config(out: &Path) -> std::path::PathBuf {
+    let dir = out.join("old");
+    std::fs::create_dir_all(dir.join("kratos")).unwrap();
+    let ory = harness::repo_root().join("ory/kratos");
+    std::fs::copy(
+        ory.join("identity.schema.json"),
+        dir.join("kratos/identity.schema.json"),
+    )
+    .unwrap();
+    let mut skip_next = false;
+    let kept: Vec<&str> = include_str!("../../../ory/kratos/kratos.yml")
+        .lines()
+        .filter(|line| {
+            let skip = skip_next;
+            skip_next = line.trim() == "passkey:";
+            !(skip
+                || skip_next
+                || line.contains("passwordless_enabled")
+                || line.starts_with("feature_flags:")
+                || line.contains("use_continue_with_transitions"))
+        })
+        .collect();
+    std::fs::write(dir.join("kratos/kratos.yml"), kept.join("\n")).unwrap();
+    dir
+}
+
+/// The upgrade gate from the releases `ory/images/build.sh kratos@v1.0.0
+/// hydra@v2.1.2` builds (minutes on a cold machine, so not in every CI
+/// run: `cargo test -p loadtests --test gate -- --ignored`).
+#[test]
+#[ignore = "needs oryd/kratos:v1.0.0 and oryd/hydra:v2.1.2 (ory/images/build.sh kratos@v1.0.0 hydra@v2.1.2)"]
+fn an_upgrade_from_older_releases_keeps_sessions_grants_and_relationships() {
+    let out = folder("upgrade");
+    let old = kratos_v1_0_0_config(&out);
+    let run = gate(
+        &[
+            "--ory-dir",
+            "ory",
+            "--upgrade-from",
+            "kratos=v1.0.0,hydra=v2.1.2",
+            "--migrate-from-dir",
+            old.to_str().unwrap(),
+            "--migration-only",
+            "--population",
+            "200",
+        ],
+        &out,
+    );
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    let json: Value = serde_json::from_str(&read(&out.join("gate.json"))).unwrap();
+    let names: Vec<&str> = json["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "upgrade: kratos v1.0.0 -> v1.3.1: migrated and started",
+        "upgrade: hydra v2.1.2 -> v2.3.0: migrated and started",
+        "upgrade: old sessions still pass whoami",
+        "upgrade: refresh tokens still refresh",
+        "upgrade: a remembered consent still skips the screen",
+        "upgrade: relationships still decide",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(wanted)),
+            "{wanted}: {said}"
+        );
+    }
+}

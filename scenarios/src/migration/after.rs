@@ -40,6 +40,19 @@ pub struct Verdict {
     pub edited: Vec<String>,
 }
 
+impl Verdict {
+    /// A verdict with nothing checked (no Kratos to check).
+    pub fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            invalid: Vec::new(),
+            fixes: Vec::new(),
+            identities: 0,
+            edited: Vec::new(),
+        }
+    }
+}
+
 /// Runs the checks on the new config's Kratos (`config`), in order: the
 /// old sessions, the old logins, the settings saved unchanged (which is
 /// when Kratos recomputes an identity's addresses and identifiers), then
@@ -52,6 +65,18 @@ pub async fn after(
     mail: Option<&Mailboxes>,
     population: &Population,
 ) -> Verdict {
+    after_as("migration", kratos, config, mail, population).await
+}
+
+/// The same, each row's name under `gate` (`migration`, `upgrade`).
+pub async fn after_as(
+    gate: &str,
+    kratos: &Kratos,
+    config: Option<&Value>,
+    mail: Option<&Mailboxes>,
+    population: &Population,
+) -> Verdict {
+    let name = |what: &str| format!("{gate}: {what}");
     let mut rows = Vec::new();
     rows.push(
         timed(
@@ -143,10 +168,6 @@ pub async fn after(
         identities: read,
         edited,
     }
-}
-
-fn name(what: &str) -> String {
-    format!("migration: {what}")
 }
 
 fn clone(e: &Error) -> Error {

@@ -20,8 +20,9 @@ use crate::journey::MAIL_TIMEOUT;
 
 mod after;
 pub mod schemas;
+pub mod upgrade;
 
-pub use after::{Verdict, after};
+pub use after::{Verdict, after, after_as};
 
 /// The password of every imported person and its bcrypt hash (cost 10,
 /// made by golang.org/x/crypto, the library Kratos verifies with), from

@@ -72,3 +72,42 @@ async fn the_fix_plan_for_a_renamed_trait_is_accepted_by_kratos_and_leaves_nothi
         assert!(mail.ends_with("@orygate.test"), "{:?}", identity.traits);
     }
 }
+
+/// The upgrade gate's OAuth2 rows on a real Hydra: they pass on a grant
+/// Hydra still holds, and fail once the subject's consents (and the
+/// tokens they granted) are revoked, as an upgrade that lost them would.
+#[tokio::test]
+async fn the_upgrade_rows_of_a_grant_pass_while_hydra_holds_it_and_fail_once_revoked() {
+    use scenarios::derived::FlowOutcome;
+    use scenarios::migration::upgrade;
+    let stack = crate::oauth2::hydra_stack(&[]).await;
+    let hydra = stack.hydra();
+    let admin = NativeApp::new().unwrap();
+    let web = scenarios::clients::register_fixture(&admin, &hydra, "web-basic")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let clients = [web];
+    let outcomes = |rows: Vec<scenarios::derived::FlowResult>| -> Vec<bool> {
+        rows.iter()
+            .map(|r| matches!(r.outcome, FlowOutcome::Passed))
+            .collect()
+    };
+    let kept = upgrade::grant(&hydra, &clients, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("web-basic does the code flow");
+    assert_eq!(
+        outcomes(upgrade::grant_after(&hydra, Some(&kept)).await),
+        [true, true]
+    );
+    let lost = upgrade::grant(&hydra, &clients, None, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("web-basic does the code flow");
+    hydra
+        .revoke_consent(&admin, upgrade::HARNESS_SUBJECT, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rows = upgrade::grant_after(&hydra, Some(&lost)).await;
+    assert_eq!(outcomes(rows.clone()), [false, false], "{rows:#?}");
+}
