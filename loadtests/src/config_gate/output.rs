@@ -293,10 +293,14 @@ pub fn html(flows: &[FlowResult], findings: &[Finding], ory_dir: &Path) -> Strin
         }
         let _ = writeln!(out, "</table>");
     }
-    let _ = writeln!(
-        out,
-        "<h2>Security checks</h2>\n<table><tr><th>check</th><th>service</th><th>outcome</th><th>what it asserts</th><th>detail</th></tr>"
-    );
+    if findings.is_empty() {
+        let _ = writeln!(out, "<h2>Security checks</h2>\n<p>None ran.</p>");
+    } else {
+        let _ = writeln!(
+            out,
+            "<h2>Security checks</h2>\n<table><tr><th>check</th><th>service</th><th>outcome</th><th>what it asserts</th><th>detail</th></tr>"
+        );
+    }
     for f in findings {
         let _ = writeln!(
             out,
@@ -313,7 +317,9 @@ pub fn html(flows: &[FlowResult], findings: &[Finding], ory_dir: &Path) -> Strin
             escape(&cell(&detail(&f.outcome)))
         );
     }
-    let _ = writeln!(out, "</table>");
+    if !findings.is_empty() {
+        let _ = writeln!(out, "</table>");
+    }
     for f in findings {
         if let Outcome::Failed { evidence, .. } = &f.outcome {
             let _ = writeln!(

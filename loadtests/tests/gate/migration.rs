@@ -217,6 +217,14 @@ fn verification_taken_off_the_email_stops_mail_to_old_people_who_save() {
         "failed",
         "{said}"
     );
+    let verification = &row(&json, "verification still reaches old people")["outcome"]["error"];
+    assert!(
+        verification
+            .as_str()
+            .unwrap()
+            .contains("Kratos no longer lists gate-"),
+        "{said}"
+    );
     assert_eq!(
         outcome(&json, "recovery still reaches old people"),
         "passed",

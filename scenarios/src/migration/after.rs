@@ -111,6 +111,7 @@ pub async fn after_as(
         }
     }
     let app = NativeApp::new();
+    let started = std::time::Instant::now();
     let (identities, new_schemas) = match &app {
         Ok(app) => (
             every_identity(app, kratos).await,
@@ -142,7 +143,9 @@ pub async fn after_as(
                     schemas::fix(bad, identity, new.get(&bad.schema_id))
                 })
                 .collect();
-            rows.push(row(validated, invalid_rows(&invalid, identities.len())));
+            let mut checked = row(validated, invalid_rows(&invalid, identities.len()));
+            checked.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            rows.push(checked);
             rows.push(row(
                 name("schemas edited in place keep what Kratos reads from them"),
                 edits(&population.schemas, new, identities),
@@ -258,9 +261,15 @@ async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> 
         settings::browser_profile_unchanged(&signed.browser, kratos)
             .await
             .map_err(|e| {
+                let step = e
+                    .step()
+                    .unwrap_or("kratos POST /self-service/settings?flow=%")
+                    .to_owned();
+                let said = e.to_string();
+                let reason = said.strip_prefix(&format!("{step}: ")).unwrap_or(&said);
                 Error::unexpected(
-                    "kratos POST /self-service/settings?flow=%",
-                    format!("someone {how} ({}): {e}", signed.id),
+                    step.clone(),
+                    format!("someone {how} ({}): {reason}", signed.id),
                 )
             })?;
     }
@@ -281,13 +290,35 @@ async fn reaches(
     } else {
         Kind::Verification
     };
+    let app = NativeApp::new()?;
     for known in &population.known {
+        // Kratos mails only an address it lists for the identity; one it
+        // dropped (a schema that no longer marks the trait) gets nothing,
+        // which its admin API says at once.
+        let identity = kratos.identity(&app, &known.id).await?;
         for (address, _) in known
             .someone
             .addresses
             .iter()
             .filter(|(_, v)| *v == "email")
         {
+            let listed = if kind == Kind::Recovery {
+                identity
+                    .recovery_addresses
+                    .iter()
+                    .any(|a| a.value.eq_ignore_ascii_case(address))
+            } else {
+                identity.verifiable_address(address).is_some()
+            };
+            if !listed {
+                return Err(Error::unexpected(
+                    format!("kratos GET /admin/identities/{}", known.id),
+                    format!(
+                        "someone {}: Kratos no longer lists {address} as a {flow} address, so no {flow} mail reaches it",
+                        known.how
+                    ),
+                ));
+            }
             let browser = Browser::new()?;
             let started = start_browser(&browser, kratos, kind).await?;
             let mailbox = mail.open(address);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::checks::flow_on;
 use crate::checks::someone::{self, Someone};
-use crate::derived::{failed, register, setting};
+use crate::derived::{failed, register_identity, setting};
 use crate::flows::verification;
 use crate::journey::MAIL_TIMEOUT;
 
@@ -47,6 +47,8 @@ const BATCH: usize = 1000;
 pub struct Known {
     /// How they came to be (`registered and verified`, ...).
     pub how: &'static str,
+    /// Their identity's id.
+    pub id: String,
     pub(crate) someone: Someone,
     /// Their sessions, unless the old config lets them not sign in (an
     /// unverified address where login needs a verified one).
@@ -108,7 +110,7 @@ pub async fn populate(
             != Some("link");
     if flow_on(config, "registration") {
         let app = NativeApp::new()?;
-        let mut person = register(&app, kratos).await?;
+        let (mut person, identity) = register_identity(&app, kratos).await?;
         let how = match (verifies, mail) {
             (true, Some(mail)) => {
                 verify_by_code(&app, kratos, mail, &person).await?;
@@ -120,27 +122,30 @@ pub async fn populate(
         let signed = signed_in(app, kratos, &person).await?;
         known.push(Known {
             how,
+            id: identity.id,
             someone: person,
             signed_in: Some(signed),
         });
         let app = NativeApp::new()?;
-        let person = register(&app, kratos).await?;
+        let (person, identity) = register_identity(&app, kratos).await?;
         // Signed in only where the old config lets an unverified address
         // in; either way their identity and address are checked later.
         let signed = signed_in(app, kratos, &person).await.ok();
         known.push(Known {
             how: "registered, not verified",
+            id: identity.id,
             someone: person,
             signed_in: signed,
         });
     }
     let operator = NativeApp::new()?;
-    let (person, _) = someone::created(&operator, kratos)
+    let (person, id) = someone::created(&operator, kratos)
         .await
         .map_err(|e| failed("kratos POST /admin/identities", &e))?;
     let signed = signed_in(operator, kratos, &person).await?;
     known.push(Known {
         how: "created by an operator",
+        id,
         someone: person,
         signed_in: Some(signed),
     });
