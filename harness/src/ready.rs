@@ -2,7 +2,7 @@
 //! answers 200, within one deadline, and notice at once when the container
 //! exits instead. Keto's database must answer a read, and in a measured
 //! or production-like stack Hydra's signing keys must exist, before the
-//! service counts as ready.
+//! service counts as ready; a dev stack's Hydra is given ready-made ones.
 
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,10 @@ pub(crate) async fn wait(
             let url = service.public_url(ports.all(), tuning, ".well-known/jwks.json");
             hydra_keys(&client, container, &url, deadline, timeout).await?;
         }
-        Service::Hydra | Service::Kratos => {}
+        Service::Hydra => {
+            hydra_dev_keys(&client, container, ports, deadline, timeout).await?;
+        }
+        Service::Kratos => {}
     }
     tracing::debug!(%service, ports = ?ports.all(), "ready, every listener its own");
     Ok(())
@@ -149,8 +152,7 @@ async fn keto_database(
 /// token's latency, as it never does in a deployment that has run before.
 /// So a stack that is measured (load) or stands in for a deployment (the
 /// gate) is ready when the keys exist: `GET /.well-known/jwks.json` makes
-/// the missing ones and answers 200. A dev stack leaves them to their
-/// first use (about a CPU second each, which most tests never need). Each
+/// the missing ones and answers 200. Each
 /// attempt may take what is left of the deadline, so a slow key is waited
 /// for, not abandoned and begun again.
 async fn hydra_keys(
@@ -181,6 +183,61 @@ async fn hydra_keys(
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// Ready-made RSA 2048 signing keys for dev stacks, one set for ID tokens
+/// and one for JWT access tokens, keyed by Hydra's set names. Made once for
+/// throwaway stacks on loopback: never trust them anywhere else.
+const HYDRA_DEV_KEYS: &str = include_str!("hydra_dev_keys.json");
+
+/// Hydra makes a missing signing key set (RSA 4096) inside the request that
+/// first needs it, and Hydra's server ends any answer after 10 s (its
+/// write timeout): on a busy 2-core machine the first token exchange or
+/// `GET /.well-known/jwks.json` was seen to outlast that and get its
+/// connection closed unanswered. A dev stack is therefore given the sets it
+/// lacks through `PUT /admin/keys/{set}`, which costs nothing, before it counts
+/// as ready. The measured and production-like stacks make their own
+/// ([`hydra_keys`]), as a deployment does.
+async fn hydra_dev_keys(
+    client: &reqwest::Client,
+    container: &ContainerAsync<GenericImage>,
+    ports: &Ports,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<()> {
+    let sets: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(HYDRA_DEV_KEYS).expect("the committed dev key sets are JSON");
+    for (set, keys) in &sets {
+        let url = Service::Hydra.admin_url(ports.all(), &format!("admin/keys/{set}"));
+        loop {
+            // A set already there (a stack on a kept database, restarted)
+            // is kept: what was signed with it stays valid.
+            let last = match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+                    match client.put(&url).json(keys).send().await {
+                        Ok(r) if r.status().is_success() => break,
+                        Ok(r) => format!("PUT: HTTP {}", r.status()),
+                        Err(e) => format!("PUT: {e}"),
+                    }
+                }
+                Ok(r) => format!("GET: HTTP {}", r.status()),
+                Err(e) => format!("GET: {e}"),
+            };
+            exited(Service::Hydra, container).await?;
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    service: Service::Hydra,
+                    url,
+                    timeout,
+                    last,
+                    log: logs::tail(container, LOG_LINES).await,
+                });
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+    Ok(())
 }
 
 /// Fails when a socket listening on one of the service's ports is not the

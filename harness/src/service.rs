@@ -269,6 +269,12 @@ impl Service {
         )
     }
 
+    /// `path` on the service's admin API (always plain HTTP on 127.0.0.1).
+    pub(crate) fn admin_url(self, ports: &[u16], path: &str) -> String {
+        let port = self.port_of(ports, Api::Admin);
+        format!("http://127.0.0.1:{port}/{}", path.trim_start_matches('/'))
+    }
+
     /// Whether `api` is served over TLS: the public APIs of the services
     /// that can, in the production-like tuning.
     fn scheme(self, api: Api, tuning: Tuning) -> &'static str {

@@ -297,7 +297,23 @@ async fn the_client_side_refuses_forged_tokens_and_a_mixed_up_state() {
     )
     .await;
     let keys = ok(&stack, hydra.jwks(&admin).await).await;
+    // A dev stack starts with the harness' ready-made keys: Hydra made none
+    // (making them can outlast its 10 s answer limit on a busy machine).
+    let mut kids: Vec<_> = keys
+        .keys
+        .iter()
+        .filter_map(|k| k.common.key_id.clone())
+        .collect();
+    kids.sort();
+    assert_eq!(kids, ["dev-access-token", "dev-id-token"]);
     let id_token = tokens.id_token.unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], "dev-id-token");
     let expect = IdTokenExpect {
         issuer: hydra.public_base().as_str(),
         audience: client.auth.id(),
