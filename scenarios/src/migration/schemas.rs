@@ -47,6 +47,9 @@ pub enum Problem {
     Unexpected { at: String, property: String },
     /// The identity names a schema Kratos no longer has.
     NoSchema { schema_id: String },
+    /// The schema it names does not compile, so nothing about the
+    /// identity can be said.
+    BrokenSchema { schema_id: String, message: String },
     /// Anything else: the value at `at` and what is wrong with it.
     Invalid { at: String, message: String },
 }
@@ -61,13 +64,18 @@ impl std::fmt::Display for Problem {
                 write!(f, "{}: not allowed by the schema", join(at, property))
             }
             Self::NoSchema { schema_id } => write!(f, "names schema {schema_id:?}, which is gone"),
+            Self::BrokenSchema { schema_id, message } => {
+                write!(f, "schema {schema_id:?} does not compile: {message}")
+            }
             Self::Invalid { at, message } => write!(f, "{at}: {message}"),
         }
     }
 }
 
+/// The JSON pointer of `property` in the object at `at` (RFC 6901
+/// escapes).
 fn join(at: &str, property: &str) -> String {
-    format!("{at}/{property}")
+    format!("{at}/{}", property.replace('~', "~0").replace('/', "~1"))
 }
 
 /// An identity that does not validate against the schema it names.
@@ -100,9 +108,9 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
             None => vec![Problem::NoSchema {
                 schema_id: identity.schema_id.clone(),
             }],
-            Some(Err(why)) => vec![Problem::Invalid {
-                at: String::new(),
-                message: format!("the schema does not compile: {why}"),
+            Some(Err(why)) => vec![Problem::BrokenSchema {
+                schema_id: identity.schema_id.clone(),
+                message: why.clone(),
             }],
             Some(Ok(validator)) => {
                 let document = json!({ "traits": identity.traits });
@@ -146,31 +154,75 @@ fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
     }
 }
 
-/// What Kratos reads from a trait's `ory.sh/kratos` extension: it logs
-/// in with it, verifies it, recovers by it.
-const ROLES: [(&str, &str); 3] = [
-    ("/credentials/password/identifier", "a password identifier"),
-    ("/verification/via", "verified"),
-    ("/recovery/via", "a recovery address"),
+/// What Kratos reads from a trait's `ory.sh/kratos` extension (Kratos
+/// v1.3's `schema.ExtensionConfig`): where the role is set, where its
+/// channel is (`via`), and what it makes the trait.
+const ROLES: [(&str, Option<&str>, &str); 7] = [
+    (
+        "/credentials/password/identifier",
+        None,
+        "a password identifier",
+    ),
+    (
+        "/credentials/webauthn/identifier",
+        None,
+        "a WebAuthn identifier",
+    ),
+    (
+        "/credentials/passkey/display_name",
+        None,
+        "a passkey display name",
+    ),
+    (
+        "/credentials/totp/account_name",
+        None,
+        "the TOTP account name",
+    ),
+    (
+        "/credentials/code/identifier",
+        Some("/credentials/code/via"),
+        "a one-time-code identifier",
+    ),
+    ("/verification/via", Some("/verification/via"), "verified"),
+    ("/recovery/via", Some("/recovery/via"), "a recovery address"),
 ];
 
 /// What an edit of a schema in place takes from the identities written
-/// under it: each trait that was a password identifier, verified, or a
-/// recovery address and no longer is (Kratos recomputes those at an
-/// identity's next update). Empty when the schema kept every role.
+/// under it: each trait that had a role (an identifier of a credential,
+/// verified, a recovery address) and no longer has it, or has it through
+/// another channel (Kratos recomputes those at an identity's next
+/// update). Empty when the schema kept every role.
 pub fn lost_roles(old: &Value, new: &Value) -> Vec<String> {
     let mut before = BTreeMap::new();
     roles(old.pointer("/properties/traits"), "traits", &mut before);
     let mut after = BTreeMap::new();
     roles(new.pointer("/properties/traits"), "traits", &mut after);
+    let through = |via: &Option<String>| {
+        via.as_ref()
+            .map(|v| format!(" via {v}"))
+            .unwrap_or_default()
+    };
     before
         .into_iter()
-        .filter(|(key, _)| !after.contains_key(key))
-        .map(|((path, role), via)| format!("{path} is no longer {role}{via}"))
+        .filter_map(
+            |((path, role), via)| match after.get(&(path.clone(), role)) {
+                None => Some(format!("{path} is no longer {role}{}", through(&via))),
+                Some(now) if *now != via => Some(format!(
+                    "{path} is {role}{} instead of{}",
+                    through(now),
+                    through(&via)
+                )),
+                Some(_) => None,
+            },
+        )
         .collect()
 }
 
-fn roles(node: Option<&Value>, path: &str, into: &mut BTreeMap<(String, &'static str), String>) {
+fn roles(
+    node: Option<&Value>,
+    path: &str,
+    into: &mut BTreeMap<(String, &'static str), Option<String>>,
+) {
     let Some(properties) = node
         .and_then(|n| n.get("properties"))
         .and_then(Value::as_object)
@@ -180,15 +232,18 @@ fn roles(node: Option<&Value>, path: &str, into: &mut BTreeMap<(String, &'static
     for (name, property) in properties {
         let here = format!("{path}.{name}");
         if let Some(extension) = property.get("ory.sh/kratos") {
-            for (pointer, role) in ROLES {
-                match extension.pointer(pointer) {
-                    None | Some(Value::Bool(false) | Value::Null) => {}
-                    Some(Value::String(via)) => {
-                        into.insert((here.clone(), role), format!(" (via {via})"));
-                    }
-                    Some(_) => {
-                        into.insert((here.clone(), role), String::new());
-                    }
+            for (pointer, via, role) in ROLES {
+                let set = match extension.pointer(pointer) {
+                    None | Some(Value::Bool(false) | Value::Null) => false,
+                    Some(Value::String(s)) => !s.is_empty(),
+                    Some(_) => true,
+                };
+                if set {
+                    let via = via
+                        .and_then(|v| extension.pointer(v))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    into.insert((here.clone(), role), via);
                 }
             }
         }
@@ -208,59 +263,90 @@ pub struct Fix {
     pub todo: Vec<String>,
 }
 
-/// The patch for an identity's problems: a missing trait and an
-/// unexpected one of the same object whose value the schema would
-/// accept in its place are a rename, patched as the value added under
-/// the new name and the old name removed (Kratos' `PATCH` refuses
-/// `move`: it takes add, remove and replace); a missing trait gets the
-/// schema's `default` or a placeholder to fill in; an unexpected one is
-/// removed. `None` for problems no
-/// patch of traits fixes (a schema that is gone: set `schema_id`).
+/// The patch for an identity's problems: a missing trait and the one
+/// unexpected trait of the same object whose value the schema accepts in
+/// its place are a rename, patched as the value added under the new name
+/// and the old name removed (Kratos' `PATCH` refuses `move`: it takes
+/// add, remove and replace); when several unexpected traits would fit,
+/// which one was renamed is a person's call, said in `todo`. A missing
+/// trait otherwise gets the schema's `default` or a placeholder to fill
+/// in; an unexpected one is removed; a value the schema refuses is shown
+/// to be replaced. Whether a value fits is asked of the whole schema (its
+/// `$ref`s and combinators included), never assumed. `None` for problems
+/// no patch of traits fixes: a schema that is gone (set `schema_id`) or
+/// does not compile.
 pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Option<Fix> {
     let schema = schema?;
+    if invalid
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::NoSchema { .. } | Problem::BrokenSchema { .. }))
+    {
+        return None;
+    }
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .ok()?;
+    let document = json!({ "traits": identity.traits });
+    // Whether `value` at `target` raises no error there.
+    let fits = |target: &str, value: &Value| {
+        let mut trial = document.clone();
+        add_at(&mut trial, target, value.clone())
+            && !validator
+                .iter_errors(&trial)
+                .any(|e| under(&e.instance_path().to_string(), target))
+    };
     let mut patch = Vec::new();
     let mut todo = Vec::new();
-    let mut moved_from = Vec::new();
+    let mut moved_from: Vec<String> = Vec::new();
     for problem in &invalid.problems {
         let Problem::Missing { at, property } = problem else {
             continue;
         };
         let target = join(at, property);
-        let property_schema = property_schema(schema, &target);
-        let value_fits = |value: &Value| {
-            property_schema.as_ref().is_none_or(|s| {
-                jsonschema::options()
-                    .should_validate_formats(true)
-                    .build(s)
-                    .is_ok_and(|v| v.is_valid(value))
+        let candidates: Vec<(String, Value)> = invalid
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                Problem::Unexpected {
+                    at: a,
+                    property: from,
+                } if a == at && !moved_from.contains(from) => {
+                    let value = document.pointer(&join(a, from))?;
+                    fits(&target, value).then(|| (from.clone(), value.clone()))
+                }
+                _ => None,
             })
-        };
-        // A renamed trait: an unexpected one beside it whose value fits.
-        let renamed = invalid.problems.iter().find_map(|p| match p {
-            Problem::Unexpected {
-                at: a,
-                property: from,
-            } if a == at && !moved_from.contains(from) => {
-                let value = identity_value(identity, &join(a, from))?;
-                value_fits(value).then(|| (from.clone(), value.clone()))
-            }
-            _ => None,
-        });
-        if let Some((from, value)) = renamed {
-            moved_from.push(from);
+            .collect();
+        if let [(from, value)] = &candidates[..] {
+            moved_from.push(from.clone());
             patch.push(json!({"op": "add", "path": target, "value": value}));
             continue;
         }
-        if let Some(default) = property_schema.as_ref().and_then(|s| s.get("default")) {
+        let property_schema = property_schema(schema, &target);
+        let default = property_schema
+            .as_ref()
+            .and_then(|s| s.get("default"))
+            .filter(|d| fits(&target, d));
+        if let Some(default) = default {
             patch.push(json!({"op": "add", "path": target, "value": default}));
-        } else {
+            continue;
+        }
+        patch.push(json!({"op": "add", "path": target, "value": null}));
+        if candidates.is_empty() {
             let kind = property_schema
                 .as_ref()
                 .and_then(|s| s.get("type"))
                 .map_or_else(|| "any".to_owned(), ToString::to_string);
-            patch.push(json!({"op": "add", "path": target, "value": null}));
             todo.push(format!(
                 "{target}: a value of type {kind} for this person (the schema has no default)"
+            ));
+        } else {
+            let names: Vec<String> = candidates.iter().map(|(from, _)| join(at, from)).collect();
+            todo.push(format!(
+                "{target}: the value of whichever of {} it was renamed from (each would fit)",
+                names.join(", ")
             ));
         }
     }
@@ -269,12 +355,15 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
             Problem::Unexpected { at, property } => {
                 patch.push(json!({"op": "remove", "path": join(at, property)}));
             }
-            Problem::Invalid { at, message } => {
-                let value = identity_value(identity, at).cloned().unwrap_or(Value::Null);
+            Problem::Invalid { at, message } if under(at, "/traits") && at != "/traits" => {
+                let value = document.pointer(at).cloned().unwrap_or(Value::Null);
                 patch.push(json!({"op": "replace", "path": at, "value": value}));
                 todo.push(format!(
                     "{at}: {message}; the value shown is the current one"
                 ));
+            }
+            Problem::Invalid { at, message } => {
+                todo.push(format!("{at}: {message}; no single value to replace"));
             }
             _ => {}
         }
@@ -287,13 +376,27 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
     })
 }
 
-/// The value at a JSON pointer into the identity's document.
-fn identity_value<'a>(identity: &'a Identity, pointer: &str) -> Option<&'a Value> {
-    let inner = pointer.strip_prefix("/traits")?;
-    if inner.is_empty() {
-        Some(&identity.traits)
-    } else {
-        identity.traits.pointer(inner)
+/// Whether the JSON pointer `path` is `prefix` or below it.
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Adds `value` at the JSON pointer `target` (whose parent must be an
+/// object); false when it cannot.
+fn add_at(document: &mut Value, target: &str, value: Value) -> bool {
+    let Some((parent, name)) = target.rsplit_once('/') else {
+        return false;
+    };
+    let name = name.replace("~1", "/").replace("~0", "~");
+    match document.pointer_mut(parent).and_then(Value::as_object_mut) {
+        Some(object) => {
+            object.insert(name, value);
+            true
+        }
+        None => false,
     }
 }
 
@@ -449,7 +552,7 @@ mod tests {
             .remove("verification");
         assert_eq!(
             lost_roles(&old, &new),
-            ["traits.email is no longer verified (via email)"]
+            ["traits.email is no longer verified via email"]
         );
         let renamed = json!({"properties": {"traits": {"properties": {"mail":
             old["properties"]["traits"]["properties"]["email"].clone()}}}});
@@ -459,5 +562,103 @@ mod tests {
             "{:?}",
             lost_roles(&old, &renamed)
         );
+    }
+
+    #[test]
+    fn a_role_moved_to_another_channel_or_credential_is_named() {
+        let old = person(&["email"], &json!({}));
+        let mut new = old.clone();
+        let email = &mut new["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"];
+        email["verification"]["via"] = "sms".into();
+        email["credentials"]["code"] = json!({"identifier": true, "via": "email"});
+        assert_eq!(
+            lost_roles(&old, &new),
+            ["traits.email is verified via sms instead of via email"]
+        );
+        // The other way round: the code identifier is what is lost.
+        let lost = lost_roles(&new, &old);
+        assert!(
+            lost.contains(
+                &"traits.email is no longer a one-time-code identifier via email".to_owned()
+            ),
+            "{lost:?}"
+        );
+        let mut passkey = old.clone();
+        passkey["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]["webauthn"] =
+            json!({"identifier": true});
+        assert_eq!(
+            lost_roles(&passkey, &old),
+            ["traits.email is no longer a WebAuthn identifier"]
+        );
+    }
+
+    #[test]
+    fn two_traits_that_could_be_the_renamed_one_are_left_to_a_person() {
+        let new = json!({"type": "object", "properties": {"traits": {"type": "object",
+            "properties": {"mail": {"type": "string", "format": "email"}},
+            "required": ["mail"], "additionalProperties": false}}});
+        let schemas = Schemas::from([("p".into(), new)]);
+        let old = identity(
+            "a",
+            "p",
+            &json!({"email": "a@orygate.test", "backup": "b@orygate.test"}),
+        );
+        let invalid = validate(std::slice::from_ref(&old), &schemas);
+        let fix = fix(&invalid[0], &old, schemas.get("p")).expect("a fix");
+        assert_eq!(
+            fix.patch,
+            [
+                json!({"op": "add", "path": "/traits/mail", "value": null}),
+                json!({"op": "remove", "path": "/traits/backup"}),
+                json!({"op": "remove", "path": "/traits/email"}),
+            ]
+        );
+        assert_eq!(fix.todo.len(), 1, "{fix:?}");
+        assert!(
+            fix.todo[0].contains("/traits/backup, /traits/email"),
+            "{fix:?}"
+        );
+    }
+
+    #[test]
+    fn whether_a_value_fits_is_asked_of_the_schema_through_its_refs() {
+        let new = json!({"type": "object",
+            "definitions": {"address": {"type": "string", "format": "email"}},
+            "properties": {"traits": {"type": "object",
+                "properties": {"mail": {"$ref": "#/definitions/address"}},
+                "required": ["mail"], "additionalProperties": false}}});
+        let schemas = Schemas::from([("p".into(), new)]);
+        let fits = identity("a", "p", &json!({"email": "a@orygate.test"}));
+        let invalid = validate(std::slice::from_ref(&fits), &schemas);
+        let patch = fix(&invalid[0], &fits, schemas.get("p"))
+            .expect("a fix")
+            .patch;
+        assert_eq!(
+            patch[0],
+            json!({"op": "add", "path": "/traits/mail", "value": "a@orygate.test"})
+        );
+        // Not an address: the `$ref`'s format refuses it, so no rename.
+        let misfit = identity("b", "p", &json!({"email": "not an address"}));
+        let invalid = validate(std::slice::from_ref(&misfit), &schemas);
+        let patch = fix(&invalid[0], &misfit, schemas.get("p"))
+            .expect("a fix")
+            .patch;
+        assert_eq!(
+            patch[0],
+            json!({"op": "add", "path": "/traits/mail", "value": null})
+        );
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_gets_no_patch() {
+        let broken = json!({"type": "object", "properties": {"traits": {"type": 12}}});
+        let schemas = Schemas::from([("p".into(), broken)]);
+        let someone = identity("a", "p", &json!({"email": "a@orygate.test"}));
+        let invalid = validate(std::slice::from_ref(&someone), &schemas);
+        assert!(
+            matches!(&invalid[0].problems[..], [Problem::BrokenSchema { schema_id, .. }] if schema_id == "p"),
+            "{invalid:?}"
+        );
+        assert_eq!(fix(&invalid[0], &someone, schemas.get("p")), None);
     }
 }
