@@ -85,8 +85,8 @@ versioned_module() {
   dir="$cache/modules/$svc-$version"
   rm -rf "$dir"
   mkdir -p "$dir"
-  info=$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$module@$version") ||
-    die "go mod download $module@$version failed (the proxy refuses it or has no such version): $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$info")"
+  info=$(cd "$dir" && GOFLAGS=-mod=mod timeout 600 go mod download -json "$module@$version") ||
+    die "go mod download $module@$version failed or took over 10 minutes (the proxy refuses it or has no such version): $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$info")"
   gomod=$(sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p' <<<"$info")
   src=$(sed -n 's/.*"Dir": "\([^"]*\)".*/\1/p' <<<"$info")
   [ -n "$gomod" ] && [ -f "$src/main.go" ] || die "go mod download $module@$version gave no go.mod or main.go"
@@ -119,7 +119,15 @@ build_one() {
   local svc=${1%@*} dir module version image recipe started
   dir="$here/$svc"
   case $1 in
-    *@*) dir=$(versioned_module "$svc" "${1#*@}") ;;
+    *@*)
+      # Another release, once built, is what it is: its recipe is the
+      # release itself, so neither Go nor the proxy is needed again.
+      if [ -z "${ORYGATE_REBUILD:-}" ] && docker image inspect "oryd/$svc:${1#*@}" >/dev/null 2>&1; then
+        say "oryd/$svc:${1#*@} is present; using it (ORYGATE_REBUILD=1 builds it again)"
+        return
+      fi
+      dir=$(versioned_module "$svc" "${1#*@}")
+      ;;
   esac
   module=$(module_of "$svc")
   [ -f "$dir/go.mod" ] || die "$dir/go.mod is missing"
