@@ -26,8 +26,7 @@ pub struct Replacement {
 /// How long a replacement's parts took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replaced {
-    /// The new config's or version's SQL migration (zero without a
-    /// database).
+    /// The new config's or version's SQL migration.
     pub migration: Duration,
     /// From the new container's creation until it was ready.
     pub start: Duration,
@@ -35,6 +34,8 @@ pub struct Replaced {
 
 impl OryStack {
     /// Stops `service` as a rollout does (SIGTERM, SIGKILL after 10 s),
+    /// on a stack whose data is in PostgreSQL (one in memory is refused
+    /// before anything stops),
     /// runs the replacement's SQL migration on the service's database,
     /// and starts the replacement on the same ports, with the same
     /// environment and peers, waiting until it is ready. A config the
@@ -45,6 +46,12 @@ impl OryStack {
         let running = self.services.get(&service).ok_or_else(|| Error::Docker {
             reason: format!("replace {service}: it is not part of this stack"),
         })?;
+        if self.postgres.is_none() {
+            return Err(Error::unexpected(
+                format!("replace {service}"),
+                "the stack keeps its data in memory, which a replacement would start without (start it on PostgreSQL)",
+            ));
+        }
         let mut spec = running.spec.without_ports();
         if let Some(dir) = with.config_dir {
             spec.config_dir = dir;
@@ -98,11 +105,7 @@ impl OryStack {
             let env = service_env(&wide, service, &spec, &ports, Some(dsn));
             migrate(&wide, service, &spec, &env).await?;
         }
-        let migration = if dsn.is_some() {
-            started.elapsed()
-        } else {
-            Duration::ZERO
-        };
+        let migration = started.elapsed();
         let started = Instant::now();
         let running = start_service(wide, service, &spec, ports, dsn.as_deref(), true).await?;
         let start = started.elapsed();
