@@ -125,31 +125,8 @@ pub(super) async fn run(
         outcome: FlowOutcome::Passed,
         millis: population.as_ref().map_or(0, |p| millis(p.import)),
     });
-    for (service, old) in &from.0 {
-        let name = format!(
-            "upgrade: {service} {old} -> {}: migrated and started",
-            service.tag()
-        );
-        let mut with = match (service, &configs.kratos) {
-            (Service::Kratos, Some(new)) => new.clone(),
-            _ => Replacement::default(),
-        };
-        with.tag = Some(service.tag().to_owned());
-        match stack.replace(*service, with).await {
-            Ok(replaced) => rows.push(FlowResult {
-                name: format!(
-                    "{name} (migration {} ms, start {} ms)",
-                    replaced.migration.as_millis(),
-                    replaced.start.as_millis()
-                ),
-                outcome: FlowOutcome::Passed,
-                millis: millis(replaced.migration + replaced.start),
-            }),
-            Err(e) => {
-                rows.push(failed(&name, e.to_string()));
-                return Ok((rows, None));
-            }
-        }
+    if !moved(stack, from, configs.kratos.as_ref(), &mut rows).await {
+        return Ok((rows, None));
     }
     let mut verdict = None;
     if let (Some(kratos), Some(population)) = (&kratos, &population) {
@@ -165,6 +142,52 @@ pub(super) async fn run(
         rows.push(upgrade::relationships_after(keto, table).await);
     }
     Ok((rows, Some(verdict.unwrap_or_else(Verdict::empty))))
+}
+
+/// Moves each service named to its new release, and Kratos to the new
+/// config when it started on an old one (even when its release stays);
+/// a row for each. False when one did not come up.
+async fn moved(
+    stack: &mut OryStack,
+    from: &From,
+    new_kratos: Option<&Replacement>,
+    rows: &mut Vec<FlowResult>,
+) -> bool {
+    let mut moves: Vec<(Service, Option<&str>)> =
+        from.0.iter().map(|(s, v)| (*s, Some(v.as_str()))).collect();
+    if new_kratos.is_some() && !moves.iter().any(|(s, _)| *s == Service::Kratos) {
+        moves.insert(0, (Service::Kratos, None));
+    }
+    for (service, old) in moves {
+        let name = match old {
+            Some(old) => format!(
+                "upgrade: {service} {old} -> {}: migrated and started",
+                service.tag()
+            ),
+            None => format!("upgrade: {service} on the new config: migrated and started"),
+        };
+        let mut with = match (service, new_kratos) {
+            (Service::Kratos, Some(new)) => new.clone(),
+            _ => Replacement::default(),
+        };
+        with.tag = Some(service.tag().to_owned());
+        match stack.replace(service, with).await {
+            Ok(replaced) => rows.push(FlowResult {
+                name: format!(
+                    "{name} (migration {} ms, start {} ms)",
+                    replaced.migration.as_millis(),
+                    replaced.start.as_millis()
+                ),
+                outcome: FlowOutcome::Passed,
+                millis: millis(replaced.migration + replaced.start),
+            }),
+            Err(e) => {
+                rows.push(failed(&name, e.to_string()));
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn failed(name: &str, error: String) -> FlowResult {
