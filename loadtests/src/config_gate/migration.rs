@@ -3,6 +3,7 @@
 //! there, Kratos is replaced by the new config on the same PostgreSQL
 //! with its migrations, and [`scenarios::migration::after`] checks them.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -59,46 +60,70 @@ pub(super) fn old_folder(args: &GateArgs) -> Result<Option<OldFolder>> {
     }))
 }
 
-/// How long a git command may take.
-const GIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a git or tar command may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs git with `args` in `dir`, bounded; its stdout, or a usage error
 /// with its stderr.
 fn git(dir: &Path, args: &[&str], what: &str) -> Result<Vec<u8>> {
-    let mut child = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
+    let mut command = std::process::Command::new("git");
+    command.arg("-C").arg(dir).args(args);
+    bounded(command, what)
+}
+
+/// Runs `command` for at most [`COMMAND_TIMEOUT`], reading its output
+/// while it runs (a pipe left unread would stop it once full); its
+/// stdout, or a usage error with its stderr.
+fn bounded(mut command: std::process::Command, what: &str) -> Result<Vec<u8>> {
+    let shown = format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        command
+            .get_args()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Usage(format!("{what}: git does not run: {e}")))?;
+        .map_err(|e| Error::Usage(format!("{what}: {shown} does not run: {e}")))?;
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let started = std::time::Instant::now();
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > GIT_TIMEOUT => {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > COMMAND_TIMEOUT => {
                 let _ = child.kill();
+                let _ = child.wait();
                 return Err(Error::Usage(format!(
-                    "{what}: git {} took over {GIT_TIMEOUT:?}",
-                    args.join(" ")
+                    "{what}: {shown} took over {COMMAND_TIMEOUT:?}"
                 )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(Error::Usage(format!("{what}: {e}"))),
+            Err(e) => return Err(Error::Usage(format!("{what}: {shown}: {e}"))),
         }
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| Error::Usage(format!("{what}: {e}")))?;
-    if output.status.success() {
-        Ok(output.stdout)
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if status.success() {
+        Ok(stdout)
     } else {
         Err(Error::Usage(format!(
-            "{what}: git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            "{what}: {shown} failed: {}",
+            String::from_utf8_lossy(&stderr).trim()
         )))
     }
 }
@@ -109,11 +134,24 @@ fn at_ref(ory_dir: &Path, reference: &str, into: &Path) -> Result<PathBuf> {
     let what = format!("--migrate-from {reference}");
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).trim().to_owned();
     let prefix = text(git(ory_dir, &["rev-parse", "--show-prefix"], &what)?);
-    let commit = text(git(
+    let commit = git(
         ory_dir,
         &["rev-parse", "--verify", &format!("{reference}^{{commit}}")],
         &what,
-    )?);
+    )
+    .map_err(|e| {
+        // A CI checkout is shallow unless asked: the old commit is not
+        // there to read.
+        let shallow = git(ory_dir, &["rev-parse", "--is-shallow-repository"], &what)
+            .is_ok_and(|out| String::from_utf8_lossy(&out).trim() == "true");
+        match e {
+            Error::Usage(said) if shallow => Error::Usage(format!(
+                "{said} (the clone is shallow: fetch the history, e.g. actions/checkout with fetch-depth: 0)"
+            )),
+            e => e,
+        }
+    })?;
+    let commit = text(commit);
     let tree = if prefix.is_empty() {
         commit.clone()
     } else {
@@ -134,18 +172,9 @@ fn at_ref(ory_dir: &Path, reference: &str, into: &Path) -> Result<PathBuf> {
     )?;
     let dir = into.join("ory");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Report(format!("{}: {e}", dir.display())))?;
-    let status = std::process::Command::new("tar")
-        .arg("-xf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .map_err(|e| Error::Usage(format!("{what}: tar does not run: {e}")))?;
-    if !status.success() {
-        return Err(Error::Usage(format!(
-            "{what}: tar could not unpack git's archive"
-        )));
-    }
+    let mut tar = std::process::Command::new("tar");
+    tar.arg("-xf").arg(&archive).arg("-C").arg(&dir);
+    bounded(tar, &what)?;
     Ok(dir)
 }
 
@@ -261,5 +290,48 @@ mod tests {
         );
         let e = at_ref(&ory, "no-such-ref", into.path()).unwrap_err();
         assert!(e.to_string().contains("no-such-ref"), "{e}");
+        assert!(!e.to_string().contains("shallow"), "{e}");
+
+        // A shallow clone (as CI checks out) lacks the older commit and
+        // says how to get it.
+        run_git(repo.path(), &["add", "."]);
+        run_git(
+            repo.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@orygate.test",
+                "commit",
+                "-qm",
+                "new",
+            ],
+        );
+        let clone = tempfile::tempdir().expect("a temporary folder");
+        let source = format!("file://{}", repo.path().display());
+        let target = clone.path().join("c");
+        run_git(
+            clone.path(),
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                &source,
+                &target.to_string_lossy(),
+            ],
+        );
+        let e = at_ref(&target.join("deploy/ory"), "HEAD~1", into.path()).unwrap_err();
+        assert!(e.to_string().contains("fetch-depth: 0"), "{e}");
+    }
+
+    #[test]
+    fn a_command_with_much_output_ends_rather_than_filling_its_pipe() {
+        let mut command = std::process::Command::new("head");
+        command.args(["-c", "1000000", "/dev/zero"]);
+        // Unread, the pipe fills at 64 KiB and head never ends: the
+        // bound would end it with an error.
+        let out = bounded(command, "test").expect("head runs");
+        assert_eq!(out.len(), 1_000_000);
     }
 }

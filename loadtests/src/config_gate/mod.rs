@@ -91,8 +91,8 @@ pub struct GateArgs {
     pub migration_only: bool,
 
     /// How many people the migration gate imports on the old config
-    /// (besides the few it makes through the flows).
-    #[arg(long, default_value_t = 2000)]
+    /// (besides the few it makes through the flows), at most a million.
+    #[arg(long, default_value_t = 2000, value_parser = population)]
     pub population: usize,
 
     /// Where the migration gate writes a JSON Patch per identity that no
@@ -326,5 +326,15 @@ fn by_url(args: &GateArgs) -> Deployment {
         keto,
         admin,
         config: Configs::default(),
+    }
+}
+
+/// `--population`: a count of people, at most a million.
+fn population(text: &str) -> std::result::Result<usize, String> {
+    const MAX: usize = 1_000_000;
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX => Ok(n),
+        Ok(_) => Err(format!("at most {MAX}")),
+        Err(e) => Err(e.to_string()),
     }
 }
