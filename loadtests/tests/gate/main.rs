@@ -42,13 +42,21 @@ fn read(path: &Path) -> String {
 /// the tests of what Kratos alone shows (a form, a lifespan, a load), a
 /// stack without Hydra and Keto and their flows.
 fn kratos_only(out: &Path) -> PathBuf {
+    ory_part(out, &["kratos"])
+}
+
+/// A copy of ory/ with the files (not the folders) of `subs` and the
+/// gate's own files.
+fn ory_part(out: &Path, subs: &[&str]) -> PathBuf {
     let dir = out.join("ory");
     let ory = harness::repo_root().join("ory");
-    for sub in ["kratos", ".orygate/snapshots"] {
+    for sub in subs.iter().chain(&[".orygate/snapshots"]) {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
         for entry in std::fs::read_dir(ory.join(sub)).unwrap() {
             let from = entry.unwrap().path();
-            std::fs::copy(&from, dir.join(sub).join(from.file_name().unwrap())).unwrap();
+            if from.is_file() {
+                std::fs::copy(&from, dir.join(sub).join(from.file_name().unwrap())).unwrap();
+            }
         }
     }
     std::fs::copy(

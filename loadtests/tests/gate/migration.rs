@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{folder, gate, kratos_only, read, text};
+use super::{folder, gate, kratos_only, ory_part, read, text};
 
 /// People imported besides the three made through the flows.
 const IMPORTED: usize = 40;
@@ -102,6 +102,7 @@ fn an_optional_trait_added_in_place_passes() {
         "old people's settings open and save unchanged",
         "recovery still reaches old people",
         "verification still reaches old people",
+        "every old identity is still there",
         "every identity validates against the schema it names",
         "new registrations follow the new schema",
     ] {
@@ -244,7 +245,7 @@ fn verification_taken_off_the_email_stops_mail_to_old_people_who_save() {
         edits
             .as_str()
             .unwrap()
-            .contains("traits.email is no longer verified (via email)"),
+            .contains("traits.email is no longer verified via email"),
         "{said}"
     );
 }
@@ -346,12 +347,7 @@ fn an_upgrade_from_older_releases_keeps_sessions_grants_and_relationships() {
     let said = text(&run);
     assert_eq!(run.status.code(), Some(0), "{said}");
     let json: Value = serde_json::from_str(&read(&out.join("gate.json"))).unwrap();
-    let names: Vec<&str> = json["flows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let rows = json["flows"].as_array().unwrap();
     for wanted in [
         "upgrade: kratos v1.0.0 -> v1.3.1: migrated and started",
         "upgrade: hydra v2.1.2 -> v2.3.0: migrated and started",
@@ -360,9 +356,117 @@ fn an_upgrade_from_older_releases_keeps_sessions_grants_and_relationships() {
         "upgrade: a remembered consent still skips the screen",
         "upgrade: relationships still decide",
     ] {
-        assert!(
-            names.iter().any(|n| n.starts_with(wanted)),
-            "{wanted}: {said}"
-        );
+        let row = rows
+            .iter()
+            .find(|f| f["name"].as_str().unwrap().starts_with(wanted))
+            .unwrap_or_else(|| panic!("no row {wanted:?}: {said}"));
+        assert_eq!(row["outcome"]["outcome"], "passed", "{wanted}: {said}");
     }
+}
+
+/// An upgrade of Hydra alone with a Kratos config change: Kratos moves to
+/// the new config on its own release, and the migration's verdict is the
+/// new config's (a required trait added in place names every old
+/// identity). Without OAuth2 clients: Kratos v1.3.1 cannot accept a
+/// login challenge of Hydra v2.1.2 (it answers 500, "Unable to accept
+/// OAuth 2.0 Login Challenge"), which the grant would need.
+#[test]
+#[ignore = "needs oryd/hydra:v2.1.2 (ory/images/build.sh hydra@v2.1.2)"]
+fn an_upgrade_of_hydra_alone_still_moves_kratos_to_the_new_config() {
+    let out = folder("upgrade-hydra-config");
+    let dir = ory_part(&out, &["kratos", "hydra"]);
+    let dir = dir.to_str().unwrap();
+    let run = gate(
+        &[
+            "--ory-dir",
+            dir,
+            "--overlay",
+            "fixtures/migration/required-trait",
+            "--upgrade-from",
+            "hydra=v2.1.2",
+            "--migrate-from-dir",
+            dir,
+            "--migration-only",
+            "--population",
+            "20",
+        ],
+        &out,
+    );
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    let json: Value = serde_json::from_str(&read(&out.join("gate.json"))).unwrap();
+    let rows = json["flows"].as_array().unwrap();
+    let moved = rows
+        .iter()
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("upgrade: kratos on the new config: migrated and started")
+        })
+        .unwrap_or_else(|| panic!("Kratos did not move: {said}"));
+    assert_eq!(moved["outcome"]["outcome"], "passed", "{said}");
+    assert_eq!(
+        json["migration"]["invalid"].as_array().unwrap().len(),
+        23,
+        "{said}"
+    );
+}
+
+/// The migration gate on a config unlike ory/'s (fixtures/ory-alt:
+/// username and phone, recovery off, verification by link), its login
+/// made to refuse unverified addresses: people the old config does not
+/// let sign in are still made and checked, and an unchanged config
+/// passes.
+#[test]
+fn an_unchanged_config_that_refuses_unverified_logins_passes() {
+    let out = folder("migration-alt");
+    let dir = out.join("ory-alt");
+    let alt = harness::repo_root().join("fixtures/ory-alt");
+    for sub in ["kratos", "hydra"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(alt.join(sub)).unwrap() {
+            let from = entry.unwrap().path();
+            if from.is_file() {
+                std::fs::copy(&from, dir.join(sub).join(from.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let config = dir.join("kratos/kratos.yml");
+    let login = "    login:\n      ui_url: https://members.orygate.test/sign-in\n";
+    let yaml = read(&config);
+    assert!(yaml.contains(login), "fixtures/ory-alt's login flow moved");
+    let refusing = yaml.replace(
+        login,
+        &format!("{login}      after:\n        password:\n          hooks:\n            - hook: require_verified_address\n"),
+    );
+    std::fs::write(&config, refusing).unwrap();
+    let dir = dir.to_str().unwrap();
+    let run = gate(
+        &[
+            "--ory-dir",
+            dir,
+            "--migrate-from-dir",
+            dir,
+            "--migration-only",
+            "--population",
+            "12",
+        ],
+        &out,
+    );
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    let json: Value = serde_json::from_str(&read(&out.join("gate.json"))).unwrap();
+    assert_eq!(json["migration"]["identities"], 12 + 3, "{said}");
+    assert_eq!(outcome(&json, "old people log in"), "passed", "{said}");
+    assert_eq!(
+        outcome(&json, "verification still reaches old people"),
+        "passed",
+        "{said}"
+    );
+    assert_eq!(
+        outcome(&json, "recovery still reaches old people"),
+        "skipped",
+        "{said}"
+    );
 }

@@ -81,16 +81,23 @@ pub(crate) async fn registration_flow(app: &NativeApp, kratos: &Kratos) -> Resul
         .map(|(_, flow, _)| flow)
 }
 
+/// People made in numbered groups ([`from_form_as`]) have numbers below
+/// this; one-off people ([`from_form`]) at or above it.
+pub(crate) const NUMBERED_BELOW: u32 = 5_000_000;
+
 /// Traits for every `traits.*` input of `flow`'s form, by input type.
 pub(crate) fn from_form(flow: &Flow) -> Someone {
     let mut rng = rand::rng();
-    let digits: u32 = rng.random_range(0..10_000_000);
+    let digits: u32 = rng.random_range(NUMBERED_BELOW..10_000_000);
     from_form_as(flow, &letters(10), digits)
 }
 
 /// Someone for `flow`'s form whose addresses and names are made of `tag`
 /// and `n`: unique for each `n` (below 10,000,000) of one tag, so a
-/// population of thousands has no duplicate identifier.
+/// population of thousands has no duplicate identifier. A phone number
+/// has room for `n` alone, not the tag: numbered groups use `n` below
+/// [`NUMBERED_BELOW`] and one-off people draw theirs above it, so the
+/// two never share a number.
 pub(crate) fn from_form_as(flow: &Flow, tag: &str, n: u32) -> Someone {
     let mut traits = Map::new();
     let mut identifiers = Vec::new();

@@ -94,21 +94,7 @@ pub async fn after_as(
         .await,
     );
     for flow in ["recovery", "verification"] {
-        let row = format!("{flow} still reaches old people");
-        if !flow_on(config, flow) {
-            rows.push(skipped(&name(&row), &format!("{flow} is off")));
-            continue;
-        }
-        let via = setting(config, &format!("selfservice.flows.{flow}.use"))
-            .and_then(Value::as_str)
-            .unwrap_or("code");
-        match mail {
-            Some(mail) => {
-                let run = reaches(kratos, mail, population, flow, via);
-                rows.push(timed(name(&row), run).await);
-            }
-            None => rows.push(skipped(&name(&row), "the mail does not reach orygate")),
-        }
+        rows.push(mail_row(gate, flow, kratos, config, mail, population).await);
     }
     let app = NativeApp::new();
     let started = std::time::Instant::now();
@@ -143,6 +129,10 @@ pub async fn after_as(
                     schemas::fix(bad, identity, new.get(&bad.schema_id))
                 })
                 .collect();
+            rows.push(row(
+                name("every old identity is still there"),
+                gone(population, identities),
+            ));
             let mut checked = row(validated, invalid_rows(&invalid, identities.len()));
             checked.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             rows.push(checked);
@@ -170,6 +160,38 @@ pub async fn after_as(
         fixes,
         identities: read,
         edited,
+    }
+}
+
+/// Whether `flow`'s mail still reaches the old people's addresses, or
+/// why that was not tried.
+async fn mail_row(
+    gate: &str,
+    flow: &str,
+    kratos: &Kratos,
+    config: Option<&Value>,
+    mail: Option<&Mailboxes>,
+    population: &Population,
+) -> FlowResult {
+    let name = format!("{gate}: {flow} still reaches old people");
+    if !flow_on(config, flow) {
+        return skipped(&name, &format!("{flow} is off"));
+    }
+    let via = setting(config, &format!("selfservice.flows.{flow}.use"))
+        .and_then(Value::as_str)
+        .unwrap_or("code");
+    let addresses: usize = population
+        .known
+        .iter()
+        .map(|k| k.mailed.of(flow).len())
+        .sum();
+    match mail {
+        Some(_) if addresses == 0 => skipped(
+            &name,
+            &format!("no one had an email address for {flow} on the old config"),
+        ),
+        Some(mail) => timed(name, reaches(kratos, mail, population, flow, via)).await,
+        None => skipped(&name, "the mail does not reach orygate"),
     }
 }
 
@@ -231,8 +253,9 @@ fn signed_in(population: &Population) -> impl Iterator<Item = (&'static str, &Si
         .filter_map(|k| k.signed_in.as_ref().map(|s| (k.how, s)))
 }
 
-/// The people who signed in before log in with their passwords, and
-/// imported ones with the password of their imported hash.
+/// The people who signed in before log in with their passwords, and the
+/// sampled imported ones who could log in before with the password of
+/// their imported hash.
 async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
     let app = NativeApp::new()?;
     let people = population
@@ -240,7 +263,13 @@ async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
         .iter()
         .filter(|k| k.signed_in.is_some())
         .map(|k| (k.how, &k.someone))
-        .chain(population.sample.iter().map(|s| ("imported", s)));
+        .chain(
+            population
+                .sample
+                .iter()
+                .filter(|(_, could)| *could)
+                .map(|(s, _)| ("imported", s)),
+        );
     for (how, person) in people {
         someone::api_login(&app, kratos, person)
             .await
@@ -276,8 +305,9 @@ async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> 
     Ok(())
 }
 
-/// A recovery or verification flow for each old email address mails it a
-/// code (or a link, for the link method).
+/// A recovery or verification flow for each email address Kratos listed
+/// for it on the old config mails it a code (or a link, for the link
+/// method).
 async fn reaches(
     kratos: &Kratos,
     mail: &Mailboxes,
@@ -296,12 +326,7 @@ async fn reaches(
         // dropped (a schema that no longer marks the trait) gets nothing,
         // which its admin API says at once.
         let identity = kratos.identity(&app, &known.id).await?;
-        for (address, _) in known
-            .someone
-            .addresses
-            .iter()
-            .filter(|(_, v)| *v == "email")
-        {
+        for address in known.mailed.of(flow) {
             let listed = if kind == Kind::Recovery {
                 identity
                     .recovery_addresses
@@ -377,6 +402,30 @@ async fn every_identity(app: &NativeApp, kratos: &Kratos) -> Result<Vec<Identity
     Err(Error::unexpected(
         "kratos GET /admin/identities",
         "more than 10,000 pages",
+    ))
+}
+
+/// The identities made on the old config that the new one no longer
+/// lists.
+fn gone(population: &Population, identities: &[Identity]) -> std::result::Result<(), String> {
+    let there: std::collections::HashSet<&str> = identities.iter().map(|i| i.id.as_str()).collect();
+    let missing: Vec<&str> = population
+        .known
+        .iter()
+        .map(|k| k.id.as_str())
+        .chain(population.imported.iter().map(String::as_str))
+        .filter(|id| !there.contains(id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<&str> = missing.iter().take(NAMED).copied().collect();
+    Err(format!(
+        "{} of the {} identities made on the old config are gone: {}{}",
+        missing.len(),
+        population.len(),
+        named.join(", "),
+        if missing.len() > NAMED { ", ..." } else { "" }
     ))
 }
 

@@ -53,6 +53,47 @@ pub struct Known {
     /// Their sessions, unless the old config lets them not sign in (an
     /// unverified address where login needs a verified one).
     pub(crate) signed_in: Option<SignedIn>,
+    /// Their email addresses Kratos listed on the old config, for
+    /// recovery and for verification (its admin API's answer).
+    pub(crate) mailed: Mailed,
+}
+
+/// Email addresses an identity had for recovery and for verification.
+#[derive(Debug, Default)]
+pub(crate) struct Mailed {
+    pub recovery: Vec<String>,
+    pub verification: Vec<String>,
+}
+
+impl Mailed {
+    /// The addresses for `flow` (`recovery`, `verification`).
+    pub(crate) fn of(&self, flow: &str) -> &[String] {
+        if flow == "recovery" {
+            &self.recovery
+        } else {
+            &self.verification
+        }
+    }
+
+    /// What Kratos lists for the identity `id`.
+    async fn listed(app: &NativeApp, kratos: &Kratos, id: &str) -> Result<Self> {
+        let identity = kratos.identity(app, id).await?;
+        let email = |via: &str| via == "email";
+        Ok(Self {
+            recovery: identity
+                .recovery_addresses
+                .iter()
+                .filter(|a| email(&a.via))
+                .map(|a| a.value.clone())
+                .collect(),
+            verification: identity
+                .verifiable_addresses
+                .iter()
+                .filter(|a| email(&a.via))
+                .map(|a| a.value.clone())
+                .collect(),
+        })
+    }
 }
 
 /// Someone's sessions: by token in a native app, by cookie in a browser.
@@ -72,8 +113,9 @@ pub struct Population {
     pub known: Vec<Known>,
     /// The imported people's ids, in order.
     pub imported: Vec<String>,
-    /// Imported people with verified addresses, who log in later.
-    pub(crate) sample: Vec<Someone>,
+    /// A few imported people, verified and not, and whether each could
+    /// log in on the old config: those who could log in later.
+    pub(crate) sample: Vec<(Someone, bool)>,
     /// How long the import took.
     pub import: Duration,
     /// The old config's schemas as its Kratos served them.
@@ -119,12 +161,15 @@ pub async fn populate(
             _ => "registered (the config does not verify by code)",
         };
         person.prefer(&someone::password_identifiers(&app, kratos).await);
-        let signed = signed_in(app, kratos, &person).await?;
+        // Not signed in where the old config wants a verified address and
+        // verifies by link, which this person did not follow.
+        let signed = signed_in(app, kratos, &person).await.ok();
         known.push(Known {
             how,
+            mailed: Mailed::listed(&NativeApp::new()?, kratos, &identity.id).await?,
             id: identity.id,
             someone: person,
-            signed_in: Some(signed),
+            signed_in: signed,
         });
         let app = NativeApp::new()?;
         let (person, identity) = register_identity(&app, kratos).await?;
@@ -133,6 +178,7 @@ pub async fn populate(
         let signed = signed_in(app, kratos, &person).await.ok();
         known.push(Known {
             how: "registered, not verified",
+            mailed: Mailed::listed(&NativeApp::new()?, kratos, &identity.id).await?,
             id: identity.id,
             someone: person,
             signed_in: signed,
@@ -142,9 +188,11 @@ pub async fn populate(
     let (person, id) = someone::created(&operator, kratos)
         .await
         .map_err(|e| failed("kratos POST /admin/identities", &e))?;
+    let mailed = Mailed::listed(&operator, kratos, &id).await?;
     let signed = signed_in(operator, kratos, &person).await?;
     known.push(Known {
         how: "created by an operator",
+        mailed,
         id,
         someone: person,
         signed_in: Some(signed),
@@ -159,11 +207,23 @@ pub async fn populate(
     }
     let started = Instant::now();
     let (ids, sample) = import(&app, kratos, imported).await?;
+    let import = started.elapsed();
+    let mut tried = Vec::with_capacity(sample.len());
+    for person in sample {
+        let could = someone::api_login(&app, kratos, &person).await.is_ok();
+        tried.push((person, could));
+    }
+    if !tried.is_empty() && !tried.iter().any(|(_, could)| *could) {
+        return Err(Error::unexpected(
+            "kratos POST /self-service/login?flow=%",
+            "no imported person could log in on the old config, verified or not",
+        ));
+    }
     Ok(Population {
         known,
         imported: ids,
-        sample,
-        import: started.elapsed(),
+        sample: tried,
+        import,
         schemas,
     })
 }
@@ -223,8 +283,8 @@ async fn signed_in(app: NativeApp, kratos: &Kratos, person: &Someone) -> Result<
 
 /// Imports `count` people made from the registration form, in batches,
 /// with the fixture's bcrypt hash as their password; even ones with their
-/// addresses verified. Returns their ids and a sample of the verified
-/// ones (the first, a middle one, the last), who log in later.
+/// addresses verified. Returns their ids and a sample (the first, a
+/// middle one and the last verified ones, and the first unverified one).
 async fn import(
     app: &NativeApp,
     kratos: &Kratos,
@@ -239,8 +299,14 @@ async fn import(
     let identifiers = someone::password_identifiers(app, kratos).await;
     let tag = someone::tag();
     let (password, hash) = imported_password();
+    if count > someone::NUMBERED_BELOW as usize {
+        return Err(Error::unexpected(
+            "import",
+            format!("{count} people: at most {}", someone::NUMBERED_BELOW),
+        ));
+    }
     let last_even = (count - 1) / 2 * 2;
-    let sampled = [0, count / 4 * 2, last_even];
+    let sampled = [0, 1, count / 4 * 2, last_even];
     let mut sample = Vec::new();
     let mut ids = Vec::with_capacity(count);
     let mut batch = Vec::with_capacity(BATCH);
