@@ -76,7 +76,8 @@ pub(crate) async fn timed(name: String, run: impl Future<Output = Result<()>>) -
     }
 }
 
-pub(crate) fn skipped(name: &str, why: &str) -> FlowResult {
+/// A flow not run, and why.
+pub fn skipped(name: &str, why: &str) -> FlowResult {
     FlowResult {
         name: name.to_owned(),
         outcome: FlowOutcome::Skipped {

@@ -232,20 +232,21 @@ pub(super) async fn run(
     let verdict = migration::after(&kratos, new_config, mail.as_ref(), &population).await;
     let mut rows = vec![made, switched];
     rows.extend(verdict.rows.iter().cloned());
-    if let Some(plan) = &args.fix_plan {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
-            "about": "A JSON Patch per identity that no longer validates against the schema it names: PATCH /admin/identities/{identity} with `patch`, after filling what `todo` names.",
-            "fixes": verdict.fixes,
-        }))
-        .unwrap_or_default();
-        if let Some(parent) = plan.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::Report(format!("create {}: {e}", parent.display())))?;
-        }
-        std::fs::write(plan, text)
-            .map_err(|e| Error::Report(format!("write {}: {e}", plan.display())))?;
-    }
     Ok((rows, Some(verdict)))
+}
+
+/// Writes the verdict's fixes to `plan` (`--fix-plan`).
+pub(super) fn write_fix_plan(plan: &Path, verdict: &Verdict) -> Result<()> {
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "about": "A JSON Patch per identity that no longer validates against the schema it names: PATCH /admin/identities/{identity} with `patch`, after filling what `todo` names.",
+        "fixes": verdict.fixes,
+    }))
+    .unwrap_or_default();
+    if let Some(parent) = plan.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Report(format!("create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(plan, text).map_err(|e| Error::Report(format!("write {}: {e}", plan.display())))
 }
 
 fn millis(d: Duration) -> u64 {

@@ -97,7 +97,7 @@ pub struct GateArgs {
 
     /// Where the migration gate writes a JSON Patch per identity that no
     /// longer validates, for a person to review and apply.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "migrate_from_any")]
     pub fix_plan: Option<PathBuf>,
 
     /// Run only these checks (repeat; all by default).

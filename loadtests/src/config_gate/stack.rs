@@ -48,6 +48,16 @@ pub(super) async fn run(
         let configured: Vec<Service> = services.iter().map(|(s, _)| *s).collect();
         upgrade::check(from, &configured)?;
     }
+    // A plan from an earlier run is not this run's: it goes, and comes
+    // back only if this run gets as far as a verdict.
+    if let Some(plan) = &args.fix_plan {
+        match std::fs::remove_file(plan) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::Report(format!("remove {}: {e}", plan.display())));
+            }
+            _ => {}
+        }
+    }
     let (mut stack, deployment, clients) =
         start(args, &services, old.as_ref().map(|o| o.dir.as_path())).await?;
     // Kratos on the new config, where the migration gate moves it.
@@ -69,6 +79,9 @@ pub(super) async fn run(
             let Some(verdict) = verdict else {
                 return Ok::<_, Error>((flows, Vec::new(), Vec::new(), None));
             };
+            if let Some(plan) = &args.fix_plan {
+                migration::write_fix_plan(plan, &verdict)?;
+            }
             migrated = Some(verdict);
             if args.migration_only {
                 return Ok((flows, Vec::new(), Vec::new(), migrated));
@@ -89,6 +102,9 @@ pub(super) async fn run(
             let Some(verdict) = verdict else {
                 return Ok((flows, Vec::new(), Vec::new(), None));
             };
+            if let Some(plan) = &args.fix_plan {
+                migration::write_fix_plan(plan, &verdict)?;
+            }
             migrated = Some(verdict);
             if args.migration_only {
                 return Ok((flows, Vec::new(), Vec::new(), migrated));

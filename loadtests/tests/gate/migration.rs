@@ -251,6 +251,26 @@ fn verification_taken_off_the_email_stops_mail_to_old_people_who_save() {
 }
 
 #[test]
+fn a_cookie_secret_replaced_instead_of_rotated_signs_browsers_out() {
+    let (code, said, json, _) = migrate(
+        "rotated",
+        "fixtures/migration/rotated-secrets",
+        &["--migration-only"],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(named(&json).is_empty(), "{said}");
+    let sessions = &row(&json, "old sessions still pass whoami")["outcome"]["error"];
+    assert!(
+        sessions
+            .as_str()
+            .unwrap()
+            .contains("the session by cookie is gone"),
+        "{said}"
+    );
+    assert_eq!(outcome(&json, "old people log in"), "passed", "{said}");
+}
+
+#[test]
 fn the_same_change_as_a_new_schema_version_passes_and_the_forms_ask_for_review() {
     // Not --migration-only: the flows and a check run on the new config
     // afterwards, on the stack that holds the old people. The migration
@@ -324,10 +344,12 @@ fn kratos_v1_0_0_config(out: &Path) -> std::path::PathBuf {
 
 /// The upgrade gate from the releases `ory/images/build.sh kratos@v1.0.0
 /// hydra@v2.1.2` builds (minutes on a cold machine, so not in every CI
-/// run: `cargo test -p loadtests --test gate -- --ignored`).
+/// run: `cargo test -p loadtests --test gate -- --ignored`). Keto stays:
+/// the module proxy here refuses its older releases, so no older Keto
+/// image can be built.
 #[test]
 #[ignore = "needs oryd/kratos:v1.0.0 and oryd/hydra:v2.1.2 (ory/images/build.sh kratos@v1.0.0 hydra@v2.1.2)"]
-fn an_upgrade_from_older_releases_keeps_sessions_grants_and_relationships() {
+fn an_upgrade_from_older_releases_keeps_sessions_and_grants() {
     let out = folder("upgrade");
     let old = kratos_v1_0_0_config(&out);
     let run = gate(
@@ -354,7 +376,6 @@ fn an_upgrade_from_older_releases_keeps_sessions_grants_and_relationships() {
         "upgrade: old sessions still pass whoami",
         "upgrade: refresh tokens still refresh",
         "upgrade: a remembered consent still skips the screen",
-        "upgrade: relationships still decide",
     ] {
         let row = rows
             .iter()

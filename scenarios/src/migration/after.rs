@@ -175,6 +175,14 @@ async fn mail_row(
 ) -> FlowResult {
     let name = format!("{gate}: {flow} still reaches old people");
     if !flow_on(config, flow) {
+        if population.mail_flows.contains(&flow) {
+            return row(
+                name,
+                Err(format!(
+                    "the new config turns {flow} off, which the old config had on: old people lose it"
+                )),
+            );
+        }
         return skipped(&name, &format!("{flow} is off"));
     }
     let via = setting(config, &format!("selfservice.flows.{flow}.use"))
@@ -284,9 +292,13 @@ async fn logins(kratos: &Kratos, population: &Population) -> Result<()> {
 }
 
 /// Each person who was signed in opens the settings page in their
-/// browser and saves it as shown.
+/// browser and saves it as shown, and keeps every trait they had: a
+/// trait the new schema no longer shows is not posted, and Kratos, which
+/// replaces the traits with what was posted, would drop it.
 async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> {
+    let admin = NativeApp::new()?;
     for (how, signed) in signed_in(population) {
+        let before = kratos.identity(&admin, &signed.id).await?.traits;
         settings::browser_profile_unchanged(&signed.browser, kratos)
             .await
             .map_err(|e| {
@@ -301,8 +313,45 @@ async fn settings_saved(kratos: &Kratos, population: &Population) -> Result<()> 
                     format!("someone {how} ({}): {reason}", signed.id),
                 )
             })?;
+        let after = kratos.identity(&admin, &signed.id).await?.traits;
+        let changed = changed_traits(&before, &after);
+        if !changed.is_empty() {
+            return Err(Error::unexpected(
+                "kratos POST /self-service/settings?flow=%",
+                format!(
+                    "someone {how} ({}): saving the settings as shown changed their traits: {}",
+                    signed.id,
+                    changed.join("; ")
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// Each value of `before` (by JSON pointer, down to scalars and arrays)
+/// that `after` lost or holds differently.
+fn changed_traits(before: &Value, after: &Value) -> Vec<String> {
+    fn walk(at: &str, before: &Value, after: &Value, out: &mut Vec<String>) {
+        match before {
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    let here = format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+                    walk(&here, value, after, out);
+                }
+            }
+            value => match after.pointer(at) {
+                None => out.push(format!("/traits{at} (was {value}) is gone")),
+                Some(now) if now != value => {
+                    out.push(format!("/traits{at} was {value}, is {now}"));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    let mut out = Vec::new();
+    walk("", before, after, &mut out);
+    out
 }
 
 /// A recovery or verification flow for each email address Kratos listed
@@ -443,35 +492,60 @@ fn invalid_rows(invalid: &[Invalid], total: usize) -> std::result::Result<(), St
         .collect();
     let more = invalid.len().saturating_sub(NAMED);
     Err(format!(
-        "{} of {total} identities no longer validate: {}{}",
+        "{} of {total} identities no longer validate: {}{}. To do: a migration that applies each identity's JSON Patch (`migration.fixes` in the gate's JSON; --fix-plan FILE writes them) with PATCH /admin/identities/{{id}}, or a new schema id for the change",
         invalid.len(),
         named.join(" | "),
         if more > 0 {
-            format!(" | and {more} more (all in the gate's JSON and the fix plan)")
+            format!(" | and {more} more (all in the gate's JSON)")
         } else {
             String::new()
         }
     ))
 }
 
-/// A schema under an id the old config had must still be there, and an
-/// edit of it in place must keep every trait's role.
+/// A schema under an id the old config had must still be there while
+/// identities name it, and an edit of it in place must keep every
+/// trait's role; the identities affected are named.
 fn edits(old: &Schemas, new: &Schemas, identities: &[Identity]) -> std::result::Result<(), String> {
-    let naming = |id: &str| identities.iter().filter(|i| i.schema_id == id).count();
+    let naming = |id: &str| {
+        let ids: Vec<&str> = identities
+            .iter()
+            .filter(|i| i.schema_id == id)
+            .map(|i| i.id.as_str())
+            .collect();
+        let shown: Vec<&str> = ids.iter().take(NAMED).copied().collect();
+        let more = ids.len().saturating_sub(NAMED);
+        (
+            ids.len(),
+            format!(
+                "{}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        )
+    };
     let mut wrong = Vec::new();
     for (id, before) in old {
         match new.get(id) {
-            None => wrong.push(format!(
-                "schema {id:?} is gone; {} identities name it",
-                naming(id)
-            )),
+            None => {
+                let (count, ids) = naming(id);
+                if count > 0 {
+                    wrong.push(format!(
+                        "schema {id:?} is gone; {count} identities name it: {ids}"
+                    ));
+                }
+            }
             Some(after) if after != before => {
                 let lost = schemas::lost_roles(before, after);
-                if !lost.is_empty() {
+                let (count, ids) = naming(id);
+                if !lost.is_empty() && count > 0 {
                     wrong.push(format!(
-                        "schema {id:?} was edited in place: {}; {} identities name it and lose that at their next update",
+                        "schema {id:?} was edited in place: {}; {count} identities name it and lose that at their next update: {ids}",
                         lost.join(", "),
-                        naming(id)
                     ));
                 }
             }
@@ -513,4 +587,27 @@ async fn new_registration(kratos: &Kratos, default: &str, schemas: Option<&Schem
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_trait_lost_or_changed_by_a_save_is_named_and_an_added_one_is_not() {
+        let before = json!({"email": "a@orygate.test", "name": {"first": "A", "last": "B"}});
+        assert!(changed_traits(&before, &before).is_empty());
+        let mut added = before.clone();
+        added["phone"] = "".into();
+        assert!(changed_traits(&before, &added).is_empty());
+        let after = json!({"email": "a@orygate.test", "name": {"first": "Z"}});
+        assert_eq!(
+            changed_traits(&before, &after),
+            [
+                "/traits/name/first was \"A\", is \"Z\"",
+                "/traits/name/last (was \"B\") is gone"
+            ]
+        );
+    }
 }

@@ -120,6 +120,8 @@ pub struct Population {
     pub import: Duration,
     /// The old config's schemas as its Kratos served them.
     pub schemas: schemas::Schemas,
+    /// The mail flows the old config had on (`recovery`, `verification`).
+    pub(crate) mail_flows: Vec<&'static str>,
 }
 
 impl Population {
@@ -153,12 +155,15 @@ pub async fn populate(
     if flow_on(config, "registration") {
         let app = NativeApp::new()?;
         let (mut person, identity) = register_identity(&app, kratos).await?;
-        let how = match (verifies, mail) {
-            (true, Some(mail)) => {
-                verify_by_code(&app, kratos, mail, &person).await?;
+        let mailed = Mailed::listed(&NativeApp::new()?, kratos, &identity.id).await?;
+        // Verified by the code mailed to an address Kratos verifies, when
+        // the old config verifies by code and the schema marks one.
+        let how = match (verifies, mail, mailed.verification.first()) {
+            (true, Some(mail), Some(address)) => {
+                verify_by_code(&app, kratos, mail, address).await?;
                 "registered and verified"
             }
-            _ => "registered (the config does not verify by code)",
+            _ => "registered (nothing the old config verifies by code)",
         };
         person.prefer(&someone::password_identifiers(&app, kratos).await);
         // Not signed in where the old config wants a verified address and
@@ -166,7 +171,7 @@ pub async fn populate(
         let signed = signed_in(app, kratos, &person).await.ok();
         known.push(Known {
             how,
-            mailed: Mailed::listed(&NativeApp::new()?, kratos, &identity.id).await?,
+            mailed,
             id: identity.id,
             someone: person,
             signed_in: signed,
@@ -225,20 +230,21 @@ pub async fn populate(
         sample: tried,
         import,
         schemas,
+        mail_flows: ["recovery", "verification"]
+            .into_iter()
+            .filter(|flow| flow_on(config, flow))
+            .collect(),
     })
 }
 
-/// Verifies a freshly registered person's first email address by the
-/// code mailed to it.
+/// Verifies a freshly registered person's `email` by the code mailed to
+/// it.
 async fn verify_by_code(
     app: &NativeApp,
     kratos: &Kratos,
     mail: &Mailboxes,
-    person: &Someone,
+    email: &str,
 ) -> Result<()> {
-    let Some((email, _)) = person.addresses.iter().find(|(_, via)| *via == "email") else {
-        return Ok(());
-    };
     let (message, code) = mail.open(email).next_code(MAIL_TIMEOUT).await?;
     let flow_id = message
         .link_to("/self-service/verification")

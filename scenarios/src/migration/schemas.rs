@@ -194,9 +194,10 @@ const ROLES: [(&str, Option<&str>, &str); 7] = [
 /// update). Empty when the schema kept every role.
 pub fn lost_roles(old: &Value, new: &Value) -> Vec<String> {
     let mut before = BTreeMap::new();
-    roles(old.pointer("/properties/traits"), "traits", &mut before);
+    let traits = |schema: &Value| property(schema, schema, "traits").cloned();
+    roles(old, traits(old).as_ref(), "traits", &mut before, 0);
     let mut after = BTreeMap::new();
-    roles(new.pointer("/properties/traits"), "traits", &mut after);
+    roles(new, traits(new).as_ref(), "traits", &mut after, 0);
     let through = |via: &Option<String>| {
         via.as_ref()
             .map(|v| format!(" via {v}"))
@@ -218,36 +219,102 @@ pub fn lost_roles(old: &Value, new: &Value) -> Vec<String> {
         .collect()
 }
 
+/// How deep `$ref`s and nested schemas are followed (a cycle stops here).
+const DEPTH: usize = 32;
+
+/// `node` with its local `$ref`s (`#/...`) followed.
+fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+    for _ in 0..DEPTH {
+        match node
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| root.pointer(pointer))
+        {
+            Some(target) => node = target,
+            None => break,
+        }
+    }
+    node
+}
+
+/// The subschema of property `name` of the object `node` describes,
+/// through `$ref`s and `allOf`/`anyOf`/`oneOf`.
+fn property<'a>(root: &'a Value, node: &'a Value, name: &str) -> Option<&'a Value> {
+    let node = resolve(root, node);
+    node.get("properties")
+        .and_then(|p| p.get(name))
+        .map(|p| resolve(root, p))
+        .or_else(|| {
+            ["allOf", "anyOf", "oneOf"]
+                .iter()
+                .filter_map(|k| node.get(*k).and_then(Value::as_array))
+                .flatten()
+                .find_map(|branch| property(root, branch, name))
+        })
+}
+
+/// Every role of the traits under `node` (at `path`), by trait path and
+/// role, with its channel: through properties, array `items`, local
+/// `$ref`s and `allOf`/`anyOf`/`oneOf`, as Kratos reads them.
 fn roles(
+    root: &Value,
     node: Option<&Value>,
     path: &str,
     into: &mut BTreeMap<(String, &'static str), Option<String>>,
+    depth: usize,
 ) {
-    let Some(properties) = node
-        .and_then(|n| n.get("properties"))
-        .and_then(Value::as_object)
-    else {
+    let Some(node) = node.map(|n| resolve(root, n)) else {
         return;
     };
-    for (name, property) in properties {
-        let here = format!("{path}.{name}");
-        if let Some(extension) = property.get("ory.sh/kratos") {
-            for (pointer, via, role) in ROLES {
-                let set = match extension.pointer(pointer) {
-                    None | Some(Value::Bool(false) | Value::Null) => false,
-                    Some(Value::String(s)) => !s.is_empty(),
-                    Some(_) => true,
-                };
-                if set {
-                    let via = via
-                        .and_then(|v| extension.pointer(v))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    into.insert((here.clone(), role), via);
-                }
+    if depth > DEPTH {
+        return;
+    }
+    if let Some(extension) = node.get("ory.sh/kratos") {
+        for (pointer, via, role) in ROLES {
+            let set = match extension.pointer(pointer) {
+                None | Some(Value::Bool(false) | Value::Null) => false,
+                Some(Value::String(s)) => !s.is_empty(),
+                Some(_) => true,
+            };
+            if set {
+                let via = via
+                    .and_then(|v| extension.pointer(v))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                into.insert((path.to_owned(), role), via);
             }
         }
-        roles(Some(property), &here, into);
+    }
+    if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            roles(
+                root,
+                Some(property),
+                &format!("{path}.{name}"),
+                into,
+                depth + 1,
+            );
+        }
+    }
+    match node.get("items") {
+        Some(Value::Array(items)) => {
+            for item in items {
+                roles(root, Some(item), &format!("{path}[]"), into, depth + 1);
+            }
+        }
+        Some(items) => roles(root, Some(items), &format!("{path}[]"), into, depth + 1),
+        None => {}
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for branch in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            roles(root, Some(branch), path, into, depth + 1);
+        }
     }
 }
 
@@ -660,5 +727,25 @@ mod tests {
             "{invalid:?}"
         );
         assert_eq!(fix(&invalid[0], &someone, schemas.get("p")), None);
+    }
+
+    #[test]
+    fn roles_are_read_through_items_refs_and_combinators() {
+        let address = json!({"type": "string", "format": "email",
+            "ory.sh/kratos": {"credentials": {"password": {"identifier": true}},
+                              "recovery": {"via": "email"}}});
+        let old = json!({"definitions": {"address": address},
+            "properties": {"traits": {"allOf": [{"properties": {
+                "emails": {"type": "array", "items": {"$ref": "#/definitions/address"}}}}]}}});
+        let mut new = old.clone();
+        new["definitions"]["address"]["ory.sh/kratos"]
+            .as_object_mut()
+            .expect("the extension")
+            .remove("recovery");
+        assert_eq!(
+            lost_roles(&old, &new),
+            ["traits.emails[] is no longer a recovery address via email"]
+        );
+        assert!(lost_roles(&old, &old).is_empty());
     }
 }

@@ -25,6 +25,12 @@ pub struct Grant {
     login: Login,
     scope: String,
     refresh_token: Option<String>,
+    /// Why there is no refresh token, when there is none.
+    no_refresh: String,
+    /// Whether the first flow asked for consent: only then is there one
+    /// to remember (a consent app may skip it for a client that skips
+    /// consent).
+    consented: bool,
 }
 
 /// A code flow for the first registered client that can do one, with
@@ -75,7 +81,7 @@ pub async fn grant(
         remember: true,
         ..Consent::default()
     };
-    let (_, tokens) = oauth2::code_flow(
+    let (callback, tokens) = oauth2::code_flow(
         &browser,
         hydra,
         client,
@@ -89,7 +95,16 @@ pub async fn grant(
     } else {
         stored.client_name.clone()
     };
+    let no_refresh = if !scopes.contains(&"offline_access") {
+        format!("{label} may not ask for offline_access")
+    } else if !stored.grant_types.iter().any(|g| g == "refresh_token") {
+        format!("{label} lacks the refresh_token grant type")
+    } else {
+        format!("Hydra gave {label} no refresh token")
+    };
     Ok(Some(Grant {
+        no_refresh,
+        consented: callback.consents > 0,
         label,
         client: client.clone(),
         browser,
@@ -121,10 +136,17 @@ pub async fn grant_after(hydra: &Hydra, grant: Option<&Grant>) -> Vec<FlowResult
             };
             rows.push(timed(format!("{refreshes} ({})", grant.label), run).await);
         }
-        None => rows.push(skipped(
-            refreshes,
-            &format!("{} may not ask for offline_access", grant.label),
-        )),
+        None => rows.push(skipped(refreshes, &grant.no_refresh)),
+    }
+    if !grant.consented {
+        rows.push(skipped(
+            remembered,
+            &format!(
+                "{} was not asked to consent: there is none to remember",
+                grant.label
+            ),
+        ));
+        return rows;
     }
     let run = async {
         let consent = Consent {
@@ -161,8 +183,16 @@ pub async fn relationships(keto: &Keto, tuples: &[Relationship], rows: &[Row]) -
 }
 
 /// After the upgrade: every row of the table still holds on the
-/// relationships written before it.
+/// relationships written before it. A table without an allowed row
+/// cannot tell relationships that were lost: that is said, not passed.
 pub async fn relationships_after(keto: &Keto, rows: &[Row]) -> FlowResult {
+    let name = format!("upgrade: relationships still decide ({} rows)", rows.len());
+    if !rows.iter().any(|r| r.allowed) {
+        return skipped(
+            &name,
+            "the permission table allows nothing: relationships lost would go unseen",
+        );
+    }
     let run = async {
         let wrong = crate::permissions::disagreements(&NativeApp::new()?, keto, rows).await?;
         if wrong.is_empty() {
@@ -178,9 +208,5 @@ pub async fn relationships_after(keto: &Keto, rows: &[Row]) -> FlowResult {
             ),
         ))
     };
-    timed(
-        format!("upgrade: relationships still decide ({} rows)", rows.len()),
-        run,
-    )
-    .await
+    timed(name, run).await
 }
