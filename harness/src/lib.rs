@@ -91,7 +91,9 @@ pub use mail::{
 };
 pub use overlay::FilledOverlay;
 pub use ports::Ports;
-pub use service::{Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, Service, Tuning};
+pub use service::{
+    Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, OATHKEEPER_VERSION, Service, Tuning,
+};
 pub use stack::{
     DEFAULT_READY_TIMEOUT, DOCKER_TIMEOUT, OryStack, OryStackBuilder, Replaced, Replacement,
     STACK_LABEL,

@@ -16,7 +16,7 @@ use testcontainers::bollard::Docker;
 use crate::error::{Error, Result};
 use crate::service::Service;
 
-/// How long the preparation may take: a cold build of the three images
+/// How long the preparation may take: a cold build of the four images
 /// takes about seven minutes on two cores.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 

@@ -85,7 +85,7 @@ pub(crate) async fn wait(
         Service::Hydra => {
             hydra_dev_keys(&client, container, ports, deadline, timeout).await?;
         }
-        Service::Kratos => {}
+        Service::Kratos | Service::Oathkeeper => {}
     }
     tracing::debug!(%service, ports = ?ports.all(), "ready, every listener its own");
     Ok(())

@@ -11,6 +11,11 @@ pub enum Service {
     Kratos,
     Hydra,
     Keto,
+    /// The identity and access proxy in front of an app: started only
+    /// when asked ([`OryStackBuilder::with_oathkeeper`](crate::OryStackBuilder::with_oathkeeper)),
+    /// wired to the stack's other services and to an upstream the
+    /// harness runs.
+    Oathkeeper,
 }
 
 /// The version of each image, as built by `ory/images/build.sh` (and as the
@@ -18,6 +23,7 @@ pub enum Service {
 pub const KRATOS_VERSION: &str = "v1.3.1";
 pub const HYDRA_VERSION: &str = "v2.3.0";
 pub const KETO_VERSION: &str = "v0.13.0-alpha.0";
+pub const OATHKEEPER_VERSION: &str = "v0.40.9";
 
 /// Which of a deployment's two APIs a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +38,12 @@ enum Api {
 #[derive(Debug)]
 struct Listener {
     key: &'static str,
-    /// The API it serves, probed for readiness; `None` for the others
-    /// (Keto's metrics and OPL ports).
+    /// The API it serves; `None` for the others (Keto's metrics and OPL
+    /// ports).
     api: Option<Api>,
+    /// Whether it answers `/health/ready` (Oathkeeper's proxy forwards
+    /// every path by its rules instead).
+    probed: bool,
 }
 
 /// Everything the harness knows of one service, in one place.
@@ -79,10 +88,12 @@ const PUBLIC_AND_ADMIN: &[Listener] = &[
     Listener {
         key: "SERVE_PUBLIC",
         api: Some(Api::Public),
+        probed: true,
     },
     Listener {
         key: "SERVE_ADMIN",
         api: Some(Api::Admin),
+        probed: true,
     },
 ];
 
@@ -149,18 +160,22 @@ const KETO: Table = Table {
         Listener {
             key: "SERVE_READ",
             api: Some(Api::Public),
+            probed: true,
         },
         Listener {
             key: "SERVE_WRITE",
             api: Some(Api::Admin),
+            probed: true,
         },
         Listener {
             key: "SERVE_METRICS",
             api: None,
+            probed: false,
         },
         Listener {
             key: "SERVE_OPL",
             api: None,
+            probed: false,
         },
     ],
     base_urls: &[],
@@ -170,15 +185,58 @@ const KETO: Table = Table {
     public_tls: None,
 };
 
+/// Oathkeeper: the proxy (the "public" side, what clients call) and its
+/// API (rules, health, JWKS of the `id_token` mutator). No database.
+const OATHKEEPER: Table = Table {
+    name: "oathkeeper",
+    tag: OATHKEEPER_VERSION,
+    config_file: "oathkeeper.yml",
+    serve: &["serve"],
+    migrate: &[],
+    dev_flag: false,
+    listeners: &[
+        Listener {
+            key: "SERVE_PROXY",
+            api: Some(Api::Public),
+            probed: false,
+        },
+        Listener {
+            key: "SERVE_API",
+            api: Some(Api::Admin),
+            probed: true,
+        },
+        // Its metrics, on 9000 unless moved: two stacks would collide.
+        Listener {
+            key: "SERVE_PROMETHEUS",
+            api: None,
+            probed: false,
+        },
+    ],
+    base_urls: &[],
+    dev_env: &[],
+    load_env: &[("LOG_LEVEL", "warn")],
+    public_tls: None,
+};
+
 impl Service {
+    /// The services that keep data: Kratos, Hydra and Keto.
     pub const ALL: [Self; 3] = [Self::Kratos, Self::Hydra, Self::Keto];
+
+    /// Every service, Oathkeeper included.
+    pub const EVERY: [Self; 4] = [Self::Kratos, Self::Hydra, Self::Keto, Self::Oathkeeper];
 
     fn table(self) -> &'static Table {
         match self {
             Self::Kratos => &KRATOS,
             Self::Hydra => &HYDRA,
             Self::Keto => &KETO,
+            Self::Oathkeeper => &OATHKEEPER,
         }
+    }
+
+    /// Whether the service keeps data in a database (and so migrates one).
+    pub fn has_database(self) -> bool {
+        !self.table().migrate.is_empty()
     }
 
     /// Lowercase name, as in image names, config folders and step names.
@@ -251,7 +309,12 @@ impl Service {
     /// The readiness probes: `/health/ready` on every API port, since each
     /// listener comes up on its own.
     pub(crate) fn health_urls(self, ports: &[u16], tuning: Tuning) -> Vec<String> {
-        self.apis(ports)
+        self.table()
+            .listeners
+            .iter()
+            .zip(ports.iter())
+            .filter(|(l, _)| l.probed)
+            .filter_map(|(l, port)| l.api.map(|api| (api, *port)))
             .map(|(api, port)| {
                 let scheme = self.scheme(api, tuning);
                 format!("{scheme}://127.0.0.1:{port}/health/ready")
@@ -326,10 +389,10 @@ impl Service {
         server_tls: Option<(&str, &str)>,
     ) -> Vec<(String, String)> {
         let table = self.table();
-        let mut env: Vec<(String, String)> = vec![
-            ("SQA_OPT_OUT".into(), "true".into()),
-            ("DSN".into(), "memory".into()),
-        ];
+        let mut env: Vec<(String, String)> = vec![("SQA_OPT_OUT".into(), "true".into())];
+        if self.has_database() {
+            env.push(("DSN".into(), "memory".into()));
+        }
         for (listener, port) in table.listeners.iter().zip(ports.iter()) {
             env.push((format!("{}_HOST", listener.key), "127.0.0.1".into()));
             env.push((format!("{}_PORT", listener.key), port.to_string()));
@@ -378,6 +441,9 @@ impl Service {
         self,
         peers: &std::collections::BTreeMap<Service, Endpoints>,
     ) -> Vec<(String, String)> {
+        if self == Self::Oathkeeper {
+            return oathkeeper_peers(peers);
+        }
         let (Some(kratos), Some(hydra)) = (peers.get(&Self::Kratos), peers.get(&Self::Hydra))
         else {
             return Vec::new();
@@ -388,9 +454,57 @@ impl Service {
                 "URLS_LOGIN".into(),
                 crate::urls::join(&kratos.public, "self-service/login/browser").to_string(),
             )],
-            Self::Keto => Vec::new(),
+            Self::Keto | Self::Oathkeeper => Vec::new(),
         }
     }
+}
+
+/// Where Oathkeeper's handlers reach the stack: Kratos' whoami for the
+/// session authenticators and its browser login for the redirect error
+/// handler, Hydra's introspection, Keto's check for `remote_json`, and its
+/// own proxy as the `id_token` issuer. A peer the stack lacks keeps the
+/// config file's value.
+fn oathkeeper_peers(
+    peers: &std::collections::BTreeMap<Service, Endpoints>,
+) -> Vec<(String, String)> {
+    let join = |e: &Endpoints, admin: bool, path: &str| {
+        crate::urls::join(if admin { &e.admin } else { &e.public }, path).to_string()
+    };
+    let mut env = Vec::new();
+    if let Some(kratos) = peers.get(&Service::Kratos) {
+        let whoami = join(kratos, false, "sessions/whoami");
+        env.push((
+            "AUTHENTICATORS_COOKIE_SESSION_CONFIG_CHECK_SESSION_URL".into(),
+            whoami.clone(),
+        ));
+        env.push((
+            "AUTHENTICATORS_BEARER_TOKEN_CONFIG_CHECK_SESSION_URL".into(),
+            whoami,
+        ));
+        env.push((
+            "ERRORS_HANDLERS_REDIRECT_CONFIG_TO".into(),
+            join(kratos, false, "self-service/login/browser"),
+        ));
+    }
+    if let Some(hydra) = peers.get(&Service::Hydra) {
+        env.push((
+            "AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_INTROSPECTION_URL".into(),
+            join(hydra, true, "admin/oauth2/introspect"),
+        ));
+    }
+    if let Some(keto) = peers.get(&Service::Keto) {
+        env.push((
+            "AUTHORIZERS_REMOTE_JSON_CONFIG_REMOTE".into(),
+            join(keto, false, "relation-tuples/check"),
+        ));
+    }
+    if let Some(own) = peers.get(&Service::Oathkeeper) {
+        env.push((
+            "MUTATORS_ID_TOKEN_CONFIG_ISSUER_URL".into(),
+            own.public.to_string(),
+        ));
+    }
+    env
 }
 
 impl fmt::Display for Service {
@@ -459,6 +573,7 @@ mod tests {
             (Service::Kratos, "github.com/ory/kratos "),
             (Service::Hydra, "github.com/ory/hydra/v2 "),
             (Service::Keto, "github.com/ory/keto "),
+            (Service::Oathkeeper, "github.com/ory/oathkeeper "),
         ] {
             let go_mod = crate::repo_root()
                 .join("ory/images")

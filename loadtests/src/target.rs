@@ -17,6 +17,7 @@ pub(crate) fn title(service: Service) -> &'static str {
         Service::Kratos => "Kratos",
         Service::Hydra => "Hydra",
         Service::Keto => "Keto",
+        Service::Oathkeeper => "Oathkeeper",
     }
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Ory images that orygate runs (oryd/kratos, oryd/hydra, oryd/keto)
-# from the Go module proxy, for machines that cannot pull from a registry.
+# Builds the Ory images that orygate runs (oryd/kratos, oryd/hydra, oryd/keto,
+# oryd/oathkeeper) from the Go module proxy, for machines that cannot pull
+# from a registry.
 #
-#   ory/images/build.sh                 # all three
+#   ory/images/build.sh                 # all four
 #   ory/images/build.sh kratos keto     # a subset
 #   ory/images/build.sh kratos@v1.0.0   # another release the proxy serves
 #   ORYGATE_REBUILD=1 ory/images/build.sh   # ignore the cache
@@ -18,7 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${ORYGATE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orygate/images}
-all=(kratos hydra keto)
+all=(kratos hydra keto oathkeeper)
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=("${all[@]}")
 
@@ -35,6 +36,7 @@ module_of() {
     kratos) echo github.com/ory/kratos ;;
     hydra) echo github.com/ory/hydra/v2 ;;
     keto) echo github.com/ory/keto ;;
+    oathkeeper) echo github.com/ory/oathkeeper ;;
     *) die "unknown service '$1' (expected one of: ${all[*]})" ;;
   esac
 }
@@ -43,6 +45,7 @@ config_pkg_of() {
     kratos) echo github.com/ory/kratos/driver/config ;;
     hydra) echo github.com/ory/hydra/v2/driver/config ;;
     keto) echo github.com/ory/keto/internal/driver/config ;;
+    oathkeeper) echo github.com/ory/oathkeeper/x ;;
   esac
 }
 cmd_of() {
@@ -50,6 +53,7 @@ cmd_of() {
     kratos) echo '["serve"]' ;;
     hydra) echo '["serve", "all"]' ;;
     keto) echo '["serve"]' ;;
+    oathkeeper) echo '["serve"]' ;;
   esac
 }
 ports_of() {
@@ -57,6 +61,7 @@ ports_of() {
     kratos) echo '4433 4434' ;;
     hydra) echo '4444 4445' ;;
     keto) echo '4466 4467' ;;
+    oathkeeper) echo '4455 4456' ;;
   esac
 }
 

@@ -66,6 +66,17 @@ impl OryStackBuilder {
         self.with(Service::Keto)
     }
 
+    /// Oathkeeper in front of an upstream the harness runs
+    /// ([`OryStack::upstream`]), its authenticators, authorizer and error
+    /// redirect wired to whichever of Kratos, Hydra and Keto the stack
+    /// has. Its rules are the config folder's `rules.json` (an overlay's
+    /// replaces it), each upstream `http://upstream.orygate.test` pointed
+    /// at the harness's.
+    #[must_use]
+    pub fn with_oathkeeper(self) -> Self {
+        self.with(Service::Oathkeeper)
+    }
+
     /// Kratos, Hydra and Keto.
     #[must_use]
     pub fn with_all(self) -> Self {
@@ -193,6 +204,10 @@ impl OryStackBuilder {
         } else {
             None
         };
+        let upstream = match self.services.get_mut(&Service::Oathkeeper) {
+            Some(spec) => Some(super::oathkeeper::upstream(spec).await?),
+            None => None,
+        };
         let id = stack_id(self.process_lifetime);
         let certificates = if self.tuning == Tuning::Production {
             Some(crate::certs::StackCertificates::generate(&id)?)
@@ -262,6 +277,7 @@ impl OryStackBuilder {
             id,
             services,
             mail,
+            upstream,
             certificates,
             tuning: self.tuning,
             smtp,

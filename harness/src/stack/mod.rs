@@ -6,6 +6,7 @@
 
 mod builder;
 mod containers;
+mod oathkeeper;
 mod replace;
 mod running;
 mod template;

@@ -21,6 +21,8 @@ pub struct OryStack {
     pub(super) id: String,
     pub(super) services: BTreeMap<Service, Running>,
     pub(super) mail: Option<MailSink>,
+    /// The app behind Oathkeeper, which records what reached it.
+    pub(super) upstream: Option<crate::WebhookSink>,
     /// The production-like tuning's CA and server certificate.
     pub(super) certificates: Option<crate::certs::StackCertificates>,
     /// How the services were started, for their readiness after a restart.
@@ -45,6 +47,18 @@ impl OryStack {
     /// production ([`Tuning::Production`](crate::Tuning::Production)).
     pub fn certificates(&self) -> Option<&crate::certs::StackCertificates> {
         self.certificates.as_ref()
+    }
+
+    /// The app behind Oathkeeper (its rules' upstream): it answers 200 to
+    /// whatever reaches it and keeps every request, headers included, so a
+    /// test can see what got through and what Oathkeeper added.
+    ///
+    /// # Panics
+    /// If the stack has no Oathkeeper.
+    pub fn upstream(&self) -> &crate::WebhookSink {
+        self.upstream
+            .as_ref()
+            .expect("the stack was built with_oathkeeper()")
     }
 
     /// The base URLs of a running service.
@@ -184,7 +198,7 @@ impl OryStack {
             // Mail is sent by Kratos' courier: its log says why none came.
             Error::MailTimeout { .. } | Error::Mail { .. } => Some(Service::Kratos),
             _ => error.step().and_then(|step| {
-                Service::ALL
+                Service::EVERY
                     .into_iter()
                     .find(|s| step.starts_with(s.name()))
             }),

@@ -173,6 +173,8 @@ async fn start(
             Service::Kratos => config.kratos = Some(merged),
             Service::Hydra => config.hydra = Some(merged),
             Service::Keto => config.keto = Some(merged),
+            // The gate reads the services of Service::ALL only.
+            Service::Oathkeeper => {}
         }
     }
     let stack = builder.start().await.map_err(|e| match e {

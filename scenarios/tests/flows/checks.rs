@@ -52,6 +52,7 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
             Service::Kratos => configs.kratos = config,
             Service::Hydra => configs.hydra = config,
             Service::Keto => configs.keto = config,
+            Service::Oathkeeper => {}
         }
     }
     let stack = builder

@@ -10,6 +10,7 @@ mod forms;
 mod hooks;
 mod lifespans;
 mod migration;
+mod oathkeeper;
 mod oauth2;
 mod oauth2_refusals;
 mod permissions;
