@@ -57,22 +57,28 @@ pub fn parse(text: &str) -> std::result::Result<From, String> {
     Ok(From(olds))
 }
 
-/// `v1.2.3` or `v0.13.0-alpha.0` as comparable numbers (a pre-release
-/// after its numbers, which orders releases of one line well enough).
-fn release(tag: &str) -> Option<(Vec<u64>, String)> {
+/// A release tag's parts in semantic versioning's order.
+type ReleaseKey = (Vec<u64>, bool, Vec<(bool, u64, String)>);
+
+/// `v1.2.3` or `v0.13.0-alpha.10` in semantic versioning's order: the numbers, then a
+/// pre-release before its release, then the pre-release's parts, numbers
+/// as numbers (`alpha.9` before `alpha.10`) and before words.
+fn release(tag: &str) -> Option<ReleaseKey> {
     let tag = tag.strip_prefix('v')?;
     let (numbers, pre) = tag.split_once('-').unwrap_or((tag, ""));
     let numbers = numbers
         .split('.')
         .map(|n| n.parse().ok())
         .collect::<Option<Vec<u64>>>()?;
-    // A release without a pre-release part sorts after its pre-releases.
-    let pre = if pre.is_empty() {
-        "~".to_owned()
-    } else {
-        pre.to_owned()
-    };
-    Some((numbers, pre))
+    let parts = pre
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.parse::<u64>() {
+            Ok(n) => (false, n, String::new()),
+            Err(_) => (true, 0, p.to_owned()),
+        })
+        .collect();
+    Some((numbers, pre.is_empty(), parts))
 }
 
 /// The Kratos configs of an upgrade: the one the old release ran, the one
@@ -258,6 +264,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn releases_order_as_semantic_versioning_says() {
+        let order = [
+            "v0.13.0-alpha.0",
+            "v0.13.0-alpha.9",
+            "v0.13.0-alpha.10",
+            "v0.13.0-beta.1",
+            "v0.13.0",
+            "v1.0.0",
+        ];
+        for pair in order.windows(2) {
+            assert!(release(pair[0]) < release(pair[1]), "{pair:?}");
+        }
+    }
+
+    #[test]
     fn releases_are_read_and_mistakes_said() {
         assert_eq!(
             parse("kratos=v1.0.0, hydra=v2.1.2").unwrap(),
@@ -278,6 +299,7 @@ mod tests {
             ("", "no SERVICE=VERSION"),
             ("kratos=v9.0.0", "a downgrade"),
             ("keto=v0.14.0-alpha.0", "a downgrade"),
+            ("keto=v0.13.0", "a downgrade"),
         ] {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

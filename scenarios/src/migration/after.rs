@@ -122,13 +122,7 @@ pub async fn after_as(
         (Ok(identities), Ok(new)) => {
             read = identities.len();
             invalid = schemas::validate(identities, new);
-            fixes = invalid
-                .iter()
-                .filter_map(|bad| {
-                    let identity = identities.iter().find(|i| i.id == bad.identity)?;
-                    schemas::fix(bad, identity, new.get(&bad.schema_id))
-                })
-                .collect();
+            fixes = fixes_for(&invalid, identities, new);
             rows.push(row(
                 name("every old identity is still there"),
                 gone(population, identities),
@@ -174,8 +168,13 @@ async fn mail_row(
     population: &Population,
 ) -> FlowResult {
     let name = format!("{gate}: {flow} still reaches old people");
+    let addresses: usize = population
+        .known
+        .iter()
+        .map(|k| k.mailed.of(flow).len())
+        .sum();
     if !flow_on(config, flow) {
-        if population.mail_flows.contains(&flow) {
+        if population.mail_flows.contains(&flow) && addresses > 0 {
             return row(
                 name,
                 Err(format!(
@@ -188,11 +187,6 @@ async fn mail_row(
     let via = setting(config, &format!("selfservice.flows.{flow}.use"))
         .and_then(Value::as_str)
         .unwrap_or("code");
-    let addresses: usize = population
-        .known
-        .iter()
-        .map(|k| k.mailed.of(flow).len())
-        .sum();
     match mail {
         Some(_) if addresses == 0 => skipped(
             &name,
@@ -201,6 +195,33 @@ async fn mail_row(
         Some(mail) => timed(name, reaches(kratos, mail, population, flow, via)).await,
         None => skipped(&name, "the mail does not reach orygate"),
     }
+}
+
+/// A fix per invalid identity a patch of traits can fix, each schema
+/// compiled once for the whole population.
+fn fixes_for(invalid: &[Invalid], identities: &[Identity], new: &Schemas) -> Vec<Fix> {
+    let by_id: std::collections::HashMap<&str, &Identity> =
+        identities.iter().map(|i| (i.id.as_str(), i)).collect();
+    let mut compiled = std::collections::HashMap::new();
+    invalid
+        .iter()
+        .filter_map(|bad| {
+            let identity = by_id.get(bad.identity.as_str())?;
+            let schema = new.get(&bad.schema_id);
+            let validator = compiled
+                .entry(bad.schema_id.clone())
+                .or_insert_with(|| {
+                    schema.and_then(|s| {
+                        jsonschema::options()
+                            .should_validate_formats(true)
+                            .build(s)
+                            .ok()
+                    })
+                })
+                .as_ref();
+            schemas::fix(bad, identity, schema, validator)
+        })
+        .collect()
 }
 
 fn clone(e: &Error) -> Error {

@@ -166,9 +166,14 @@ pub async fn populate(
             _ => "registered (nothing the old config verifies by code)",
         };
         person.prefer(&someone::password_identifiers(&app, kratos).await);
-        // Not signed in where the old config wants a verified address and
-        // verifies by link, which this person did not follow.
-        let signed = signed_in(app, kratos, &person).await.ok();
+        // Someone verified must sign in; someone not verified may be
+        // refused where the old config wants a verified address (and
+        // verifies by link, which this person did not follow).
+        let signed = match signed_in(app, kratos, &person).await {
+            Ok(signed) => Some(signed),
+            Err(e) if how == "registered and verified" => return Err(e),
+            Err(_) => None,
+        };
         known.push(Known {
             how,
             mailed,

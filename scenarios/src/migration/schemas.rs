@@ -193,31 +193,41 @@ const ROLES: [(&str, Option<&str>, &str); 7] = [
 /// another channel (Kratos recomputes those at an identity's next
 /// update). Empty when the schema kept every role.
 pub fn lost_roles(old: &Value, new: &Value) -> Vec<String> {
-    let mut before = BTreeMap::new();
-    let traits = |schema: &Value| property(schema, schema, "traits").cloned();
-    roles(old, traits(old).as_ref(), "traits", &mut before, 0);
-    let mut after = BTreeMap::new();
-    roles(new, traits(new).as_ref(), "traits", &mut after, 0);
-    let through = |via: &Option<String>| {
-        via.as_ref()
-            .map(|v| format!(" via {v}"))
-            .unwrap_or_default()
+    let read = |schema: &Value| {
+        let mut found = BTreeMap::new();
+        let traits = property(schema, schema, "traits", 0).cloned();
+        let mut budget = NODES;
+        roles(
+            schema,
+            traits.as_ref(),
+            "traits",
+            &mut found,
+            0,
+            &mut budget,
+        );
+        found
     };
+    let (before, after) = (read(old), read(new));
     before
         .into_iter()
         .filter_map(
-            |((path, role), via)| match after.get(&(path.clone(), role)) {
-                None => Some(format!("{path} is no longer {role}{}", through(&via))),
-                Some(now) if *now != via => Some(format!(
-                    "{path} is {role}{} instead of{}",
-                    through(now),
-                    through(&via)
-                )),
-                Some(_) => None,
+            |((path, role), via)| match (after.get(&(path.clone(), role)), &via) {
+                (None, Some(v)) => Some(format!("{path} is no longer {role} via {v}")),
+                (None, None) => Some(format!("{path} is no longer {role}")),
+                // A channel set on one side only is Kratos' default made
+                // explicit or left implicit: the same role.
+                (Some(Some(now)), Some(was)) if now != was => {
+                    Some(format!("{path} is {role} via {now} instead of via {was}"))
+                }
+                (Some(_), _) => None,
             },
         )
         .collect()
 }
+
+/// How many schema nodes one reading of roles may visit: a schema whose
+/// `$ref`s branch back into themselves ends there instead of never.
+const NODES: usize = 10_000;
 
 /// How deep `$ref`s and nested schemas are followed (a cycle stops here).
 const DEPTH: usize = 32;
@@ -239,8 +249,11 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
 }
 
 /// The subschema of property `name` of the object `node` describes,
-/// through `$ref`s and `allOf`/`anyOf`/`oneOf`.
-fn property<'a>(root: &'a Value, node: &'a Value, name: &str) -> Option<&'a Value> {
+/// through `$ref`s and `allOf`/`anyOf`/`oneOf` (at most [`DEPTH`] deep).
+fn property<'a>(root: &'a Value, node: &'a Value, name: &str, depth: usize) -> Option<&'a Value> {
+    if depth > DEPTH {
+        return None;
+    }
     let node = resolve(root, node);
     node.get("properties")
         .and_then(|p| p.get(name))
@@ -250,7 +263,7 @@ fn property<'a>(root: &'a Value, node: &'a Value, name: &str) -> Option<&'a Valu
                 .iter()
                 .filter_map(|k| node.get(*k).and_then(Value::as_array))
                 .flatten()
-                .find_map(|branch| property(root, branch, name))
+                .find_map(|branch| property(root, branch, name, depth + 1))
         })
 }
 
@@ -263,13 +276,15 @@ fn roles(
     path: &str,
     into: &mut BTreeMap<(String, &'static str), Option<String>>,
     depth: usize,
+    budget: &mut usize,
 ) {
     let Some(node) = node.map(|n| resolve(root, n)) else {
         return;
     };
-    if depth > DEPTH {
+    if depth > DEPTH || *budget == 0 {
         return;
     }
+    *budget -= 1;
     if let Some(extension) = node.get("ory.sh/kratos") {
         for (pointer, via, role) in ROLES {
             let set = match extension.pointer(pointer) {
@@ -288,22 +303,33 @@ fn roles(
     }
     if let Some(properties) = node.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            roles(
-                root,
-                Some(property),
-                &format!("{path}.{name}"),
-                into,
-                depth + 1,
-            );
+            let here = format!("{path}.{name}");
+            roles(root, Some(property), &here, into, depth + 1, budget);
         }
     }
     match node.get("items") {
         Some(Value::Array(items)) => {
             for item in items {
-                roles(root, Some(item), &format!("{path}[]"), into, depth + 1);
+                roles(
+                    root,
+                    Some(item),
+                    &format!("{path}[]"),
+                    into,
+                    depth + 1,
+                    budget,
+                );
             }
         }
-        Some(items) => roles(root, Some(items), &format!("{path}[]"), into, depth + 1),
+        Some(items) => {
+            roles(
+                root,
+                Some(items),
+                &format!("{path}[]"),
+                into,
+                depth + 1,
+                budget,
+            );
+        }
         None => {}
     }
     for key in ["allOf", "anyOf", "oneOf"] {
@@ -313,7 +339,7 @@ fn roles(
             .into_iter()
             .flatten()
         {
-            roles(root, Some(branch), path, into, depth + 1);
+            roles(root, Some(branch), path, into, depth + 1, budget);
         }
     }
 }
@@ -342,7 +368,15 @@ pub struct Fix {
 /// `$ref`s and combinators included), never assumed. `None` for problems
 /// no patch of traits fixes: a schema that is gone (set `schema_id`) or
 /// does not compile.
-pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Option<Fix> {
+///
+/// `validator` is `schema` compiled, when the caller has it (one per
+/// schema for a whole population); otherwise it is compiled here.
+pub fn fix(
+    invalid: &Invalid,
+    identity: &Identity,
+    schema: Option<&Value>,
+    validator: Option<&jsonschema::Validator>,
+) -> Option<Fix> {
     let schema = schema?;
     if invalid
         .problems
@@ -351,72 +385,162 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
     {
         return None;
     }
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(schema)
-        .ok()?;
+    let compiled;
+    let validator = if let Some(v) = validator {
+        v
+    } else {
+        compiled = jsonschema::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .ok()?;
+        &compiled
+    };
     let document = json!({ "traits": identity.traits });
-    // Whether `value` at `target` raises no error there.
+    let errors = |doc: &Value| -> Vec<(String, String)> {
+        validator
+            .iter_errors(doc)
+            .map(|e| (e.instance_path().to_string(), e.to_string()))
+            .collect()
+    };
+    let before = errors(&document);
+    // Whether `value` at `target` raises no error there nor a new one
+    // above it (an `anyOf` of the object is reported at the object).
     let fits = |target: &str, value: &Value| {
         let mut trial = document.clone();
         add_at(&mut trial, target, value.clone())
-            && !validator
-                .iter_errors(&trial)
-                .any(|e| under(&e.instance_path().to_string(), target))
+            && errors(&trial).iter().all(|(at, said)| {
+                !under(at, target)
+                    && (!under(target, at) || before.iter().any(|(b, w)| b == at && w == said))
+            })
     };
+    // Each missing trait and the unexpected siblings whose value fits in
+    // its place.
+    let missing: Vec<Missing<'_>> = invalid
+        .problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::Missing { at, property } => Some((at.as_str(), join(at, property))),
+            _ => None,
+        })
+        .map(|(at, target)| {
+            let candidates = invalid
+                .problems
+                .iter()
+                .filter_map(|p| match p {
+                    Problem::Unexpected {
+                        at: a,
+                        property: from,
+                    } if a == at => {
+                        let value = document.pointer(&join(a, from))?;
+                        fits(&target, value).then(|| (from.clone(), value.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            Missing {
+                at,
+                target,
+                candidates,
+            }
+        })
+        .collect();
+    let renamed = pair_renames(&missing);
     let mut patch = Vec::new();
     let mut todo = Vec::new();
-    let mut moved_from: Vec<String> = Vec::new();
-    for problem in &invalid.problems {
-        let Problem::Missing { at, property } = problem else {
-            continue;
-        };
-        let target = join(at, property);
-        let candidates: Vec<(String, Value)> = invalid
-            .problems
-            .iter()
-            .filter_map(|p| match p {
-                Problem::Unexpected {
-                    at: a,
-                    property: from,
-                } if a == at && !moved_from.contains(from) => {
-                    let value = document.pointer(&join(a, from))?;
-                    fits(&target, value).then(|| (from.clone(), value.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        if let [(from, value)] = &candidates[..] {
-            moved_from.push(from.clone());
+    for Missing {
+        at,
+        target,
+        candidates,
+    } in &missing
+    {
+        if let Some((_, value)) = renamed.get(target) {
             patch.push(json!({"op": "add", "path": target, "value": value}));
             continue;
         }
-        let property_schema = property_schema(schema, &target);
+        let property_schema = property_schema(schema, target);
         let default = property_schema
-            .as_ref()
             .and_then(|s| s.get("default"))
-            .filter(|d| fits(&target, d));
+            .filter(|d| fits(target, d));
         if let Some(default) = default {
             patch.push(json!({"op": "add", "path": target, "value": default}));
             continue;
         }
         patch.push(json!({"op": "add", "path": target, "value": null}));
-        if candidates.is_empty() {
-            let kind = property_schema
-                .as_ref()
-                .and_then(|s| s.get("type"))
-                .map_or_else(|| "any".to_owned(), ToString::to_string);
-            todo.push(format!(
-                "{target}: a value of type {kind} for this person (the schema has no default)"
-            ));
-        } else {
-            let names: Vec<String> = candidates.iter().map(|(from, _)| join(at, from)).collect();
-            todo.push(format!(
-                "{target}: the value of whichever of {} it was renamed from (each would fit)",
-                names.join(", ")
-            ));
+        let taken: Vec<&String> = renamed.values().map(|(from, _)| from).collect();
+        let open: Vec<String> = candidates
+            .iter()
+            .filter(|(from, _)| !taken.contains(&from))
+            .map(|(from, _)| join(at, from))
+            .collect();
+        todo.push(to_fill(target, &open, property_schema));
+    }
+    the_rest(invalid, &document, &mut patch, &mut todo);
+    Some(Fix {
+        identity: invalid.identity.clone(),
+        schema_id: invalid.schema_id.clone(),
+        patch,
+        todo,
+    })
+}
+
+/// What a person puts in place of the placeholder at `target`: the value
+/// of one of the traits it may have been renamed from, or a value of the
+/// type the schema asks for.
+fn to_fill(target: &str, renamed_from: &[String], property_schema: Option<&Value>) -> String {
+    if renamed_from.is_empty() {
+        let kind = property_schema
+            .and_then(|s| s.get("type"))
+            .map_or_else(|| "any the schema accepts".to_owned(), ToString::to_string);
+        format!("{target}: a value of type {kind} for this person (the schema has no default)")
+    } else {
+        format!(
+            "{target}: the value of whichever of {} it was renamed from (each would fit)",
+            renamed_from.join(", ")
+        )
+    }
+}
+
+/// A trait the schema requires and the identity lacks, and its unexpected
+/// siblings whose value would fit in its place.
+struct Missing<'a> {
+    at: &'a str,
+    target: String,
+    candidates: Vec<(String, Value)>,
+}
+
+/// The renames that are certain: a missing trait with one candidate left.
+/// Pairing one can leave another with one, so pairing goes on until
+/// nothing changes; what the pairing took is not offered again.
+fn pair_renames(missing: &[Missing<'_>]) -> BTreeMap<String, (String, Value)> {
+    let mut renamed: BTreeMap<String, (String, Value)> = BTreeMap::new();
+    loop {
+        let taken: Vec<&String> = renamed.values().map(|(from, _)| from).collect();
+        let next = missing.iter().find_map(|m| {
+            if renamed.contains_key(&m.target) {
+                return None;
+            }
+            let left: Vec<&(String, Value)> = m
+                .candidates
+                .iter()
+                .filter(|(from, _)| !taken.contains(&from))
+                .collect();
+            match left[..] {
+                [one] => Some((m.target.clone(), one.clone())),
+                _ => None,
+            }
+        });
+        match next {
+            Some((target, pair)) => {
+                renamed.insert(target, pair);
+            }
+            None => return renamed,
         }
     }
+}
+
+/// The unexpected traits removed, and the values the schema refuses shown
+/// for a person to replace.
+fn the_rest(invalid: &Invalid, document: &Value, patch: &mut Vec<Value>, todo: &mut Vec<String>) {
     for problem in &invalid.problems {
         match problem {
             Problem::Unexpected { at, property } => {
@@ -435,12 +559,6 @@ pub fn fix(invalid: &Invalid, identity: &Identity, schema: Option<&Value>) -> Op
             _ => {}
         }
     }
-    Some(Fix {
-        identity: invalid.identity.clone(),
-        schema_id: invalid.schema_id.clone(),
-        patch,
-        todo,
-    })
 }
 
 /// Whether the JSON pointer `path` is `prefix` or below it.
@@ -468,13 +586,14 @@ fn add_at(document: &mut Value, target: &str, value: Value) -> bool {
 }
 
 /// The subschema that describes the instance at `pointer` (object
-/// properties only, as identity traits are).
-fn property_schema(schema: &Value, pointer: &str) -> Option<Value> {
+/// properties, through `$ref`s and combinators, as identity traits are).
+fn property_schema<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
     let mut node = schema;
     for segment in pointer.split('/').skip(1) {
-        node = node.get("properties")?.get(segment)?;
+        let name = segment.replace("~1", "/").replace("~0", "~");
+        node = property(schema, node, &name, 0)?;
     }
-    Some(node.clone())
+    Some(node)
 }
 
 #[cfg(test)]
@@ -525,7 +644,7 @@ mod tests {
                 property: "phone".into()
             }]
         );
-        let fix = fix(&invalid[0], &people[0], schemas.get("person")).expect("a fix");
+        let fix = fix(&invalid[0], &people[0], schemas.get("person"), None).expect("a fix");
         assert_eq!(
             fix.patch,
             [json!({"op": "add", "path": "/traits/phone", "value": null})]
@@ -542,7 +661,7 @@ mod tests {
         let schemas = Schemas::from([("person".into(), new)]);
         let old = identity("a", "person", &json!({"email": "a@orygate.test"}));
         let invalid = validate(std::slice::from_ref(&old), &schemas);
-        let fix = fix(&invalid[0], &old, schemas.get("person")).expect("a fix");
+        let fix = fix(&invalid[0], &old, schemas.get("person"), None).expect("a fix");
         assert!(fix.todo.is_empty(), "{fix:?}");
         assert!(
             fix.patch
@@ -570,7 +689,7 @@ mod tests {
         let schemas = Schemas::from([("p".into(), new)]);
         let old = identity("a", "p", &json!({"nickname": "ann"}));
         let invalid = validate(std::slice::from_ref(&old), &schemas);
-        let fix = fix(&invalid[0], &old, schemas.get("p")).expect("a fix");
+        let fix = fix(&invalid[0], &old, schemas.get("p"), None).expect("a fix");
         assert_eq!(
             fix.patch,
             [
@@ -671,7 +790,7 @@ mod tests {
             &json!({"email": "a@orygate.test", "backup": "b@orygate.test"}),
         );
         let invalid = validate(std::slice::from_ref(&old), &schemas);
-        let fix = fix(&invalid[0], &old, schemas.get("p")).expect("a fix");
+        let fix = fix(&invalid[0], &old, schemas.get("p"), None).expect("a fix");
         assert_eq!(
             fix.patch,
             [
@@ -697,7 +816,7 @@ mod tests {
         let schemas = Schemas::from([("p".into(), new)]);
         let fits = identity("a", "p", &json!({"email": "a@orygate.test"}));
         let invalid = validate(std::slice::from_ref(&fits), &schemas);
-        let patch = fix(&invalid[0], &fits, schemas.get("p"))
+        let patch = fix(&invalid[0], &fits, schemas.get("p"), None)
             .expect("a fix")
             .patch;
         assert_eq!(
@@ -707,7 +826,7 @@ mod tests {
         // Not an address: the `$ref`'s format refuses it, so no rename.
         let misfit = identity("b", "p", &json!({"email": "not an address"}));
         let invalid = validate(std::slice::from_ref(&misfit), &schemas);
-        let patch = fix(&invalid[0], &misfit, schemas.get("p"))
+        let patch = fix(&invalid[0], &misfit, schemas.get("p"), None)
             .expect("a fix")
             .patch;
         assert_eq!(
@@ -726,7 +845,7 @@ mod tests {
             matches!(&invalid[0].problems[..], [Problem::BrokenSchema { schema_id, .. }] if schema_id == "p"),
             "{invalid:?}"
         );
-        assert_eq!(fix(&invalid[0], &someone, schemas.get("p")), None);
+        assert_eq!(fix(&invalid[0], &someone, schemas.get("p"), None), None);
     }
 
     #[test]
@@ -747,5 +866,93 @@ mod tests {
             ["traits.emails[] is no longer a recovery address via email"]
         );
         assert!(lost_roles(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_schema_whose_refs_branch_back_into_themselves_is_read_in_bounded_time() {
+        let tree = json!({"definitions": {"node": {"type": "object", "properties": {
+                "left": {"$ref": "#/definitions/node"},
+                "right": {"$ref": "#/definitions/node"},
+                "email": {"type": "string",
+                    "ory.sh/kratos": {"recovery": {"via": "email"}}}}}},
+            "properties": {"traits": {"$ref": "#/definitions/node"}}});
+        let cyclic = json!({"definitions": {"a": {"allOf": [{"$ref": "#/definitions/b"}]},
+                                            "b": {"anyOf": [{"$ref": "#/definitions/a"}]}},
+            "properties": {"traits": {"$ref": "#/definitions/a"}}});
+        // Without bounds the first would take 2^32 steps and the second
+        // overflow the stack.
+        assert!(lost_roles(&tree, &tree).is_empty());
+        assert!(lost_roles(&cyclic, &cyclic).is_empty());
+        let mut without = tree.clone();
+        without["definitions"]["node"]["properties"]["email"]
+            .as_object_mut()
+            .expect("the trait")
+            .remove("ory.sh/kratos");
+        assert!(!lost_roles(&tree, &without).is_empty());
+    }
+
+    #[test]
+    fn a_channel_made_explicit_is_the_same_role_and_a_changed_one_is_not() {
+        let old = person(&["email"], &json!({}));
+        let mut explicit = old.clone();
+        explicit["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]
+            ["code"] = json!({"identifier": true});
+        let mut with_via = explicit.clone();
+        with_via["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]
+            ["code"]["via"] = "email".into();
+        assert!(lost_roles(&explicit, &with_via).is_empty());
+        assert!(lost_roles(&with_via, &explicit).is_empty());
+    }
+
+    #[test]
+    fn a_value_an_objects_any_of_refuses_does_not_fit() {
+        // `mail` is declared, but the object's anyOf wants it to end in
+        // @orygate.test: that error is reported at /traits, not below.
+        let new = json!({"type": "object", "properties": {"traits": {"type": "object",
+            "properties": {"mail": {"type": "string"}},
+            "anyOf": [{"properties": {"mail": {"pattern": "@orygate\\.test$"}}}],
+            "required": ["mail"], "additionalProperties": false}}});
+        let schemas = Schemas::from([("p".into(), new)]);
+        let old = identity("a", "p", &json!({"email": "a@elsewhere.test"}));
+        let invalid = validate(std::slice::from_ref(&old), &schemas);
+        let patch = fix(&invalid[0], &old, schemas.get("p"), None)
+            .expect("a fix")
+            .patch;
+        assert_eq!(
+            patch[0],
+            json!({"op": "add", "path": "/traits/mail", "value": null})
+        );
+        let fits = identity("b", "p", &json!({"email": "b@orygate.test"}));
+        let invalid = validate(std::slice::from_ref(&fits), &schemas);
+        let patch = fix(&invalid[0], &fits, schemas.get("p"), None)
+            .expect("a fix")
+            .patch;
+        assert_eq!(
+            patch[0],
+            json!({"op": "add", "path": "/traits/mail", "value": "b@orygate.test"})
+        );
+    }
+
+    #[test]
+    fn a_rename_that_is_certain_is_paired_whatever_the_order() {
+        // `b` can only be `x`; so `a` is `y`, in either order.
+        let new = json!({"type": "object", "properties": {"traits": {"type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "string", "minLength": 3}},
+            "required": ["a", "b"], "additionalProperties": false}}});
+        let schemas = Schemas::from([("p".into(), new)]);
+        let old = identity("a", "p", &json!({"x": "long", "y": "s"}));
+        let invalid = validate(std::slice::from_ref(&old), &schemas);
+        let fix = fix(&invalid[0], &old, schemas.get("p"), None).expect("a fix");
+        assert!(fix.todo.is_empty(), "{fix:?}");
+        assert!(
+            fix.patch
+                .contains(&json!({"op": "add", "path": "/traits/b", "value": "long"})),
+            "{fix:?}"
+        );
+        assert!(
+            fix.patch
+                .contains(&json!({"op": "add", "path": "/traits/a", "value": "s"})),
+            "{fix:?}"
+        );
     }
 }

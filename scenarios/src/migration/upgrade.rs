@@ -99,8 +99,15 @@ pub async fn grant(
         format!("{label} may not ask for offline_access")
     } else if !stored.grant_types.iter().any(|g| g == "refresh_token") {
         format!("{label} lacks the refresh_token grant type")
+    } else if tokens.refresh_token.is_none() {
+        return Err(Error::unexpected(
+            "hydra POST /oauth2/token",
+            format!(
+                "{label} asked for offline_access and may refresh, yet Hydra gave no refresh token on the old release"
+            ),
+        ));
     } else {
-        format!("Hydra gave {label} no refresh token")
+        String::new()
     };
     Ok(Some(Grant {
         no_refresh,

@@ -71,6 +71,7 @@ async fn the_fix_plan_for_a_renamed_trait_is_accepted_by_kratos_and_leaves_nothi
     assert_eq!(page.items.len(), 10);
     let served = schemas::served(&app, &kratos).await.unwrap();
     assert_eq!(schemas::validate(&page.items, &served), []);
+    let mut moved = 0;
     for identity in &page.items {
         assert!(
             identity.traits.get("email").is_none(),
@@ -81,8 +82,10 @@ async fn the_fix_plan_for_a_renamed_trait_is_accepted_by_kratos_and_leaves_nothi
         if let Some(old) = emails.get(&identity.id) {
             assert!(old.is_string(), "{old}");
             assert_eq!(&identity.traits["mail"], old, "{}", identity.id);
+            moved += 1;
         }
     }
+    assert_eq!(moved, 9);
 }
 
 /// The upgrade gate's OAuth2 rows on a real Hydra: they pass on a grant
