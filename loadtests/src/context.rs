@@ -44,6 +44,9 @@ pub struct Context {
     pub keto: Option<Keto>,
     /// Hydra, for the OAuth2 profiles.
     pub hydra: Option<Hydra>,
+    /// Oathkeeper's proxy and the gateway step's URL (`/me` behind it),
+    /// for the gateway profiles.
+    pub gateway: Option<(url::Url, harness::Step)>,
     /// The open model's schedule, with `--rate`.
     pub schedule: Option<std::sync::Arc<crate::schedule::Schedule>>,
     /// The users' start, before the window.
@@ -80,6 +83,7 @@ impl Context {
             kratos,
             keto: None,
             hydra: None,
+            gateway: None,
             schedule: None,
             setup: crate::setup::Setup::new(crate::setup::Policy::default()),
             window: crate::window::Window::default(),
@@ -89,6 +93,18 @@ impl Context {
             next_seed: AtomicU64::new(seed),
             agents: Mutex::default(),
         }
+    }
+
+    /// The same context with Oathkeeper's proxy at `proxy`: its `/me`
+    /// route, which takes a Kratos session.
+    #[must_use]
+    pub fn with_oathkeeper(mut self, proxy: Option<url::Url>) -> Self {
+        self.gateway = proxy.map(|p| {
+            let me = harness::urls::join(&p, "me");
+            let step = harness::Step::get("oathkeeper", &me);
+            (me, step)
+        });
+        self
     }
 
     /// The same context with Keto.

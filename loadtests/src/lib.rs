@@ -240,6 +240,7 @@ fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Con
     )
     .with_keto(target.keto())
     .with_hydra(target.hydra())
+    .with_oathkeeper(target.oathkeeper())
     .with_rate(rate, opts.duration)
     .with_setup(opts.setup_policy())
     .with_body_limit(opts.max_body)
@@ -335,6 +336,13 @@ fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
             return Err(Error::Usage(format!(
                 "profile {} talks to Hydra: run it against a fresh stack, or give \
                  --hydra-url and --hydra-admin-url",
+                profile.name
+            )));
+        }
+        if profile.needs.contains(&harness::Service::Oathkeeper) && ctx.gateway.is_none() {
+            return Err(Error::Usage(format!(
+                "profile {} goes through Oathkeeper: run it against a fresh stack, or give \
+                 --oathkeeper-url",
                 profile.name
             )));
         }

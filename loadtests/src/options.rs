@@ -147,6 +147,11 @@ pub struct Options {
     #[arg(long, env = "ORYGATE_HYDRA_ADMIN_URL", requires = "hydra_url")]
     pub hydra_admin_url: Option<Url>,
 
+    /// Run the gateway profiles through this Oathkeeper proxy URL (with
+    /// --kratos-url: its `/me` rule must take that Kratos' sessions).
+    #[arg(long, env = "ORYGATE_OATHKEEPER_URL", requires = "kratos_url")]
+    pub oathkeeper_url: Option<Url>,
+
     /// Identities to create through the admin API before the run, besides
     /// the users' own, to measure against tables of a realistic size
     /// (e.g. 10000).
@@ -336,6 +341,7 @@ impl Options {
             &self.keto_write_url,
             &self.hydra_url,
             &self.hydra_admin_url,
+            &self.oathkeeper_url,
         ]
         .into_iter()
         .flatten()

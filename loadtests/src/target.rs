@@ -37,6 +37,8 @@ pub enum Target {
         keto: Option<Keto>,
         /// The deployment's Hydra, for the OAuth2 profiles.
         hydra: Option<Hydra>,
+        /// The deployment's Oathkeeper proxy, for the gateway profiles.
+        oathkeeper: Option<url::Url>,
     },
 }
 
@@ -86,6 +88,7 @@ impl Target {
             mailboxes: None,
             keto,
             hydra,
+            oathkeeper: opts.oathkeeper_url.clone(),
         })
     }
 
@@ -101,6 +104,16 @@ impl Target {
         match self {
             Self::Stack(stack) => stack.endpoints(Service::Keto).map(|_| stack.keto()),
             Self::Existing { keto, .. } => keto.clone(),
+        }
+    }
+
+    /// Oathkeeper's proxy, when the stack runs it or the options name one.
+    pub fn oathkeeper(&self) -> Option<url::Url> {
+        match self {
+            Self::Stack(stack) => stack
+                .endpoints(Service::Oathkeeper)
+                .map(|e| e.public.clone()),
+            Self::Existing { oathkeeper, .. } => oathkeeper.clone(),
         }
     }
 
@@ -152,6 +165,9 @@ impl Target {
                 h.public_base(),
                 h.admin("")
             );
+        }
+        if let Some(proxy) = self.oathkeeper() {
+            let _ = write!(others, ", {} at {proxy}", named(Service::Oathkeeper));
         }
         let kratos_at = format!(
             "{} at {} ({admin}){others}",

@@ -38,6 +38,31 @@ pub(super) async fn whoami(user: &mut GooseUser, ctx: Arc<Context>) -> Transacti
     t.finish(result)
 }
 
+/// The same session two ways in one round, so that the difference is
+/// what the proxy adds: whoami straight at Kratos, then the app's `/me`
+/// through Oathkeeper, which checks the session with Kratos itself before
+/// it forwards the request (200 from the app, or Oathkeeper's refusal).
+pub(super) async fn gateway(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let account = account(user).await?;
+    let t = GooseTransport::new(user, &ctx)?;
+    let result = async {
+        let session = ctx.kratos.whoami(&t, account.token.as_deref()).await?;
+        expect_own(&ctx.kratos, &session, &account)?;
+        let (url, step) = ctx
+            .gateway
+            .as_ref()
+            .ok_or_else(|| Error::unexpected("gateway", "the run has no Oathkeeper"))?;
+        let mut request = t.client().get(url.clone());
+        if let Some(token) = &account.token {
+            request = request.bearer_auth(token);
+        }
+        let response = t.send(step, request).await?;
+        harness::response::text(step, response).await.map(drop)
+    }
+    .await;
+    t.finish(result)
+}
+
 /// `GET /health/alive` with the user's browser: a 200 and its body read.
 pub(super) async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let t = GooseTransport::new(user, &ctx)?;

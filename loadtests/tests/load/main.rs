@@ -142,6 +142,9 @@ async fn run(stack: &OryStack, args: &[&str]) -> loadtests::Result<Report> {
         hydra: stack
             .endpoints(harness::Service::Hydra)
             .map(|_| stack.hydra()),
+        oathkeeper: stack
+            .endpoints(harness::Service::Oathkeeper)
+            .map(|e| e.public.clone()),
     };
     loadtests::run_on(&target, &opts, &mix).await
 }

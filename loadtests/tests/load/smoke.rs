@@ -24,6 +24,7 @@ async fn run_with_smoke(stack: &harness::OryStack) -> loadtests::Report {
         mailboxes: stack.mailboxes(),
         keto: None,
         hydra: None,
+        oathkeeper: None,
     };
     loadtests::run_on(&target, &opts, &mix)
         .await

@@ -138,6 +138,7 @@ async fn a_run_whose_users_cannot_start_fails_before_the_load() {
             kratos.public_base().clone(),
         )),
         hydra: None,
+        oathkeeper: None,
     };
     let started = Instant::now();
     let outcome = tokio::time::timeout(

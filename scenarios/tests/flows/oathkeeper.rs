@@ -290,7 +290,7 @@ async fn raw(stack: &OryStack, target: &str, headers: &[(&str, &str)]) -> (u16, 
     let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
     let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request.extend([*name, ": ", *value, "\r\n"]);
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
