@@ -595,6 +595,38 @@ async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
     assert!(report.passed(), "{table}");
 }
 
+/// Oathkeeper in front of the upstream, by cookie and by token: the
+/// direct whoami and the gateway's `/me` are steps side by side, every
+/// round reached the app, none failed.
+#[tokio::test]
+async fn the_gateway_profiles_run_beside_a_direct_whoami_without_a_failure() {
+    if !alone().await {
+        return;
+    }
+    let stack = load_stack_with(Service::Oathkeeper).await;
+    let report = run(
+        &stack,
+        &[
+            "--mix",
+            "gateway=1,gateway-api=1",
+            "--users",
+            "4",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    let direct = step(&report, "kratos GET /sessions/whoami")
+        .unwrap_or_else(|| panic!("no direct whoami:\n{table}"));
+    let gateway =
+        step(&report, "oathkeeper GET /me").unwrap_or_else(|| panic!("no gateway step:\n{table}"));
+    assert!(gateway.requests > 0 && gateway.failures == 0, "{table}");
+    assert_eq!(direct.failures, 0, "{table}");
+    assert!(report.passed(), "{table}");
+}
+
 #[tokio::test]
 async fn keto_check_without_keto_is_refused_before_the_load() {
     if !alone().await {

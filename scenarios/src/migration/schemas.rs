@@ -895,11 +895,11 @@ mod tests {
     fn a_channel_made_explicit_is_the_same_role_and_a_changed_one_is_not() {
         let old = person(&["email"], &json!({}));
         let mut explicit = old.clone();
-        explicit["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]
-            ["code"] = json!({"identifier": true});
+        explicit["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]["code"] =
+            json!({"identifier": true});
         let mut with_via = explicit.clone();
-        with_via["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]
-            ["code"]["via"] = "email".into();
+        with_via["properties"]["traits"]["properties"]["email"]["ory.sh/kratos"]["credentials"]["code"]
+            ["via"] = "email".into();
         assert!(lost_roles(&explicit, &with_via).is_empty());
         assert!(lost_roles(&with_via, &explicit).is_empty());
     }
