@@ -79,7 +79,12 @@ async fn load_run(args: &GateArgs, stack: &OryStack) -> Result<FlowOutcome> {
         command_line.extend(["--rate".into(), rate.to_string()]);
     }
     if saved.is_some() {
-        command_line.extend(["--baseline".into(), path.display().to_string()]);
+        command_line.extend([
+            "--baseline".into(),
+            path.display().to_string(),
+            "--gate-ratio".into(),
+            args.load_ratio.to_string(),
+        ]);
     }
     let options = <crate::Options as clap::Parser>::try_parse_from(&command_line)
         .map_err(|e| Error::Usage(format!("the gate's load: {e}")))?;

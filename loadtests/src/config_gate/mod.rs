@@ -62,6 +62,11 @@ pub struct GateArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub load_duration: std::time::Duration,
 
+    /// A percentile of the load regresses above this ratio to the
+    /// baseline's (and by more than 5 ms): `--gate-ratio` of the load.
+    #[arg(long, default_value_t = 1.5)]
+    pub load_ratio: f64,
+
     /// The identity-schema migration gate: Kratos starts on the config
     /// the Ory folder had at this git ref, people are made there, then the
     /// folder's config runs on the same database, migrated, and the gate

@@ -310,7 +310,11 @@ fn a_load_becomes_the_baseline_when_accepted_and_is_compared_after() {
         saved.settings.duration_s
     );
 
-    let second = gate(&common, &out);
+    // The comparison is what is tested here, not this machine's steadiness
+    // while other tests run beside it: latency may triple, errors may not.
+    let mut tolerant = common.to_vec();
+    tolerant.extend(["--load-ratio", "3"]);
+    let second = gate(&tolerant, &out);
     let said = text(&second);
     assert_eq!(second.status.code(), Some(0), "{said}");
     assert!(said.contains("baseline gate: passed"), "{said}");
