@@ -50,7 +50,10 @@ fn cheap_hashing(dir: &Path) {
     let config = dir.join("kratos/kratos.yml");
     let yaml = read(&config);
     let (from, to) = ("  bcrypt:\n    cost: 12\n", "  bcrypt:\n    cost: 4\n");
-    assert!(yaml.contains(from), "ory/kratos/kratos.yml's bcrypt cost moved");
+    assert!(
+        yaml.contains(from),
+        "ory/kratos/kratos.yml's bcrypt cost moved"
+    );
     std::fs::write(&config, yaml.replace(from, to)).unwrap();
 }
 
