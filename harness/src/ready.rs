@@ -91,6 +91,45 @@ pub(crate) async fn wait(
     Ok(())
 }
 
+/// Where a readiness wait stands: the service, its container, what the
+/// error names, and the deadline.
+struct Wait<'a> {
+    service: Service,
+    container: &'a ContainerAsync<GenericImage>,
+    url: String,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Wait<'_> {
+    /// Tries `attempt` every [`POLL_EVERY`] until it succeeds, the
+    /// container exits, or the deadline passes (then the last reason and
+    /// the end of the log are the error).
+    async fn until<F, Fut>(&self, mut attempt: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), String>>,
+    {
+        loop {
+            let last = match attempt().await {
+                Ok(()) => return Ok(()),
+                Err(last) => last,
+            };
+            exited(self.service, self.container).await?;
+            if Instant::now() >= self.deadline {
+                return Err(Error::NotReady {
+                    service: self.service,
+                    url: self.url.clone(),
+                    timeout: self.timeout,
+                    last,
+                    log: logs::tail(self.container, LOG_LINES).await,
+                });
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+}
+
 /// Keto v0.13 can answer `/health/ready` while its in-memory database is
 /// still being migrated, and on a busy machine a request arriving then was
 /// seen to have its connection closed unanswered. Ready means a read of the
@@ -113,38 +152,39 @@ async fn keto_database(
         name: String,
     }
     let read = format!("http://127.0.0.1:{}", ports.get(0));
-    loop {
-        let last = match client.get(format!("{read}/namespaces")).send().await {
-            Ok(r) if r.status().is_success() => match r.json::<Namespaces>().await {
-                Ok(list) => {
-                    let Some(first) = list.namespaces.first() else {
-                        return Ok(());
-                    };
-                    let url = format!("{read}/relation-tuples");
-                    let query = [("namespace", first.name.as_str()), ("page_size", "1")];
-                    match client.get(url).query(&query).send().await {
-                        Ok(r) if r.status().is_success() => return Ok(()),
-                        Ok(r) => format!("relationships: HTTP {}", r.status()),
-                        Err(e) => format!("relationships: {e}"),
-                    }
-                }
-                Err(e) => format!("namespaces: {e}"),
-            },
-            Ok(r) => format!("namespaces: HTTP {}", r.status()),
-            Err(e) => format!("namespaces: {e}"),
-        };
-        exited(Service::Keto, container).await?;
-        if Instant::now() >= deadline {
-            return Err(Error::NotReady {
-                service: Service::Keto,
-                url: format!("{read}/relation-tuples"),
-                timeout,
-                last,
-                log: logs::tail(container, LOG_LINES).await,
-            });
+    let wait = Wait {
+        service: Service::Keto,
+        container,
+        url: format!("{read}/relation-tuples"),
+        deadline,
+        timeout,
+    };
+    wait.until(|| async {
+        let r = client
+            .get(format!("{read}/namespaces"))
+            .send()
+            .await
+            .map_err(|e| format!("namespaces: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("namespaces: HTTP {}", r.status()));
         }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
+        let list: Namespaces = r.json().await.map_err(|e| format!("namespaces: {e}"))?;
+        let Some(first) = list.namespaces.first() else {
+            return Ok(());
+        };
+        let query = [("namespace", first.name.as_str()), ("page_size", "1")];
+        match client
+            .get(format!("{read}/relation-tuples"))
+            .query(&query)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("relationships: HTTP {}", r.status())),
+            Err(e) => Err(format!("relationships: {e}")),
+        }
+    })
+    .await
 }
 
 /// Hydra makes its signing keys (RSA 4096) at their first use, which takes
@@ -162,27 +202,24 @@ async fn hydra_keys(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<()> {
-    loop {
+    let wait = Wait {
+        service: Service::Hydra,
+        container,
+        url: url.to_owned(),
+        deadline,
+        timeout,
+    };
+    wait.until(|| async {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
-        let last = match client.get(url).timeout(left).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => format!("HTTP {}", r.status()),
-            Err(e) => e.to_string(),
-        };
-        exited(Service::Hydra, container).await?;
-        if Instant::now() >= deadline {
-            return Err(Error::NotReady {
-                service: Service::Hydra,
-                url: url.to_owned(),
-                timeout,
-                last,
-                log: logs::tail(container, LOG_LINES).await,
-            });
+        match client.get(url).timeout(left).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status())),
+            Err(e) => Err(e.to_string()),
         }
-        tokio::time::sleep(POLL_EVERY).await;
-    }
+    })
+    .await
 }
 
 /// Ready-made RSA 2048 signing keys for dev stacks, one set for ID tokens
@@ -209,33 +246,30 @@ async fn hydra_dev_keys(
         serde_json::from_str(HYDRA_DEV_KEYS).expect("the committed dev key sets are JSON");
     for (set, keys) in &sets {
         let url = Service::Hydra.admin_url(ports.all(), &format!("admin/keys/{set}"));
-        loop {
-            // A set already there (a stack on a kept database, restarted)
-            // is kept: what was signed with it stays valid.
-            let last = match client.get(&url).send().await {
-                Ok(r) if r.status().is_success() => break,
+        let wait = Wait {
+            service: Service::Hydra,
+            container,
+            url: url.clone(),
+            deadline,
+            timeout,
+        };
+        // A set already there (a stack on a kept database, restarted) is
+        // kept: what was signed with it stays valid.
+        wait.until(|| async {
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
                 Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
                     match client.put(&url).json(keys).send().await {
-                        Ok(r) if r.status().is_success() => break,
-                        Ok(r) => format!("PUT: HTTP {}", r.status()),
-                        Err(e) => format!("PUT: {e}"),
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        Ok(r) => Err(format!("PUT: HTTP {}", r.status())),
+                        Err(e) => Err(format!("PUT: {e}")),
                     }
                 }
-                Ok(r) => format!("GET: HTTP {}", r.status()),
-                Err(e) => format!("GET: {e}"),
-            };
-            exited(Service::Hydra, container).await?;
-            if Instant::now() >= deadline {
-                return Err(Error::NotReady {
-                    service: Service::Hydra,
-                    url,
-                    timeout,
-                    last,
-                    log: logs::tail(container, LOG_LINES).await,
-                });
+                Ok(r) => Err(format!("GET: HTTP {}", r.status())),
+                Err(e) => Err(format!("GET: {e}")),
             }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+        })
+        .await?;
     }
     Ok(())
 }
