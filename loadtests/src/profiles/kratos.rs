@@ -63,6 +63,52 @@ pub(super) async fn gateway(user: &mut GooseUser, ctx: Arc<Context>) -> Transact
     t.finish(result)
 }
 
+/// The relationship that lets the identity `id` view a document of its
+/// own: `Document:gateway-doc-<id>#viewers@<id>`.
+pub(super) fn own_document(id: &str) -> harness::keto::Relationship {
+    harness::keto::Relationship::new("Document", &format!("gateway-doc-{id}"), "viewers", id)
+}
+
+/// A document of the user's own, two ways in one round: Keto's check
+/// straight (may `id` view it?), then `/documents/<it>` through
+/// Oathkeeper, which checks the session with Kratos and asks Keto before
+/// it forwards the request.
+pub(super) async fn gateway_document(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let account = account(user).await?;
+    let t = GooseTransport::new(user, &ctx)?;
+    let result = async {
+        let id = account
+            .identity_id
+            .as_deref()
+            .ok_or_else(|| Error::unexpected("gateway-keto", "the user is not signed in"))?;
+        let keto = ctx
+            .keto
+            .as_ref()
+            .ok_or_else(|| Error::unexpected("gateway-keto", "the run has no Keto"))?;
+        let document = own_document(id);
+        let view = harness::keto::Relationship::new("Document", &document.object, "view", id);
+        if !keto.check_as(&t, &view, None, None).await? {
+            return Err(Error::unexpected(
+                "keto check",
+                format!("{view}: Keto denies the owner's own document"),
+            ));
+        }
+        let (me, _) = ctx
+            .gateway
+            .as_ref()
+            .ok_or_else(|| Error::unexpected("gateway-keto", "the run has no Oathkeeper"))?;
+        // Beside `/me`, under the same proxy base.
+        let url = me
+            .join(&format!("documents/{}", document.object))
+            .map_err(|e| Error::unexpected("gateway-keto", e.to_string()))?;
+        let step = harness::Step::get("oathkeeper", &url);
+        let response = t.send(&step, t.client().get(url.clone())).await?;
+        harness::response::text(&step, response).await.map(drop)
+    }
+    .await;
+    t.finish(result)
+}
+
 /// `GET /health/alive` with the user's browser: a 200 and its body read.
 pub(super) async fn alive(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
     let t = GooseTransport::new(user, &ctx)?;

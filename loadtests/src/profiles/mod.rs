@@ -135,6 +135,15 @@ pub const PROFILES: &[Profile] = &[
         transaction: |ctx| with_context!(ctx, kratos::gateway),
     },
     Profile {
+        name: "gateway-keto",
+        about: "signed-in browsers open a document of their own through Oathkeeper, which asks Kratos and Keto first; Keto's own check beside it",
+        needs_mail: false,
+        needs: &[Service::Oathkeeper, Service::Keto],
+        needs_account: true,
+        start: Start::SignedInBrowserWithDocument,
+        transaction: |ctx| with_context!(ctx, kratos::gateway_document),
+    },
+    Profile {
         name: "keto-check",
         about: "permission checks: a direct viewer, a viewer through a team three folders up, a stranger",
         needs_mail: false,

@@ -23,6 +23,9 @@ pub(super) enum Start {
     VerifiedBrowser,
     /// A browser with a verified account, signed in (session cookie).
     SignedInBrowser,
+    /// As [`Start::SignedInBrowser`], and a document of its own in Keto
+    /// that it may view (`gateway-keto`).
+    SignedInBrowserWithDocument,
     /// A native app with a verified account, signed in (session token).
     SignedInApp,
     /// Relationships of its own in Keto; no Kratos account.
@@ -90,7 +93,19 @@ async fn start_once(start: Start, user: &mut GooseUser, ctx: &Context) -> Result
     } else {
         let browser = ctx.browser()?;
         ctx.seat(user, browser.agent());
-        provision(ctx, &browser, start).await?
+        let account = provision(ctx, &browser, start).await?;
+        if let (Start::SignedInBrowserWithDocument, Some(id)) = (
+            start,
+            account.as_ref().and_then(|a| a.identity_id.as_deref()),
+        ) {
+            let keto = ctx
+                .keto
+                .as_ref()
+                .ok_or_else(|| harness::Error::unexpected("gateway-keto", "the run has no Keto"))?;
+            keto.create(&browser, &super::kratos::own_document(id))
+                .await?;
+        }
+        account
     };
     match (start, account) {
         (Start::OAuth2User, Some(account)) => {
@@ -132,7 +147,7 @@ async fn provision<T: Transport>(ctx: &Context, t: &T, start: Start) -> Result<O
         token: None,
     };
     match start {
-        Start::SignedInBrowser => {
+        Start::SignedInBrowser | Start::SignedInBrowserWithDocument => {
             login::browser(t, kratos, &account.person.email, &account.person.password).await?;
             account.identity_id = Some(identity_id(kratos, &kratos.whoami(t, None).await?)?);
         }

@@ -627,6 +627,44 @@ async fn the_gateway_profiles_run_beside_a_direct_whoami_without_a_failure() {
     assert!(report.passed(), "{table}");
 }
 
+/// Oathkeeper asking Kratos and Keto for each user's own document, Keto's
+/// own check beside it: both steps, no failure (a denial would be one).
+#[tokio::test]
+async fn the_gateway_keto_profile_reaches_each_users_own_document() {
+    if !alone().await {
+        return;
+    }
+    let stack = OryStack::builder()
+        .with_kratos()
+        .with(Service::Keto)
+        .with(Service::Oathkeeper)
+        .tuning(Tuning::Load)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let report = run(
+        &stack,
+        &[
+            "--profile",
+            "gateway-keto",
+            "--users",
+            "3",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let table = table(&report);
+    let through = step(&report, "oathkeeper GET /documents/%")
+        .unwrap_or_else(|| panic!("no gateway step:\n{table}"));
+    assert!(through.requests > 0 && through.failures == 0, "{table}");
+    let direct = step(&report, "keto POST /relation-tuples/check/openapi")
+        .unwrap_or_else(|| panic!("no direct check:\n{table}"));
+    assert_eq!(direct.failures, 0, "{table}");
+    assert!(report.passed(), "{table}");
+}
+
 #[tokio::test]
 async fn keto_check_without_keto_is_refused_before_the_load() {
     if !alone().await {
