@@ -385,3 +385,25 @@ async fn path_and_header_tricks_as_oathkeeper_v0_40_9_treats_them() {
     assert!(!location.contains("evil"), "{location}");
     nothing_reached(&stack).await;
 }
+
+/// A session past its lifespan is refused at the gateway as at Kratos:
+/// Oathkeeper asks Kratos each time and keeps no verdict of its own.
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    init_tracing();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .with_oathkeeper()
+        .env(Service::Kratos, "SESSION_LIFESPAN", "6s")
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let (_, browser) = signed_in(&stack, seed("oathkeeper-expired")).await;
+    let fresh = through(&browser, &stack, "/me", None, false).await;
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    reached(&stack, "/me").await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let expired = through(&browser, &stack, "/me", None, false).await;
+    assert_eq!(expired.status, 401, "{expired:?}");
+    nothing_reached(&stack).await;
+}
