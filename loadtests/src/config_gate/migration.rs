@@ -261,6 +261,12 @@ mod tests {
         git(dir, args, "test").unwrap_or_else(|e| panic!("git {args:?}: {e}"));
     }
 
+    /// Commits what is staged in `repo` as `message`.
+    fn commit(repo: &Path, message: &str) {
+        let author = ["-c", "user.name=t", "-c", "user.email=t@orygate.test"];
+        run_git(repo, &[&author[..], &["commit", "-qm", message]].concat());
+    }
+
     #[test]
     fn a_git_ref_gives_the_folder_as_it_was_then() {
         let repo = tempfile::tempdir().expect("a temporary folder");
@@ -270,18 +276,7 @@ mod tests {
         std::fs::write(&file, "version: old\n").expect("write");
         run_git(repo.path(), &["init", "-q"]);
         run_git(repo.path(), &["add", "."]);
-        run_git(
-            repo.path(),
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@orygate.test",
-                "commit",
-                "-qm",
-                "old",
-            ],
-        );
+        commit(repo.path(), "old");
         std::fs::write(&file, "version: new\n").expect("write");
         let into = tempfile::tempdir().expect("a temporary folder");
         let old = at_ref(&ory, "HEAD", into.path()).expect("the old folder");
@@ -296,18 +291,7 @@ mod tests {
         // A shallow clone (as CI checks out) lacks the older commit and
         // says how to get it.
         run_git(repo.path(), &["add", "."]);
-        run_git(
-            repo.path(),
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@orygate.test",
-                "commit",
-                "-qm",
-                "new",
-            ],
-        );
+        commit(repo.path(), "new");
         let clone = tempfile::tempdir().expect("a temporary folder");
         let source = format!("file://{}", repo.path().display());
         let target = clone.path().join("c");

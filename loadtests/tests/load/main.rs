@@ -116,11 +116,11 @@ async fn load_stack(env: &[(&str, &str)]) -> OryStack {
         .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
-/// Kratos and `other` in the load profile, owned by the test.
-async fn load_stack_with(other: harness::Service) -> OryStack {
-    OryStack::builder()
-        .with_kratos()
-        .with(other)
+/// Kratos and `others` in the load profile, owned by the test.
+async fn load_stack_with(others: &[harness::Service]) -> OryStack {
+    others
+        .iter()
+        .fold(OryStack::builder().with_kratos(), |b, s| b.with(*s))
         .tuning(Tuning::Load)
         .start()
         .await
@@ -572,7 +572,7 @@ async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
     if !alone().await {
         return;
     }
-    let stack = load_stack_with(Service::Keto).await;
+    let stack = load_stack_with(&[Service::Keto]).await;
     let report = run(
         &stack,
         &[
@@ -603,7 +603,7 @@ async fn the_gateway_profiles_run_beside_a_direct_whoami_without_a_failure() {
     if !alone().await {
         return;
     }
-    let stack = load_stack_with(Service::Oathkeeper).await;
+    let stack = load_stack_with(&[Service::Oathkeeper]).await;
     let report = run(
         &stack,
         &[
@@ -634,14 +634,7 @@ async fn the_gateway_keto_profile_reaches_each_users_own_document() {
     if !alone().await {
         return;
     }
-    let stack = OryStack::builder()
-        .with_kratos()
-        .with(Service::Keto)
-        .with(Service::Oathkeeper)
-        .tuning(Tuning::Load)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let stack = load_stack_with(&[Service::Keto, Service::Oathkeeper]).await;
     let report = run(
         &stack,
         &[
@@ -687,7 +680,7 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
     if !alone().await {
         return;
     }
-    let stack = load_stack_with(Service::Hydra).await;
+    let stack = load_stack_with(&[Service::Hydra]).await;
     // A measured stack is ready with its signing keys made, so no round
     // pays for their generation.
     for set in ["hydra.openid.id-token", "hydra.jwt.access-token"] {
