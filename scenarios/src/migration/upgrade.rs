@@ -24,9 +24,8 @@ pub struct Grant {
     browser: Browser,
     login: Login,
     scope: String,
-    refresh_token: Option<String>,
-    /// Why there is no refresh token, when there is none.
-    no_refresh: String,
+    /// The refresh token, or why the client has none.
+    refresh: std::result::Result<String, String>,
     /// Whether the first flow asked for consent: only then is there one
     /// to remember (a consent app may skip it for a client that skips
     /// consent).
@@ -95,29 +94,31 @@ pub async fn grant(
     } else {
         stored.client_name.clone()
     };
-    let no_refresh = if !scopes.contains(&"offline_access") {
-        format!("{label} may not ask for offline_access")
-    } else if !stored.grant_types.iter().any(|g| g == "refresh_token") {
-        format!("{label} lacks the refresh_token grant type")
-    } else if tokens.refresh_token.is_none() {
-        return Err(Error::unexpected(
-            "hydra POST /oauth2/token",
-            format!(
-                "{label} asked for offline_access and may refresh, yet Hydra gave no refresh token on the old release"
-            ),
-        ));
-    } else {
-        String::new()
+    let refresh = match tokens.refresh_token {
+        Some(token) => Ok(token),
+        None if !scopes.contains(&"offline_access") => {
+            Err(format!("{label} may not ask for offline_access"))
+        }
+        None if !stored.grant_types.iter().any(|g| g == "refresh_token") => {
+            Err(format!("{label} lacks the refresh_token grant type"))
+        }
+        None => {
+            return Err(Error::unexpected(
+                "hydra POST /oauth2/token",
+                format!(
+                    "{label} asked for offline_access and may refresh, yet Hydra gave no refresh token on the old release"
+                ),
+            ));
+        }
     };
     Ok(Some(Grant {
-        no_refresh,
+        refresh,
         consented: callback.consents > 0,
         label,
         client: client.clone(),
         browser,
         login,
         scope,
-        refresh_token: tokens.refresh_token,
     }))
 }
 
@@ -133,8 +134,8 @@ pub async fn grant_after(hydra: &Hydra, grant: Option<&Grant>) -> Vec<FlowResult
         ];
     };
     let mut rows = Vec::new();
-    match &grant.refresh_token {
-        Some(token) => {
+    match &grant.refresh {
+        Ok(token) => {
             let run = async {
                 hydra
                     .refresh(&NativeApp::new()?, &grant.client.auth, token)
@@ -143,7 +144,7 @@ pub async fn grant_after(hydra: &Hydra, grant: Option<&Grant>) -> Vec<FlowResult
             };
             rows.push(timed(format!("{refreshes} ({})", grant.label), run).await);
         }
-        None => rows.push(skipped(refreshes, &grant.no_refresh)),
+        Err(why) => rows.push(skipped(refreshes, why)),
     }
     if !grant.consented {
         rows.push(skipped(
