@@ -64,6 +64,7 @@ pub mod kratos;
 mod logs;
 mod mail;
 pub mod navigate;
+pub mod oathkeeper;
 mod overlay;
 pub mod poll;
 mod ports;

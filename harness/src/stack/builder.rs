@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::mail::MailSink;
+use crate::oathkeeper::Upstreams;
 use crate::ports::Ports;
 use crate::postgres::Postgres;
 use crate::service::{Endpoints, Service, Tuning};
@@ -30,6 +31,8 @@ pub struct OryStackBuilder {
     /// The stack lives as long as the process (see
     /// [`OryStackBuilder::for_the_process`]).
     process_lifetime: bool,
+    /// Where Oathkeeper's rules send what they let through.
+    upstreams: Upstreams,
 }
 
 impl OryStackBuilder {
@@ -75,6 +78,15 @@ impl OryStackBuilder {
     #[must_use]
     pub fn with_oathkeeper(self) -> Self {
         self.with(Service::Oathkeeper)
+    }
+
+    /// Sends every Oathkeeper rule's upstream to the harness's app, not
+    /// only the placeholder's (see [`Upstreams::Every`]): for a team's
+    /// rules, whose apps are not on this machine.
+    #[must_use]
+    pub fn every_upstream_to_the_app(mut self) -> Self {
+        self.upstreams = Upstreams::Every;
+        self
     }
 
     /// Kratos, Hydra and Keto.
@@ -180,6 +192,23 @@ impl OryStackBuilder {
         self
     }
 
+    /// The app behind Oathkeeper, started, and Oathkeeper's rules pointed
+    /// at it; `None` without Oathkeeper.
+    async fn oathkeepers_app(
+        &mut self,
+        peers: &BTreeMap<Service, Endpoints>,
+    ) -> Result<Option<std::sync::Arc<crate::WebhookSink>>> {
+        let (Some(spec), Some(own)) = (
+            self.services.get_mut(&Service::Oathkeeper),
+            peers.get(&Service::Oathkeeper),
+        ) else {
+            return Ok(None);
+        };
+        let app = crate::WebhookSink::start().await?;
+        super::oathkeeper::rules(spec, self.upstreams, &app, own)?;
+        Ok(Some(std::sync::Arc::new(app)))
+    }
+
     /// Starts the services together and waits until each is ready.
     ///
     /// Fails fast, with the end of the service's log, when a service exits
@@ -204,10 +233,6 @@ impl OryStackBuilder {
         } else {
             None
         };
-        let upstream = match self.services.get_mut(&Service::Oathkeeper) {
-            Some(spec) => Some(super::oathkeeper::upstream(spec).await?),
-            None => None,
-        };
         let id = stack_id(self.process_lifetime);
         let certificates = if self.tuning == Tuning::Production {
             Some(crate::certs::StackCertificates::generate(&id)?)
@@ -229,6 +254,7 @@ impl OryStackBuilder {
             .iter()
             .map(|(service, p)| (*service, Endpoints::local(*service, p.all(), self.tuning)))
             .collect();
+        let upstream = self.oathkeepers_app(&peers).await?;
 
         // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
@@ -378,6 +404,7 @@ impl OryStack {
             in_memory: false,
             postgres: false,
             process_lifetime: false,
+            upstreams: Upstreams::default(),
         }
     }
 }

@@ -91,6 +91,9 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
     }
 }
 
+/// Where a production-like stack's CA is in its containers.
+const STACK_CA_IN_CONTAINER: &str = "/etc/orygate/ca.pem";
+
 /// The environment `service`'s containers run with: the tuning's, the
 /// peers', the caller's overrides, and `dsn` as its database.
 pub(super) fn service_env(
@@ -108,6 +111,11 @@ pub(super) fn service_env(
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
         env.push((key.clone(), value.clone()));
+    }
+    // Oathkeeper calls Kratos' public API, which the production-like
+    // tuning serves over TLS: it trusts the stack's CA.
+    if let (Some(_), Service::Oathkeeper) = (wide.certificates, service) {
+        env.push(("SSL_CERT_FILE".into(), STACK_CA_IN_CONTAINER.into()));
     }
     if let Some(dsn) = dsn {
         env.retain(|(k, _)| k != "DSN");
@@ -150,8 +158,14 @@ pub(super) async fn start_service(
         ready_timeout,
         ..
     } = wide;
-    let request = container_request(stack, service, spec, &env, "")
+    let mut request = container_request(stack, service, spec, &env, "")
         .with_cmd(service.command(&spec.overlay_files(service), tuning));
+    if let Some(certificates) = wide.certificates {
+        request = request.with_copy_to(
+            CopyTargetOptions::new(STACK_CA_IN_CONTAINER),
+            certificates.ca_pem.clone().into_bytes(),
+        );
+    }
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
     tracing::debug!(%service, id = container.id(), "container started");

@@ -22,7 +22,7 @@ pub struct OryStack {
     pub(super) services: BTreeMap<Service, Running>,
     pub(super) mail: Option<MailSink>,
     /// The app behind Oathkeeper, which records what reached it.
-    pub(super) upstream: Option<crate::WebhookSink>,
+    pub(super) upstream: Option<std::sync::Arc<crate::WebhookSink>>,
     /// The production-like tuning's CA and server certificate.
     pub(super) certificates: Option<crate::certs::StackCertificates>,
     /// How the services were started, for their readiness after a restart.
@@ -59,6 +59,18 @@ impl OryStack {
         self.upstream
             .as_ref()
             .expect("the stack was built with_oathkeeper()")
+    }
+
+    /// The app behind Oathkeeper, shared with code that outlives a borrow
+    /// of the stack (the gate's checks); `None` without Oathkeeper.
+    pub fn upstream_shared(&self) -> Option<std::sync::Arc<crate::WebhookSink>> {
+        self.upstream.clone()
+    }
+
+    /// Oathkeeper's proxy and API. Panics if Oathkeeper was not started.
+    pub fn oathkeeper(&self) -> crate::oathkeeper::Oathkeeper {
+        let e = self.expect(Service::Oathkeeper);
+        crate::oathkeeper::Oathkeeper::new(e.public.clone(), e.admin.clone())
     }
 
     /// The base URLs of a running service.

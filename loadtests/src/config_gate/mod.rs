@@ -124,6 +124,12 @@ pub struct GateArgs {
     /// Keto's read URL.
     #[arg(long)]
     pub keto_url: Option<Url>,
+    /// Oathkeeper's proxy URL.
+    #[arg(long)]
+    pub oathkeeper_url: Option<Url>,
+    /// ...and its API URL (the version check is skipped without).
+    #[arg(long, requires = "oathkeeper_url")]
+    pub oathkeeper_api_url: Option<Url>,
 
     /// Where the gate writes `gate.md`, `gate.junit.xml`, `gate.html` and
     /// `gate.json`
@@ -155,7 +161,10 @@ impl GateReport {
 
 impl GateArgs {
     fn by_url(&self) -> bool {
-        self.kratos_url.is_some() || self.hydra_url.is_some() || self.keto_url.is_some()
+        self.kratos_url.is_some()
+            || self.hydra_url.is_some()
+            || self.keto_url.is_some()
+            || self.oathkeeper_url.is_some()
     }
 
     /// The policy: `--policy`, else the Ory folder's, else the default.
@@ -196,7 +205,7 @@ impl GateArgs {
             )));
         }
         let mut services = Vec::new();
-        for service in Service::ALL {
+        for service in Service::EVERY {
             let main = self
                 .ory_dir
                 .join(service.to_string())
@@ -212,7 +221,7 @@ impl GateArgs {
         }
         if services.is_empty() {
             return Err(Error::Usage(format!(
-                "{} configures no service: expected kratos/kratos.yml, hydra/hydra.yml or keto/keto.yml",
+                "{} configures no service: expected kratos/kratos.yml, hydra/hydra.yml, keto/keto.yml or oathkeeper/oathkeeper.yml",
                 self.ory_dir.display()
             )));
         }
@@ -303,6 +312,7 @@ fn by_url(args: &GateArgs) -> Deployment {
     use harness::hydra::Hydra;
     use harness::keto::Keto;
     use harness::kratos::Kratos;
+    use harness::oathkeeper::Oathkeeper;
     let kratos = args
         .kratos_url
         .clone()
@@ -323,12 +333,21 @@ fn by_url(args: &GateArgs) -> Deployment {
         .keto_url
         .clone()
         .map(|read| Keto::new(read.clone(), read));
+    let oathkeeper = args
+        .oathkeeper_url
+        .clone()
+        .map(|proxy| match &args.oathkeeper_api_url {
+            Some(api) => Oathkeeper::new(proxy, api.clone()),
+            None => Oathkeeper::proxy_only(proxy),
+        });
     let admin = (args.kratos_url.is_none() || args.kratos_admin_url.is_some())
         && (args.hydra_url.is_none() || args.hydra_admin_url.is_some());
     Deployment {
         kratos,
         hydra,
         keto,
+        oathkeeper,
+        app: None,
         admin,
         config: Configs::default(),
     }

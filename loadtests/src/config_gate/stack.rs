@@ -173,8 +173,18 @@ async fn start(
             Service::Kratos => config.kratos = Some(merged),
             Service::Hydra => config.hydra = Some(merged),
             Service::Keto => config.keto = Some(merged),
-            // The gate reads the services of Service::ALL only.
-            Service::Oathkeeper => {}
+            Service::Oathkeeper => {
+                config.oathkeeper = Some(merged);
+                let overlays: Vec<PathBuf> = args.overlay_of(*service).into_iter().collect();
+                let dir = args.ory_dir.join("oathkeeper");
+                let file = harness::oathkeeper::rules_file(&dir, &overlays);
+                let rules = harness::oathkeeper::read_rules(&file)
+                    .map_err(|e| Error::Usage(format!("the Ory folder: {e}")))?;
+                config.oathkeeper_rules = Some(rules);
+                // The team's apps are not here: whatever a rule lets
+                // through goes to the harness's, which records it.
+                builder = builder.every_upstream_to_the_app();
+            }
         }
     }
     let stack = builder.start().await.map_err(|e| match e {
@@ -193,6 +203,8 @@ async fn start(
         kratos: has(Service::Kratos).then(|| stack.kratos()),
         hydra: has(Service::Hydra).then(|| stack.hydra()),
         keto: has(Service::Keto).then(|| stack.keto()),
+        oathkeeper: has(Service::Oathkeeper).then(|| stack.oathkeeper()),
+        app: stack.upstream_shared(),
         admin: true,
         config,
     };

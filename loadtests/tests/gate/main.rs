@@ -83,7 +83,7 @@ fn passes(dir: &str) {
     let run = gate(&["--ory-dir", dir], &out);
     let said = text(&run);
     assert_eq!(run.status.code(), Some(0), "{dir}: {said}");
-    assert!(said.contains("gate: passed (26 checks, "), "{said}");
+    assert!(said.contains("gate: passed (28 checks, "), "{said}");
     assert!(!said.contains("FAILED"), "{said}");
     // The pinned images' advisories: acknowledged, never hidden.
     assert!(said.contains("acknowledged  advisories"), "{said}");
@@ -211,6 +211,90 @@ async fn by_url_the_checks_needing_more_are_skipped_not_passed() {
     }
 }
 
+/// A team's rules through the gate: their upstreams (not on this
+/// machine) replaced by the recording app, the overlay's rules over
+/// ory/'s, and the anonymous fallback on `/admin` failing the gate with
+/// Oathkeeper's log.
+#[test]
+fn an_open_oathkeeper_rule_fails_the_gate() {
+    let out = folder("oathkeeper-open");
+    let dir = ory_part(&out, &["kratos", "oathkeeper"]);
+    let args = [
+        "--ory-dir",
+        dir.to_str().unwrap(),
+        "--overlay",
+        "fixtures/misconfig/oathkeeper-open-rules",
+        "--check",
+        "oathkeeper-open-rules",
+        "--check",
+        "oathkeeper-api-not-public",
+    ];
+    let run = gate(&args, &out);
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED        oathkeeper-open-rules"), "{said}");
+    for rule in ["rule admin (", "rule metrics ("] {
+        assert!(said.contains(rule), "{rule}: {said}");
+    }
+    assert!(!said.contains("rule signed-in ("), "{said}");
+    assert!(said.contains("the end of oathkeeper's log:"), "{said}");
+    assert!(said.contains("passed        oathkeeper-api-not-public"), "{said}");
+}
+
+/// Oathkeeper by its proxy alone: the rules cannot be read, so the
+/// policy's protected paths are probed without credentials; `/admin`,
+/// which the fixture's anonymous fallback opens, fails the gate.
+#[tokio::test]
+async fn by_url_oathkeeper_is_probed_at_the_policys_protected_paths() {
+    let fixture = harness::repo_root().join("fixtures/misconfig/oathkeeper-open-rules/oathkeeper");
+    let stack = harness::OryStack::builder()
+        .with_kratos()
+        .with_oathkeeper()
+        .overlay(harness::Service::Oathkeeper, fixture)
+        .every_upstream_to_the_app()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let out = folder("by-url-oathkeeper");
+    let policy = read(&harness::repo_root().join("ory/.orygate/policy.toml"))
+        .replace("protected = [\"/me\",", "protected = [\"/admin\", \"/me\",");
+    assert!(policy.contains("\"/admin\""), "{policy}");
+    std::fs::write(out.join("policy.toml"), policy).unwrap();
+    let proxy = stack.oathkeeper().proxy("").to_string();
+    let policy = out.join("policy.toml").display().to_string();
+    let args = [
+        "--oathkeeper-url".to_owned(),
+        proxy,
+        "--policy".to_owned(),
+        policy,
+    ];
+    let run = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        gate(&args, &out)
+    })
+    .await
+    .unwrap();
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("FAILED        oathkeeper-open-rules"),
+        "{said}"
+    );
+    assert!(
+        said.contains("/admin, protected by the policy, passed a request without credentials on"),
+        "{said}"
+    );
+    assert!(!said.contains("/me, protected by the policy"), "{said}");
+    assert!(
+        said.contains("passed        oathkeeper-api-not-public"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the versions of oathkeeper need the admin API"),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_flow_that_fails_fails_the_gate() {
     // ory/'s Keto with one row of its permission table flipped: the model
@@ -242,7 +326,7 @@ fn a_flow_that_fails_fails_the_gate() {
         "{said}"
     );
     assert!(said.contains("carol"), "{said}");
-    assert!(said.contains("0 of 26 checks, 1 of 1 flows"), "{said}");
+    assert!(said.contains("0 of 28 checks, 1 of 1 flows"), "{said}");
 }
 
 #[test]

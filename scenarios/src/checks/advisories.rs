@@ -52,6 +52,20 @@ fn numbers(version: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
+/// The version in a `/version` answer, or the newest of the rules' in
+/// Oathkeeper's rule list.
+fn version_of(answer: &serde_json::Value) -> Option<String> {
+    if let Some(rules) = answer.as_array() {
+        return rules
+            .iter()
+            .filter_map(|r| r.get("version")?.as_str())
+            .filter_map(|v| Some((numbers(v)?, v)))
+            .max()
+            .map(|(_, v)| v.to_owned());
+    }
+    answer.get("version")?.as_str().map(str::to_owned)
+}
+
 /// Whether `running` is below `fixed`; `None` when either is not a
 /// version.
 pub fn affected(running: &str, fixed: &str) -> Option<bool> {
@@ -81,12 +95,23 @@ async fn run(cx: &Context<'_>) -> Verdict {
                 .map(|h| h.admin("version")),
         ),
         ("keto", d.keto.as_ref().map(|k| k.read("version"))),
+        // Oathkeeper has no `/version`: its API's rule list carries the
+        // version each rule is at (the running one, for every rule that
+        // names none), which a deployment known by its proxy alone does
+        // not show.
+        (
+            "oathkeeper",
+            d.oathkeeper.as_ref().and_then(|o| o.api("rules")),
+        ),
     ];
-    let unread: Vec<&str> = [("kratos", d.kratos.is_some()), ("hydra", d.hydra.is_some())]
+    let mut unread: Vec<&str> = [("kratos", d.kratos.is_some()), ("hydra", d.hydra.is_some())]
         .into_iter()
         .filter(|(_, present)| *present && !d.admin)
         .map(|(s, _)| s)
         .collect();
+    if d.oathkeeper.as_ref().is_some_and(|o| o.api("").is_none()) {
+        unread.push("oathkeeper");
+    }
     let advisories = list();
     let mut evidence = Vec::new();
     let mut seen = Vec::new();
@@ -99,9 +124,7 @@ async fn run(cx: &Context<'_>) -> Verdict {
                 continue;
             }
         };
-        let version = probe
-            .json()
-            .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+        let version = probe.json().and_then(|v| version_of(&v));
         let Some(version) = version else {
             evidence.push(Evidence::answer(
                 &probe,
@@ -158,9 +181,18 @@ mod tests {
     }
 
     #[test]
+    fn oathkeepers_version_is_its_rule_lists_newest() {
+        let rules = serde_json::json!([{"id": "a", "version": "v0.38.0"}, {"id": "b", "version": "v0.40.9"}, {"id": "c"}]);
+        assert_eq!(version_of(&rules).as_deref(), Some("v0.40.9"));
+        assert_eq!(version_of(&serde_json::json!([])), None);
+        let answer = serde_json::json!({"version": "v2.3.0"});
+        assert_eq!(version_of(&answer).as_deref(), Some("v2.3.0"));
+    }
+
+    #[test]
     fn the_list_names_each_service_it_covers() {
         let list = list();
-        for service in ["kratos", "hydra", "keto"] {
+        for service in ["kratos", "hydra", "keto", "oathkeeper"] {
             assert!(list.iter().any(|a| a.service == service), "{service}");
         }
         for a in &list {

@@ -2,8 +2,8 @@
 //! against a [`Policy`].
 //!
 //! A check is one function in the module of the service it probes
-//! ([`kratos`], [`hydra`], [`keto`], [`advisories`] for the versions of
-//! all three), listed once in [`REGISTRY`]. It sends real requests (a
+//! ([`kratos`], [`hydra`], [`keto`], [`oathkeeper`], [`advisories`] for
+//! the versions of all four), listed once in [`REGISTRY`]. It sends real requests (a
 //! flow's start, a preflight, a token request), reads the part of the
 //! answer that matters (a `Set-Cookie`, a `Location`, a claim) and returns
 //! a [`Verdict`]: passed with what it saw, failed with the [`Evidence`],
@@ -34,6 +34,7 @@ mod cors;
 pub mod hydra;
 pub mod keto;
 pub mod kratos;
+pub mod oathkeeper;
 pub mod policy;
 mod probe;
 pub mod secrets;
@@ -44,10 +45,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
-use harness::NativeApp;
+use std::sync::Arc;
+
 use harness::hydra::Hydra;
 use harness::keto::Keto;
 use harness::kratos::Kratos;
+use harness::oathkeeper::Oathkeeper;
+use harness::{NativeApp, WebhookSink};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -61,6 +65,7 @@ pub enum Scope {
     Kratos,
     Hydra,
     Keto,
+    Oathkeeper,
     /// Every service the deployment has.
     All,
 }
@@ -71,6 +76,7 @@ impl fmt::Display for Scope {
             Self::Kratos => "kratos",
             Self::Hydra => "hydra",
             Self::Keto => "keto",
+            Self::Oathkeeper => "oathkeeper",
             Self::All => "all",
         })
     }
@@ -83,6 +89,12 @@ pub struct Deployment {
     pub kratos: Option<Kratos>,
     pub hydra: Option<Hydra>,
     pub keto: Option<Keto>,
+    /// Oathkeeper, by its proxy (and its API when the gate started it or
+    /// its URL was given).
+    pub oathkeeper: Option<Oathkeeper>,
+    /// The app behind Oathkeeper, which records every request that reached
+    /// it: when the gate started the stack.
+    pub app: Option<Arc<WebhookSink>>,
     /// Whether the admin APIs are reachable: the gate started the stack,
     /// or their URLs were given.
     pub admin: bool,
@@ -97,6 +109,10 @@ pub struct Configs {
     pub kratos: Option<Value>,
     pub hydra: Option<Value>,
     pub keto: Option<Value>,
+    pub oathkeeper: Option<Value>,
+    /// Oathkeeper's access rules as the folder has them (upstreams not
+    /// moved).
+    pub oathkeeper_rules: Option<Vec<Value>>,
 }
 
 impl Configs {
@@ -271,6 +287,8 @@ pub const REGISTRY: &[Check] = &[
     hydra::CORS,
     hydra::ADMIN_NOT_PUBLIC,
     keto::WRITE_NOT_ON_READ,
+    oathkeeper::OPEN_RULES,
+    oathkeeper::API_NOT_PUBLIC,
 ];
 
 /// The check named `id`.

@@ -30,6 +30,7 @@ pub struct Policy {
     pub secrets: Secrets,
     pub courier: Courier,
     pub oauth2: OAuth2,
+    pub oathkeeper: OathkeeperPolicy,
     pub checks: Checks,
     #[serde(default)]
     pub acknowledge: Vec<Acknowledgement>,
@@ -108,6 +109,16 @@ pub struct OAuth2 {
     pub pkce_for_all_clients: bool,
     pub dynamic_client_registration: bool,
     pub issuer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OathkeeperPolicy {
+    /// Ids of the access rules meant for anyone, signed in or not.
+    pub public_rules: Vec<String>,
+    /// Paths (or URLs) behind the proxy that need a signed-in caller:
+    /// probed anonymously, against a deployment by URL too.
+    pub protected: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

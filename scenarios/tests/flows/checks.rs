@@ -52,7 +52,18 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
             Service::Kratos => configs.kratos = config,
             Service::Hydra => configs.hydra = config,
             Service::Keto => configs.keto = config,
-            Service::Oathkeeper => {}
+            Service::Oathkeeper => {
+                configs.oathkeeper = config;
+                let overlays: Vec<PathBuf> = check
+                    .map(|c| fixture(c).join("oathkeeper"))
+                    .filter(|d| d.is_dir())
+                    .into_iter()
+                    .collect();
+                let file =
+                    harness::oathkeeper::rules_file(&service.default_config_dir(), &overlays);
+                configs.oathkeeper_rules = Some(harness::oathkeeper::read_rules(&file).unwrap());
+                builder = builder.every_upstream_to_the_app();
+            }
         }
     }
     let stack = builder
@@ -64,6 +75,8 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
         kratos: has(Service::Kratos).then(|| stack.kratos()),
         hydra: has(Service::Hydra).then(|| stack.hydra()),
         keto: has(Service::Keto).then(|| stack.keto()),
+        oathkeeper: has(Service::Oathkeeper).then(|| stack.oathkeeper()),
+        app: stack.upstream_shared(),
         admin: true,
         config: configs,
     };
@@ -150,6 +163,8 @@ red_on_its_fixture! {
     redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
     courier_without_smtp: "courier" on [Kratos] says "the courier does not reach its SMTP server";
     reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
+    oathkeeper_anonymous_fallback: "oathkeeper-open-rules" on [Oathkeeper, Kratos] says "rule admin (<https?>://<[^/]+>/admin<(/.*)?>) sent a request without credentials to the app: the anonymous authenticator with the allow authorizer";
+    oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
 }
 
 /// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a
