@@ -87,6 +87,11 @@ pub async fn run(opts: Options) -> Result<Report> {
             "--kratos-env configures a fresh stack's Kratos; a deployment given by --kratos-url has its own config".into(),
         ));
     }
+    if opts.kratos_url.is_some() && !opts.oathkeeper_env.is_empty() {
+        return Err(Error::Usage(
+            "--oathkeeper-env configures a fresh stack's Oathkeeper; a deployment given by --oathkeeper-url has its own config".into(),
+        ));
+    }
     let opts = opts.for_shard();
     let target = if let Some(target) = Target::from_options(&opts) {
         target
@@ -123,7 +128,12 @@ pub async fn run(opts: Options) -> Result<Report> {
         ));
         interruptible(
             "the stack's start",
-            Target::start(&extra, opts.in_memory, &opts.kratos_env),
+            Target::start(
+                &extra,
+                opts.in_memory,
+                &opts.kratos_env,
+                &opts.oathkeeper_env,
+            ),
         )
         .await??
     };
@@ -265,6 +275,14 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
+        oathkeeper_env: opts
+            .oathkeeper_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        oathkeeper: target
+            .oathkeeper()
+            .map(|_| target::oathkeeper_cache(target, &opts.oathkeeper_env)),
         shard: opts.shard,
     }
 }

@@ -198,6 +198,13 @@ pub struct Options {
     #[arg(long = "kratos-env", value_name = "KEY=VALUE", value_parser = key_value)]
     pub kratos_env: Vec<(String, String)>,
 
+    /// Settings for a fresh stack's Oathkeeper, as it reads its config
+    /// from the environment (e.g.
+    /// `AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_CACHE_ENABLED=true`);
+    /// repeatable.
+    #[arg(long = "oathkeeper-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub oathkeeper_env: Vec<(String, String)>,
+
     #[command(flatten)]
     pub gate: Gate,
 

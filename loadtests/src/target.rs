@@ -51,10 +51,16 @@ impl Target {
         extra: &[Service],
         in_memory: bool,
         kratos_env: &[(String, String)],
+        oathkeeper_env: &[(String, String)],
     ) -> Result<Self> {
         let mut builder = OryStack::builder().with_kratos().tuning(Tuning::Load);
         for (key, value) in kratos_env {
             builder = builder.env(Service::Kratos, key, value);
+        }
+        if extra.contains(&Service::Oathkeeper) {
+            for (key, value) in oathkeeper_env {
+                builder = builder.env(Service::Oathkeeper, key, value);
+            }
         }
         if in_memory {
             builder = builder.in_memory();
@@ -221,5 +227,79 @@ impl Target {
             Self::Stack(stack) => stack.stop().await.map_err(Error::Harness),
             Self::Existing { .. } => Ok(()),
         }
+    }
+}
+
+/// The Oathkeeper a run goes through and whether its authenticators cache:
+/// for a fresh stack, `ory/oathkeeper/oathkeeper.yml` with `env` (the
+/// `--oathkeeper-env` settings) over it; a deployment by URL keeps its
+/// own, which orygate cannot see.
+pub fn oathkeeper_cache(target: &Target, env: &[(String, String)]) -> String {
+    if matches!(target, Target::Existing { .. }) {
+        return "Oathkeeper given by URL: its cache settings are its own".into();
+    }
+    let file = Service::Oathkeeper
+        .default_config_dir()
+        .join(Service::Oathkeeper.config_file());
+    let config = scenarios::checks::Configs::read(&[file]).unwrap_or_default();
+    cache_of(&config, env)
+}
+
+/// Oathkeeper's cache settings as `config` with `env` over it has them.
+fn cache_of(config: &serde_json::Value, env: &[(String, String)]) -> String {
+    let setting = |key: &str, pointer: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                config.pointer(pointer).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            })
+    };
+    let prefix = "AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_CACHE";
+    let at = "/authenticators/oauth2_introspection/config/cache";
+    let enabled = setting(&format!("{prefix}_ENABLED"), &format!("{at}/enabled"))
+        .is_some_and(|v| v == "true");
+    let cache = if enabled {
+        let ttl = setting(&format!("{prefix}_TTL"), &format!("{at}/ttl"))
+            .unwrap_or_else(|| "the token's expiry".into());
+        format!("on, ttl {ttl}")
+    } else {
+        "off".into()
+    };
+    format!(
+        "Oathkeeper {}: oauth2_introspection cache {cache}; cookie_session and bearer_token have no cache in this version",
+        harness::OATHKEEPER_VERSION
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_read_from_the_env_over_the_config() {
+        let on = serde_json::json!({"authenticators": {"oauth2_introspection": {"config": {"cache": {"enabled": true, "ttl": "30s"}}}}});
+        let none = serde_json::json!({});
+        let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        assert!(cache_of(&on, &[]).contains("oauth2_introspection cache on, ttl 30s;"));
+        assert!(cache_of(&none, &[]).contains("oauth2_introspection cache off;"));
+        let enabled = env(
+            "AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_CACHE_ENABLED",
+            "true",
+        );
+        assert!(
+            cache_of(&none, &enabled).contains("cache on, ttl the token's expiry;"),
+            "{}",
+            cache_of(&none, &enabled)
+        );
+        let off = env(
+            "AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_CACHE_ENABLED",
+            "false",
+        );
+        assert!(cache_of(&on, &off).contains("cache off;"));
     }
 }

@@ -74,6 +74,13 @@ pub struct Settings {
     /// Settings given to a fresh stack's Kratos (`KEY=VALUE`).
     #[serde(default)]
     pub kratos_env: Vec<String>,
+    /// Settings given to a fresh stack's Oathkeeper (`KEY=VALUE`).
+    #[serde(default)]
+    pub oathkeeper_env: Vec<String>,
+    /// The Oathkeeper the gateway profiles went through, and whether its
+    /// authenticators cache (`oauth2_introspection`'s `cache.enabled`).
+    #[serde(default)]
+    pub oathkeeper: Option<String>,
     /// This process's share of a run on several machines.
     #[serde(default)]
     pub shard: Option<Shard>,

@@ -214,6 +214,8 @@ pub(crate) mod sample {
                 target: "a fresh stack".into(),
                 kratos_version: "v1.3.1".into(),
                 kratos_env: Vec::new(),
+                oathkeeper_env: Vec::new(),
+                oathkeeper: None,
                 shard: None,
             },
             machine: Machine {

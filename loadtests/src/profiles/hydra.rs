@@ -1,12 +1,14 @@
 //! The OAuth2 profiles: `oauth2-code` (a fresh browser per round through
 //! the whole authorization code flow with PKCE, Kratos logging the person
 //! in, the harness consenting, the code exchanged), `client-credentials`
-//! (a service's token request) and `introspect` (a resource server's
-//! check of a token).
+//! (a service's token request), `introspect` (a resource server's
+//! check of a token) and `gateway-oauth2` (the same check, then the API
+//! behind Oathkeeper, which introspects the token itself).
 
 use std::sync::Arc;
 
 use goose::goose::{GooseUser, TransactionResult};
+use harness::transport::Transport as _;
 use harness::{Error, Result, hydra::Hydra};
 use scenarios::clients::register_fixture;
 use scenarios::flows::oauth2::{self, Client, Consent, Login, Request};
@@ -118,6 +120,40 @@ pub async fn introspect(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionR
                 "a live token was reported inactive",
             ))
         }
+    }
+    .await;
+    t.finish(result)
+}
+
+/// The same token two ways in one round, so that the difference is what
+/// the proxy adds: Hydra's introspection straight (as a resource server
+/// asks it), then `/api/reports` through Oathkeeper, whose
+/// `oauth2_introspection` authenticator asks Hydra too (or its cache,
+/// when the config turns it on) and wants the `reports.read` scope.
+pub async fn gateway_reports(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let me: ServiceUser = started(user, "client").await?;
+    let t = GooseTransport::new(user, &ctx)?;
+    let result = async {
+        let seen = hydra(&ctx)?.introspect(&t, &me.token).await?;
+        if !seen.active {
+            return Err(Error::unexpected(
+                "hydra POST /admin/oauth2/introspect",
+                "a live token was reported inactive",
+            ));
+        }
+        let (me_url, _) = ctx
+            .gateway
+            .as_ref()
+            .ok_or_else(|| Error::unexpected("gateway-oauth2", "the run has no Oathkeeper"))?;
+        // Beside `/me`, under the same proxy base.
+        let url = me_url
+            .join("api/reports")
+            .map_err(|e| Error::unexpected("gateway-oauth2", e.to_string()))?;
+        let step = harness::Step::get("oathkeeper", &url);
+        let response = t
+            .send(&step, t.client().get(url.clone()).bearer_auth(&me.token))
+            .await?;
+        harness::response::text(&step, response).await.map(drop)
     }
     .await;
     t.finish(result)

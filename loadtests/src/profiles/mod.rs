@@ -144,6 +144,15 @@ pub const PROFILES: &[Profile] = &[
         transaction: |ctx| with_context!(ctx, kratos::gateway_document),
     },
     Profile {
+        name: "gateway-oauth2",
+        about: "services call an API through Oathkeeper with an OAuth2 access token it introspects at Hydra; Hydra's own introspection beside it",
+        needs_mail: false,
+        needs: &[Service::Oathkeeper, Service::Hydra],
+        needs_account: false,
+        start: Start::OAuth2Service,
+        transaction: |ctx| with_context!(ctx, hydra::gateway_reports),
+    },
+    Profile {
         name: "keto-check",
         about: "permission checks: a direct viewer, a viewer through a team three folders up, a stranger",
         needs_mail: false,

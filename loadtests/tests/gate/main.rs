@@ -232,13 +232,19 @@ fn an_open_oathkeeper_rule_fails_the_gate() {
     let run = gate(&args, &out);
     let said = text(&run);
     assert_eq!(run.status.code(), Some(1), "{said}");
-    assert!(said.contains("FAILED        oathkeeper-open-rules"), "{said}");
+    assert!(
+        said.contains("FAILED        oathkeeper-open-rules"),
+        "{said}"
+    );
     for rule in ["rule admin (", "rule metrics ("] {
         assert!(said.contains(rule), "{rule}: {said}");
     }
     assert!(!said.contains("rule signed-in ("), "{said}");
     assert!(said.contains("the end of oathkeeper's log:"), "{said}");
-    assert!(said.contains("passed        oathkeeper-api-not-public"), "{said}");
+    assert!(
+        said.contains("passed        oathkeeper-api-not-public"),
+        "{said}"
+    );
 }
 
 /// Oathkeeper by its proxy alone: the rules cannot be read, so the

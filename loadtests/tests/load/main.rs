@@ -595,22 +595,23 @@ async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
     assert!(report.passed(), "{table}");
 }
 
-/// Oathkeeper in front of the upstream, by cookie and by token: the
-/// direct whoami and the gateway's `/me` are steps side by side, every
-/// round reached the app, none failed.
+/// Oathkeeper in front of the upstream, by cookie, by session token and
+/// by OAuth2 access token: the direct whoami beside the gateway's `/me`,
+/// Hydra's introspection beside `/api/reports`, every round reached the
+/// app, none failed.
 #[tokio::test]
 async fn the_gateway_profiles_run_beside_a_direct_whoami_without_a_failure() {
     if !alone().await {
         return;
     }
-    let stack = load_stack_with(&[Service::Oathkeeper]).await;
+    let stack = load_stack_with(&[Service::Oathkeeper, Service::Hydra]).await;
     let report = run(
         &stack,
         &[
             "--mix",
-            "gateway=1,gateway-api=1",
+            "gateway=1,gateway-api=1,gateway-oauth2=1",
             "--users",
-            "4",
+            "6",
             "--duration",
             "3s",
         ],
@@ -624,6 +625,14 @@ async fn the_gateway_profiles_run_beside_a_direct_whoami_without_a_failure() {
         step(&report, "oathkeeper GET /me").unwrap_or_else(|| panic!("no gateway step:\n{table}"));
     assert!(gateway.requests > 0 && gateway.failures == 0, "{table}");
     assert_eq!(direct.failures, 0, "{table}");
+    // The OAuth2 API: Hydra's introspection beside Oathkeeper's.
+    let api = step(&report, "oathkeeper GET /api/reports")
+        .unwrap_or_else(|| panic!("no API step:\n{table}"));
+    assert!(api.requests > 0 && api.failures == 0, "{table}");
+    let introspect = step(&report, "hydra POST /admin/oauth2/introspect")
+        .unwrap_or_else(|| panic!("no direct introspection:\n{table}"));
+    // Both in each round; a round the window's end cuts may have one.
+    assert!(introspect.requests.abs_diff(api.requests) <= 6, "{table}");
     assert!(report.passed(), "{table}");
 }
 

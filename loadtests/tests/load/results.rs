@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{alone, load_stack, run, step, table};
+use super::{alone, load_stack, load_stack_with, run, step, table};
 
 const SCHEMA: &str = include_str!("../../../reports/schema/results.schema.json");
 
@@ -324,4 +324,66 @@ async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
     );
     let html = std::fs::read_to_string(slower.file("html").unwrap()).unwrap();
     assert!(html.contains("Against the baseline") && html.contains("REGRESSED"));
+}
+
+/// The gateway profile against a running Oathkeeper given by URL, as the
+/// binary takes it: the step through the proxy ran, the settings say the
+/// cache is the deployment's own; without the URL the profile is refused.
+#[tokio::test]
+async fn the_gateway_profile_goes_through_an_oathkeeper_given_by_url() {
+    if !alone().await {
+        return;
+    }
+    let stack = load_stack_with(&[harness::Service::Oathkeeper]).await;
+    let out = fresh_dir("oathkeeper-url");
+    let public = stack.kratos().public_base().to_string();
+    let admin = stack.kratos().admin_base().unwrap().to_string();
+    let proxy = stack.oathkeeper().proxy("").to_string();
+    let common = [
+        "--kratos-url",
+        public.as_str(),
+        "--kratos-admin-url",
+        admin.as_str(),
+        "--profile",
+        "gateway",
+        "-u",
+        "2",
+        "-t",
+        "2s",
+        "--no-smoke",
+        "-q",
+        "--formats",
+        "json",
+    ];
+    let refused = orygate(&common).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("--oathkeeper-url"),
+        "{}",
+        said(&refused)
+    );
+
+    let dir = out.display().to_string();
+    let mut args = common.to_vec();
+    args.extend(["--oathkeeper-url", proxy.as_str(), "--out", dir.as_str()]);
+    let ran = orygate(&args).await;
+    assert!(ran.status.success(), "{}", said(&ran));
+    let json = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap_or_else(|| panic!("no JSON in {}", out.display()));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        results["settings"]["oathkeeper"],
+        "Oathkeeper given by URL: its cache settings are its own"
+    );
+    let steps = results["load"]["steps"].as_array().unwrap();
+    let through = steps
+        .iter()
+        .find(|s| s["step"] == "oathkeeper GET /me")
+        .unwrap_or_else(|| panic!("no gateway step: {results}"));
+    assert!(through["requests"].as_u64().unwrap() > 0, "{through}");
+    assert_eq!(through["failures"], 0, "{through}");
 }
