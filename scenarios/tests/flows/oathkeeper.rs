@@ -230,6 +230,94 @@ async fn an_api_needs_an_active_access_token_with_its_scope() {
     nothing_reached(&stack).await;
 }
 
+/// GHSA-4mq7-pvjg-xp2r as v0.40.9 shows it: with the introspection cache
+/// on, a token one introspection server accepted passes a rule whose own
+/// server refuses every token, once the first rule cached it.
+#[tokio::test]
+async fn the_introspection_cache_is_keyed_by_the_token_alone() {
+    init_tracing();
+    // A second introspection server, for partners' tokens: it knows none.
+    let partners = harness::WebhookSink::start().await.unwrap();
+    partners.reply_with(harness::Reply {
+        body: r#"{"active": false}"#.into(),
+        ..harness::Reply::default()
+    });
+    let overlay = std::env::temp_dir().join(format!(
+        "orygate-introspection-cache-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(
+        overlay.join("oathkeeper.yml"),
+        "authenticators:\n  oauth2_introspection:\n    config:\n      cache:\n        enabled: true\n        ttl: 60s\n",
+    )
+    .unwrap();
+    let rules =
+        std::fs::read_to_string(harness::repo_root().join("ory/oathkeeper/rules.json")).unwrap();
+    let mut rules: Vec<serde_json::Value> = serde_json::from_str(&rules).unwrap();
+    rules.push(serde_json::json!({
+        "id": "partner-api",
+        "match": {"url": "<https?>://<[^/]+>/partner<(/.*)?>", "methods": ["GET"]},
+        "authenticators": [{"handler": "oauth2_introspection", "config": {"introspection_url": partners.url("introspect").as_str()}}],
+        "authorizer": {"handler": "allow"},
+        "mutators": [{"handler": "noop"}],
+        "errors": [{"handler": "json"}],
+        "upstream": {"url": harness::oathkeeper::PLACEHOLDER},
+    }));
+    std::fs::write(
+        overlay.join("rules.json"),
+        serde_json::to_vec(&rules).unwrap(),
+    )
+    .unwrap();
+    let stack = OryStack::builder()
+        .with_oathkeeper()
+        .with_hydra()
+        .overlay(Service::Oathkeeper, &overlay)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let hydra = stack.hydra();
+    let admin = NativeApp::new().unwrap();
+    let (_, service) = ok(
+        &stack,
+        scenarios::clients::register_fixture(&admin, &hydra, "service").await,
+    )
+    .await;
+    let token = || async {
+        let made = hydra
+            .client_credentials(&admin, &service.auth, "reports.read", "")
+            .await;
+        ok(&stack, made.map(|t| t.access_token)).await
+    };
+    let app = NativeApp::new().unwrap();
+
+    // Cold: the partners' server is asked, and refuses.
+    let fresh = token().await;
+    let refused = through(&app, &stack, "/partner/q3", Some(&fresh), false).await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    let asked = partners.next(Duration::from_secs(5)).await.unwrap();
+    assert!(asked.body.contains(&fresh), "{asked:?}");
+
+    // Warmed by Hydra's answer on the reports rule: the same kind of token
+    // now passes the partners' rule without their server being asked
+    // (the cache fills asynchronously, so a few tries).
+    let warmed = token().await;
+    let mut passed = None;
+    for _ in 0..20 {
+        let allowed = through(&app, &stack, "/api/reports/q3", Some(&warmed), false).await;
+        assert_eq!(allowed.status, 200, "{allowed:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let partner = through(&app, &stack, "/partner/q3", Some(&warmed), false).await;
+        if partner.status == 200 {
+            passed = Some(partner);
+            break;
+        }
+    }
+    let passed = passed.expect("the cached token passes the partners' rule on v0.40.9");
+    assert_eq!(passed.status, 200);
+    let _ = std::fs::remove_dir_all(&overlay);
+}
+
 #[tokio::test]
 async fn keto_decides_who_reads_a_document_and_a_removed_relationship_counts_at_once() {
     let stack = stack_with(&[Service::Kratos, Service::Keto]).await;
