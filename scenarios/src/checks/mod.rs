@@ -13,8 +13,9 @@
 //! (with a reason and maybe an expiry date).
 //!
 //! Each check has a misconfiguration under `fixtures/misconfig/<id>/`
-//! that makes it fail, and a test that shows it red there and green on
-//! `ory/`.
+//! that makes it fail (or, for how a deployment is routed, a test that
+//! points a public host at an admin port), and a test that shows it red
+//! there and green on `ory/`.
 
 /// A check of the registry: `check!(Kratos, NAME, "id", "title", run)`
 /// makes the constant `NAME` for the async function `run` of `scope`.

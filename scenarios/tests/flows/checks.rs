@@ -167,6 +167,112 @@ red_on_its_fixture! {
     oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
 }
 
+/// Runs `check` on a stack of `services` from `ory/` whose deployment, as
+/// the checks see it, `misroute` changed (a proxy in front sending one
+/// API's host to another's port); it must fail saying `expected`.
+async fn red_when(
+    check: &str,
+    services: &[Service],
+    misroute: impl FnOnce(&OryStack, &mut Deployment),
+    expected: &str,
+) {
+    init_tracing();
+    let (stack, mut deployment) = stack(services, None).await;
+    let only = [*checks::find(check).expect("a check of the registry")];
+    let green = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    assert!(
+        matches!(green[0].outcome, Outcome::Passed { .. }),
+        "{check} on ory/: {:?}",
+        green[0].outcome
+    );
+    misroute(&stack, &mut deployment);
+    let findings = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    let Outcome::Failed { evidence, .. } = &findings[0].outcome else {
+        panic!(
+            "{check} did not fail when misrouted: {:?}",
+            findings[0].outcome
+        );
+    };
+    assert!(
+        evidence.iter().any(|e| e.to_string().contains(expected)),
+        "{check}: no evidence says {expected:?}: {evidence:?}"
+    );
+}
+
+/// Hydra's public host routed to its admin port: the admin API answers
+/// there.
+#[tokio::test]
+async fn admin_not_public_when_the_public_host_reaches_the_admin_port() {
+    red_when(
+        "admin-not-public",
+        &[Service::Hydra],
+        |stack, d| {
+            let admin = stack.hydra().admin("");
+            d.hydra = Some(harness::hydra::Hydra::new(admin.clone(), admin));
+        },
+        "the admin API answers on the public port",
+    )
+    .await;
+}
+
+/// Keto's read host routed to its write port: it takes writes.
+#[tokio::test]
+async fn keto_write_not_on_read_when_the_read_host_reaches_the_write_port() {
+    red_when(
+        "keto-write-not-on-read",
+        &[Service::Keto],
+        |stack, d| {
+            let write = stack.keto().write("");
+            d.keto = Some(harness::keto::Keto::new(write.clone(), write));
+        },
+        "the read port handled a write (204)",
+    )
+    .await;
+}
+
+/// A team's own ID token key imported through the admin API, RSA with a
+/// 1024-bit modulus: Hydra publishes it, the check names it.
+#[tokio::test]
+async fn jwks_with_an_imported_short_key() {
+    init_tracing();
+    let (stack, deployment) = stack(&[Service::Hydra], None).await;
+    let keys = std::fs::read_to_string(fixture("jwks").join("hydra/id-token.jwks.json")).unwrap();
+    let url = stack.hydra().admin("admin/keys/hydra.openid.id-token");
+    let app = harness::NativeApp::new().unwrap();
+    let put = app
+        .agent()
+        .client()
+        .put(url.clone())
+        .header("content-type", "application/json")
+        .body(keys);
+    let step = harness::Step::new(
+        "hydra",
+        reqwest::Method::PUT,
+        &url,
+        harness::Expect::Success,
+    );
+    let answer = app.agent().exchange(&step, put).await;
+    let answer = answer.unwrap_or_else(|e| panic!("Hydra refused the key: {e}"));
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    let only = [*checks::find("jwks").unwrap()];
+    let findings = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    let Outcome::Failed { evidence, .. } = &findings[0].outcome else {
+        panic!("jwks did not fail: {:?}", findings[0].outcome);
+    };
+    assert!(
+        evidence.iter().any(|e| e
+            .to_string()
+            .contains("key imported-1024 is RSA with a 1024-bit modulus")),
+        "{evidence:?}"
+    );
+}
+
 /// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a
 /// day-long access token fails the check though the config is within it.
 #[tokio::test]
