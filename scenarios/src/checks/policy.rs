@@ -88,6 +88,9 @@ pub struct Cors {
 pub struct Cookies {
     pub same_site: Vec<String>,
     pub max_domain: String,
+    /// Whether Kratos' session cookie may outlive the browser (`Max-Age`
+    /// or `Expires`); never longer than `session.max_lifespan` either way.
+    pub persistent_session: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

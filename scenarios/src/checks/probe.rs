@@ -141,6 +141,10 @@ pub struct SetCookie {
     pub same_site: Option<String>,
     /// Without a leading dot.
     pub domain: Option<String>,
+    /// `Max-Age` in seconds, as sent.
+    pub max_age: Option<i64>,
+    /// Whether it has an `Expires` date.
+    pub expires: bool,
     pub raw: String,
 }
 
@@ -163,6 +167,8 @@ impl SetCookie {
             domain: cookie
                 .domain()
                 .map(|d| d.trim_start_matches('.').to_owned()),
+            max_age: cookie.max_age().map(|d| d.whole_seconds()),
+            expires: cookie.expires().is_some_and(|e| e.is_datetime()),
             raw: raw.to_owned(),
         })
     }

@@ -273,6 +273,19 @@ async fn jwks_with_an_imported_short_key() {
     );
 }
 
+/// A policy for shared devices: the session cookie must end with the
+/// browser, and ory/'s Kratos makes it persistent.
+#[tokio::test]
+async fn cookies_persistent_where_the_policy_wants_browser_sessions() {
+    red_at(
+        "cookies-persistent",
+        "cookies",
+        &[Service::Kratos],
+        "where the policy wants it to end with the browser",
+    )
+    .await;
+}
+
 /// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a
 /// day-long access token fails the check though the config is within it.
 #[tokio::test]

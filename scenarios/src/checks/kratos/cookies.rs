@@ -54,6 +54,34 @@ pub(in crate::checks) fn cookie_faults(
     faults
 }
 
+/// What's wrong with how long the session cookie `cookie` lives under the
+/// policy: persistent where it must not be, or outliving the session
+/// lifespan the policy allows.
+pub(in crate::checks) fn lifetime_faults(
+    cookie: &SetCookie,
+    policy: &super::super::Policy,
+) -> Vec<String> {
+    let mut faults = Vec::new();
+    let persistent = cookie.max_age.is_some() || cookie.expires;
+    if persistent && !policy.cookies.persistent_session {
+        faults.push(format!(
+            "persistent ({}) where the policy wants it to end with the browser",
+            cookie
+                .max_age
+                .map_or_else(|| "Expires".to_owned(), |s| format!("Max-Age={s}"))
+        ));
+    }
+    let max = policy.session.max_lifespan.as_secs();
+    if let Some(age) = cookie.max_age
+        && u64::try_from(age).is_ok_and(|a| a > max)
+    {
+        faults.push(format!(
+            "Max-Age={age} outlives the policy's session lifespan of {max} s"
+        ));
+    }
+    faults
+}
+
 /// Judges every cookie `probe`'s answer set whose name is `wanted`:
 /// evidence for each with a fault, the names of the others in `seen`.
 pub(in crate::checks) fn judge_cookies(
@@ -120,6 +148,19 @@ pub(super) async fn cookies(cx: &Context<'_>) -> Verdict {
             judge(&start, &|n| n.starts_with("csrf_token"));
             let session_name = session_cookie_name(cx);
             judge(&post, &|n| n == session_name);
+            let sessions = post.set_cookies().into_iter().filter_map(SetCookie::parse);
+            for cookie in sessions.filter(|c| c.name == session_name) {
+                let faults = lifetime_faults(&cookie, cx.policy);
+                if !faults.is_empty() {
+                    evidence.push(
+                        Evidence::answer(
+                            &post,
+                            format!("Set-Cookie {}: {}", cookie.raw, faults.join(", ")),
+                        )
+                        .about(cookie.name.clone()),
+                    );
+                }
+            }
             if !seen.iter().any(|n| *n == session_name)
                 && !evidence
                     .iter()
@@ -151,6 +192,31 @@ fn session_cookie_name<'c>(cx: &'c Context<'_>) -> &'c str {
 mod tests {
     use super::*;
     use crate::checks::Policy;
+
+    #[test]
+    fn a_session_cookie_lives_as_the_policy_says() {
+        let mut policy = Policy::default_policy();
+        let day = SetCookie::parse("s=1; HttpOnly; Secure; SameSite=Lax; Max-Age=86400").unwrap();
+        let month =
+            SetCookie::parse("s=1; HttpOnly; Secure; SameSite=Lax; Max-Age=2592000").unwrap();
+        let browser = SetCookie::parse("s=1; HttpOnly; Secure; SameSite=Lax").unwrap();
+        assert!(lifetime_faults(&day, &policy).is_empty());
+        assert_eq!(
+            lifetime_faults(&month, &policy),
+            ["Max-Age=2592000 outlives the policy's session lifespan of 86400 s"]
+        );
+        policy.cookies.persistent_session = false;
+        assert_eq!(
+            lifetime_faults(&day, &policy),
+            ["persistent (Max-Age=86400) where the policy wants it to end with the browser"]
+        );
+        assert!(lifetime_faults(&browser, &policy).is_empty());
+        let dated = SetCookie::parse("s=1; Expires=Wed, 09 Jun 2027 10:18:14 GMT").unwrap();
+        assert_eq!(
+            lifetime_faults(&dated, &policy),
+            ["persistent (Expires) where the policy wants it to end with the browser"]
+        );
+    }
 
     #[test]
     fn cookie_faults_follow_the_policy() {
