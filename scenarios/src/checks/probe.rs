@@ -167,7 +167,7 @@ impl SetCookie {
             domain: cookie
                 .domain()
                 .map(|d| d.trim_start_matches('.').to_owned()),
-            max_age: cookie.max_age().map(|d| d.whole_seconds()),
+            max_age: cookie.max_age().map(|d| d.whole_seconds().max(0)),
             expires: cookie.expires().is_some_and(|e| e.is_datetime()),
             raw: raw.to_owned(),
         })
