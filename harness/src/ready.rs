@@ -145,6 +145,9 @@ async fn keto_database(
 ) -> Result<()> {
     #[derive(serde::Deserialize)]
     struct Namespaces {
+        // Keto answers `{}` when its permission model did not load (a
+        // misspelt relation): no namespaces, and nothing left to wait for.
+        #[serde(default)]
         namespaces: Vec<Named>,
     }
     #[derive(serde::Deserialize)]

@@ -172,7 +172,20 @@ async fn start(
         match service {
             Service::Kratos => config.kratos = Some(merged),
             Service::Hydra => config.hydra = Some(merged),
-            Service::Keto => config.keto = Some(merged),
+            Service::Keto => {
+                let overlays: Vec<PathBuf> = args.overlay_of(*service).into_iter().collect();
+                let dir = args.ory_dir.join("keto");
+                if let Some(file) = checks::keto::model_file(&merged, &dir, &overlays) {
+                    let model = std::fs::read_to_string(&file).map_err(|e| {
+                        Error::Usage(format!(
+                            "the Ory folder: keto's namespaces.location names {}: {e}",
+                            file.display()
+                        ))
+                    })?;
+                    config.keto_model = Some(model);
+                }
+                config.keto = Some(merged);
+            }
             Service::Oathkeeper => {
                 config.oathkeeper = Some(merged);
                 let overlays: Vec<PathBuf> = args.overlay_of(*service).into_iter().collect();

@@ -111,6 +111,9 @@ pub struct Configs {
     pub hydra: Option<Value>,
     pub keto: Option<Value>,
     pub oathkeeper: Option<Value>,
+    /// The permission model (OPL) Keto was started with, when its config
+    /// names one.
+    pub keto_model: Option<String>,
     /// Oathkeeper's access rules as the folder has them (upstreams not
     /// moved).
     pub oathkeeper_rules: Option<Vec<Value>>,
@@ -276,6 +279,7 @@ pub const REGISTRY: &[Check] = &[
     kratos::ENUMERATION,
     kratos::COURIER,
     kratos::HASHING,
+    kratos::IDENTITY_SCHEMAS,
     hydra::ISSUER,
     hydra::ERROR_DEBUG,
     hydra::DYNAMIC_REGISTRATION,
@@ -288,6 +292,7 @@ pub const REGISTRY: &[Check] = &[
     hydra::CORS,
     hydra::ADMIN_NOT_PUBLIC,
     keto::WRITE_NOT_ON_READ,
+    keto::MODEL,
     oathkeeper::OPEN_RULES,
     oathkeeper::API_NOT_PUBLIC,
 ];

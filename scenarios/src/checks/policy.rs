@@ -89,7 +89,7 @@ pub struct Cookies {
     pub same_site: Vec<String>,
     pub max_domain: String,
     /// Whether Kratos' session cookie may outlive the browser (`Max-Age`
-    /// or `Expires`); never longer than `session.max_lifespan` either way.
+    /// or `Expires`).
     pub persistent_session: bool,
 }
 

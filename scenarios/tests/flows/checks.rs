@@ -51,7 +51,20 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
         match service {
             Service::Kratos => configs.kratos = config,
             Service::Hydra => configs.hydra = config,
-            Service::Keto => configs.keto = config,
+            Service::Keto => {
+                let overlays: Vec<PathBuf> = check
+                    .map(|c| fixture(c).join("keto"))
+                    .filter(|d| d.is_dir())
+                    .into_iter()
+                    .collect();
+                let file = checks::keto::model_file(
+                    config.as_ref().unwrap(),
+                    &service.default_config_dir(),
+                    &overlays,
+                );
+                configs.keto_model = file.map(|f| std::fs::read_to_string(f).unwrap());
+                configs.keto = config;
+            }
             Service::Oathkeeper => {
                 configs.oathkeeper = config;
                 let overlays: Vec<PathBuf> = check
@@ -163,6 +176,7 @@ red_on_its_fixture! {
     redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
     courier_without_smtp: "courier" on [Kratos] says "the courier does not reach its SMTP server";
     reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
+    keto_model_misspelt_relation: "keto-model" on [Keto] says "did not declare relation \"owner\"";
     oathkeeper_anonymous_fallback: "oathkeeper-open-rules" on [Oathkeeper, Kratos] says "rule admin (<https?>://<[^/]+>/admin<(/.*)?>) sent a request without credentials to the app: the anonymous authenticator with the allow authorizer";
     oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
 }
@@ -284,6 +298,79 @@ async fn cookies_persistent_where_the_policy_wants_browser_sessions() {
         "where the policy wants it to end with the browser",
     )
     .await;
+}
+
+/// A schema dropped while identities still name it: green while the
+/// config serves person-v2, red once Kratos runs a config without it
+/// (v1.3.1 then answers the whole identity list 500).
+#[tokio::test]
+async fn identity_schemas_when_a_schema_in_use_is_dropped() {
+    init_tracing();
+    let versioned = harness::repo_root().join("fixtures/migration/versioned/kratos");
+    let mut stack = OryStack::builder()
+        .with_kratos()
+        .overlay(Service::Kratos, &versioned)
+        .postgres()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let kratos = stack.kratos();
+    let url = kratos.admin("admin/identities").unwrap();
+    let app = harness::NativeApp::new().unwrap();
+    let body = serde_json::json!({
+        "schema_id": "person-v2",
+        "traits": {"email": "schema-v2@orygate.test", "phone": "+49 30 1234567"},
+    });
+    let step = harness::Step::new(
+        "kratos",
+        reqwest::Method::POST,
+        &url,
+        harness::Expect::Status(201),
+    );
+    let created = app
+        .agent()
+        .exchange(&step, app.agent().client().post(url.clone()).json(&body))
+        .await;
+    let created = created.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let deployment = Deployment {
+        kratos: Some(kratos),
+        admin: true,
+        ..Deployment::default()
+    };
+    let only = [*checks::find("identity-schemas").unwrap()];
+    let before = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&before[0].outcome, Outcome::Passed { seen } if seen.contains("person, person-v2")),
+        "{:?}",
+        before[0].outcome
+    );
+    stack
+        .replace(
+            Service::Kratos,
+            harness::Replacement {
+                config_dir: None,
+                overlays: Some(Vec::new()),
+                tag: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let after = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    let Outcome::Failed { evidence, .. } = &after[0].outcome else {
+        panic!("identity-schemas did not fail: {:?}", after[0].outcome);
+    };
+    assert!(
+        evidence.iter().any(|e| e
+            .to_string()
+            .contains("an identity names a schema Kratos no longer serves")
+            && e.to_string().contains("\"person-v2\"")),
+        "{evidence:?}"
+    );
 }
 
 /// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a

@@ -55,8 +55,8 @@ pub(in crate::checks) fn cookie_faults(
 }
 
 /// What's wrong with how long the session cookie `cookie` lives under the
-/// policy: persistent where it must not be, or outliving the session
-/// lifespan the policy allows.
+/// policy: persistent where it must not be. (How long a persistent one
+/// lives is the session's lifespan, which `session-lifespan` checks.)
 pub(in crate::checks) fn lifetime_faults(
     cookie: &SetCookie,
     policy: &super::super::Policy,
@@ -69,14 +69,6 @@ pub(in crate::checks) fn lifetime_faults(
             cookie
                 .max_age
                 .map_or_else(|| "Expires".to_owned(), |s| format!("Max-Age={s}"))
-        ));
-    }
-    let max = policy.session.max_lifespan.as_secs();
-    if let Some(age) = cookie.max_age
-        && u64::try_from(age).is_ok_and(|a| a > max)
-    {
-        faults.push(format!(
-            "Max-Age={age} outlives the policy's session lifespan of {max} s"
         ));
     }
     faults
@@ -201,10 +193,7 @@ mod tests {
             SetCookie::parse("s=1; HttpOnly; Secure; SameSite=Lax; Max-Age=2592000").unwrap();
         let browser = SetCookie::parse("s=1; HttpOnly; Secure; SameSite=Lax").unwrap();
         assert!(lifetime_faults(&day, &policy).is_empty());
-        assert_eq!(
-            lifetime_faults(&month, &policy),
-            ["Max-Age=2592000 outlives the policy's session lifespan of 86400 s"]
-        );
+        assert!(lifetime_faults(&month, &policy).is_empty());
         policy.cookies.persistent_session = false;
         assert_eq!(
             lifetime_faults(&day, &policy),

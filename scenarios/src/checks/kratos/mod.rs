@@ -1,10 +1,12 @@
 //! Kratos' checks: what its public API answers about dev mode, cookies,
-//! redirects, CORS, passwords, sessions and hashing.
+//! redirects, CORS, passwords, sessions and hashing, and whether its
+//! identities fit the schemas it serves.
 
 pub(super) mod cookies;
 mod courier;
 mod credentials;
 mod redirects;
+mod schemas;
 mod sessions;
 
 use serde_json::Value;
@@ -19,6 +21,13 @@ check!(
     "dev-mode",
     "Kratos does not run in dev mode: https base URL, Secure cookies",
     dev_mode
+);
+check!(
+    Kratos,
+    IDENTITY_SCHEMAS,
+    "identity-schemas",
+    "every identity names a schema /schemas serves, and validates against it",
+    schemas::identity_schemas
 );
 check!(
     Kratos,
