@@ -176,6 +176,7 @@ red_on_its_fixture! {
     redirect_uri_implicit_client: "redirect-uri" on [Hydra] says "the implicit flow puts tokens in the URL";
     courier_without_smtp: "courier" on [Kratos] says "the courier does not reach its SMTP server";
     reuse_within_a_grace_period: "reuse" on [Hydra] says "a used refresh token was accepted again";
+    enumeration_identifier_first: "enumeration" on [Kratos] says "identifier-first login: a known identifier gets";
     keto_model_misspelt_relation: "keto-model" on [Keto] says "did not declare relation \"owner\"";
     oathkeeper_anonymous_fallback: "oathkeeper-open-rules" on [Oathkeeper, Kratos] says "rule admin (<https?>://<[^/]+>/admin<(/.*)?>) sent a request without credentials to the app: the anonymous authenticator with the allow authorizer";
     oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
@@ -371,6 +372,43 @@ async fn identity_schemas_when_a_schema_in_use_is_dropped() {
             && e.to_string().contains("\"person-v2\"")),
         "{evidence:?}"
     );
+}
+
+/// The property, not the fixture: identifier-first login with Kratos'
+/// mitigation on answers both alike, and the check passes.
+#[tokio::test]
+async fn enumeration_passes_identifier_first_login_with_the_mitigation() {
+    init_tracing();
+    let overlay = std::env::temp_dir().join(format!("orygate-mitigated-{}", std::process::id()));
+    std::fs::create_dir_all(&overlay).unwrap();
+    let fixture =
+        std::fs::read_to_string(fixture("enumeration").join("kratos/kratos.yml")).unwrap();
+    let mitigated = fixture.replace("mitigate: false", "mitigate: true");
+    assert_ne!(mitigated, fixture);
+    std::fs::write(overlay.join("kratos.yml"), &mitigated).unwrap();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .tuning(Tuning::Production)
+        .in_memory()
+        .overlay(Service::Kratos, &overlay)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let deployment = Deployment {
+        kratos: Some(stack.kratos()),
+        admin: true,
+        ..Deployment::default()
+    };
+    let only = [*checks::find("enumeration").unwrap()];
+    let findings = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&findings[0].outcome, Outcome::Passed { seen } if seen.contains("identifier-first login")),
+        "{:?}",
+        findings[0].outcome
+    );
+    let _ = std::fs::remove_dir_all(&overlay);
 }
 
 /// A client's own lifespan overrides Hydra's `ttl.*`: one registered with a

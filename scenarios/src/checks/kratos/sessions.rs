@@ -174,6 +174,19 @@ fn said(probe: &Probe) -> (u16, Vec<i64>, String) {
     (probe.status, ids, error)
 }
 
+/// The methods a flow's form offers (its `method` inputs' values).
+fn methods(start: &Probe) -> Vec<String> {
+    start
+        .json()
+        .and_then(|v| v.pointer("/ui/nodes").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| n.pointer("/attributes/name").and_then(Value::as_str) == Some("method"))
+        .filter_map(|n| n.pointer("/attributes/value").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Posts `body` to a fresh API flow of `kind`.
 async fn post_api(
     cx: &Context<'_>,
@@ -210,6 +223,21 @@ pub(super) async fn enumeration(cx: &Context<'_>) -> Verdict {
         login(&known),
         login(&unknown),
     )];
+    // The login's other first steps, as the form offers them: an
+    // identifier alone (identifier-first login) or a code by mail.
+    let offered = match someone::start_flow(cx.app.agent(), kratos, "login", "api").await {
+        Ok((start, _, _)) => methods(&start),
+        Err(e) => return Verdict::Failed(vec![e]),
+    };
+    for (method, what) in [
+        ("identifier_first", "identifier-first login"),
+        ("code", "login by code"),
+    ] {
+        if offered.iter().any(|m| m == method) {
+            let body = |who: &str| json!({"method": method, "identifier": who});
+            pairs.push((what, "login", body(&known), body(&unknown)));
+        }
+    }
     if let Some((email, _)) = person.addresses.iter().find(|(_, via)| *via == "email") {
         for kind in ["recovery", "verification"] {
             // Unknown (by URL): left out rather than guessed.
