@@ -218,6 +218,48 @@ async fn red_when(
     );
 }
 
+/// A cache in front of Kratos' public API that keeps whoami answers (a
+/// CDN told to cache `GET`): a session logged out, or of a disabled
+/// identity, still answers 200 there.
+#[tokio::test]
+async fn session_ends_behind_a_cache_that_keeps_whoami() {
+    init_tracing();
+    let (stack, mut deployment) = stack(&[Service::Kratos], None).await;
+    let only = [*checks::find("session-ends").unwrap()];
+    let direct = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    assert!(
+        matches!(direct[0].outcome, Outcome::Passed { .. }),
+        "{:?}",
+        direct[0].outcome
+    );
+    let kratos = stack.kratos();
+    let cache = crate::caching_proxy::start(kratos.public_base().clone()).await;
+    let admin = kratos.admin_base().unwrap().clone();
+    deployment.kratos = Some(harness::kratos::Kratos::new(cache, admin));
+    let findings = checks::run(&only, &deployment, &ory_policy(), today())
+        .await
+        .unwrap();
+    let Outcome::Failed { evidence, .. } = &findings[0].outcome else {
+        panic!(
+            "session-ends did not fail behind the cache: {:?}",
+            findings[0].outcome
+        );
+    };
+    let said: Vec<String> = evidence.iter().map(ToString::to_string).collect();
+    assert!(
+        said.iter()
+            .any(|e| e.contains("after logout whoami answers 200, not 401")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|e| e.contains("for a disabled identity whoami answers 200, not 401")),
+        "{said:?}"
+    );
+}
+
 /// Hydra's public host routed to its admin port: the admin API answers
 /// there.
 #[tokio::test]

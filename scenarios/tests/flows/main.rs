@@ -3,6 +3,7 @@
 //! also on failure.
 
 mod admin;
+mod caching_proxy;
 mod checks;
 mod details;
 mod docker;

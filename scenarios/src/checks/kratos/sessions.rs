@@ -93,6 +93,31 @@ async fn whoami(
     Probe::send(agent, "kratos", Method::GET, &url, note, request).await
 }
 
+/// Whether a fresh session's whoami answers 200 (else the evidence): a
+/// 401 after logout means nothing for a session that never worked, and a
+/// cache in front only keeps what it was asked before.
+async fn works(
+    cx: &Context<'_>,
+    kratos: &Kratos,
+    token: &str,
+    evidence: &mut Vec<Evidence>,
+) -> bool {
+    match whoami(cx, kratos, token, "a fresh session").await {
+        Ok(p) if p.status == 200 => true,
+        Ok(p) => {
+            evidence.push(Evidence::answer(
+                &p,
+                format!("a fresh session's whoami answers {}, not 200", p.status),
+            ));
+            false
+        }
+        Err(e) => {
+            evidence.push(e);
+            false
+        }
+    }
+}
+
 pub(super) async fn session_ends(cx: &Context<'_>) -> Verdict {
     let Some(kratos) = &cx.deployment.kratos else {
         return super::super::absent("kratos");
@@ -102,8 +127,9 @@ pub(super) async fn session_ends(cx: &Context<'_>) -> Verdict {
     }
     let mut evidence = Vec::new();
     let agent = cx.app.agent();
-    // Logged out: the token no longer works.
+    // Logged out: the token worked, and no longer does.
     match signed_in(cx, kratos).await {
+        Ok((token, _)) if !works(cx, kratos, &token, &mut evidence).await => {}
         Ok((token, _)) => {
             let url = kratos.public("self-service/logout/api");
             let request = agent
@@ -125,8 +151,9 @@ pub(super) async fn session_ends(cx: &Context<'_>) -> Verdict {
         }
         Err(e) => evidence.push(e),
     }
-    // The identity disabled: its session no longer works.
+    // The identity disabled: its session worked, and no longer does.
     match signed_in(cx, kratos).await {
+        Ok((token, _)) if !works(cx, kratos, &token, &mut evidence).await => {}
         Ok((token, id)) => {
             let patch = json!([{"op": "replace", "path": "/state", "value": "inactive"}]);
             match kratos.patch_identity(&cx.app, &id, &patch).await {
