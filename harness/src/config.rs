@@ -10,6 +10,38 @@ use serde_yaml_ng::Value;
 use crate::error::{Error, Result};
 use crate::service::Service;
 
+/// A service's config as Ory reads `files` (its main file, then each
+/// overlay): maps merged key by key, anything else replaced by the later
+/// file. The error names the file.
+pub fn merged_config(files: &[PathBuf]) -> std::result::Result<serde_json::Value, String> {
+    let mut merged = serde_json::Value::Object(serde_json::Map::new());
+    for file in files {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("read {}: {e}", file.display()))?;
+        let value: serde_json::Value = serde_yaml_ng::from_str(&text)
+            .map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?;
+        merge(&mut merged, value);
+    }
+    Ok(merged)
+}
+
+/// Merges `over` into `base` as Ory merges config files.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (key, value) in o {
+                match b.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        b.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over,
+    }
+}
+
 /// Checks `service`'s config folder `dir` and the overlay folders merged
 /// over it (see `OryStackBuilder::overlay`).
 pub(crate) fn check(service: Service, dir: &Path, overlays: &[std::path::PathBuf]) -> Result<()> {
@@ -92,6 +124,19 @@ fn check_schema(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn overlays_merge_over_the_main_file() {
+        let mut base = serde_json::json!({"session": {"lifespan": "24h", "cookie": {"name": "s"}}, "list": [1, 2]});
+        merge(
+            &mut base,
+            serde_json::json!({"session": {"lifespan": "720h"}, "list": [3]}),
+        );
+        assert_eq!(
+            base,
+            serde_json::json!({"session": {"lifespan": "720h", "cookie": {"name": "s"}}, "list": [3]})
+        );
+    }
+
     use super::*;
 
     /// A throw-away folder with a test's config files, deleted on drop.

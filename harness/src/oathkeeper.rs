@@ -64,6 +64,80 @@ pub enum Upstreams {
     Every,
 }
 
+/// Where a confined Oathkeeper's handlers may call: the stack's Kratos
+/// whoami, Hydra introspection and Keto check, where the stack has them.
+#[derive(Debug, Clone, Default)]
+pub struct Peers {
+    pub whoami: Option<Url>,
+    pub introspect: Option<Url>,
+    pub check: Option<Url>,
+}
+
+/// Where a URL that leads off this machine is sent instead: a loopback
+/// port nothing listens on, so the handler's call fails (closed) rather
+/// than leaves loopback.
+pub const NOWHERE: &str = "http://127.0.0.1:1/";
+
+/// Whether `url` stays on this machine.
+fn on_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => true,
+    }
+}
+
+/// Points every http(s) URL in `value` (a config, or a rule) that leads
+/// off this machine at the stack instead: a session check at Kratos'
+/// whoami, an introspection at Hydra's, a `remote_json` authorizer at
+/// Keto's check, anything else at [`NOWHERE`] (its path kept). Match
+/// patterns, upstreams (see [`redirect_upstreams`]), redirect targets and
+/// issuers are not called and stay. Returns what was moved, as
+/// `key: from -> to`.
+pub fn confine(value: &mut Value, peers: &Peers) -> Vec<String> {
+    let mut moved = Vec::new();
+    confine_at(value, "", peers, &mut moved);
+    moved
+}
+
+fn confine_at(value: &mut Value, key: &str, peers: &Peers, moved: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if !matches!(k.as_str(), "match" | "upstream" | "to" | "issuer_url") {
+                    confine_at(v, k, peers, moved);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                confine_at(item, key, peers, moved);
+            }
+        }
+        Value::String(text) => {
+            let Ok(url) = Url::parse(text) else { return };
+            if !matches!(url.scheme(), "http" | "https") || on_loopback(&url) {
+                return;
+            }
+            let peer = match key {
+                "check_session_url" => peers.whoami.clone(),
+                "introspection_url" => peers.introspect.clone(),
+                "remote" => peers.check.clone(),
+                _ => None,
+            };
+            let to = peer.unwrap_or_else(|| {
+                let mut nowhere = Url::parse(NOWHERE).expect("a loopback URL");
+                nowhere.set_path(url.path());
+                nowhere
+            });
+            moved.push(format!("{key}: {url} -> {to}"));
+            *text = to.to_string();
+        }
+        _ => {}
+    }
+}
+
 /// The rules file of a config folder and its overlays: the last overlay's
 /// `rules.json` (or `rules.yml`/`rules.yaml`), else the folder's.
 pub fn rules_file(config_dir: &Path, overlays: &[PathBuf]) -> PathBuf {
@@ -113,6 +187,29 @@ pub fn api_port(config: &Value) -> u16 {
         .unwrap_or(DEFAULT_API_PORT)
 }
 
+/// The proxy port an Oathkeeper config sets (`serve.proxy.port`), or its
+/// default.
+pub fn proxy_port(config: &Value) -> u16 {
+    config
+        .pointer("/serve/proxy/port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(4455)
+}
+
+/// Whether a rule's upstream `url` is (very likely) Oathkeeper's own API:
+/// its port is the config's API port, or its host names Oathkeeper (a
+/// Kubernetes Service such as `http://oathkeeper-api`, port 80 in front
+/// of 4456) and it is not the proxy's port.
+pub fn is_api(url: &Url, api_port: u16, proxy_port: u16) -> bool {
+    let port = url.port_or_known_default();
+    port == Some(api_port)
+        || (url
+            .host_str()
+            .is_some_and(|h| h.to_ascii_lowercase().contains("oathkeeper"))
+            && port != Some(proxy_port))
+}
+
 /// The rules with their upstreams sent where `mode` says: `app` is the
 /// harness's app, `api` this Oathkeeper's API and `api_port` the port
 /// the config folder gives it.
@@ -121,15 +218,15 @@ pub fn redirect_upstreams(
     mode: Upstreams,
     app: &Url,
     api: &Url,
-    api_port: u16,
+    ports: (u16, u16),
 ) {
+    let (api_port, proxy_port) = ports;
     for rule in rules {
         let Some(url) = rule.pointer_mut("/upstream/url") else {
             continue;
         };
-        let Some(given) = url.as_str() else {
-            continue;
-        };
+        let given = url.as_str().unwrap_or_default().to_owned();
+        let given = given.as_str();
         if given.trim_end_matches('/') == PLACEHOLDER {
             *url = Value::from(app.as_str().trim_end_matches('/'));
             continue;
@@ -137,10 +234,10 @@ pub fn redirect_upstreams(
         if mode == Upstreams::Placeholder {
             continue;
         }
-        let Ok(given) = Url::parse(given) else {
-            continue;
-        };
-        let to = if given.port_or_known_default() == Some(api_port) {
+        // Whatever it names, nothing leaves loopback: an upstream that is
+        // not a URL goes to the app too.
+        let given = Url::parse(given).unwrap_or_else(|_| app.clone());
+        let to = if is_api(&given, api_port, proxy_port) {
             api
         } else {
             app
@@ -167,7 +264,7 @@ mod tests {
             json!({"id": "c", "upstream": {"url": "http://upstream.orygate.test/"}}),
         ];
         let mut kept = rules.clone();
-        redirect_upstreams(&mut rules, Upstreams::Every, &app, &api, 4456);
+        redirect_upstreams(&mut rules, Upstreams::Every, &app, &api, (4456, 4455));
         let urls: Vec<&str> = rules
             .iter()
             .map(|r| r.pointer("/upstream/url").unwrap().as_str().unwrap())
@@ -180,7 +277,7 @@ mod tests {
                 "http://127.0.0.1:9001"
             ]
         );
-        redirect_upstreams(&mut kept, Upstreams::Placeholder, &app, &api, 4456);
+        redirect_upstreams(&mut kept, Upstreams::Placeholder, &app, &api, (4456, 4455));
         assert_eq!(
             kept[0].pointer("/upstream/url").unwrap(),
             "https://app.example.com:8443/base"
@@ -189,6 +286,69 @@ mod tests {
             kept[2].pointer("/upstream/url").unwrap(),
             "http://127.0.0.1:9001"
         );
+    }
+
+    #[test]
+    fn urls_off_this_machine_are_pointed_at_the_stack_or_nowhere() {
+        let peers = Peers {
+            whoami: Some(Url::parse("http://127.0.0.1:7001/sessions/whoami").unwrap()),
+            introspect: None,
+            check: None,
+        };
+        let mut rule = json!({
+            "match": {"url": "https://api.example.com/<**>"},
+            "authenticators": [
+                {"handler": "cookie_session", "config": {"check_session_url": "https://auth.example.com/sessions/whoami"}},
+                {"handler": "oauth2_introspection", "config": {"introspection_url": "https://hydra.example.com/admin/oauth2/introspect"}},
+                {"handler": "jwt", "config": {"jwks_urls": ["https://keys.example.com/jwks.json", "file:///etc/keys.json"]}}
+            ],
+            "authorizer": {"handler": "remote_json", "config": {"remote": "http://localhost:4466/check"}},
+            "errors": [{"handler": "redirect", "config": {"to": "https://auth.example.com/login"}}],
+            "upstream": {"url": "https://app.example.com"}
+        });
+        let moved = confine(&mut rule, &peers);
+        assert_eq!(moved.len(), 3, "{moved:?}");
+        assert_eq!(
+            rule.pointer("/authenticators/0/config/check_session_url")
+                .unwrap(),
+            "http://127.0.0.1:7001/sessions/whoami"
+        );
+        assert_eq!(
+            rule.pointer("/authenticators/1/config/introspection_url")
+                .unwrap(),
+            "http://127.0.0.1:1/admin/oauth2/introspect"
+        );
+        assert_eq!(
+            rule.pointer("/authenticators/2/config/jwks_urls").unwrap(),
+            &json!(["http://127.0.0.1:1/jwks.json", "file:///etc/keys.json"])
+        );
+        // Loopback, match patterns, redirect targets and upstreams stay.
+        assert_eq!(
+            rule.pointer("/authorizer/config/remote").unwrap(),
+            "http://localhost:4466/check"
+        );
+        assert_eq!(
+            rule.pointer("/match/url").unwrap(),
+            "https://api.example.com/<**>"
+        );
+        assert_eq!(
+            rule.pointer("/errors/0/config/to").unwrap(),
+            "https://auth.example.com/login"
+        );
+        assert_eq!(
+            rule.pointer("/upstream/url").unwrap(),
+            "https://app.example.com"
+        );
+    }
+
+    #[test]
+    fn the_api_is_its_port_or_a_host_named_after_it() {
+        let is = |u: &str| is_api(&Url::parse(u).unwrap(), 4456, 4455);
+        assert!(is("http://gateway:4456"));
+        assert!(is("http://oathkeeper-api"));
+        assert!(is("http://ory-oathkeeper.auth.svc:8080/"));
+        assert!(!is("http://oathkeeper:4455"));
+        assert!(!is("http://app:8080"));
     }
 
     #[test]

@@ -278,35 +278,34 @@ impl Service {
 fn oathkeeper_peers(
     peers: &std::collections::BTreeMap<Service, Endpoints>,
 ) -> Vec<(String, String)> {
-    let join = |e: &Endpoints, admin: bool, path: &str| {
-        crate::urls::join(if admin { &e.admin } else { &e.public }, path).to_string()
-    };
+    let targets = oathkeeper_targets(peers);
     let mut env = Vec::new();
-    if let Some(kratos) = peers.get(&Service::Kratos) {
-        let whoami = join(kratos, false, "sessions/whoami");
+    if let Some(whoami) = targets.whoami {
         env.push((
             "AUTHENTICATORS_COOKIE_SESSION_CONFIG_CHECK_SESSION_URL".into(),
-            whoami.clone(),
+            whoami.to_string(),
         ));
         env.push((
             "AUTHENTICATORS_BEARER_TOKEN_CONFIG_CHECK_SESSION_URL".into(),
-            whoami,
+            whoami.to_string(),
         ));
+    }
+    if let Some(kratos) = peers.get(&Service::Kratos) {
         env.push((
             "ERRORS_HANDLERS_REDIRECT_CONFIG_TO".into(),
-            join(kratos, false, "self-service/login/browser"),
+            crate::urls::join(&kratos.public, "self-service/login/browser").to_string(),
         ));
     }
-    if let Some(hydra) = peers.get(&Service::Hydra) {
+    if let Some(introspect) = targets.introspect {
         env.push((
             "AUTHENTICATORS_OAUTH2_INTROSPECTION_CONFIG_INTROSPECTION_URL".into(),
-            join(hydra, true, "admin/oauth2/introspect"),
+            introspect.to_string(),
         ));
     }
-    if let Some(keto) = peers.get(&Service::Keto) {
+    if let Some(check) = targets.check {
         env.push((
             "AUTHORIZERS_REMOTE_JSON_CONFIG_REMOTE".into(),
-            join(keto, false, "relation-tuples/check"),
+            check.to_string(),
         ));
     }
     if let Some(own) = peers.get(&Service::Oathkeeper) {
@@ -316,6 +315,24 @@ fn oathkeeper_peers(
         ));
     }
     env
+}
+
+/// Where Oathkeeper's session check, introspection and `remote_json`
+/// authorizer reach the stack, for the services it has.
+pub(crate) fn oathkeeper_targets(
+    peers: &std::collections::BTreeMap<Service, Endpoints>,
+) -> crate::oathkeeper::Peers {
+    crate::oathkeeper::Peers {
+        whoami: peers
+            .get(&Service::Kratos)
+            .map(|k| crate::urls::join(&k.public, "sessions/whoami")),
+        introspect: peers
+            .get(&Service::Hydra)
+            .map(|h| crate::urls::join(&h.admin, "admin/oauth2/introspect")),
+        check: peers
+            .get(&Service::Keto)
+            .map(|k| crate::urls::join(&k.public, "relation-tuples/check")),
+    }
 }
 
 impl fmt::Display for Service {

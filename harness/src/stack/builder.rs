@@ -197,15 +197,13 @@ impl OryStackBuilder {
     async fn oathkeepers_app(
         &mut self,
         peers: &BTreeMap<Service, Endpoints>,
+        id: &str,
     ) -> Result<Option<std::sync::Arc<crate::WebhookSink>>> {
-        let (Some(spec), Some(own)) = (
-            self.services.get_mut(&Service::Oathkeeper),
-            peers.get(&Service::Oathkeeper),
-        ) else {
+        let Some(spec) = self.services.get_mut(&Service::Oathkeeper) else {
             return Ok(None);
         };
         let app = crate::WebhookSink::start().await?;
-        super::oathkeeper::rules(spec, self.upstreams, &app, own)?;
+        super::oathkeeper::rules(spec, self.upstreams, &app, peers, id)?;
         Ok(Some(std::sync::Arc::new(app)))
     }
 
@@ -254,7 +252,7 @@ impl OryStackBuilder {
             .iter()
             .map(|(service, p)| (*service, Endpoints::local(*service, p.all(), self.tuning)))
             .collect();
-        let upstream = self.oathkeepers_app(&peers).await?;
+        let upstream = self.oathkeepers_app(&peers, &id).await?;
 
         // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
@@ -287,6 +285,10 @@ impl OryStackBuilder {
             start_service(wide, *service, spec, own, database, migrated)
         }))
         .await;
+        // The confined Oathkeeper config was copied into its container.
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("orygate-{id}-oathkeeper-confined")),
+        );
         let mut services = BTreeMap::new();
         let mut first_error = None;
         for attempt in attempts {

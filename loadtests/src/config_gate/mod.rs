@@ -214,6 +214,18 @@ impl GateArgs {
                 continue;
             }
             let mut files = vec![main];
+            // Oathkeeper's rules come only with its config file.
+            if let Some(dir) = self.overlay.as_ref().map(|o| o.join(service.to_string()))
+                && service == Service::Oathkeeper
+                && dir.is_dir()
+                && !dir.join(service.config_file()).is_file()
+            {
+                return Err(Error::Usage(format!(
+                    "--overlay: {} has no {}: an overlay's {service}/ is merged through its config file (it may be a comment and `log: {{}}`)",
+                    dir.display(),
+                    service.config_file()
+                )));
+            }
             if let Some(overlay) = self.overlay_of(service) {
                 files.push(overlay.join(service.config_file()));
             }

@@ -2,6 +2,7 @@
 //! against the committed list in `advisories.toml` beside this file.
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::{Context, Evidence, Probe, Verdict};
 
@@ -53,7 +54,7 @@ fn numbers(version: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// The version in a `/version` answer, or the newest of the rules' in
-/// Oathkeeper's rule list.
+/// Oathkeeper's rule list (each carries the running one).
 fn version_of(answer: &serde_json::Value) -> Option<String> {
     if let Some(rules) = answer.as_array() {
         return rules
@@ -96,9 +97,8 @@ async fn run(cx: &Context<'_>) -> Verdict {
         ),
         ("keto", d.keto.as_ref().map(|k| k.read("version"))),
         // Oathkeeper has no `/version`: its API's rule list carries the
-        // version each rule is at (the running one, for every rule that
-        // names none), which a deployment known by its proxy alone does
-        // not show.
+        // running version in each rule (its rule migrator sets it), which
+        // a deployment known by its proxy alone does not show.
         (
             "oathkeeper",
             d.oathkeeper.as_ref().and_then(|o| o.api("rules")),
@@ -124,7 +124,16 @@ async fn run(cx: &Context<'_>) -> Verdict {
                 continue;
             }
         };
-        let version = probe.json().and_then(|v| version_of(&v));
+        let json = probe.json();
+        if json
+            .as_ref()
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            seen.push(format!("{service} (no rules: its version is unread)"));
+            continue;
+        }
+        let version = json.and_then(|v| version_of(&v));
         let Some(version) = version else {
             evidence.push(Evidence::answer(
                 &probe,

@@ -124,32 +124,7 @@ impl Configs {
     /// overlay): maps merged key by key, anything else replaced by the
     /// later file. The error names the file.
     pub fn read(files: &[std::path::PathBuf]) -> Result<Value, String> {
-        let mut merged = Value::Object(serde_json::Map::new());
-        for file in files {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| format!("read {}: {e}", file.display()))?;
-            let value: Value = serde_yaml_ng::from_str(&text)
-                .map_err(|e| format!("{} is not valid YAML: {e}", file.display()))?;
-            merge(&mut merged, value);
-        }
-        Ok(merged)
-    }
-}
-
-/// Merges `over` into `base` as Ory merges config files.
-fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (key, value) in o {
-                match b.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        b.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, over) => *base = over,
+        harness::merged_config(files)
     }
 }
 
@@ -452,19 +427,6 @@ mod tests {
                 "{id}"
             );
         }
-    }
-
-    #[test]
-    fn overlays_merge_over_the_main_file() {
-        let mut base = serde_json::json!({"session": {"lifespan": "24h", "cookie": {"name": "s"}}, "list": [1, 2]});
-        merge(
-            &mut base,
-            serde_json::json!({"session": {"lifespan": "720h"}, "list": [3]}),
-        );
-        assert_eq!(
-            base,
-            serde_json::json!({"session": {"lifespan": "720h", "cookie": {"name": "s"}}, "list": [3]})
-        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The gate's checks against the production-like stack, red on each
 //! misconfiguration fixture under `fixtures/misconfig/<check>/` (green on
-//! `ory/`: `orygate gate` in `loadtests/tests/load/gate.rs`).
+//! `ory/`: `orygate gate` in `loadtests/tests/gate/main.rs`).
 
 use std::path::PathBuf;
 
@@ -450,6 +450,60 @@ async fn enumeration_passes_identifier_first_login_with_the_mitigation() {
         "{:?}",
         findings[0].outcome
     );
+    let _ = std::fs::remove_dir_all(&overlay);
+}
+
+/// A team's rules name hosts off this machine: started for the gate, the
+/// Oathkeeper runs them pointed at the stack (Keto's check for
+/// `remote_json`) or at a closed loopback port, as its own API lists them.
+#[tokio::test]
+async fn a_teams_oathkeeper_reaches_nothing_off_this_machine() {
+    init_tracing();
+    let overlay = std::env::temp_dir().join(format!("orygate-confined-{}", std::process::id()));
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(overlay.join("oathkeeper.yml"), "log:\n  level: info\n").unwrap();
+    let rules = serde_json::json!([{
+        "id": "team",
+        "match": {"url": "<https?>://<[^/]+>/team<(/.*)?>", "methods": ["GET"]},
+        "authenticators": [{"handler": "bearer_token", "config": {"check_session_url": "https://auth.team.example/sessions/whoami"}}],
+        "authorizer": {"handler": "remote_json", "config": {"remote": "https://keto.team.example/relation-tuples/check", "payload": "{}"}},
+        "mutators": [{"handler": "id_token", "config": {"jwks_url": "https://keys.team.example/jwks.json"}}],
+        "upstream": {"url": "https://app.team.example:8443/api"}
+    }]);
+    std::fs::write(overlay.join("rules.json"), rules.to_string()).unwrap();
+    let stack = OryStack::builder()
+        .with_oathkeeper()
+        .with_keto()
+        .overlay(Service::Oathkeeper, &overlay)
+        .every_upstream_to_the_app()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let api = stack.oathkeeper().api("rules").unwrap();
+    let app = harness::NativeApp::new().unwrap();
+    let listed: serde_json::Value = harness::transport::get_json(&app, "oathkeeper", api)
+        .await
+        .unwrap();
+    let rule = &listed[0];
+    let keto_check = stack.keto().read("relation-tuples/check").to_string();
+    assert_eq!(
+        rule.pointer("/authorizer/config/remote").unwrap(),
+        keto_check.as_str(),
+        "{rule}"
+    );
+    assert_eq!(
+        rule.pointer("/authenticators/0/config/check_session_url")
+            .unwrap(),
+        "http://127.0.0.1:1/sessions/whoami",
+        "{rule}"
+    );
+    assert_eq!(
+        rule.pointer("/mutators/0/config/jwks_url").unwrap(),
+        "http://127.0.0.1:1/jwks.json",
+        "{rule}"
+    );
+    let upstream = rule.pointer("/upstream/url").unwrap().as_str().unwrap();
+    assert_eq!(upstream, stack.upstream().url("api").as_str(), "{rule}");
     let _ = std::fs::remove_dir_all(&overlay);
 }
 

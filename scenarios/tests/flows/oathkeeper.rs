@@ -227,6 +227,8 @@ async fn an_api_needs_an_active_access_token_with_its_scope() {
 
     let made_up = through(&app, &stack, "/api/reports/q3", Some("not-a-token"), false).await;
     assert_eq!(made_up.status, 401, "{made_up:?}");
+    let none = through(&app, &stack, "/api/reports/q3", None, false).await;
+    assert_eq!(none.status, 401, "{none:?}");
     nothing_reached(&stack).await;
 }
 
@@ -341,6 +343,9 @@ async fn keto_decides_who_reads_a_document_and_a_removed_relationship_counts_at_
     reached(&stack, "/documents/plan").await;
     let refused = through(&stranger, &stack, "/documents/plan", None, false).await;
     assert_eq!(refused.status, 403, "{refused:?}");
+    let nobody = NativeApp::new().unwrap();
+    let anonymous = through(&nobody, &stack, "/documents/plan", None, false).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
     nothing_reached(&stack).await;
 
     ok(&stack, keto.delete(&admin, &viewer).await).await;
@@ -472,6 +477,24 @@ async fn path_and_header_tricks_as_oathkeeper_v0_40_9_treats_them() {
     );
     assert!(!location.contains("evil"), "{location}");
     nothing_reached(&stack).await;
+
+    // Spoofed forwarded headers on the public route: what the app is told.
+    let spoofed = [
+        ("X-Forwarded-Host", "evil.orygate.test"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let (got, answer) = raw(&stack, "/public", &spoofed).await;
+    assert_eq!(got, 200, "{answer}");
+    let seen = reached(&stack, "/public").await;
+    // v0.40.9 strips them (serve.proxy.trust_forwarded_headers is off):
+    // the app gets neither the spoofed host nor any X-Forwarded-*.
+    assert!(
+        !seen
+            .headers
+            .iter()
+            .any(|(k, v)| k.starts_with("x-forwarded") || v.contains("evil")),
+        "{seen:?}"
+    );
 }
 
 /// A session past its lifespan is refused at the gateway as at Kratos:

@@ -12,7 +12,7 @@ pub mod sample;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use harness::oathkeeper::{Oathkeeper, api_port};
+use harness::oathkeeper::{Oathkeeper, api_port, is_api, proxy_port};
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -78,8 +78,10 @@ fn rules(rules: &[Value]) -> Vec<Rule<'_>> {
         .collect()
 }
 
-/// Why a rule lets anyone through by its handlers alone: a `noop`
-/// authenticator, or `anonymous` with the `allow` authorizer.
+/// Why a rule lets anyone through by its handlers alone: the `allow`
+/// authorizer after a `noop` or `anonymous` authenticator (v0.40.9 runs
+/// the authorizer after `noop` too, so `noop` with another one is up to
+/// that one, and to the probe).
 fn open_by_handlers(rule: &Value) -> Option<String> {
     let authenticators: Vec<&str> = rule
         .get("authenticators")
@@ -94,13 +96,13 @@ fn open_by_handlers(rule: &Value) -> Option<String> {
         .pointer("/authorizer/handler")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if authenticators.contains(&"noop") {
-        return Some("the noop authenticator".into());
+    if authorizer != "allow" {
+        return None;
     }
-    if authenticators.contains(&"anonymous") && authorizer == "allow" {
-        return Some("the anonymous authenticator with the allow authorizer".into());
-    }
-    None
+    ["noop", "anonymous"]
+        .into_iter()
+        .find(|h| authenticators.contains(h))
+        .map(|h| format!("the {h} authenticator with the allow authorizer"))
 }
 
 /// Sends `method url` through the proxy without credentials, as the rule
@@ -154,11 +156,29 @@ async fn anonymous(
     Ok((probe, Some(reached)))
 }
 
-/// Whether the proxy passed a request on: the app recorded it, or (when
-/// the app is not known) the answer was a success, or Oathkeeper's 502
-/// for an upstream that failed after the rule let the request through.
-fn passed_on(probe: &Probe, reached: Option<bool>) -> bool {
-    reached.unwrap_or((200..300).contains(&probe.status) || probe.status == 502)
+/// What became of a request without credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Passed on: the app recorded it, or (when the app is not known) the
+    /// answer was a success, or Oathkeeper's 502 for an upstream that
+    /// failed after the rule let the request through.
+    Through,
+    /// Refused as a rule refuses: 401, 403 or a redirect (to a login).
+    Refused,
+    /// Anything else: no rule matched it (404), several did or a handler
+    /// failed (500). It says nothing about the rule.
+    Unknown,
+}
+
+fn fate(probe: &Probe, reached: Option<bool>) -> Fate {
+    let through = reached.unwrap_or((200..300).contains(&probe.status) || probe.status == 502);
+    if through {
+        Fate::Through
+    } else if matches!(probe.status, 401 | 403) || (300..400).contains(&probe.status) {
+        Fate::Refused
+    } else {
+        Fate::Unknown
+    }
 }
 
 async fn open_rules(cx: &Context<'_>) -> Verdict {
@@ -176,19 +196,22 @@ async fn open_rules(cx: &Context<'_>) -> Verdict {
     }
     let strategy = strategy(cx);
     let mut evidence = Vec::new();
-    let mut probed = Vec::new();
+    let mut refused = Vec::new();
     let mut unprobed = Vec::new();
     for rule in rules(known.unwrap_or_default()) {
         if public.iter().any(|p| p == rule.id) {
             continue;
         }
-        match sample::url(rule.pattern, strategy) {
-            Ok(url) => {
-                probed.push(rule.id.to_owned());
-                evidence.extend(probe_rule(cx, oathkeeper, &rule, &url).await);
-            }
+        let probed = match sample::url(rule.pattern, strategy) {
+            Ok(url) => probe_rule(cx, oathkeeper, &rule, &url).await,
+            Err(why) => Err(why),
+        };
+        match probed {
+            Ok(None) => refused.push(rule.id.to_owned()),
+            Ok(Some(e)) => evidence.push(e),
             Err(why) => {
                 unprobed.push(format!("{} ({why})", rule.id));
+                // Unprobed, the handlers alone decide.
                 if let Some(open) = open_by_handlers(rule.value) {
                     evidence.push(
                         Evidence::config(
@@ -203,13 +226,22 @@ async fn open_rules(cx: &Context<'_>) -> Verdict {
         }
     }
     for path in &cx.policy.oathkeeper.protected {
-        probed.push(path.clone());
-        evidence.extend(probe_protected(cx, oathkeeper, path).await);
+        match probe_protected(cx, oathkeeper, path).await {
+            Ok(None) => refused.push(path.clone()),
+            Ok(Some(e)) => evidence.push(e),
+            Err(why) => unprobed.push(format!("{path} ({why})")),
+        }
+    }
+    if evidence.is_empty() && refused.is_empty() {
+        return Verdict::Skipped(format!(
+            "no request without credentials could be judged: {}",
+            unprobed.join("; ")
+        ));
     }
     let mut seen = format!(
-        "{} requests without credentials, none reached the app ({})",
-        probed.len(),
-        probed.join(", ")
+        "{} requests without credentials refused ({})",
+        refused.len(),
+        refused.join(", ")
     );
     if !public.is_empty() {
         let _ = write!(seen, "; public by the policy: {}", public.join(", "));
@@ -232,56 +264,63 @@ fn strategy(cx: &Context<'_>) -> Strategy {
     )
 }
 
-/// A request without credentials to `url`, which `rule` matches: the
-/// evidence if it reached the app, or if the rule's handlers would let
-/// anyone through though this request did not get there.
+/// A request without credentials to `url`, which `rule` matches: `None`
+/// when it was refused, the evidence when it reached the app, and why it
+/// says nothing (no rule matched, a handler failed) otherwise.
 async fn probe_rule(
     cx: &Context<'_>,
     oathkeeper: &Oathkeeper,
     rule: &Rule<'_>,
     url: &Url,
-) -> Option<Evidence> {
-    let open = open_by_handlers(rule.value);
+) -> Result<Option<Evidence>, String> {
     let tag = format!("open-rules/{}", rule.id);
     let (probe, reached) = match anonymous(cx, oathkeeper, rule.method.clone(), url, &tag).await {
         Ok(answer) => answer,
-        Err(e) => return Some(e),
+        Err(e) => return Ok(Some(e)),
     };
-    let part = if passed_on(&probe, reached) {
-        let why = open.unwrap_or_else(|| "its handlers".into());
-        format!(
-            "rule {} ({}) sent a request without credentials to the app: {why} let it through; \
-             list it in oathkeeper.public_rules if it is meant for anyone",
-            rule.id, rule.pattern
-        )
-    } else {
-        format!(
-            "rule {} ({}): {} would let anyone through, though this request (status {}) did not reach the app",
-            rule.id, rule.pattern, open?, probe.status
-        )
-    };
-    Some(Evidence::answer(&probe, part).about(rule.id))
+    match fate(&probe, reached) {
+        Fate::Refused => Ok(None),
+        Fate::Unknown => Err(format!("{} {url} answered {}", rule.method, probe.status)),
+        Fate::Through => {
+            let why = open_by_handlers(rule.value).unwrap_or_else(|| "its handlers".into());
+            Ok(Some(
+                Evidence::answer(
+                    &probe,
+                    format!(
+                        "rule {} ({}) sent a request without credentials to the app: {why} let it through; \
+                         list it in oathkeeper.public_rules if it is meant for anyone",
+                        rule.id, rule.pattern
+                    ),
+                )
+                .about(rule.id),
+            ))
+        }
+    }
 }
 
-/// A request without credentials to a path the policy protects: the
-/// evidence if it was passed on.
+/// A request without credentials to a path the policy protects: as
+/// [`probe_rule`].
 async fn probe_protected(
     cx: &Context<'_>,
     oathkeeper: &Oathkeeper,
     path: &str,
-) -> Option<Evidence> {
+) -> Result<Option<Evidence>, String> {
     let url = Url::parse(path).unwrap_or_else(|_| oathkeeper.proxy(path));
     let tag = format!("protected/{path}");
-    match anonymous(cx, oathkeeper, Method::GET, &url, &tag).await {
-        Ok((probe, reached)) if passed_on(&probe, reached) => Some(
+    let (probe, reached) = match anonymous(cx, oathkeeper, Method::GET, &url, &tag).await {
+        Ok(answer) => answer,
+        Err(e) => return Ok(Some(e)),
+    };
+    match fate(&probe, reached) {
+        Fate::Refused => Ok(None),
+        Fate::Unknown => Err(format!("answered {}", probe.status)),
+        Fate::Through => Ok(Some(
             Evidence::answer(
                 &probe,
                 format!("{path}, protected by the policy, passed a request without credentials on to the app"),
             )
             .about(path),
-        ),
-        Ok(_) => None,
-        Err(e) => Some(e),
+        )),
     }
 }
 
@@ -290,8 +329,11 @@ async fn probe_protected(
 fn is_rule_list(probe: &Probe) -> bool {
     probe.status == 200
         && probe.json().is_some_and(|v| {
-            v.as_array()
-                .is_some_and(|a| a.iter().all(|r| r.get("match").is_some()))
+            v.as_array().is_some_and(|a| {
+                !a.is_empty()
+                    && a.iter()
+                        .all(|r| r.get("match").is_some() && r.get("id").is_some())
+            })
         })
 }
 
@@ -300,12 +342,14 @@ async fn api_not_public(cx: &Context<'_>) -> Verdict {
         return super::absent("oathkeeper");
     };
     let mut evidence = Vec::new();
-    // A rule whose upstream is the API's port forwards callers to it.
+    // A rule whose upstream is the API forwards callers to it.
     let config = &cx.deployment.config;
-    let port = config
+    let ports = config
         .oathkeeper
         .as_ref()
-        .map_or(harness::oathkeeper::DEFAULT_API_PORT, api_port);
+        .map_or((harness::oathkeeper::DEFAULT_API_PORT, 4455), |c| {
+            (api_port(c), proxy_port(c))
+        });
     let strategy = strategy(cx);
     let mut hosts: Vec<Url> = vec![oathkeeper.proxy("")];
     for rule in rules(config.oathkeeper_rules.as_deref().unwrap_or_default()) {
@@ -316,15 +360,16 @@ async fn api_not_public(cx: &Context<'_>) -> Verdict {
             .and_then(|u| Url::parse(u).ok());
         if upstream
             .as_ref()
-            .is_some_and(|u| u.port_or_known_default() == Some(port))
+            .is_some_and(|u| is_api(u, ports.0, ports.1))
         {
             evidence.push(
                 Evidence::config(
                     "oathkeeper rules",
                     rule.id,
                     format!(
-                        "upstream {} is Oathkeeper's API port ({port}): callers of {} reach the API",
+                        "upstream {} is Oathkeeper's API (its port {} or a host named after it): callers of {} reach it",
                         upstream.map(String::from).unwrap_or_default(),
+                        ports.0,
                         rule.pattern
                     ),
                 )
@@ -369,8 +414,12 @@ mod tests {
     #[test]
     fn noop_or_anonymous_with_allow_is_open() {
         let noop =
-            json!({"authenticators": [{"handler": "noop"}], "authorizer": {"handler": "deny"}});
+            json!({"authenticators": [{"handler": "noop"}], "authorizer": {"handler": "allow"}});
         assert!(open_by_handlers(&noop).unwrap().contains("noop"));
+        // v0.40.9 runs the authorizer after noop too.
+        let denied =
+            json!({"authenticators": [{"handler": "noop"}], "authorizer": {"handler": "deny"}});
+        assert_eq!(open_by_handlers(&denied), None);
         let anon = json!({"authenticators": [{"handler": "cookie_session"}, {"handler": "anonymous"}], "authorizer": {"handler": "allow"}});
         assert!(open_by_handlers(&anon).unwrap().contains("anonymous"));
         let keto = json!({"authenticators": [{"handler": "anonymous"}], "authorizer": {"handler": "remote_json"}});

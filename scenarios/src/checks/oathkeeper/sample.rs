@@ -31,6 +31,9 @@ impl Strategy {
 
 /// Values tried for a part, by where it stands in the URL.
 const SCHEMES: &[&str] = &["http", "https"];
+/// A part that starts the pattern and is not followed by `://` spans the
+/// scheme and host (`<.*>/admin/<.*>`).
+const ORIGINS: &[&str] = &["http://app.orygate.test", "https://app.orygate.test"];
 const HOSTS: &[&str] = &["app.orygate.test", "localhost", "127.0.0.1", "orygate"];
 const PATHS: &[&str] = &["orygate", "1", "", "orygate/1", "a", "orygate.json"];
 
@@ -49,8 +52,11 @@ pub fn url(pattern: &str, strategy: Strategy) -> Result<Url, String> {
         };
         let whole = Regex::new(&format!("^(?:{re})$"))
             .map_err(|e| format!("{pattern}: <{part}> is not a pattern this check reads: {e}"))?;
-        let candidates = if !out.contains("://") {
+        let after_part = &after[end + 1..];
+        let candidates = if !out.contains("://") && after_part.starts_with("://") {
             SCHEMES
+        } else if !out.contains("://") {
+            ORIGINS
         } else if !out[out.find("://").unwrap_or(0) + 3..].contains('/') {
             HOSTS
         } else {
@@ -132,6 +138,7 @@ mod tests {
                 "http://127.0.0.1:4455/<.*>",
                 "http://127.0.0.1:4455/orygate",
             ),
+            ("<.*>/admin/<.*>", "http://app.orygate.test/admin/orygate"),
         ];
         for (pattern, expected) in cases {
             assert_eq!(
@@ -153,6 +160,7 @@ mod tests {
                 "https://app.example.com/<*>.json",
                 "https://app.example.com/orygate.json",
             ),
+            ("<**>/admin/<**>", "http://app.orygate.test/admin/orygate"),
         ];
         for (pattern, expected) in cases {
             assert_eq!(
