@@ -64,14 +64,7 @@ pub enum Upstreams {
     Every,
 }
 
-/// Where a confined Oathkeeper's handlers may call: the stack's Kratos
-/// whoami, Hydra introspection and Keto check, where the stack has them.
-#[derive(Debug, Clone, Default)]
-pub struct Peers {
-    pub whoami: Option<Url>,
-    pub introspect: Option<Url>,
-    pub check: Option<Url>,
-}
+pub use crate::service::OathkeeperPeers as Peers;
 
 /// Where a URL that leads off this machine is sent instead: a loopback
 /// port nothing listens on, so the handler's call fails (closed) rather

@@ -317,12 +317,21 @@ fn oathkeeper_peers(
     env
 }
 
+/// Where a confined Oathkeeper's handlers may call: the stack's Kratos
+/// whoami, Hydra introspection and Keto check, where the stack has them.
+#[derive(Debug, Clone, Default)]
+pub struct OathkeeperPeers {
+    pub whoami: Option<Url>,
+    pub introspect: Option<Url>,
+    pub check: Option<Url>,
+}
+
 /// Where Oathkeeper's session check, introspection and `remote_json`
 /// authorizer reach the stack, for the services it has.
 pub(crate) fn oathkeeper_targets(
     peers: &std::collections::BTreeMap<Service, Endpoints>,
-) -> crate::oathkeeper::Peers {
-    crate::oathkeeper::Peers {
+) -> OathkeeperPeers {
+    OathkeeperPeers {
         whoami: peers
             .get(&Service::Kratos)
             .map(|k| crate::urls::join(&k.public, "sessions/whoami")),
