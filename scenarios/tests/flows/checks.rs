@@ -235,7 +235,11 @@ async fn session_ends_behind_a_cache_that_keeps_whoami() {
         direct[0].outcome
     );
     let kratos = stack.kratos();
-    let cache = crate::caching_proxy::start(kratos.public_base().clone()).await;
+    let cache = crate::proxies::start(
+        crate::proxies::Fault::CachesWhoami,
+        kratos.public_base().clone(),
+    )
+    .await;
     let admin = kratos.admin_base().unwrap().clone();
     deployment.kratos = Some(harness::kratos::Kratos::new(cache, admin));
     let findings = checks::run(&only, &deployment, &ory_policy(), today())
@@ -258,6 +262,57 @@ async fn session_ends_behind_a_cache_that_keeps_whoami() {
             .any(|e| e.contains("for a disabled identity whoami answers 200, not 401")),
         "{said:?}"
     );
+}
+
+/// Kratos behind a proxy (its base URL the proxy's), which forwards
+/// faithfully (green) or "repairs" CSRF errors by putting the flow's own
+/// token into every form (red: a forged post passes).
+#[tokio::test]
+async fn csrf_behind_a_proxy_that_fills_in_the_token() {
+    use crate::proxies::{Fault, Proxy};
+    init_tracing();
+    for (fault, refused) in [(Fault::Faithful, true), (Fault::RepairsCsrf, false)] {
+        let proxy = Proxy::listen(fault).await;
+        let stack = OryStack::builder()
+            .with_kratos()
+            .tuning(Tuning::Production)
+            .in_memory()
+            .env(
+                Service::Kratos,
+                "SERVE_PUBLIC_BASE_URL",
+                proxy.url().as_str(),
+            )
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
+        let kratos = stack.kratos();
+        proxy.forward_to(kratos.public_base().clone());
+        let admin = kratos.admin_base().unwrap().clone();
+        let deployment = Deployment {
+            kratos: Some(harness::kratos::Kratos::new(proxy.url().clone(), admin)),
+            admin: true,
+            ..Deployment::default()
+        };
+        let only = [*checks::find("csrf").unwrap()];
+        let findings = checks::run(&only, &deployment, &ory_policy(), today())
+            .await
+            .unwrap();
+        match (&findings[0].outcome, refused) {
+            (Outcome::Passed { .. }, true) => {}
+            (Outcome::Failed { evidence, .. }, false) => {
+                let said: Vec<String> = evidence.iter().map(ToString::to_string).collect();
+                for what in ["no csrf_token", "a tampered csrf_token"] {
+                    assert!(
+                        said.iter().any(|e| e.contains(&format!(
+                            "a login form with {what} was not refused for CSRF"
+                        ))),
+                        "{what}: {said:?}"
+                    );
+                }
+            }
+            (outcome, _) => panic!("{fault:?}: {outcome:?}"),
+        }
+    }
 }
 
 /// Hydra's public host routed to its admin port: the admin API answers

@@ -3,7 +3,6 @@
 //! also on failure.
 
 mod admin;
-mod caching_proxy;
 mod checks;
 mod details;
 mod docker;
@@ -17,6 +16,7 @@ mod oauth2_refusals;
 mod permissions;
 mod ports;
 mod production;
+mod proxies;
 mod recovery;
 mod refusals;
 mod sessions;
