@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use harness::{OryStack, Service, Tuning};
 use scenarios::checks::{self, Configs, Deployment, Outcome, Policy};
 
-use crate::support::init_tracing;
+use crate::support::{init_tracing, ok};
 
 fn today() -> jiff::civil::Date {
     jiff::Zoned::now().date()
@@ -311,6 +311,61 @@ async fn csrf_behind_a_proxy_that_fills_in_the_token() {
                 }
             }
             (outcome, _) => panic!("{fault:?}: {outcome:?}"),
+        }
+    }
+}
+
+/// Kratos' admin API shows a mail's body only in dev mode: redacted on
+/// ory/'s production-like Kratos, shown on one served with `--dev`.
+/// (`dev: true` in the file is not enough in v1.3.1: `serve`'s `--dev`
+/// flag, false when not given, overrides it.)
+#[tokio::test]
+async fn dev_mode_shows_itself_in_the_courier_list() {
+    init_tracing();
+    for tuning in [Tuning::Production, Tuning::Dev] {
+        let stack = OryStack::builder()
+            .with_kratos()
+            .tuning(tuning)
+            .in_memory()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
+        let kratos = stack.kratos();
+        let app = harness::NativeApp::new().unwrap();
+        let email = "courier-body@orygate.test";
+        let traits = serde_json::json!({"email": email});
+        let made = kratos
+            .create_identity(&app, &traits, "a-long-passphrase-9", &[email])
+            .await;
+        ok(&stack, made).await;
+        ok(
+            &stack,
+            scenarios::flows::recovery::api_request(&app, &kratos, email).await,
+        )
+        .await;
+        let deployment = Deployment {
+            kratos: Some(kratos),
+            admin: true,
+            ..Deployment::default()
+        };
+        let only = [*checks::find("dev-mode").unwrap()];
+        let findings = checks::run(&only, &deployment, &ory_policy(), today())
+            .await
+            .unwrap();
+        match (&findings[0].outcome, tuning) {
+            (Outcome::Passed { seen }, Tuning::Production) => {
+                assert!(
+                    seen.contains("1 mail bodies redacted on the admin API"),
+                    "{seen}"
+                );
+            }
+            (Outcome::Failed { evidence, .. }, Tuning::Dev) => assert!(
+                evidence
+                    .iter()
+                    .any(|e| e.to_string().contains("the admin API shows a mail's body")),
+                "{evidence:?}"
+            ),
+            (outcome, _) => panic!("{tuning:?}: {outcome:?}"),
         }
     }
 }

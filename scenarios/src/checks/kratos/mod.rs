@@ -141,7 +141,10 @@ async fn dev_mode(cx: &Context<'_>) -> Verdict {
         evidence.push(Evidence::config(
             "kratos.yml",
             "dev",
-            format!("{dev}: dev mode is on"),
+            format!(
+                "{dev}: dev mode is on wherever this file decides it (Kratos v1.3.1's serve \
+                 lets its --dev flag override the file)"
+            ),
         ));
     }
     let url = kratos.public("self-service/login/browser");
@@ -176,10 +179,55 @@ async fn dev_mode(cx: &Context<'_>) -> Verdict {
         ));
     }
     let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
-    Verdict::from_evidence(
-        evidence,
-        format!("https, Secure cookies ({})", names.join(", ")),
-    )
+    let mut seen = format!("https, Secure cookies ({})", names.join(", "));
+    if let Some(shown) = courier_bodies(cx, kratos, &mut evidence).await {
+        seen.push_str(&shown);
+    }
+    Verdict::from_evidence(evidence, seen)
+}
+
+/// Outside dev mode Kratos redacts mail bodies on the admin API's
+/// courier list; a body shown there is dev mode (or a build that leaks
+/// codes and links to whoever reads the admin API). What was seen, when
+/// the admin API is there to ask.
+async fn courier_bodies(
+    cx: &Context<'_>,
+    kratos: &harness::kratos::Kratos,
+    evidence: &mut Vec<Evidence>,
+) -> Option<String> {
+    const REDACTED: &str = "<redacted-unless-dev-mode>";
+    if !cx.deployment.admin {
+        return None;
+    }
+    let mut url = kratos.admin("admin/courier/messages").ok()?;
+    url.query_pairs_mut().append_pair("page_size", "10");
+    let listed = match Probe::get_json(cx.app.agent(), "kratos", &url).await {
+        Ok(p) => p,
+        Err(e) => {
+            evidence.push(e);
+            return None;
+        }
+    };
+    let messages = listed
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let bodies: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.get("body").and_then(Value::as_str))
+        .collect();
+    if let Some(body) = bodies.iter().find(|b| **b != REDACTED) {
+        let start: String = body.chars().take(80).collect();
+        evidence.push(Evidence::answer(
+            &listed,
+            format!("the admin API shows a mail's body ({start:?}...), as only dev mode does"),
+        ));
+    }
+    Some(if bodies.is_empty() {
+        "; no mail on the courier list to look at".to_owned()
+    } else {
+        format!("; {} mail bodies redacted on the admin API", bodies.len())
+    })
 }
 
 async fn fallback_ui(cx: &Context<'_>) -> Verdict {
