@@ -53,11 +53,15 @@ pub(super) async fn gateway(user: &mut GooseUser, ctx: Arc<Context>) -> Transact
             .as_ref()
             .ok_or_else(|| Error::unexpected("gateway", "the run has no Oathkeeper"))?;
         let mut request = t.client().get(url.clone());
-        if let Some(token) = &account.token {
+        // The cookie and token variants as steps of their own.
+        let step = if let Some(token) = &account.token {
             request = request.bearer_auth(token);
-        }
-        let response = t.send(step, request).await?;
-        harness::response::text(step, response).await.map(drop)
+            step.clone().tagged("token")
+        } else {
+            step.clone().tagged("cookie")
+        };
+        let response = t.send(&step, request).await?;
+        harness::response::text(&step, response).await.map(drop)
     }
     .await;
     t.finish(result)

@@ -382,7 +382,7 @@ async fn the_gateway_profile_goes_through_an_oathkeeper_given_by_url() {
     let steps = results["load"]["steps"].as_array().unwrap();
     let through = steps
         .iter()
-        .find(|s| s["step"] == "oathkeeper GET /me")
+        .find(|s| s["step"] == "oathkeeper GET /me [cookie]")
         .unwrap_or_else(|| panic!("no gateway step: {results}"));
     assert!(through["requests"].as_u64().unwrap() > 0, "{through}");
     assert_eq!(through["failures"], 0, "{through}");
