@@ -55,6 +55,7 @@ mod agent;
 mod certs;
 mod client;
 mod config;
+pub mod confine;
 mod error;
 pub mod hydra;
 mod images;

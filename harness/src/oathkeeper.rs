@@ -66,69 +66,28 @@ pub enum Upstreams {
 
 pub use crate::service::OathkeeperPeers as Peers;
 
-/// Where a URL that leads off this machine is sent instead: a loopback
-/// port nothing listens on, so the handler's call fails (closed) rather
-/// than leaves loopback.
-pub const NOWHERE: &str = "http://127.0.0.1:1/";
-
-/// Whether `url` stays on this machine.
-fn on_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => true,
-    }
-}
-
 /// Points every http(s) URL in `value` (a config, or a rule) that leads
 /// off this machine at the stack instead: a session check at Kratos'
 /// whoami, an introspection at Hydra's, a `remote_json` authorizer at
-/// Keto's check, anything else at [`NOWHERE`] (its path kept). Match
-/// patterns, upstreams (see [`redirect_upstreams`]), redirect targets and
-/// issuers are not called and stay. Returns what was moved, as
-/// `key: from -> to`.
+/// Keto's check, anything else at [`NOWHERE`](crate::confine::NOWHERE)
+/// (its path kept). Match patterns, upstreams (see [`redirect_upstreams`]),
+/// redirect targets and issuers are not called and stay. Returns what was
+/// moved, as `key: from -> to`.
 pub fn confine(value: &mut Value, peers: &Peers) -> Vec<String> {
-    let mut moved = Vec::new();
-    confine_at(value, "", peers, &mut moved);
-    moved
-}
-
-fn confine_at(value: &mut Value, key: &str, peers: &Peers, moved: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if !matches!(k.as_str(), "match" | "upstream" | "to" | "issuer_url") {
-                    confine_at(v, k, peers, moved);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                confine_at(item, key, peers, moved);
-            }
-        }
-        Value::String(text) => {
-            let Ok(url) = Url::parse(text) else { return };
-            if !matches!(url.scheme(), "http" | "https") || on_loopback(&url) {
-                return;
-            }
-            let peer = match key {
-                "check_session_url" => peers.whoami.clone(),
-                "introspection_url" => peers.introspect.clone(),
-                "remote" => peers.check.clone(),
-                _ => None,
-            };
-            let to = peer.unwrap_or_else(|| {
-                let mut nowhere = Url::parse(NOWHERE).expect("a loopback URL");
-                nowhere.set_path(url.path());
-                nowhere
-            });
-            moved.push(format!("{key}: {url} -> {to}"));
-            *text = to.to_string();
-        }
-        _ => {}
-    }
+    let skip = |path: &[String]| {
+        path.last()
+            .is_some_and(|key| matches!(key.as_str(), "match" | "upstream" | "to" | "issuer_url"))
+    };
+    let mut target = |path: &[String], url: &Url| {
+        let peer = match path.last().map(String::as_str) {
+            Some("check_session_url") => peers.whoami.clone(),
+            Some("introspection_url") => peers.introspect.clone(),
+            Some("remote") => peers.check.clone(),
+            _ => None,
+        };
+        Ok(peer.unwrap_or_else(|| crate::confine::nowhere(url)))
+    };
+    crate::confine::walk(value, &skip, &mut target).expect("the target never fails")
 }
 
 /// The rules file of a config folder and its overlays: the last overlay's

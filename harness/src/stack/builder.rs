@@ -13,7 +13,9 @@ use crate::postgres::Postgres;
 use crate::service::{Endpoints, Service, Tuning};
 
 use super::DEFAULT_READY_TIMEOUT;
-use super::containers::{Spec, StackWide, migrate, reserve, service_env, stack_id, start_service};
+use super::containers::{
+    Spec, StackWide, Written, confine, migrate, reserve, service_env, stack_id, start_service,
+};
 use super::running::OryStack;
 use super::template;
 
@@ -33,6 +35,8 @@ pub struct OryStackBuilder {
     process_lifetime: bool,
     /// Where Oathkeeper's rules send what they let through.
     upstreams: Upstreams,
+    /// A team's config: nothing a service calls leaves this machine.
+    confined: bool,
 }
 
 impl OryStackBuilder {
@@ -51,6 +55,7 @@ impl OryStackBuilder {
             env: Vec::new(),
             ports: None,
             overlays: Vec::new(),
+            confined: None,
         })
     }
 
@@ -80,12 +85,19 @@ impl OryStackBuilder {
         self.with(Service::Oathkeeper)
     }
 
-    /// Sends every Oathkeeper rule's upstream to the harness's app, not
-    /// only the placeholder's (see [`Upstreams::Every`]): for a team's
-    /// rules, whose apps are not on this machine.
+    /// A team's config, whose apps and services are not on this machine:
+    /// nothing a service calls leaves it. Kratos' and Hydra's web and
+    /// token hooks go to a recorder of the stack's
+    /// ([`OryStack::hooks`]), their courier to its mail sink, anything
+    /// else they would call to a closed loopback port, tracing and
+    /// Kratos' leaked-password lookup off ([`crate::confine`]; what
+    /// changed is in [`OryStack::confined`]); every Oathkeeper rule's
+    /// upstream goes to the harness's app, not only the placeholder's
+    /// (see [`Upstreams::Every`]), and its handlers' URLs to the stack.
     #[must_use]
-    pub fn every_upstream_to_the_app(mut self) -> Self {
+    pub fn confined(mut self) -> Self {
         self.upstreams = Upstreams::Every;
+        self.confined = true;
         self
     }
 
@@ -207,6 +219,34 @@ impl OryStackBuilder {
         Ok(Some(std::sync::Arc::new(app)))
     }
 
+    /// With [`OryStackBuilder::confined`], the recorder of Kratos' and
+    /// Hydra's hooks, started, and their configs confined (what changed,
+    /// by service).
+    async fn confine(
+        &mut self,
+        id: &str,
+    ) -> Result<(
+        Option<std::sync::Arc<crate::WebhookSink>>,
+        BTreeMap<Service, Vec<String>>,
+        Vec<Written>,
+    )> {
+        let mut changed = BTreeMap::new();
+        let mut written = Vec::new();
+        let hooked = [Service::Kratos, Service::Hydra];
+        if !self.confined || !hooked.iter().any(|s| self.services.contains_key(s)) {
+            return Ok((None, changed, written));
+        }
+        let hooks = crate::WebhookSink::start().await?;
+        for service in hooked {
+            if let Some(spec) = self.services.get_mut(&service) {
+                let (lines, folder) = confine(id, service, spec, &hooks.url(""))?;
+                changed.insert(service, lines);
+                written.push(folder);
+            }
+        }
+        Ok((Some(std::sync::Arc::new(hooks)), changed, written))
+    }
+
     /// Starts the services together and waits until each is ready.
     ///
     /// Fails fast, with the end of the service's log, when a service exits
@@ -253,6 +293,7 @@ impl OryStackBuilder {
             .map(|(service, p)| (*service, Endpoints::local(*service, p.all(), self.tuning)))
             .collect();
         let upstream = self.oathkeepers_app(&peers, &id).await?;
+        let (hooks, confined, written) = self.confine(&id).await?;
 
         // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
@@ -285,10 +326,11 @@ impl OryStackBuilder {
             start_service(wide, *service, spec, own, database, migrated)
         }))
         .await;
-        // The confined Oathkeeper config was copied into its container.
+        // The confined configs were copied into their containers.
         let _ = std::fs::remove_dir_all(
             std::env::temp_dir().join(format!("orygate-{id}-oathkeeper-confined")),
         );
+        drop(written);
         let mut services = BTreeMap::new();
         let mut first_error = None;
         for attempt in attempts {
@@ -306,6 +348,8 @@ impl OryStackBuilder {
             services,
             mail,
             upstream,
+            hooks,
+            confined,
             certificates,
             tuning: self.tuning,
             smtp,
@@ -407,6 +451,7 @@ impl OryStack {
             postgres: false,
             process_lifetime: false,
             upstreams: Upstreams::default(),
+            confined: false,
         }
     }
 }

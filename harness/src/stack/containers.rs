@@ -25,6 +25,10 @@ pub(super) struct Spec {
     pub(super) ports: Option<Ports>,
     /// Folders whose config file is merged over the main one, in order.
     pub(super) overlays: Vec<PathBuf>,
+    /// A team's config with nothing it calls off this machine, merged
+    /// over all of them (see [`confine`]); the folder is removed once the
+    /// container has its copy.
+    pub(super) confined: Option<PathBuf>,
 }
 
 impl Spec {
@@ -36,6 +40,7 @@ impl Spec {
             env: self.env.clone(),
             ports: None,
             overlays: self.overlays.clone(),
+            confined: self.confined.clone(),
         }
     }
 
@@ -43,6 +48,7 @@ impl Spec {
     fn overlay_dirs(&self, service: Service) -> Vec<(PathBuf, String)> {
         self.overlays
             .iter()
+            .chain(&self.confined)
             .map(|dir| {
                 let name = dir
                     .file_name()
@@ -58,6 +64,57 @@ impl Spec {
             .into_iter()
             .map(|(_, inside)| format!("{inside}/{}", service.config_file()))
             .collect()
+    }
+}
+
+/// Writes `service`'s merged config (the folder's and its overlays'), with
+/// nothing it calls off this machine ([`crate::confine::service_config`],
+/// hooks sent to `hooks`), to a folder of its own, merged last. Returns
+/// what changed, and the folder.
+pub(super) fn confine(
+    stack: &str,
+    service: Service,
+    spec: &mut Spec,
+    hooks: &url::Url,
+) -> Result<(Vec<String>, Written)> {
+    let files: Vec<PathBuf> = std::iter::once(&spec.config_dir)
+        .chain(&spec.overlays)
+        .map(|dir| dir.join(service.config_file()))
+        .filter(|file| file.is_file())
+        .collect();
+    let mut config = crate::merged_config(&files).map_err(|reason| Error::Config {
+        path: spec.config_dir.display().to_string(),
+        reason,
+    })?;
+    let changed = crate::confine::service_config(service, &mut config, hooks)?;
+    let dir = confined_dir(stack, service);
+    let failed = |reason: String| Error::Config {
+        path: dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| failed(e.to_string()))?;
+    let yaml = serde_yaml_ng::to_string(&config).map_err(|e| failed(e.to_string()))?;
+    std::fs::write(dir.join(service.config_file()), yaml).map_err(|e| failed(e.to_string()))?;
+    spec.confined = Some(dir.clone());
+    if !changed.is_empty() {
+        tracing::info!(%service, ?changed, "config: calls off this machine confined");
+    }
+    Ok((changed, Written(dir)))
+}
+
+/// Where [`confine`] writes `service`'s config for `stack`.
+fn confined_dir(stack: &str, service: Service) -> PathBuf {
+    std::env::temp_dir().join(format!("orygate-{stack}-{service}-confined"))
+}
+
+/// A folder written for a container to copy, removed when this drops
+/// (once the container has its copy, or the start failed).
+#[derive(Debug)]
+pub(super) struct Written(pub(super) PathBuf);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

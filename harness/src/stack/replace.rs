@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::service::Service;
 
 use super::DOCKER_TIMEOUT;
-use super::containers::{StackWide, migrate, service_env, start_service};
+use super::containers::{StackWide, confine, migrate, service_env, start_service};
 use super::running::OryStack;
 
 /// What a replaced service starts from; what is not set stays as it was.
@@ -63,6 +63,14 @@ impl OryStack {
             spec.tag = tag;
         }
         crate::config::check(service, &spec.config_dir, &spec.overlays)?;
+        // A confined stack's replacement is confined too: its config is
+        // the new one.
+        let mut _written = None;
+        if let (Some(_), Some(hooks)) = (&spec.confined, &self.hooks) {
+            let (changed, written) = confine(&self.id, service, &mut spec, &hooks.url(""))?;
+            self.confined.insert(service, changed);
+            _written = Some(written);
+        }
         let needs = crate::prepare::Needs {
             images: vec![(service, spec.tag.as_str())],
             postgres: false,

@@ -23,6 +23,10 @@ pub struct OryStack {
     pub(super) mail: Option<MailSink>,
     /// The app behind Oathkeeper, which records what reached it.
     pub(super) upstream: Option<std::sync::Arc<crate::WebhookSink>>,
+    /// The recorder of a confined stack's Kratos and Hydra hooks.
+    pub(super) hooks: Option<std::sync::Arc<crate::WebhookSink>>,
+    /// What confining a team's config changed, by service.
+    pub(super) confined: BTreeMap<Service, Vec<String>>,
     /// The production-like tuning's CA and server certificate.
     pub(super) certificates: Option<crate::certs::StackCertificates>,
     /// How the services were started, for their readiness after a restart.
@@ -65,6 +69,19 @@ impl OryStack {
     /// of the stack (the gate's checks); `None` without Oathkeeper.
     pub fn upstream_shared(&self) -> Option<std::sync::Arc<crate::WebhookSink>> {
         self.upstream.clone()
+    }
+
+    /// Where a confined stack's Kratos and Hydra send their web and token
+    /// hooks (see [`OryStackBuilder::confined`](super::OryStackBuilder::confined)):
+    /// a recorder, answering `200 {}`.
+    pub fn hooks(&self) -> Option<&crate::WebhookSink> {
+        self.hooks.as_deref()
+    }
+
+    /// What confining a team's config changed in each service's, one line
+    /// each (`key: from -> to`); empty unless the stack is confined.
+    pub fn confined(&self) -> &BTreeMap<Service, Vec<String>> {
+        &self.confined
     }
 
     /// Oathkeeper's proxy and API. Panics if Oathkeeper was not started.

@@ -141,7 +141,9 @@ async fn start(
     services: &[(Service, Vec<PathBuf>)],
     old: Option<&Path>,
 ) -> Result<(OryStack, Deployment, Vec<Registered>)> {
-    let mut builder = OryStack::builder().tuning(Tuning::Production);
+    // A team's services and apps are not on this machine: nothing the
+    // stack calls may leave it.
+    let mut builder = OryStack::builder().tuning(Tuning::Production).confined();
     let mut config = Configs::default();
     for (service, files) in services {
         builder = builder
@@ -194,9 +196,6 @@ async fn start(
                 let rules = harness::oathkeeper::read_rules(&file)
                     .map_err(|e| Error::Usage(format!("the Ory folder: {e}")))?;
                 config.oathkeeper_rules = Some(rules);
-                // The team's apps are not here: whatever a rule lets
-                // through goes to the harness's, which records it.
-                builder = builder.every_upstream_to_the_app();
             }
         }
     }
@@ -204,6 +203,11 @@ async fn start(
         harness::Error::Config { .. } => Error::Usage(format!("the Ory folder: {e}")),
         e => Error::Harness(e),
     })?;
+    for (service, changed) in stack.confined() {
+        for line in changed {
+            eprintln!("orygate gate: {service}: kept on this machine: {line}");
+        }
+    }
     let has = |s: Service| services.iter().any(|(x, _)| *x == s);
     let mut clients = Vec::new();
     if has(Service::Hydra) {
@@ -269,8 +273,17 @@ async fn register_clients(stack: &OryStack, dir: &Path) -> Result<Vec<Registered
     for file in files {
         let text = std::fs::read_to_string(&file)
             .map_err(|e| Error::Report(format!("read {}: {e}", file.display())))?;
-        let client: harness::hydra::OAuth2Client = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: not an OAuth2 client: {e}", file.display())))?;
+        let not_a_client = |e: serde_json::Error| {
+            Error::Usage(format!("{}: not an OAuth2 client: {e}", file.display()))
+        };
+        let mut value: serde_json::Value = serde_json::from_str(&text).map_err(not_a_client)?;
+        // What Hydra would fetch or call for the client goes nowhere.
+        let moved = harness::confine::client(&mut value);
+        if !moved.is_empty() {
+            tracing::info!(file = %file.display(), ?moved, "client: calls off this machine confined");
+        }
+        let client: harness::hydra::OAuth2Client =
+            serde_json::from_value(value).map_err(not_a_client)?;
         let client = scenarios::clients::register(&app, &hydra, &client)
             .await
             .map_err(|e| {

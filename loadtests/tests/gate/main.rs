@@ -268,7 +268,7 @@ async fn by_url_oathkeeper_is_probed_at_the_policys_protected_paths() {
         .with_kratos()
         .with_oathkeeper()
         .overlay(harness::Service::Oathkeeper, fixture)
-        .every_upstream_to_the_app()
+        .confined()
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));

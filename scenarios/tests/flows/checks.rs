@@ -75,7 +75,7 @@ async fn stack(services: &[Service], check: Option<&str>) -> (OryStack, Deployme
                 let file =
                     harness::oathkeeper::rules_file(&service.default_config_dir(), &overlays);
                 configs.oathkeeper_rules = Some(harness::oathkeeper::read_rules(&file).unwrap());
-                builder = builder.every_upstream_to_the_app();
+                builder = builder.confined();
             }
         }
     }
@@ -585,7 +585,7 @@ async fn a_teams_oathkeeper_reaches_nothing_off_this_machine() {
         .with_oathkeeper()
         .with_keto()
         .overlay(Service::Oathkeeper, &overlay)
-        .every_upstream_to_the_app()
+        .confined()
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));

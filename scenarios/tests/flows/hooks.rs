@@ -196,3 +196,71 @@ async fn a_background_hook_beyond_kratos_timeout_does_not_hold_the_registration(
     let delivery = sink.next(Duration::from_secs(10)).await.unwrap();
     assert_eq!(delivery.header("x-orygate-key"), Some(KEY));
 }
+
+/// A team's config calls hosts off this machine: a blocking web hook, an
+/// HTTP courier, the leaked-password lookup (on by default). Confined, as
+/// the gate starts it, the hook reaches the stack's recorder and lets the
+/// registration through, the verification mail reaches the stack's sink,
+/// and the lookup is off.
+#[tokio::test]
+async fn a_teams_kratos_calls_reach_the_stack_not_their_hosts() {
+    init_tracing();
+    let hook = FilledOverlay::new(
+        &harness::repo_root().join("fixtures/kratos/webhooks"),
+        "kratos.yml",
+        &[
+            ("RECEIVER/", "https://crm.team.example/hooks/"),
+            ("PARSE", "true"),
+            ("IGNORE", "false"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("failed to {e}"));
+    let courier = std::env::temp_dir().join(format!("orygate-courier-http-{}", std::process::id()));
+    std::fs::create_dir_all(&courier).unwrap();
+    std::fs::write(
+        courier.join("kratos.yml"),
+        "courier:\n  delivery_strategy: http\n  http:\n    request_config:\n      url: https://mail.team.example/send\n      method: POST\n      body: base64://ZnVuY3Rpb24oY3R4KSBjdHg=\nselfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: true\n",
+    )
+    .unwrap();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .overlay(Service::Kratos, hook.path())
+        .overlay(Service::Kratos, &courier)
+        .confined()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let _ = std::fs::remove_dir_all(&courier);
+    let someone = user(&stack, seed("confined_hooks"));
+
+    ok(
+        &stack,
+        registration::browser(&Browser::new().unwrap(), &stack.kratos(), &someone.person).await,
+    )
+    .await;
+
+    let hooks = stack.hooks().expect("a confined stack records hooks");
+    let delivery = hooks.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        (delivery.method.as_str(), delivery.path.as_str()),
+        ("POST", "/hooks/registered")
+    );
+    assert_eq!(delivery.json().unwrap()["email"], someone.person.email);
+    let mail = someone.mailbox.next(Duration::from_secs(20)).await;
+    assert!(
+        mail.is_ok(),
+        "no verification mail in the stack's sink: {mail:?}"
+    );
+    let changed = &stack.confined()[&Service::Kratos];
+    for expected in [
+        "crm.team.example",
+        "mail.team.example",
+        "delivery_strategy: http -> smtp",
+        "haveibeenpwned_enabled: true -> false",
+    ] {
+        assert!(
+            changed.iter().any(|line| line.contains(expected)),
+            "{expected} not in {changed:#?}"
+        );
+    }
+}
