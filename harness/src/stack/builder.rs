@@ -35,8 +35,6 @@ pub struct OryStackBuilder {
     process_lifetime: bool,
     /// Where Oathkeeper's rules send what they let through.
     upstreams: Upstreams,
-    /// A team's config: nothing a service calls leaves this machine.
-    confined: bool,
 }
 
 impl OryStackBuilder {
@@ -97,7 +95,6 @@ impl OryStackBuilder {
     #[must_use]
     pub fn confined(mut self) -> Self {
         self.upstreams = Upstreams::Every;
-        self.confined = true;
         self
     }
 
@@ -205,17 +202,25 @@ impl OryStackBuilder {
     }
 
     /// The app behind Oathkeeper, started, and Oathkeeper's rules pointed
-    /// at it; `None` without Oathkeeper.
+    /// at it; `None` without Oathkeeper. The confined config it wrote, if
+    /// any, is pushed to `written`.
     async fn oathkeepers_app(
         &mut self,
         peers: &BTreeMap<Service, Endpoints>,
         id: &str,
+        written: &mut Vec<Written>,
     ) -> Result<Option<std::sync::Arc<crate::WebhookSink>>> {
         let Some(spec) = self.services.get_mut(&Service::Oathkeeper) else {
             return Ok(None);
         };
         let app = crate::WebhookSink::start().await?;
-        super::oathkeeper::rules(spec, self.upstreams, &app, peers, id)?;
+        written.extend(super::oathkeeper::rules(
+            spec,
+            self.upstreams,
+            &app,
+            peers,
+            id,
+        )?);
         Ok(Some(std::sync::Arc::new(app)))
     }
 
@@ -233,7 +238,9 @@ impl OryStackBuilder {
         let mut changed = BTreeMap::new();
         let mut written = Vec::new();
         let hooked = [Service::Kratos, Service::Hydra];
-        if !self.confined || !hooked.iter().any(|s| self.services.contains_key(s)) {
+        if self.upstreams != Upstreams::Every
+            || !hooked.iter().any(|s| self.services.contains_key(s))
+        {
             return Ok((None, changed, written));
         }
         let hooks = crate::WebhookSink::start().await?;
@@ -257,15 +264,7 @@ impl OryStackBuilder {
         for (service, spec) in &self.services {
             crate::config::check(*service, &spec.config_dir, &spec.overlays)?;
         }
-        let needs = crate::prepare::Needs {
-            images: self
-                .services
-                .iter()
-                .map(|(service, spec)| (*service, spec.tag.as_str()))
-                .collect(),
-            postgres: self.wants_postgres(),
-        };
-        let docker = crate::prepare::ready(&needs).await?;
+        let docker = crate::prepare::ready(&self.needs()).await?;
         let mail = if self.services.contains_key(&Service::Kratos) {
             Some(MailSink::start().await?)
         } else {
@@ -292,8 +291,8 @@ impl OryStackBuilder {
             .iter()
             .map(|(service, p)| (*service, Endpoints::local(*service, p.all(), self.tuning)))
             .collect();
-        let upstream = self.oathkeepers_app(&peers, &id).await?;
-        let (hooks, confined, written) = self.confine(&id).await?;
+        let (hooks, confined, mut written) = self.confine(&id).await?;
+        let upstream = self.oathkeepers_app(&peers, &id, &mut written).await?;
 
         // The load tuning keeps every service's data in PostgreSQL, a
         // database each.
@@ -327,9 +326,6 @@ impl OryStackBuilder {
         }))
         .await;
         // The confined configs were copied into their containers.
-        let _ = std::fs::remove_dir_all(
-            std::env::temp_dir().join(format!("orygate-{id}-oathkeeper-confined")),
-        );
         drop(written);
         let mut services = BTreeMap::new();
         let mut first_error = None;
@@ -432,6 +428,18 @@ impl OryStackBuilder {
         Ok(Some(claim.dest))
     }
 
+    /// The images and programs the stack needs on this machine.
+    fn needs(&self) -> crate::prepare::Needs<'_> {
+        crate::prepare::Needs {
+            images: self
+                .services
+                .iter()
+                .map(|(service, spec)| (*service, spec.tag.as_str()))
+                .collect(),
+            postgres: self.wants_postgres(),
+        }
+    }
+
     /// Whether the services keep their data in a PostgreSQL the stack
     /// starts: tuned for load or production unless asked to keep it in
     /// memory, or asked for.
@@ -451,7 +459,6 @@ impl OryStack {
             postgres: false,
             process_lifetime: false,
             upstreams: Upstreams::default(),
-            confined: false,
         }
     }
 }

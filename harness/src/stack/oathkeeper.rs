@@ -19,7 +19,7 @@ use crate::oathkeeper::{
 use crate::service::{Endpoints, Service};
 use crate::webhook::WebhookSink;
 
-use super::containers::Spec;
+use super::containers::{Spec, Written};
 
 /// The most rules JSON an environment variable carries: Linux refuses
 /// one string over 128 KiB, and the container would not start.
@@ -34,7 +34,7 @@ pub(super) fn rules(
     app: &WebhookSink,
     peers: &BTreeMap<Service, Endpoints>,
     stack: &str,
-) -> Result<()> {
+) -> Result<Option<Written>> {
     let own = peers
         .get(&Service::Oathkeeper)
         .expect("Oathkeeper's ports were chosen");
@@ -50,6 +50,7 @@ pub(super) fn rules(
     })?;
     let ports = (api_port(&config), proxy_port(&config));
     redirect_upstreams(&mut rules, mode, &app.url(""), &own.admin, ports);
+    let mut written = None;
     if mode == Upstreams::Every {
         let targets = crate::service::oathkeeper_targets(peers);
         let mut rules_value = Value::Array(rules);
@@ -61,7 +62,7 @@ pub(super) fn rules(
             Value::Array(r) => r,
             _ => unreachable!("confine keeps the list"),
         };
-        confined_config(spec, config, &targets, stack)?;
+        written = Some(confined_config(spec, config, &targets, stack)?);
     }
     let json = serde_json::to_vec(&rules).map_err(|e| bad(e.to_string()))?;
     if json.len() > MAX_INLINE {
@@ -76,7 +77,7 @@ pub(super) fn rules(
     );
     spec.env.retain(|(k, _)| k != "ACCESS_RULES_REPOSITORIES");
     spec.env.push(("ACCESS_RULES_REPOSITORIES".into(), inline));
-    Ok(())
+    Ok(written)
 }
 
 /// The config folder's and its overlays' config files.
@@ -95,7 +96,7 @@ fn confined_config(
     mut config: Value,
     targets: &crate::oathkeeper::Peers,
     stack: &str,
-) -> Result<()> {
+) -> Result<Written> {
     let moved = confine(&mut config, targets);
     if !moved.is_empty() {
         tracing::info!(?moved, "oathkeeper config: URLs off this machine confined");
@@ -109,11 +110,12 @@ fn confined_config(
         reason: e.to_string(),
     };
     std::fs::create_dir_all(&dir).map_err(failed)?;
+    let written = Written(dir.clone());
     let yaml = serde_yaml_ng::to_string(&config).map_err(|e| Error::Config {
         path: dir.display().to_string(),
         reason: e.to_string(),
     })?;
     std::fs::write(dir.join(Service::Oathkeeper.config_file()), yaml).map_err(failed)?;
     spec.overlays.push(dir);
-    Ok(())
+    Ok(written)
 }
