@@ -69,20 +69,80 @@ pub fn model_file(config: &Value, keto_dir: &Path, overlays: &[PathBuf]) -> Opti
     Some(keto_dir.join(rest))
 }
 
-/// The namespaces a model declares (`class X implements Namespace`).
+/// The namespaces a model declares (`class X implements Namespace`),
+/// comments and strings left out.
 fn declared(model: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut words = model.split_whitespace().peekable();
-    while let Some(word) = words.next() {
-        if word == "class"
-            && let Some(name) = words.next()
-            && words.next() == Some("implements")
-            && words.peek().is_some_and(|w| w.starts_with("Namespace"))
-        {
-            names.push(name.to_owned());
+    let words = words(model);
+    words
+        .windows(4)
+        .filter(|w| w[0] == "class" && w[2] == "implements" && w[3] == "Namespace")
+        .filter(|w| {
+            w[1].chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        })
+        .map(|w| w[1].to_owned())
+        .collect()
+}
+
+/// The words and punctuation of TypeScript source, without its comments
+/// and string literals: each identifier a word, each other character
+/// one.
+fn words(source: &str) -> Vec<&str> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            rest = &rest[c.len_utf8()..];
+        } else if let Some(after) = rest.strip_prefix("//") {
+            rest = after.find('\n').map_or("", |i| &after[i..]);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |i| &after[i + 2..]);
+        } else if matches!(c, '"' | '\'' | '`') {
+            let after = &rest[1..];
+            let mut end = after.len();
+            let mut escaped = false;
+            for (i, ch) in after.char_indices() {
+                if escaped {
+                    escaped = false;
+                } else if ch == '\\' {
+                    escaped = true;
+                } else if ch == c {
+                    end = i + 1;
+                    break;
+                }
+            }
+            rest = &after[end.min(after.len())..];
+        } else if ident(c) {
+            let end = rest.find(|ch: char| !ident(ch)).unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = &rest[end..];
+        } else {
+            out.push(&rest[..c.len_utf8()]);
+            rest = &rest[c.len_utf8()..];
         }
     }
-    names
+    out
+}
+
+/// Why there is no model to check: a deployment by URL, a config that
+/// lists its namespaces, or a model the gate cannot read.
+fn no_model(keto: Option<&Value>) -> String {
+    let Some(config) = keto else {
+        return "reads the permission model Keto was started with, which a deployment by URL \
+                does not show"
+            .into();
+    };
+    match config.pointer("/namespaces") {
+        Some(Value::Array(_)) | None => {
+            "the config lists its namespaces (no permission model to check)".into()
+        }
+        Some(namespaces) => format!(
+            "namespaces.location is {}: only a file:// URL in the Keto config folder \
+             (/etc/config/keto/...) is read",
+            namespaces.get("location").unwrap_or(namespaces)
+        ),
+    }
 }
 
 async fn model(cx: &Context<'_>) -> Verdict {
@@ -90,11 +150,7 @@ async fn model(cx: &Context<'_>) -> Verdict {
         return super::absent("keto");
     };
     let Some(model) = &cx.deployment.config.keto_model else {
-        return Verdict::Skipped(
-            "reads the permission model Keto was started with, which a deployment by URL \
-             does not show (or the config lists namespaces and has no model)"
-                .into(),
-        );
+        return Verdict::Skipped(no_model(cx.deployment.config.keto.as_ref()));
     };
     let mut evidence = Vec::new();
     match keto.syntax_check(&cx.app, model).await {
@@ -114,8 +170,17 @@ async fn model(cx: &Context<'_>) -> Verdict {
             subject: None,
         }),
     }
+    let declared = declared(model);
+    if declared.is_empty() {
+        evidence.push(Evidence::config(
+            "the permission model",
+            "class ... implements Namespace",
+            "declares no namespace: every permission check and write is refused".to_owned(),
+        ));
+    }
     let url = keto.read("namespaces");
-    let served: Vec<String> = match Probe::get_json(cx.app.agent(), "keto", &url).await {
+    // `None` when Keto's answer could not be read (that is the evidence).
+    let served: Option<Vec<String>> = match Probe::get_json(cx.app.agent(), "keto", &url).await {
         Ok(p) => {
             // `{}` is Keto's answer when no model loaded: none served.
             let names = p
@@ -129,31 +194,34 @@ async fn model(cx: &Context<'_>) -> Verdict {
                             .collect::<Vec<_>>()
                     }),
                 });
-            names.unwrap_or_else(|| {
+            if names.is_none() {
                 evidence.push(Evidence::answer(
                     &p,
                     format!("not a list of namespaces: {}", p.body_start()),
                 ));
-                Vec::new()
-            })
+            }
+            names
         }
         Err(e) => {
             evidence.push(e);
-            Vec::new()
+            None
         }
     };
-    let declared = declared(model);
-    for name in declared.iter().filter(|n| !served.contains(n)) {
+    for name in served
+        .iter()
+        .flat_map(|served| declared.iter().filter(move |n| !served.contains(n)))
+    {
+        let listed = served.as_deref().unwrap_or_default();
         evidence.push(
             Evidence::config(
                 "the permission model",
                 name,
                 format!(
                     "declares namespace {name}, which Keto does not serve (it serves {})",
-                    if served.is_empty() {
+                    if listed.is_empty() {
                         "none: the model did not load".to_owned()
                     } else {
-                        served.join(", ")
+                        listed.join(", ")
                     }
                 ),
             )
@@ -205,5 +273,21 @@ mod tests {
                      class Document implements Namespace {\n  related: { owners: User[] }\n}\n\
                      class Helper {}\n";
         assert_eq!(declared(model), ["User", "Document"]);
+        let tricky = "// class Old implements Namespace {}\n\
+                      /* class Gone implements Namespace {} */\n\
+                      const s = \"class Str implements Namespace\"\n\
+                      class F{}\nclass Group implements Namespace{}\n\
+                      class Team implements NamespaceLike {}\n";
+        assert_eq!(declared(tricky), ["Group"]);
+        assert!(declared("class Helper {}").is_empty());
+    }
+
+    #[test]
+    fn a_missing_model_says_why() {
+        assert!(no_model(None).contains("by URL"));
+        let listed = json!({"namespaces": [{"id": 0, "name": "files"}]});
+        assert!(no_model(Some(&listed)).contains("lists its namespaces"));
+        let elsewhere = json!({"namespaces": {"location": "https://models.orygate.test/m.ts"}});
+        assert!(no_model(Some(&elsewhere)).contains("https://models.orygate.test/m.ts"));
     }
 }

@@ -14,8 +14,9 @@
 //!
 //! Each check has a misconfiguration under `fixtures/misconfig/<id>/`
 //! that makes it fail (or, for how a deployment is routed, a test that
-//! points a public host at an admin port), and a test that shows it red
-//! there and green on `ory/`.
+//! points a public host at an admin port; for `identity-schemas`, one
+//! whose identities name a schema the config then dropped), and a test
+//! that shows it red there and green on `ory/`.
 
 /// A check of the registry: `check!(Kratos, NAME, "id", "title", run)`
 /// makes the constant `NAME` for the async function `run` of `scope`.

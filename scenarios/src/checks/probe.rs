@@ -141,10 +141,10 @@ pub struct SetCookie {
     pub same_site: Option<String>,
     /// Without a leading dot.
     pub domain: Option<String>,
-    /// `Max-Age` in seconds, as sent.
+    /// `Max-Age` in seconds, as sent (0 for a negative one).
     pub max_age: Option<i64>,
-    /// Whether it has an `Expires` date.
-    pub expires: bool,
+    /// Seconds from now to its `Expires` date, negative when it is past.
+    pub expires_in: Option<i64>,
     pub raw: String,
 }
 
@@ -154,6 +154,16 @@ impl SetCookie {
     /// the checks' business).
     pub fn is_ory(&self) -> bool {
         self.name.starts_with("ory_") || self.name.starts_with("csrf_token")
+    }
+
+    /// Whether the browser keeps it past its own end (RFC 6265 5.3:
+    /// `Max-Age` decides when given, else `Expires`); a cookie that
+    /// `Max-Age=0` or a past date deletes is not.
+    pub fn persistent(&self) -> bool {
+        match self.max_age {
+            Some(seconds) => seconds > 0,
+            None => self.expires_in.is_some_and(|s| s > 0),
+        }
     }
 
     /// Parses one `Set-Cookie` value.
@@ -168,7 +178,14 @@ impl SetCookie {
                 .domain()
                 .map(|d| d.trim_start_matches('.').to_owned()),
             max_age: cookie.max_age().map(|d| d.whole_seconds().max(0)),
-            expires: cookie.expires().is_some_and(|e| e.is_datetime()),
+            expires_in: cookie.expires_datetime().map(|at| {
+                let at = std::time::SystemTime::from(at);
+                let now = std::time::SystemTime::now();
+                at.duration_since(now).map_or_else(
+                    |past| -i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX),
+                    |ahead| i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+                )
+            }),
             raw: raw.to_owned(),
         })
     }
@@ -177,6 +194,25 @@ impl SetCookie {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cookie_that_deletes_is_not_persistent() {
+        let persistent = |raw: &str| SetCookie::parse(raw).unwrap().persistent();
+        assert!(persistent("ory_kratos_session=a; Max-Age=86400"));
+        assert!(persistent(
+            "ory_kratos_session=a; Expires=Fri, 01 Jan 2100 00:00:00 GMT"
+        ));
+        assert!(!persistent("ory_kratos_session=a"));
+        assert!(!persistent("ory_kratos_session=; Max-Age=0"));
+        assert!(!persistent("ory_kratos_session=; Max-Age=-1"));
+        assert!(!persistent(
+            "ory_kratos_session=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        ));
+        // Max-Age wins over Expires.
+        assert!(!persistent(
+            "ory_kratos_session=; Max-Age=0; Expires=Fri, 01 Jan 2100 00:00:00 GMT"
+        ));
+    }
 
     #[tokio::test]
     async fn a_deadline_given_ends_a_request_to_a_server_that_never_answers() {

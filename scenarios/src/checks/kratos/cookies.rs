@@ -62,8 +62,7 @@ pub(in crate::checks) fn lifetime_faults(
     policy: &super::super::Policy,
 ) -> Vec<String> {
     let mut faults = Vec::new();
-    let persistent = cookie.max_age.is_some() || cookie.expires;
-    if persistent && !policy.cookies.persistent_session {
+    if cookie.persistent() && !policy.cookies.persistent_session {
         faults.push(format!(
             "persistent ({}) where the policy wants it to end with the browser",
             cookie

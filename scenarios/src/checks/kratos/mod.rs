@@ -208,10 +208,21 @@ async fn courier_bodies(
             return None;
         }
     };
-    let messages = listed
+    let Some(messages) = listed
         .json()
+        .filter(|_| listed.status == 200)
         .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
+    else {
+        evidence.push(Evidence::answer(
+            &listed,
+            format!(
+                "the courier list answered {}, not a list of mails: {}",
+                listed.status,
+                listed.body_start()
+            ),
+        ));
+        return None;
+    };
     let bodies: Vec<&str> = messages
         .iter()
         .filter_map(|m| m.get("body").and_then(Value::as_str))

@@ -43,11 +43,7 @@ pub fn fix(
     validator: Option<&jsonschema::Validator>,
 ) -> Option<Fix> {
     let schema = schema?;
-    if invalid
-        .problems
-        .iter()
-        .any(|p| matches!(p, Problem::NoSchema { .. } | Problem::BrokenSchema { .. }))
-    {
+    if invalid.problems.iter().any(Problem::of_the_schema) {
         return None;
     }
     let compiled;
@@ -211,14 +207,16 @@ fn the_rest(invalid: &Invalid, document: &Value, patch: &mut Vec<Value>, todo: &
             Problem::Unexpected { at, property } => {
                 patch.push(json!({"op": "remove", "path": join(at, property)}));
             }
-            Problem::Invalid { at, message } if under(at, "/traits") && at != "/traits" => {
+            Problem::Invalid { at, message } | Problem::Format { at, message, .. }
+                if under(at, "/traits") && at != "/traits" =>
+            {
                 let value = document.pointer(at).cloned().unwrap_or(Value::Null);
                 patch.push(json!({"op": "replace", "path": at, "value": value}));
                 todo.push(format!(
                     "{at}: {message}; the value shown is the current one"
                 ));
             }
-            Problem::Invalid { at, message } => {
+            Problem::Invalid { at, message } | Problem::Format { at, message, .. } => {
                 todo.push(format!("{at}: {message}; no single value to replace"));
             }
             _ => {}

@@ -57,8 +57,34 @@ pub enum Problem {
     /// The schema it names does not compile, so nothing about the
     /// identity can be said.
     BrokenSchema { schema_id: String, message: String },
+    /// The schema it names refers to another document (`reference`, an
+    /// `https://`, `file://` or `base64://` URL Kratos loads), which is
+    /// not fetched here: the identity is not judged.
+    Unjudged {
+        schema_id: String,
+        reference: String,
+    },
+    /// The value at `at` is not of the `format` the schema names. Two
+    /// validators' format checks differ at the edges (internationalised
+    /// addresses, for one), so this is told apart from [`Problem::Invalid`].
+    Format {
+        at: String,
+        format: String,
+        message: String,
+    },
     /// Anything else: the value at `at` and what is wrong with it.
     Invalid { at: String, message: String },
+}
+
+impl Problem {
+    /// Whether it is the schema's (gone, broken, not fetched) rather
+    /// than the identity's: no patch of the identity fixes it.
+    pub fn of_the_schema(&self) -> bool {
+        matches!(
+            self,
+            Self::NoSchema { .. } | Self::BrokenSchema { .. } | Self::Unjudged { .. }
+        )
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -74,7 +100,16 @@ impl std::fmt::Display for Problem {
             Self::BrokenSchema { schema_id, message } => {
                 write!(f, "schema {schema_id:?} does not compile: {message}")
             }
-            Self::Invalid { at, message } => write!(f, "{at}: {message}"),
+            Self::Unjudged {
+                schema_id,
+                reference,
+            } => write!(
+                f,
+                "schema {schema_id:?} refers to {reference}, not fetched here: not judged"
+            ),
+            Self::Format { at, message, .. } | Self::Invalid { at, message } => {
+                write!(f, "{at}: {message}")
+            }
         }
     }
 }
@@ -96,7 +131,8 @@ pub struct Invalid {
 /// Every identity checked against the schema it names (its whole
 /// document, `{"traits": ...}`, as Kratos validates it, formats
 /// included). A schema that does not compile fails every identity naming
-/// it, saying why.
+/// it, saying why, unless it refers to another document: nothing is
+/// fetched, and its identities are [`Problem::Unjudged`].
 pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
     let mut validators = BTreeMap::new();
     let mut invalid = Vec::new();
@@ -115,10 +151,19 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
             None => vec![Problem::NoSchema {
                 schema_id: identity.schema_id.clone(),
             }],
-            Some(Err(why)) => vec![Problem::BrokenSchema {
-                schema_id: identity.schema_id.clone(),
-                message: why.clone(),
-            }],
+            Some(Err(why)) => {
+                let schema = &schemas[&identity.schema_id];
+                vec![match outside_reference(schema) {
+                    Some(reference) => Problem::Unjudged {
+                        schema_id: identity.schema_id.clone(),
+                        reference,
+                    },
+                    None => Problem::BrokenSchema {
+                        schema_id: identity.schema_id.clone(),
+                        message: why.clone(),
+                    },
+                }]
+            }
             Some(Ok(validator)) => {
                 let document = json!({ "traits": identity.traits });
                 validator
@@ -138,6 +183,21 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
     invalid
 }
 
+/// The first `$ref` of `schema` that leaves the document (not a `#`
+/// fragment of its own).
+fn outside_reference(schema: &Value) -> Option<String> {
+    match schema {
+        Value::Object(map) => map
+            .get("$ref")
+            .and_then(Value::as_str)
+            .filter(|r| !r.starts_with('#'))
+            .map(str::to_owned)
+            .or_else(|| map.values().find_map(outside_reference)),
+        Value::Array(items) => items.iter().find_map(outside_reference),
+        _ => None,
+    }
+}
+
 fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
     let at = error.instance_path().to_string();
     match error.kind() {
@@ -154,6 +214,11 @@ fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
                 property: property.clone(),
             })
             .collect(),
+        ValidationErrorKind::Format { format } => vec![Problem::Format {
+            at,
+            format: format.clone(),
+            message: error.to_string(),
+        }],
         _ => vec![Problem::Invalid {
             at,
             message: error.to_string(),
@@ -218,7 +283,33 @@ mod tests {
             }]
         );
         assert!(
-            matches!(&invalid[1].problems[..], [Problem::Invalid { at, .. }] if at == "/traits/email"),
+            matches!(&invalid[1].problems[..], [Problem::Format { at, format, .. }] if at == "/traits/email" && format == "email"),
+            "{invalid:?}"
+        );
+    }
+
+    #[test]
+    fn a_schema_that_refers_elsewhere_is_not_judged_and_a_broken_one_fails() {
+        let remote = json!({"type": "object", "properties": {"traits": {
+            "$ref": "https://schemas.orygate.test/person.json"}}});
+        let broken = json!({"type": "object", "properties": {"traits": {"type": 7}}});
+        let schemas = Schemas::from([("remote".into(), remote), ("broken".into(), broken)]);
+        let invalid = validate(
+            &[
+                identity("a", "remote", &json!({"email": "a@orygate.test"})),
+                identity("b", "broken", &json!({"email": "b@orygate.test"})),
+            ],
+            &schemas,
+        );
+        assert_eq!(
+            invalid[0].problems,
+            [Problem::Unjudged {
+                schema_id: "remote".into(),
+                reference: "https://schemas.orygate.test/person.json".into()
+            }]
+        );
+        assert!(
+            matches!(&invalid[1].problems[..], [Problem::BrokenSchema { schema_id, .. }] if schema_id == "broken"),
             "{invalid:?}"
         );
     }
