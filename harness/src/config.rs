@@ -86,8 +86,10 @@ fn identity_schemas(config: &Value) -> Vec<String> {
 }
 
 /// A schema in the config folder (`file:///etc/config/<service>/...`, where
-/// the folder is copied) must exist there and be JSON. Schemas elsewhere
-/// (`https://`, `base64://`) are Ory's to fetch and judge.
+/// the folder is copied) must exist there and be JSON; inline
+/// (`base64://`) too. Neither may `$ref` a document off this machine,
+/// which Kratos would fetch. Schemas elsewhere (`https://`) are Ory's to
+/// fetch and judge (a confined stack refuses them).
 fn check_schema(
     service: Service,
     dir: &Path,
@@ -95,6 +97,25 @@ fn check_schema(
     main: &Path,
     url: &str,
 ) -> Result<()> {
+    if let Some(inline) = url.strip_prefix("base64://") {
+        use base64::Engine as _;
+        let bad = |reason: String| Error::Config {
+            path: main.display().to_string(),
+            reason: format!(
+                "the identity schema {}...: {reason}",
+                &url[..url.len().min(40)]
+            ),
+        };
+        let engine = base64::engine::general_purpose::STANDARD;
+        let bytes = engine
+            .decode(inline)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(inline))
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(inline))
+            .map_err(|e| bad(format!("not base64: {e}")))?;
+        let schema: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        return remote_refs(&schema).map_err(bad);
+    }
     let inside = format!("file://{}/", service.container_config_dir());
     let Some(relative) = url.strip_prefix(&inside) else {
         return Ok(());
@@ -115,11 +136,35 @@ fn check_schema(
             main.display()
         ),
     })?;
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::Config {
+    let schema = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::Config {
         path: path.display().to_string(),
         reason: format!("the identity schema is not valid JSON: {e}"),
     })?;
-    Ok(())
+    remote_refs(&schema).map_err(|reason| Error::Config {
+        path: path.display().to_string(),
+        reason: format!("the identity schema {reason}"),
+    })
+}
+
+/// Refuses a schema that `$ref`s an http(s) document off this machine:
+/// Kratos would fetch it.
+fn remote_refs(schema: &serde_json::Value) -> std::result::Result<(), String> {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if let Some(reference) = map.get("$ref").and_then(serde_json::Value::as_str)
+                && let Ok(url) = url::Url::parse(reference)
+                && matches!(url.scheme(), "http" | "https")
+                && !crate::confine::on_loopback(&url)
+            {
+                return Err(format!(
+                    "refers to {reference}, off this machine, which Kratos would fetch: keep what it refers to in the folder (file://)"
+                ));
+            }
+            map.values().try_for_each(remote_refs)
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(remote_refs),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -202,5 +247,30 @@ mod tests {
             err.contains("person.json") && err.contains("cannot be read"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_schema_that_refers_off_this_machine_is_refused() {
+        use base64::Engine as _;
+        let remote =
+            "{\"properties\": {\"traits\": {\"$ref\": \"https://cfg.team.example/traits.json\"}}}";
+        let dir = folder(&[("kratos.yml", MAIN), ("person.json", remote)]);
+        let err = check(Service::Kratos, &dir.0, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("person.json") && err.contains("https://cfg.team.example/traits.json"),
+            "{err}"
+        );
+        let inline = format!(
+            "identity:\n  default_schema_id: p\n  schemas:\n    - id: p\n      url: base64://{}\n",
+            base64::engine::general_purpose::STANDARD.encode(remote)
+        );
+        let dir = folder(&[("kratos.yml", &inline)]);
+        let err = check(Service::Kratos, &dir.0, &[]).unwrap_err().to_string();
+        assert!(err.contains("cfg.team.example"), "{err}");
+        // On loopback, or within the document: nothing is fetched.
+        let local =
+            "{\"$defs\": {\"t\": {}}, \"properties\": {\"traits\": {\"$ref\": \"#/$defs/t\"}}}";
+        let dir = folder(&[("kratos.yml", MAIN), ("person.json", local)]);
+        check(Service::Kratos, &dir.0, &[]).unwrap();
     }
 }

@@ -121,7 +121,7 @@ pub(crate) fn service_config(
                             | "origin"
                             | "origins"
                     )
-                })
+                }) || private_exceptions(path)
             };
             let mut target = |path: &[String], url: &Url| {
                 if path.first().is_some_and(|p| p == "identity") {
@@ -156,10 +156,23 @@ pub(crate) fn service_config(
             }
         }
         Service::Hydra => {
+            // Where Hydra sends browsers, never calls itself; its
+            // identity provider (`urls.identity_provider`) it does call.
+            let redirects = [
+                "self",
+                "login",
+                "consent",
+                "logout",
+                "error",
+                "post_logout_redirect",
+                "registration",
+            ];
             let skip = |path: &[String]| {
-                path.first()
-                    .is_some_and(|p| p == "urls" || p == "webfinger")
+                let under = |first: &str| path.first().is_some_and(|p| p == first);
+                (under("urls") && path.get(1).is_some_and(|k| redirects.contains(&k.as_str())))
+                    || under("webfinger")
                     || path.last().is_some_and(|k| k == "allowed_origins")
+                    || private_exceptions(path)
             };
             let mut target = |path: &[String], url: &Url| {
                 Ok(if path.iter().any(|p| p.ends_with("token_hook")) {
@@ -170,18 +183,95 @@ pub(crate) fn service_config(
             };
             changed = walk(config, &skip, &mut target)?;
         }
-        Service::Keto | Service::Oathkeeper => {}
+        Service::Keto => {
+            let skip = |path: &[String]| path.last().is_some_and(|k| k == "allowed_origins");
+            let mut target = |path: &[String], url: &Url| {
+                if path.first().is_some_and(|p| p == "namespaces") {
+                    return Err(Error::Config {
+                        path: format!("keto.yml {}", path.join(".")),
+                        reason: format!(
+                            "the permission model {url} is off this machine, and the gate fetches nothing from there: keep it in the folder (file://)"
+                        ),
+                    });
+                }
+                Ok(nowhere(url))
+            };
+            changed = walk(config, &skip, &mut target)?;
+        }
+        Service::Oathkeeper => {}
     }
-    if let Some(tracing) = config.get_mut("tracing").and_then(Value::as_object_mut)
-        && tracing
-            .get("provider")
-            .and_then(Value::as_str)
-            .is_some_and(|p| !p.is_empty())
-    {
-        tracing.insert("provider".into(), Value::from(""));
-        changed.push("tracing.provider: off (its collector is off this machine)".into());
-    }
+    changed.extend(private_ranges_allowed(service, config));
+    changed.extend(tracing(config));
     Ok(changed)
+}
+
+/// `clients.http.private_ip_exception_urls`: loopback or not, these are
+/// the exceptions to a rule, not URLs called.
+fn private_exceptions(path: &[String]) -> bool {
+    path.iter().any(|k| k == "private_ip_exception_urls")
+}
+
+/// Kratos' and Hydra's `clients.http.disallow_private_ip_ranges` turned
+/// off: everything they call is on loopback now (the stack's recorder,
+/// its sink, a closed port), which the setting refuses.
+fn private_ranges_allowed(service: Service, config: &mut Value) -> Option<String> {
+    if !matches!(service, Service::Kratos | Service::Hydra) {
+        return None;
+    }
+    let http = config.pointer_mut("/clients/http")?.as_object_mut()?;
+    if http.get("disallow_private_ip_ranges") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    http.insert("disallow_private_ip_ranges".into(), Value::Bool(false));
+    Some(
+        "clients.http.disallow_private_ip_ranges: true -> false (what it calls is on this machine's loopback now)"
+            .into(),
+    )
+}
+
+/// Tracing kept as configured (Ory accepts no "off" value once a
+/// provider is named), its collector's addresses (`host:port`, which the
+/// URL walk does not see) on a closed loopback port: spans are sent
+/// nowhere. Every Ory service reads the same keys.
+pub(crate) fn tracing(config: &mut Value) -> Vec<String> {
+    let Some(tracing) = config.get_mut("tracing").and_then(Value::as_object_mut) else {
+        return Vec::new();
+    };
+    if tracing
+        .get("provider")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Vec::new();
+    }
+    let mut changed = Vec::new();
+    let providers = tracing
+        .entry("providers")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    for (provider, key, closed) in [
+        ("jaeger", "local_agent_address", "127.0.0.1:1"),
+        ("otlp", "server_url", "127.0.0.1:1"),
+        ("zipkin", "server_url", "http://127.0.0.1:1/api/v2/spans"),
+    ] {
+        let at = ensure_object(providers, &[provider]);
+        let before = at.get(key).and_then(Value::as_str).map(str::to_owned);
+        let local = before.as_deref().is_some_and(|b| {
+            let url = if b.contains("://") {
+                b.to_owned()
+            } else {
+                format!("http://{b}/")
+            };
+            Url::parse(&url).is_ok_and(|u| on_loopback(&u))
+        });
+        if !local {
+            at.insert(key.into(), Value::from(closed));
+            changed.push(format!(
+                "tracing.providers.{provider}.{key}: {} -> {closed}",
+                before.as_deref().unwrap_or("(its default)")
+            ));
+        }
+    }
+    changed
 }
 
 /// Whether Kratos would look passwords up on haveibeenpwned (on unless
@@ -228,22 +318,30 @@ fn ensure_object<'a>(
 }
 
 /// An OAuth2 client (as `hydra/clients/*.json` holds it) with nothing
-/// Hydra fetches or calls for it off this machine: its key set, sector
-/// identifier, request objects and back-channel logout go to
-/// [`NOWHERE`]. Its redirect URIs stay (Hydra redirects to them, never
-/// calls them). Returns what moved.
+/// Hydra fetches or calls for it off this machine: its key set, request
+/// objects and back-channel logout go to [`NOWHERE`]; its sector
+/// identifier, which Hydra fetches over https when the client is
+/// registered, is left out (pairwise subjects are not judged). Its
+/// redirect URIs stay (Hydra redirects to them, never calls them).
+/// Returns what changed.
 pub fn client(client: &mut Value) -> Vec<String> {
-    let fetched = [
-        "jwks_uri",
-        "sector_identifier_uri",
-        "backchannel_logout_uri",
-        "request_uris",
-    ];
+    let fetched = ["jwks_uri", "backchannel_logout_uri", "request_uris"];
     let skip = |path: &[String]| {
         path.first()
             .is_some_and(|key| !fetched.contains(&key.as_str()))
     };
-    walk(client, &skip, &mut |_, url| Ok(nowhere(url))).expect("the target never fails")
+    let mut changed =
+        walk(client, &skip, &mut |_, url| Ok(nowhere(url))).expect("the target never fails");
+    if let Some(map) = client.as_object_mut()
+        && let Some(uri) = map.get("sector_identifier_uri").and_then(Value::as_str)
+        && !Url::parse(uri).is_ok_and(|u| on_loopback(&u))
+    {
+        changed.push(format!(
+            "sector_identifier_uri: {uri} left out (Hydra would fetch it)"
+        ));
+        map.remove("sector_identifier_uri");
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -293,7 +391,14 @@ mod tests {
             at("/selfservice/methods/oidc/config/providers/0/issuer_url"),
             "http://127.0.0.1:1/"
         );
-        assert_eq!(at("/tracing/provider"), "");
+        // Tracing stays on (Ory refuses an empty provider), sending
+        // nowhere.
+        assert_eq!(at("/tracing/provider"), "otel");
+        assert_eq!(at("/tracing/providers/otlp/server_url"), "127.0.0.1:1");
+        assert_eq!(
+            at("/tracing/providers/jaeger/local_agent_address"),
+            "127.0.0.1:1"
+        );
         assert_eq!(
             config.pointer("/selfservice/methods/password/config/haveibeenpwned_enabled"),
             Some(&Value::Bool(false))
@@ -312,7 +417,7 @@ mod tests {
             at("/identity/schemas/0/url"),
             "file:///etc/config/kratos/p.json"
         );
-        assert_eq!(changed.len(), 8, "{changed:#?}");
+        assert_eq!(changed.len(), 10, "{changed:#?}");
     }
 
     #[test]
@@ -345,13 +450,36 @@ mod tests {
     #[test]
     fn a_hydra_config_and_client_call_nothing_off_this_machine() {
         let mut config = json!({
-            "urls": {"self": {"issuer": "https://auth.team.example/"}, "login": "https://app.team.example/login"},
+            "urls": {
+                "self": {"issuer": "https://auth.team.example/"},
+                "login": "https://app.team.example/login",
+                "identity_provider": {"url": "https://kratos-admin.team.example/admin", "headers": {"Authorization": "Bearer k"}}
+            },
             "webfinger": {"oidc_discovery": {"userinfo_url": "https://auth.team.example/userinfo"}},
             "oauth2": {"token_hook": {"url": "https://claims.team.example/hook"}},
-            "serve": {"public": {"cors": {"allowed_origins": ["https://app.team.example"]}}}
+            "serve": {"public": {"cors": {"allowed_origins": ["https://app.team.example"]}}},
+            "clients": {"http": {"disallow_private_ip_ranges": true,
+                "private_ip_exception_urls": ["https://intranet.team.example/*"]}}
         });
         let changed = service_config(Service::Hydra, &mut config, &hooks()).unwrap();
-        assert_eq!(changed.len(), 1, "{changed:#?}");
+        assert_eq!(changed.len(), 3, "{changed:#?}");
+        // Hydra calls its identity provider (Kratos' admin API) at logout.
+        assert_eq!(
+            config.pointer("/urls/identity_provider/url").unwrap(),
+            "http://127.0.0.1:1/admin"
+        );
+        assert_eq!(
+            config
+                .pointer("/clients/http/disallow_private_ip_ranges")
+                .unwrap(),
+            &Value::Bool(false)
+        );
+        assert_eq!(
+            config
+                .pointer("/clients/http/private_ip_exception_urls/0")
+                .unwrap(),
+            "https://intranet.team.example/*"
+        );
         assert_eq!(
             config.pointer("/oauth2/token_hook/url").unwrap(),
             "http://127.0.0.1:40000/hook"
@@ -365,11 +493,47 @@ mod tests {
             "redirect_uris": ["https://app.team.example/cb"],
             "jwks_uri": "https://app.team.example/jwks.json",
             "backchannel_logout_uri": "https://app.team.example/bcl",
-            "request_uris": ["https://app.team.example/req/1"]
+            "request_uris": ["https://app.team.example/req/1"],
+            "sector_identifier_uri": "https://app.team.example/sector.json"
         });
-        assert_eq!(client(&mut c).len(), 3);
+        assert_eq!(client(&mut c).len(), 4);
+        assert!(c.get("sector_identifier_uri").is_none());
         assert_eq!(c["jwks_uri"], "http://127.0.0.1:1/jwks.json");
         assert_eq!(c["request_uris"][0], "http://127.0.0.1:1/req/1");
         assert_eq!(c["redirect_uris"][0], "https://app.team.example/cb");
+    }
+
+    #[test]
+    fn a_keto_config_fetches_no_model_and_traces_nowhere() {
+        let mut config = json!({
+            "namespaces": {"location": "https://models.team.example/namespaces.keto.ts"}
+        });
+        let e = service_config(Service::Keto, &mut config, &hooks())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("namespaces.location") && e.contains("models.team.example"),
+            "{e}"
+        );
+        let mut config = json!({
+            "namespaces": {"location": "file:///etc/config/keto/namespaces.keto.ts"},
+            "tracing": {"provider": "jaeger", "providers": {"jaeger": {
+                "local_agent_address": "jaeger.team.example:6831",
+                "sampling": {"server_url": "http://jaeger.team.example:5778/sampling"}}}}
+        });
+        let changed = service_config(Service::Keto, &mut config, &hooks()).unwrap();
+        assert_eq!(
+            config
+                .pointer("/tracing/providers/jaeger/local_agent_address")
+                .unwrap(),
+            "127.0.0.1:1"
+        );
+        assert_eq!(
+            config
+                .pointer("/tracing/providers/jaeger/sampling/server_url")
+                .unwrap(),
+            "http://127.0.0.1:1/sampling"
+        );
+        assert_eq!(changed.len(), 4, "{changed:#?}");
     }
 }

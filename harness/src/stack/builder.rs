@@ -225,8 +225,8 @@ impl OryStackBuilder {
     }
 
     /// With [`OryStackBuilder::confined`], the recorder of Kratos' and
-    /// Hydra's hooks, started, and their configs confined (what changed,
-    /// by service).
+    /// Hydra's hooks, started (answering 204, no changes), and Kratos',
+    /// Hydra's and Keto's configs confined (what changed, by service).
     async fn confine(
         &mut self,
         id: &str,
@@ -237,21 +237,35 @@ impl OryStackBuilder {
     )> {
         let mut changed = BTreeMap::new();
         let mut written = Vec::new();
-        let hooked = [Service::Kratos, Service::Hydra];
-        if self.upstreams != Upstreams::Every
-            || !hooked.iter().any(|s| self.services.contains_key(s))
-        {
+        if self.upstreams != Upstreams::Every {
             return Ok((None, changed, written));
         }
-        let hooks = crate::WebhookSink::start().await?;
-        for service in hooked {
+        let hooked = [Service::Kratos, Service::Hydra];
+        let hooks = if hooked.iter().any(|s| self.services.contains_key(s)) {
+            let hooks = crate::WebhookSink::start().await?;
+            // No changes: a token hook's 200 would replace the tokens'
+            // claims with its body, a web hook's 204 leaves the identity.
+            hooks.reply_with(crate::webhook::Reply {
+                status: 204,
+                body: String::new(),
+                delay: Duration::ZERO,
+            });
+            Some(hooks)
+        } else {
+            None
+        };
+        let recorder = hooks.as_ref().map_or_else(
+            || url::Url::parse(crate::confine::NOWHERE).expect("a URL"),
+            |h| h.url(""),
+        );
+        for service in [Service::Kratos, Service::Hydra, Service::Keto] {
             if let Some(spec) = self.services.get_mut(&service) {
-                let (lines, folder) = confine(id, service, spec, &hooks.url(""))?;
+                let (lines, folder) = confine(id, service, spec, &recorder)?;
                 changed.insert(service, lines);
                 written.push(folder);
             }
         }
-        Ok((Some(std::sync::Arc::new(hooks)), changed, written))
+        Ok((hooks.map(std::sync::Arc::new), changed, written))
     }
 
     /// Starts the services together and waits until each is ready.

@@ -101,8 +101,9 @@ fn confined_config(
     if !moved.is_empty() {
         tracing::info!(?moved, "oathkeeper config: URLs off this machine confined");
     }
-    if let Some(tracing) = config.get_mut("tracing").and_then(Value::as_object_mut) {
-        tracing.insert("provider".into(), Value::from(""));
+    let traced = crate::confine::tracing(&mut config);
+    if !traced.is_empty() {
+        tracing::info!(?traced, "oathkeeper config: tracing sent nowhere");
     }
     let dir = std::env::temp_dir().join(format!("orygate-{stack}-oathkeeper-confined"));
     let failed = |e: std::io::Error| Error::Config {
