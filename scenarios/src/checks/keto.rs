@@ -134,9 +134,10 @@ fn no_model(keto: Option<&Value>) -> String {
             .into();
     };
     match config.pointer("/namespaces") {
-        Some(Value::Array(_)) | None => {
+        Some(Value::Array(_)) => {
             "the config lists its namespaces (no permission model to check)".into()
         }
+        None => "the config names no namespaces (no permission model to check)".into(),
         Some(namespaces) => format!(
             "namespaces.location is {}: only a file:// URL in the Keto config folder \
              (/etc/config/keto/...) is read",

@@ -213,15 +213,12 @@ async fn courier_bodies(
         .filter(|_| listed.status == 200)
         .and_then(|v| v.as_array().cloned())
     else {
-        evidence.push(Evidence::answer(
-            &listed,
-            format!(
-                "the courier list answered {}, not a list of mails: {}",
-                listed.status,
-                listed.body_start()
-            ),
+        // Not a sign of dev mode either way: said, not failed.
+        return Some(format!(
+            "; the courier list answered {}, not a list of mails: its bodies not judged ({})",
+            listed.status,
+            listed.body_start()
         ));
-        return None;
     };
     let bodies: Vec<&str> = messages
         .iter()

@@ -165,7 +165,7 @@ impl Tally {
                 PAGES * PAGE
             ));
         }
-        if unjudged == self.read && self.read > 0 {
+        if unjudged > 0 {
             return Verdict::Skipped(seen);
         }
         Verdict::Passed(seen)
@@ -216,19 +216,29 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_trait_fails_and_a_format_alone_does_not() {
+    fn a_missing_trait_or_a_bad_address_fails_and_letters_beyond_ascii_do_not() {
         let served = schemas::Schemas::from([("person".into(), person())]);
-        let format_only = verdict(
+        let beyond_ascii = verdict(
             &served,
-            &[identity("a", "person", &json!({"email": "not an address"}))],
+            &[identity("a", "person", &json!({"email": "ö"}))],
             true,
         );
-        let Verdict::Passed(seen) = &format_only else {
-            panic!("a value only the format check refuses fails the check: {format_only:?}");
+        let Verdict::Passed(seen) = &beyond_ascii else {
+            panic!("a value only the format check refuses fails the check: {beyond_ascii:?}");
         };
         assert!(
             seen.contains("email at /traits/email") && seen.contains("(a)"),
             "{seen}"
+        );
+        // Kratos refuses this one too: it fails.
+        let bad = verdict(
+            &served,
+            &[identity("c", "person", &json!({"email": "not an address"}))],
+            true,
+        );
+        assert!(
+            matches!(&bad, Verdict::Failed(e) if e[0].part.contains("/traits/email")),
+            "{bad:?}"
         );
         let missing = verdict(
             &served,
@@ -253,6 +263,16 @@ mod tests {
             "{only_remote:?}"
         );
         let ok = [identity("b", "person", &json!({"email": "b@orygate.test"}))];
+        // One judged and one not: not passed either.
+        let half = verdict(
+            &served,
+            &[ok[0].clone(), identity("a", "remote", &json!({}))],
+            true,
+        );
+        assert!(
+            matches!(&half, Verdict::Skipped(why) if why.contains("1 identities validate")),
+            "{half:?}"
+        );
         assert!(matches!(verdict(&served, &ok, true), Verdict::Passed(_)));
         let partial = verdict(&served, &ok, false);
         assert!(

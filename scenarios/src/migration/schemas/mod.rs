@@ -64,9 +64,11 @@ pub enum Problem {
         schema_id: String,
         reference: String,
     },
-    /// The value at `at` is not of the `format` the schema names. Two
-    /// validators' format checks differ at the edges (internationalised
-    /// addresses, for one), so this is told apart from [`Problem::Invalid`].
+    /// A value with letters beyond ASCII that the `format` the schema
+    /// names (an address or a host name) refuses here: where this
+    /// validator's format checks and Kratos' differ (internationalised
+    /// addresses), so it is told apart from [`Problem::Invalid`]. Any
+    /// other value a format refuses is [`Problem::Invalid`].
     Format {
         at: String,
         format: String,
@@ -183,19 +185,29 @@ pub fn validate(identities: &[Identity], schemas: &Schemas) -> Vec<Invalid> {
     invalid
 }
 
-/// The first `$ref` of `schema` that leaves the document (not a `#`
-/// fragment of its own).
+/// The first document outside `schema` it refers to, when it compiles
+/// once every such document is taken to allow anything: a schema that
+/// is only missing what it refers to, not a broken one.
 fn outside_reference(schema: &Value) -> Option<String> {
-    match schema {
-        Value::Object(map) => map
-            .get("$ref")
-            .and_then(Value::as_str)
-            .filter(|r| !r.starts_with('#'))
-            .map(str::to_owned)
-            .or_else(|| map.values().find_map(outside_reference)),
-        Value::Array(items) => items.iter().find_map(outside_reference),
-        _ => None,
+    /// Every document asked for allows anything; the first is kept.
+    struct Anything(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+    impl jsonschema::Retrieve for Anything {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> std::result::Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            if let Ok(mut first) = self.0.lock() {
+                first.get_or_insert_with(|| uri.as_str().to_owned());
+            }
+            Ok(Value::Bool(true))
+        }
     }
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(None));
+    jsonschema::options()
+        .with_retriever(Anything(std::sync::Arc::clone(&asked)))
+        .build(schema)
+        .ok()?;
+    asked.lock().ok()?.clone()
 }
 
 fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
@@ -214,11 +226,18 @@ fn problems(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
                 property: property.clone(),
             })
             .collect(),
-        ValidationErrorKind::Format { format } => vec![Problem::Format {
-            at,
-            format: format.clone(),
-            message: error.to_string(),
-        }],
+        ValidationErrorKind::Format { format }
+            if matches!(
+                format.as_str(),
+                "email" | "idn-email" | "hostname" | "idn-hostname"
+            ) && error.instance().as_str().is_some_and(|v| !v.is_ascii()) =>
+        {
+            vec![Problem::Format {
+                at,
+                format: format.clone(),
+                message: error.to_string(),
+            }]
+        }
         _ => vec![Problem::Invalid {
             at,
             message: error.to_string(),
@@ -283,7 +302,7 @@ mod tests {
             }]
         );
         assert!(
-            matches!(&invalid[1].problems[..], [Problem::Format { at, format, .. }] if at == "/traits/email" && format == "email"),
+            matches!(&invalid[1].problems[..], [Problem::Invalid { at, .. }] if at == "/traits/email"),
             "{invalid:?}"
         );
     }
@@ -292,7 +311,9 @@ mod tests {
     fn a_schema_that_refers_elsewhere_is_not_judged_and_a_broken_one_fails() {
         let remote = json!({"type": "object", "properties": {"traits": {
             "$ref": "https://schemas.orygate.test/person.json"}}});
-        let broken = json!({"type": "object", "properties": {"traits": {"type": 7}}});
+        // Broken, with a `$ref` that is data (an example), not a reference.
+        let broken = json!({"type": "object", "properties": {"traits": {"type": 7,
+            "examples": [{"$ref": "https://schemas.orygate.test/x.json"}]}}});
         let schemas = Schemas::from([("remote".into(), remote), ("broken".into(), broken)]);
         let invalid = validate(
             &[
