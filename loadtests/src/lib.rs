@@ -194,6 +194,9 @@ pub async fn run_on(target: &Target, opts: &Options, mix: &Mix) -> Result<Report
         sweep: None,
         merged_from: Vec::new(),
         baseline: None,
+        document_id: reports::document::new_document_id(),
+        pooled: false,
+        window_skew_s: None,
     };
 
     if let Some(plan) = opts.sweep {
@@ -284,6 +287,7 @@ fn settings(target: &Target, opts: &Options, mix: &Mix) -> Settings {
             .oathkeeper()
             .map(|_| target::oathkeeper_cache(target, &opts.oathkeeper_env)),
         shard: opts.shard,
+        run_id: opts.run_id.clone(),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct LoadRun {
     pub wall: Duration,
     /// The measured window: `--duration`, unless it was cut short.
     pub measured_seconds: f64,
+    /// When the window opened, ms since the Unix epoch.
+    pub window_opened_at_ms: Option<u64>,
     /// The setup: how long it took, how many users were ready, how many
     /// starts were tried again.
     pub setup: reports::document::SetupPhase,
@@ -91,6 +93,7 @@ pub async fn run_scenarios(
             length: opts.duration,
             drain: opts.request_timeout,
             launched: started,
+            start_at: opts.start_at()?,
         },
     ));
     let metrics = Box::pin(attack.execute()).await;
@@ -121,8 +124,14 @@ pub async fn run_scenarios(
         });
     };
     let requests = Counters::get(&ctx.counters.requests).max(1);
+    let window_opened_at_ms = ctx.window.opened().and_then(|opened| {
+        let wall = std::time::SystemTime::now().checked_sub(opened.elapsed())?;
+        let ms = wall.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+        u64::try_from(ms).ok()
+    });
     Ok(LoadRun {
         interrupted,
+        window_opened_at_ms,
         measured_seconds: ctx.counters.recorder.seconds(),
         setup: reports::document::SetupPhase {
             ramp_s: opts.users as f64 / opts.increase_rate.unwrap_or(opts.users as f64),
@@ -150,7 +159,15 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     config.increase_rate = Some(rate.to_string());
     // orygate ends the run when its window closes; Goose's run time, which
     // counts from its last user's launch, is only the outer bound.
-    let bound = opts.setup_timeout + opts.duration + opts.request_timeout + OUTER_MARGIN;
+    // A `--start-at` later than the setup's end is waited for too.
+    let start_wait = opts
+        .start_at()
+        .ok()
+        .flatten()
+        .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+        .unwrap_or_default();
+    let bound =
+        opts.setup_timeout.max(start_wait) + opts.duration + opts.request_timeout + OUTER_MARGIN;
     config.run_time = Some(format!("{}s", bound.as_secs_f64().ceil()));
     // Goose's mitigation for closed-model users invents requests; the open
     // model (`--rate`) is the sound way to count stalls as latency.
@@ -196,6 +213,9 @@ pub(crate) struct Plan {
     pub drain: Duration,
     /// When the first user was launched.
     pub launched: Instant,
+    /// When the window opens, shared by the shards of a run
+    /// (`--start-at`); as soon as the setup is over without it.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Opens the window when the setup is over and closes it `plan.length`
@@ -221,6 +241,12 @@ pub(crate) async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
         ctx.window.end("too few users could start");
         return;
     }
+    if let Some(at) = plan.start_at
+        && !wait_for(at).await
+    {
+        // Ctrl-C or SIGTERM while waiting: nothing was measured.
+        return;
+    }
     let opened = Instant::now();
     let recorder = &ctx.counters.recorder;
     recorder.start(opened, plan.length);
@@ -243,6 +269,33 @@ pub(crate) async fn control(ctx: std::sync::Arc<Context>, plan: Plan) {
     }
     recorder.stop(Instant::now());
     ctx.window.end("the measured window is over");
+}
+
+/// Waits, every user ready, until `at` (the shards' shared start); false
+/// when the run was stopped meanwhile. A start already past is said, and
+/// the window opens now: the merge shows how far apart the shards began.
+async fn wait_for(at: std::time::SystemTime) -> bool {
+    match at.duration_since(std::time::SystemTime::now()) {
+        Err(late) => {
+            tracing::warn!(
+                late_s = late.duration().as_secs_f64(),
+                "the users were ready after --start-at: the window opens now"
+            );
+            eprintln!(
+                "orygate: the users were ready {:.1} s after --start-at; the window opens now",
+                late.duration().as_secs_f64()
+            );
+        }
+        Ok(_) => {
+            while let Ok(left) = at.duration_since(std::time::SystemTime::now()) {
+                if goose::is_killswitch_triggered() {
+                    return false;
+                }
+                tokio::time::sleep(left.min(Duration::from_millis(50))).await;
+            }
+        }
+    }
+    true
 }
 
 /// The process's peak resident set (`VmHWM` in `/proc/self/status`), MiB.

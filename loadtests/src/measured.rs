@@ -28,6 +28,7 @@ pub(crate) fn load_results(ctx: &Context, opts: &Options, run: LoadRun) -> LoadR
     let setup_failures = opts.users as u64 - run.setup.ready;
     LoadResults {
         open_model,
+        window_opened_at_ms: run.window_opened_at_ms,
         measured_s: run.measured_seconds,
         asked_s: opts.duration.as_secs_f64(),
         short_window,

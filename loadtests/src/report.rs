@@ -45,17 +45,32 @@ pub struct ReportArgs {
 pub enum ReportCommand {
     /// Merges the results of shards of one run into one document: counts
     /// add, histograms add exactly.
-    Merge {
-        /// The shards' results documents.
-        #[arg(required = true, num_args = 2..)]
-        files: Vec<PathBuf>,
-        /// The merged document (JSON; the other formats beside it).
-        #[arg(long, short = 'o')]
-        out: PathBuf,
-        /// The formats written besides the JSON.
-        #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
-        formats: Vec<reports::Format>,
-    },
+    Merge(Box<MergeArgs>),
+}
+
+/// `orygate report merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' results documents, or a folder holding them (every
+    /// results document in it, of one run).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The merged document (JSON; the other formats beside it).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// The formats written besides the JSON.
+    #[arg(long, value_delimiter = ',', default_value = "html,md,junit")]
+    pub formats: Vec<reports::Format>,
+    /// The documents are separate runs to pool, not the shards of one:
+    /// merged all the same, and marked as pooled.
+    #[arg(long)]
+    pub pool: bool,
+    /// How far apart the shards' measured windows may open.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    pub max_skew: std::time::Duration,
+    /// Past --max-skew, merge and warn instead of refusing.
+    #[arg(long)]
+    pub skew_warns: bool,
 }
 
 /// What `orygate report` did: the document and the files written.
@@ -67,13 +82,8 @@ pub struct Rendered {
 
 /// Runs `orygate report ...`.
 pub fn run(args: &ReportArgs) -> Result<Rendered> {
-    if let Some(ReportCommand::Merge {
-        files,
-        out,
-        formats,
-    }) = &args.merge
-    {
-        return merge(files, out, formats);
+    if let Some(ReportCommand::Merge(merge_args)) = &args.merge {
+        return merge(merge_args);
     }
     let path = args.results.as_ref().ok_or_else(|| {
         Error::Usage(
@@ -97,18 +107,84 @@ pub fn run(args: &ReportArgs) -> Result<Rendered> {
     Ok(Rendered { results, paths })
 }
 
-fn merge(files: &[PathBuf], out: &Path, formats: &[reports::Format]) -> Result<Rendered> {
-    let parts = files.iter().map(|f| read(f)).collect::<Result<Vec<_>>>()?;
-    let merged = reports::merge::merge(&parts).map_err(|e| Error::Usage(e.to_string()))?;
+fn merge(args: &MergeArgs) -> Result<Rendered> {
+    let mut parts = Vec::new();
+    for path in &args.files {
+        if path.is_dir() {
+            parts.extend(in_folder(path, &args.out)?);
+        } else {
+            parts.push(read(path)?);
+        }
+    }
+    if parts.len() < 2 {
+        return Err(Error::Usage(format!(
+            "{} results document{} to merge: a merge needs two or more",
+            parts.len(),
+            if parts.len() == 1 { "" } else { "s" }
+        )));
+    }
+    let how = reports::merge::How {
+        pool: args.pool,
+        max_skew_s: args.max_skew.as_secs_f64(),
+        skew_only_warns: args.skew_warns,
+    };
+    let merged = reports::merge::merge(&parts, how).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(skew) = merged.window_skew_s.filter(|s| *s > how.max_skew_s) {
+        eprintln!(
+            "orygate report merge: warning: the measured windows opened {skew:.2} s apart, \
+             more than --max-skew {} s",
+            how.max_skew_s
+        );
+    }
+    let out = &args.out;
     let dir = parent(out);
     let stem = stem(out);
-    let all = reports::Format::with_json(formats);
+    let all = reports::Format::with_json(&args.formats);
     let paths =
         reports::write(&merged, dir, &stem, &all).map_err(|e| Error::Report(e.to_string()))?;
     Ok(Rendered {
         results: merged,
         paths,
     })
+}
+
+/// Every results document in `folder` (not `out`, a merge written there
+/// before), of one run: documents of several runs are refused, naming
+/// them.
+fn in_folder(folder: &Path, out: &Path) -> Result<Vec<reports::document::Results>> {
+    let entries = std::fs::read_dir(folder)
+        .map_err(|e| Error::Usage(format!("{}: {e}", folder.display())))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| std::fs::canonicalize(p).ok() != std::fs::canonicalize(out).ok())
+        .collect();
+    paths.sort();
+    let mut found = Vec::new();
+    for path in paths {
+        // Other JSON files (a baseline, a schema) are not results.
+        let Ok(results) = reports::read(&path) else {
+            continue;
+        };
+        if results.merged_from.is_empty() {
+            found.push((path, results));
+        }
+    }
+    let mut runs: Vec<String> = found
+        .iter()
+        .map(|(_, r)| r.settings.run_id.clone().unwrap_or_else(|| "(none)".into()))
+        .collect();
+    runs.sort();
+    runs.dedup();
+    if runs.len() > 1 {
+        return Err(Error::Usage(format!(
+            "{} holds the documents of {} runs ({}): merge one run's files by name",
+            folder.display(),
+            runs.len(),
+            runs.join(", ")
+        )));
+    }
+    Ok(found.into_iter().map(|(_, r)| r).collect())
 }
 
 fn read(path: &Path) -> Result<reports::document::Results> {

@@ -8,10 +8,12 @@ use crate::latency::Latency;
 
 /// The document's kind and version: a reader checks both. Version 2 added
 /// the latency histograms, the timelines, shards and the baseline; version
-/// 3 the window asked for, the setup phase and a short window's reason
-/// (a version 2 document reads with those empty).
+/// 3 the window asked for, the setup phase and a short window's reason;
+/// version 4 the document's and the run's ids, when the window opened,
+/// and for a merge whether it pooled separate runs and how far apart its
+/// parts' windows opened (an older document reads with those empty).
 pub const SCHEMA: &str = "orygate-results";
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The oldest version this build reads.
 pub const OLDEST_VERSION: u32 = 2;
 
@@ -39,6 +41,18 @@ pub struct Results {
     /// The shards this document was merged from; empty for one process.
     #[serde(default)]
     pub merged_from: Vec<ShardRun>,
+    /// This document's own id, random: a merge refuses one document
+    /// given twice. Empty in a document older than it.
+    #[serde(default)]
+    pub document_id: String,
+    /// A merge of separate runs (`orygate report merge --pool`), not of
+    /// the shards of one.
+    #[serde(default)]
+    pub pooled: bool,
+    /// For a merge: how far apart its parts' measured windows opened, in
+    /// seconds (none when a part does not say when its opened).
+    #[serde(default)]
+    pub window_skew_s: Option<f64>,
     /// The run against a saved baseline, when it was gated.
     #[serde(default)]
     pub baseline: Option<crate::comparison::Comparison>,
@@ -84,6 +98,15 @@ pub struct Settings {
     /// This process's share of a run on several machines.
     #[serde(default)]
     pub shard: Option<Shard>,
+    /// The run this document is part of (`--run-id`): the shards of one
+    /// run share it, and a merge refuses documents of different runs.
+    #[serde(default)]
+    pub run_id: Option<String>,
+}
+
+/// A fresh document id: 128 random bits, hex.
+pub fn new_document_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Shard `index` of `count` (from 1).
@@ -129,7 +152,12 @@ impl Shard {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ShardRun {
     pub shard: Option<Shard>,
+    #[serde(default)]
+    pub document_id: String,
     pub started_at: u64,
+    /// When its measured window opened, ms since the Unix epoch.
+    #[serde(default)]
+    pub window_opened_at_ms: Option<u64>,
     pub users: usize,
     pub cpu: String,
     pub passed: bool,
@@ -196,6 +224,10 @@ pub struct LoadResults {
     /// The measured window: it opens once every user is ready and lasts
     /// `asked_s` unless the run was stopped or cut short.
     pub measured_s: f64,
+    /// When the measured window opened, in milliseconds since the Unix
+    /// epoch: the shards of one run are compared by it.
+    #[serde(default)]
+    pub window_opened_at_ms: Option<u64>,
     /// The window asked for (`--duration`); 0 in a version 2 document.
     #[serde(default)]
     pub asked_s: f64,

@@ -217,6 +217,7 @@ pub(crate) mod sample {
                 oathkeeper_env: Vec::new(),
                 oathkeeper: None,
                 shard: None,
+                run_id: None,
             },
             machine: Machine {
                 cores: 2,
@@ -229,6 +230,7 @@ pub(crate) mod sample {
             }],
             load: Some(LoadResults {
                 open_model: None,
+                window_opened_at_ms: None,
                 measured_s: 10.0,
                 asked_s: 10.0,
                 short_window: None,
@@ -256,6 +258,9 @@ pub(crate) mod sample {
             interrupted: false,
             merged_from: Vec::new(),
             baseline: None,
+            document_id: crate::document::new_document_id(),
+            pooled: false,
+            window_skew_s: None,
         }
     }
 }
@@ -398,7 +403,7 @@ mod tests {
         .unwrap();
         let e = read(&dir.join("old.json")).unwrap_err().to_string();
         assert!(e.contains("version Some(1)"), "{e}");
-        assert!(e.contains("reads versions 2 to 3"), "{e}");
+        assert!(e.contains("reads versions 2 to 4"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

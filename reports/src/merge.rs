@@ -14,13 +14,41 @@ use crate::latency::{INTERVAL_DIGITS, Latency, RUN_DIGITS};
 #[error("merge: {0}")]
 pub struct MergeError(String);
 
-/// One document from `parts`, the shards of a run against one target.
-/// Their timelines are aligned on the start of each one's measured part
-/// (shards started together, as a CI matrix starts them).
-pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
+/// How documents are merged.
+#[derive(Debug, Clone, Copy)]
+pub struct How {
+    /// The documents are separate runs to pool, not the shards of one:
+    /// the merge is marked so, and the shards and windows not compared.
+    pub pool: bool,
+    /// How far apart the shards' measured windows may open, seconds.
+    pub max_skew_s: f64,
+    /// Past `max_skew_s`, merge all the same (the skew is in the
+    /// document) instead of refusing.
+    pub skew_only_warns: bool,
+}
+
+/// What `orygate report merge` allows by default.
+pub const MAX_SKEW_S: f64 = 5.0;
+
+impl Default for How {
+    fn default() -> Self {
+        Self {
+            pool: false,
+            max_skew_s: MAX_SKEW_S,
+            skew_only_warns: false,
+        }
+    }
+}
+
+/// One document from `parts`, the shards of a run against one target (or,
+/// with [`How::pool`], separate runs). Their timelines are aligned on the
+/// start of each one's measured part; how far apart those opened is
+/// [`Results::window_skew_s`], refused past [`How::max_skew_s`].
+pub fn merge(parts: &[Results], how: How) -> Result<Results, MergeError> {
     let first = parts
         .first()
         .ok_or_else(|| MergeError("no documents given".into()))?;
+    once_each(parts)?;
     for (i, part) in parts.iter().enumerate() {
         let which = || format!("document {} (started at {})", i + 1, part.started_at);
         if part.sweep.is_some() {
@@ -58,7 +86,23 @@ pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
             )));
         }
     }
-    check_shards(parts)?;
+    if how.pool {
+        if parts.len() < 2 {
+            return Err(MergeError("--pool needs two documents or more".into()));
+        }
+    } else {
+        check_shards(parts)?;
+        same_run(parts)?;
+    }
+    let skew = window_skew(parts);
+    if let Some(skew) = skew.filter(|s| !how.pool && !how.skew_only_warns && *s > how.max_skew_s) {
+        return Err(MergeError(format!(
+            "the shards' measured windows opened {skew:.2} s apart, more than {} s: they did \
+             not load the target together (start them with the same --start-at), or merge \
+             anyway with --skew-warns",
+            how.max_skew_s
+        )));
+    }
 
     let loads: Vec<&LoadResults> = parts.iter().filter_map(|p| p.load.as_ref()).collect();
     let mut settings = first.settings.clone();
@@ -67,6 +111,7 @@ pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
     settings.increase_rate = sum_some(parts.iter().map(|p| p.settings.increase_rate));
     settings.identities = parts.iter().map(|p| p.settings.identities).sum();
     settings.shard = None;
+    settings.run_id = parts.iter().find_map(|p| p.settings.run_id.clone());
 
     Ok(Results {
         schema: first.schema.clone(),
@@ -83,22 +128,87 @@ pub fn merge(parts: &[Results]) -> Result<Results, MergeError> {
             .iter()
             .map(|p| ShardRun {
                 shard: p.settings.shard,
+                document_id: p.document_id.clone(),
                 started_at: p.started_at,
+                window_opened_at_ms: p.load.as_ref().and_then(|l| l.window_opened_at_ms),
                 users: p.settings.users,
                 cpu: p.machine.cpu.clone(),
                 passed: p.passed,
             })
             .collect(),
         baseline: None,
+        document_id: crate::document::new_document_id(),
+        pooled: how.pool,
+        window_skew_s: skew,
     })
+}
+
+/// No document twice: by its id, or (older documents have none) by its
+/// whole content.
+fn once_each(parts: &[Results]) -> Result<(), MergeError> {
+    let texts: Vec<String> = parts
+        .iter()
+        .map(|p| serde_json::to_string(p).unwrap_or_default())
+        .collect();
+    for (j, b) in parts.iter().enumerate() {
+        for (i, a) in parts.iter().enumerate().take(j) {
+            let same_id = !a.document_id.is_empty() && a.document_id == b.document_id;
+            if same_id || texts[i] == texts[j] {
+                return Err(MergeError(format!(
+                    "documents {} and {} are the same document{}: merged with itself a run \
+                     counts every request twice",
+                    i + 1,
+                    j + 1,
+                    if same_id {
+                        format!(" ({})", a.document_id)
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The shards of one run: where they name their run, the same one.
+fn same_run(parts: &[Results]) -> Result<(), MergeError> {
+    let mut named = parts
+        .iter()
+        .filter_map(|p| Some((p.settings.shard?, p.settings.run_id.as_deref()?)));
+    if let Some((first_shard, first_run)) = named.next()
+        && let Some((shard, run)) = named.find(|(_, run)| run != &first_run)
+    {
+        return Err(MergeError(format!(
+            "shard {shard} is of run {run}, shard {first_shard} of run {first_run}: \
+             documents of different runs"
+        )));
+    }
+    Ok(())
+}
+
+/// How far apart the parts' measured windows opened, in seconds; `None`
+/// when one does not say.
+fn window_skew(parts: &[Results]) -> Option<f64> {
+    let opened: Option<Vec<u64>> = parts
+        .iter()
+        .map(|p| p.load.as_ref()?.window_opened_at_ms)
+        .collect();
+    let opened = opened?;
+    let (min, max) = (opened.iter().min()?, opened.iter().max()?);
+    Some((max - min) as f64 / 1000.0)
 }
 
 /// Every part a shard of the same count, each index once, none missing.
 fn check_shards(parts: &[Results]) -> Result<(), MergeError> {
     let shards: Vec<Option<Shard>> = parts.iter().map(|p| p.settings.shard).collect();
     if shards.iter().all(Option::is_none) {
-        // Runs of one process each: merged as they are.
-        return Ok(());
+        // Separate runs each on its own are not the shards of one.
+        return Err(MergeError(format!(
+            "none of the {} documents is a shard (--shard) of a run: they are separate runs, \
+             and merged they would pass for one; --pool pools them, marked as pooled",
+            parts.len()
+        )));
     }
     let Some(shards) = shards.into_iter().collect::<Option<Vec<Shard>>>() else {
         return Err(MergeError(
@@ -184,6 +294,7 @@ fn load(loads: &[&LoadResults]) -> LoadResults {
                 asked_per_s: a.asked_per_s + b.asked_per_s,
                 achieved_per_s: a.achieved_per_s + b.achieved_per_s,
             }),
+        window_opened_at_ms: loads.iter().filter_map(|l| l.window_opened_at_ms).min(),
         measured_s,
         asked_s: loads.iter().map(|l| l.asked_s).fold(0.0, f64::max),
         short_window: loads.iter().find_map(|l| l.short_window.clone()),
@@ -347,7 +458,7 @@ mod tests {
         let read = |r: &Results| -> Results {
             serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap()
         };
-        let merged = merge(&[read(&one), read(&two)]).unwrap();
+        let merged = merge(&[read(&one), read(&two)], How::default()).unwrap();
         let load = merged.load.as_ref().unwrap();
         let x = load
             .steps
@@ -380,30 +491,111 @@ mod tests {
         assert!((x.rps - 470.1).abs() < 1e-9);
     }
 
+    /// `r` as another document: the same content, its own id.
+    fn another(r: &Results) -> Results {
+        let mut r = r.clone();
+        r.document_id = crate::document::new_document_id();
+        r
+    }
+
+    fn shard(r: &Results, index: u32, count: u32) -> Results {
+        let mut r = another(r);
+        r.settings.shard = Some(Shard { index, count });
+        r
+    }
+
+    fn refused(parts: &[Results], how: How) -> String {
+        merge(parts, how).unwrap_err().to_string()
+    }
+
     #[test]
     fn documents_that_are_not_shards_of_one_run_are_refused() {
+        let none = How::default();
         let one = sample::results(&[("s", vec![1_000; 10], 0)]);
-        let mut other = one.clone();
+        let mut other = shard(&one, 2, 2);
         other.settings.mix = "login=1".into();
-        let e = merge(&[one.clone(), other]).unwrap_err().to_string();
+        let e = refused(&[shard(&one, 1, 2), other], none);
         assert!(e.contains("ran the mix login=1"), "{e}");
-        let mut a = one.clone();
-        a.settings.shard = Some(Shard { index: 1, count: 2 });
-        let e = merge(&[a.clone(), a.clone()]).unwrap_err().to_string();
+        let a = shard(&one, 1, 2);
+        let e = refused(&[a.clone(), another(&a)], none);
         assert!(e.contains("shard 1/2 appears twice"), "{e}");
-        let e = merge(&[a.clone(), one.clone()]).unwrap_err().to_string();
+        let e = refused(&[a.clone(), another(&one)], none);
         assert!(e.contains("some documents are shards"), "{e}");
-        let mut c = one.clone();
-        c.settings.shard = Some(Shard { index: 2, count: 3 });
-        let e = merge(&[a.clone(), c.clone()]).unwrap_err().to_string();
+        let c = shard(&one, 2, 3);
+        let e = refused(&[a.clone(), c.clone()], none);
         assert!(e.contains("is not one of 2"), "{e}");
-        a.settings.shard = Some(Shard { index: 1, count: 3 });
-        let e = merge(&[a, c]).unwrap_err().to_string();
+        let e = refused(&[shard(&one, 1, 3), c], none);
         assert!(e.contains("shard 3/3 is missing"), "{e}");
-        let mut longer = one.clone();
+        let mut longer = shard(&one, 2, 2);
         longer.settings.duration_s = 30.0;
-        let e = merge(&[one, longer]).unwrap_err().to_string();
+        let e = refused(&[a, longer], none);
         assert!(e.contains("ran for 30 s"), "{e}");
-        assert!(merge(&[]).is_err());
+        assert!(merge(&[], none).is_err());
+    }
+
+    #[test]
+    fn a_document_twice_or_separate_runs_are_not_one_run() {
+        let none = How::default();
+        let one = sample::results(&[("s", vec![1_000; 10], 0)]);
+        // The same file twice: every count would double.
+        let e = refused(&[one.clone(), one.clone()], none);
+        assert!(
+            e.contains("documents 1 and 2 are the same document ("),
+            "{e}"
+        );
+        // A document older than its id, twice: told by its content.
+        let mut old = one.clone();
+        old.document_id = String::new();
+        let e = refused(&[old.clone(), old.clone()], none);
+        assert!(e.contains("are the same document:"), "{e}");
+        // Two runs, each on its own: not shards of one, unless pooled.
+        let two = another(&one);
+        let e = refused(&[one.clone(), two.clone()], none);
+        assert!(
+            e.contains("they are separate runs") && e.contains("--pool"),
+            "{e}"
+        );
+        let pool = How {
+            pool: true,
+            ..How::default()
+        };
+        let pooled = merge(&[one.clone(), two], pool).unwrap();
+        assert!(pooled.pooled);
+        assert_eq!(pooled.settings.users, 2 * one.settings.users);
+        assert!(crate::text::describe(&pooled).contains("Pooled from 2 separate runs"));
+        let e = refused(&[one.clone(), one], pool);
+        assert!(e.contains("same document"), "{e}");
+    }
+
+    #[test]
+    fn shards_of_other_runs_or_far_apart_windows_are_refused() {
+        let none = How::default();
+        let one = sample::results(&[("s", vec![1_000; 10], 0)]);
+        let (mut a, mut b) = (shard(&one, 1, 2), shard(&one, 2, 2));
+        a.settings.run_id = Some("nightly-41".into());
+        b.settings.run_id = Some("nightly-42".into());
+        let e = refused(&[a.clone(), b.clone()], none);
+        assert!(
+            e.contains("shard 2/2 is of run nightly-42, shard 1/2 of run nightly-41"),
+            "{e}"
+        );
+        b.settings.run_id = a.settings.run_id.clone();
+        let opened = |r: &mut Results, ms: u64| {
+            r.load.as_mut().unwrap().window_opened_at_ms = Some(ms);
+        };
+        opened(&mut a, 1_800_000_000_000);
+        opened(&mut b, 1_800_000_000_750);
+        let merged = merge(&[a.clone(), b.clone()], none).unwrap();
+        assert_eq!(merged.window_skew_s, Some(0.75));
+        assert_eq!(merged.settings.run_id.as_deref(), Some("nightly-41"));
+        assert!(crate::text::describe(&merged).contains("opened 0.75 s apart"));
+        opened(&mut b, 1_800_000_007_000);
+        let e = refused(&[a.clone(), b.clone()], none);
+        assert!(e.contains("opened 7.00 s apart, more than 5 s"), "{e}");
+        let warns = How {
+            skew_only_warns: true,
+            ..How::default()
+        };
+        assert_eq!(merge(&[a, b], warns).unwrap().window_skew_s, Some(7.0));
     }
 }

@@ -120,7 +120,18 @@ pub fn describe(r: &Results) -> String {
         let _ = write!(text, " Shard {shard}.");
     }
     if !r.merged_from.is_empty() {
-        let _ = write!(text, " Merged from {} shards.", r.merged_from.len());
+        if r.pooled {
+            let _ = write!(
+                text,
+                " Pooled from {} separate runs (not the shards of one).",
+                r.merged_from.len()
+            );
+        } else {
+            let _ = write!(text, " Merged from {} shards.", r.merged_from.len());
+        }
+        if let Some(skew) = r.window_skew_s {
+            let _ = write!(text, " Their measured windows opened {skew:.2} s apart.");
+        }
     }
     text
 }

@@ -96,8 +96,15 @@ async fn a_run_writes_every_format_and_its_json_is_valid_against_the_schema() {
 
 /// Runs the binary with `args`; its exit status and output.
 async fn orygate(args: &[&str]) -> std::process::Output {
+    orygate_with(args, &[]).await
+}
+
+/// Runs the binary with `args` and `env`; its exit status and output.
+async fn orygate_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_orygate"))
         .args(args)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .envs(env.iter().copied())
         .kill_on_drop(true)
         .output()
         .await
@@ -114,42 +121,71 @@ fn said(output: &std::process::Output) -> String {
 }
 
 /// Runs shards 1/2 and 2/2 of a whoami-api load of 4 users against
-/// `stack`'s Kratos, as two processes at once, writing JSON to `out`.
-async fn two_shards(stack: &harness::OryStack, out: &Path) {
+/// `stack`'s Kratos, as two processes at once, writing JSON to `out`:
+/// the first told its shard by `--shard`, the second as a Kubernetes
+/// Indexed Job tells it (`JOB_COMPLETION_INDEX=1` of `--shards 2`); one
+/// run id, and one `--start-at` for both windows. The run id and that
+/// instant (ms since the Unix epoch).
+async fn two_shards(stack: &harness::OryStack, out: &Path) -> (String, u64) {
     let (public, admin) = (
         stack.kratos().public_base().to_string(),
         stack.kratos().admin_base().unwrap().to_string(),
     );
+    let run = format!("test-{}", std::process::id());
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let shard = |i: u32| {
-        let shard = format!("{i}/2");
+        let (flag, value, index) = if i == 1 {
+            ("--shard", "1/2", None)
+        } else {
+            ("--shards", "2", Some("1"))
+        };
         let (public, admin, out) = (public.clone(), admin.clone(), out.display().to_string());
+        let (run, epoch) = (run.clone(), epoch.clone());
         async move {
-            orygate(&[
-                "--kratos-url",
-                &public,
-                "--kratos-admin-url",
-                &admin,
-                "--profile",
-                "whoami-api",
-                "-u",
-                "4",
-                "-t",
-                "3s",
-                "--shard",
-                &shard,
-                "--no-smoke",
-                "-q",
-                "--out",
-                &out,
-                "--formats",
-                "json",
-            ])
+            let env: Vec<(&str, &str)> = index
+                .map(|i| ("JOB_COMPLETION_INDEX", i))
+                .into_iter()
+                .collect();
+            orygate_with(
+                &[
+                    "--run-id",
+                    &run,
+                    "--start-at",
+                    "+8s",
+                    "--epoch",
+                    &epoch,
+                    "--kratos-url",
+                    &public,
+                    "--kratos-admin-url",
+                    &admin,
+                    "--profile",
+                    "whoami-api",
+                    "-u",
+                    "4",
+                    "-t",
+                    "3s",
+                    flag,
+                    value,
+                    "--no-smoke",
+                    "-q",
+                    "--out",
+                    &out,
+                    "--formats",
+                    "json",
+                ],
+                &env,
+            )
             .await
         }
     };
     let (a, b) = tokio::join!(shard(1), shard(2));
     assert!(a.status.success(), "{}", said(&a));
     assert!(b.status.success(), "{}", said(&b));
+    (run, (epoch.parse::<u64>().unwrap() + 8) * 1000)
 }
 
 #[tokio::test]
@@ -159,7 +195,7 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
     }
     let stack = load_stack(&[]).await;
     let out = fresh_dir("shards");
-    two_shards(&stack, &out).await;
+    let (run, start_at_ms) = two_shards(&stack, &out).await;
     let find = |suffix: &str| {
         std::fs::read_dir(&out)
             .unwrap()
@@ -168,28 +204,53 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
             .unwrap_or_else(|| panic!("no {suffix} in {}", out.display()))
     };
     let (one, two) = (find("-shard-1-of-2.json"), find("-shard-2-of-2.json"));
-    let all = out.join("all.json");
+    let all_path = out.join("all.json");
+    // The folder the shards wrote to, as a shared volume holds them.
     let merged = orygate(&[
         "report",
         "merge",
-        &one.display().to_string(),
-        &two.display().to_string(),
+        &out.display().to_string(),
         "-o",
-        &all.display().to_string(),
+        &all_path.display().to_string(),
     ])
     .await;
     assert!(merged.status.success(), "{}", said(&merged));
-    assert!(schema_errors(&all).is_empty(), "{:?}", schema_errors(&all));
+    assert!(
+        schema_errors(&all_path).is_empty(),
+        "{:?}",
+        schema_errors(&all_path)
+    );
 
     let (one, two, all) = (
         reports::read(&one).unwrap(),
         reports::read(&two).unwrap(),
-        reports::read(&all).unwrap(),
+        reports::read(&all_path).unwrap(),
     );
     assert_eq!(
         (one.settings.users, two.settings.users, all.settings.users),
         (2, 2, 4)
     );
+    assert_eq!(
+        two.settings.shard.map(|s| s.to_string()).as_deref(),
+        Some("2/2")
+    );
+    assert_eq!(all.settings.run_id.as_deref(), Some(run.as_str()));
+    assert_eq!(all.merged_from.len(), 2);
+    // One --start-at: both windows opened at the same instant, within the
+    // control's poll and the processes' clocks (one clock here).
+    let skew = all
+        .window_skew_s
+        .expect("both shards say when their window opened");
+    assert!(skew < 0.25, "the windows opened {skew} s apart");
+    // Their users were ready within a few seconds; the windows waited for
+    // the instant asked.
+    for shard in &all.merged_from {
+        let opened = shard.window_opened_at_ms.unwrap();
+        assert!(
+            (start_at_ms..start_at_ms + 250).contains(&opened),
+            "a window opened at {opened} ms, --start-at was {start_at_ms} ms"
+        );
+    }
     let steps = |r: &reports::document::Results| r.load.clone().unwrap().steps;
     let name = "kratos GET /sessions/whoami";
     let of =
@@ -229,23 +290,42 @@ async fn two_shards_merge_into_the_histogram_of_all_their_requests() {
         merged.p99_ms
     );
 
+    println!("the shards' windows opened {skew:.3} s apart");
+
+    refuses_a_document_twice(&find("-shard-1-of-2.json"), &all_path, &out).await;
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// A merge refuses what is not one run: a shard twice, or the merged
+/// document (no shard) with itself; each exits 2, writing nothing.
+async fn refuses_a_document_twice(shard: &Path, all_path: &Path, out: &Path) {
     // A merge refuses what is not one run: a shard twice.
     let again = orygate(&[
         "report",
         "merge",
-        &find("-shard-1-of-2.json").display().to_string(),
-        &find("-shard-1-of-2.json").display().to_string(),
+        &shard.display().to_string(),
+        &shard.display().to_string(),
         "-o",
         &out.join("bad.json").display().to_string(),
     ])
     .await;
     assert_eq!(again.status.code(), Some(2), "{}", said(&again));
     assert!(
-        said(&again).contains("shard 1/2 appears twice"),
+        said(&again).contains("are the same document"),
         "{}",
         said(&again)
     );
-    let _ = std::fs::remove_dir_all(out);
+    // The merged document is no shard: merged with itself, refused too.
+    let twice = orygate(&[
+        "report",
+        "merge",
+        &all_path.display().to_string(),
+        &all_path.display().to_string(),
+        "-o",
+        &out.join("twice.json").display().to_string(),
+    ])
+    .await;
+    assert_eq!(twice.status.code(), Some(2), "{}", said(&twice));
 }
 
 #[tokio::test]
