@@ -8,9 +8,21 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use loadtests::report::Command;
 use loadtests::{Error, Options};
+
+/// The version, and the commit it was built from when the build was told
+/// (`ORYGATE_COMMIT`, as the image's build does).
+fn version() -> &'static str {
+    let version = env!("CARGO_PKG_VERSION");
+    match option_env!("ORYGATE_COMMIT") {
+        Some(commit) if !commit.is_empty() => {
+            Box::leak(format!("{version} (commit {commit})").into_boxed_str())
+        }
+        _ => version,
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,7 +34,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let opts = Options::parse();
+    let matches = Options::command().version(version()).get_matches();
+    let opts = match Options::from_arg_matches(&matches) {
+        Ok(opts) => opts,
+        Err(e) => e.exit(),
+    };
     if let Some(Command::Gate(args)) = &opts.command {
         return match loadtests::config_gate::run(args).await {
             Ok(report) => {
