@@ -4,7 +4,8 @@
 # load run as a Swarm replicated job and merged (deploy/swarm/run.sh), and
 # the same total load from one process beside it. Fails unless every
 # shard ran, their windows opened within a second of each other, and the
-# merged document holds every request of every shard.
+# merged document holds every request of every shard, bucket by bucket
+# (deploy/swarm/histograms.py reads the histograms without orygate).
 #
 #   deploy/swarm/check.sh            # SHARDS=3 USERS=6 DURATION=10s START_IN=20
 #   COMPARE=0 ...                    # without the one-process run
@@ -39,7 +40,7 @@ ORYGATE_IMAGE_PROFILE=${ORYGATE_IMAGE_PROFILE:-dev} deploy/image/build.sh
 target=(--kratos-url "http://127.0.0.1:$PUB/" --kratos-admin-url "http://127.0.0.1:$ADM/"
   --profile whoami-api -u "$users" -t "$duration")
 status=0
-SHARDS=$shards deploy/swarm/run.sh "$work/swarm" "${target[@]}" || status=$?
+SHARDS=$shards IMAGE=orygate:latest deploy/swarm/run.sh "$work/swarm" "${target[@]}" || status=$?
 if [ "$status" = 3 ]; then
   say "swarm mode is not available on this Docker: skipped"
   exit 0
@@ -57,8 +58,8 @@ python3 - "$work/swarm" "$work/one" "$shards" <<'PY'
 import glob, json, sys
 
 swarm, one, shards = sys.argv[1], sys.argv[2], int(sys.argv[3])
-merged = [json.load(open(p)) for p in glob.glob(f"{swarm}/*-merged.json")]
-parts = [json.load(open(p)) for p in glob.glob(f"{swarm}/orygate-*shard*.json")]
+merged = [json.load(open(p)) for p in glob.glob(f"{swarm}/*/merged/orygate.json")]
+parts = [json.load(open(p)) for p in glob.glob(f"{swarm}/*/orygate-*shard*.json")]
 single = [json.load(open(p)) for p in glob.glob(f"{one}/orygate-*.json")]
 assert len(merged) == 1, len(merged)
 merged = merged[0]
@@ -84,3 +85,8 @@ print(row("merged", merged))
 for doc in single:
     print(row("one process", doc))
 PY
+
+# The histograms read without orygate: the merge's is the shards' added,
+# and its percentiles those of every request.
+deploy/swarm/histograms.py "$work"/swarm/*/merged/orygate.json "$work"/swarm/*/orygate-*shard*.json \
+  "kratos GET /sessions/whoami"

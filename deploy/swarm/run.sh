@@ -7,8 +7,9 @@
 #
 # Every shard is a job of its own told its shard (ORYGATE_SHARD=I/N), the
 # run's id, and one start instant (ORYGATE_START_AT, START_IN seconds from
-# now) for its measured window; results land in OUT_DIR (bind-mounted),
-# and `orygate report merge OUT_DIR` makes them one report. This machine
+# now) for its measured window; results land in OUT_DIR/RUN (bind-mounted),
+# and `orygate report merge` makes them one report there (merged/), whose
+# exit is the script's: 1 when the run failed. This machine
 # becomes a one-node swarm for the run if it is none, and leaves it after;
 # exit 3 when this Docker cannot be a swarm.
 #
@@ -27,7 +28,6 @@ die() { printf '[swarm] error: %s\n' "$*" >&2; exit 1; }
 timeout 20 docker info >/dev/null 2>&1 || die "no Docker daemon answers; scripts/prepare.sh starts one"
 docker image inspect "$image" >/dev/null 2>&1 || die "no image $image: deploy/image/build.sh builds it"
 mkdir -p "$out"
-out=$(cd "$out" && pwd)
 
 joined=""
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
@@ -39,6 +39,9 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
   say "this machine is a one-node swarm for the run"
 fi
 run="orygate-swarm-$(date +%s)-$$"
+# The run's own folder: OUT_DIR can hold earlier runs.
+mkdir -p "$out/$run"
+results=$(cd "$out/$run" && pwd)
 services=()
 cleanup() {
   for s in "${services[@]}"; do docker service rm "$s" >/dev/null 2>&1 || true; done
@@ -55,10 +58,12 @@ services=()
 for i in $(seq 1 "$shards"); do
   docker service create --detach --quiet --name "$run-$i" \
     --mode replicated-job --replicas 1 --restart-condition none \
-    --network host --user "$(id -u):$(id -g)" \
-    --mount "type=bind,src=$out,dst=/results" \
+    --network host --user "$(id -u):$(id -g)" --no-resolve-image \
+    --constraint "node.id==$(docker info --format '{{.Swarm.NodeID}}')" \
+    --mount "type=bind,src=$results,dst=/results" \
     --env "ORYGATE_SHARD=$i/$shards" --env "ORYGATE_RUN_ID=$run" \
     --env "ORYGATE_START_AT=$start_at" --env ORYGATE_OUT=/results --env ORYGATE_FORMATS=json \
+    --env ORYGATE_DEFER_VERDICT=true \
     "$image" --no-smoke --quiet "$@" >/dev/null 2>&1 || die "docker service create of shard $i failed"
   services+=("$run-$i")
 done
@@ -85,6 +90,10 @@ done
 say "$run: every shard completed"
 
 # The merge: the image's orygate, on the same folder.
-docker run --rm --network none --user "$(id -u):$(id -g)" -v "$out:/results" "$image" \
-  report merge /results -o "/results/$run-merged.json" --formats html,md,junit
-say "merged: $out/$run-merged.json"
+# Every shard exits 0 once its results are written (ORYGATE_DEFER_VERDICT):
+# the merge's exit is the run's verdict.
+status=0
+docker run --rm --network none --user "$(id -u):$(id -g)" -v "$results:/results" "$image" \
+  report merge /results -o /results/merged/orygate.json --formats html,md,junit || status=$?
+say "merged: $results/merged/orygate.json (exit $status)"
+exit "$status"

@@ -14,13 +14,18 @@ use crate::report::Command;
 /// The longest a run waits for its `--start-at`.
 pub const MAX_START_WAIT: Duration = Duration::from_secs(3600);
 
-/// An instant as RFC 3339 (`2026-12-06T20:30:00Z`) or Unix seconds.
+/// An instant as RFC 3339 with its offset (`2026-12-06T20:30:00Z`,
+/// `2026-12-06T21:30:00+01:00`) or Unix seconds.
 fn instant(text: &str) -> std::result::Result<std::time::SystemTime, String> {
     if let Ok(seconds) = text.trim().parse::<u64>() {
         return Ok(std::time::UNIX_EPOCH + Duration::from_secs(seconds));
     }
-    humantime::parse_rfc3339_weak(text.trim())
-        .map_err(|e| format!("{e}: write RFC 3339 (2026-12-06T20:30:00Z) or Unix seconds"))
+    text.trim()
+        .parse::<jiff::Timestamp>()
+        .map(std::time::SystemTime::from)
+        .map_err(|e| {
+            format!("{e}: write RFC 3339 with its offset (2026-12-06T20:30:00Z) or Unix seconds")
+        })
 }
 
 /// The mix a run uses when none is given: mostly session checks, by cookie
@@ -218,10 +223,16 @@ pub struct Options {
     pub run_id: Option<String>,
 
     /// When the measured window opens, the same for every shard: each
-    /// prepares its users, then waits for this instant. RFC 3339
-    /// (`2026-12-06T20:30:00Z`), or `+30s` after `--epoch`.
+    /// prepares its users, then waits for this instant. RFC 3339 with its
+    /// offset (`2026-12-06T20:30:00Z`), or `+30s` after `--epoch`.
     #[arg(long, env = "ORYGATE_START_AT")]
     pub start_at: Option<String>,
+
+    /// Exit 0 once the results are written, passed or not: a shard leaves
+    /// the run's verdict to `orygate report merge` (exit 1 on a failed
+    /// run), so that an engine does not stop the other shards first.
+    #[arg(long, env = "ORYGATE_DEFER_VERDICT")]
+    pub defer_verdict: bool,
 
     /// The instant a relative `--start-at` counts from, shared by the
     /// shards (RFC 3339 or Unix seconds), e.g. when the job was created.
@@ -571,9 +582,15 @@ mod tests {
             at(&["--start-at", "2026-01-02T03:04:05Z"]).unwrap(),
             Some(std::time::UNIX_EPOCH + Duration::from_secs(1_767_323_045))
         );
+        assert_eq!(
+            at(&["--start-at", "2026-01-02T04:04:05+01:00"]).unwrap(),
+            Some(std::time::UNIX_EPOCH + Duration::from_secs(1_767_323_045))
+        );
         let err = |args: &[&str]| at(args).unwrap_err().to_string();
         assert!(err(&["--start-at", "+30s"]).contains("needs --epoch"));
         assert!(err(&["--start-at", "tomorrow"]).contains("RFC 3339"));
+        // No offset: which zone is meant cannot be known.
+        assert!(err(&["--start-at", "2026-01-02T03:04:05"]).contains("with its offset"));
         assert!(err(&["--start-at", "+2h", "--epoch", &epoch]).contains("waits at most 1h"));
     }
 

@@ -162,10 +162,19 @@ fn in_folder(folder: &Path, out: &Path) -> Result<Vec<reports::document::Results
     paths.sort();
     let mut found = Vec::new();
     for path in paths {
-        // Other JSON files (a baseline, a schema) are not results.
-        let Ok(results) = reports::read(&path) else {
+        // Other JSON (a baseline, a schema) is not results; a results
+        // document that cannot be read, or a file that is not JSON, is an
+        // error, not a shard gone missing.
+        let other = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|v| {
+                v.get("schema").and_then(|s| s.as_str()) != Some(reports::document::SCHEMA)
+            });
+        if other {
             continue;
-        };
+        }
+        let results = read(&path)?;
         if results.merged_from.is_empty() {
             found.push((path, results));
         }

@@ -230,7 +230,7 @@ pub(crate) mod sample {
             }],
             load: Some(LoadResults {
                 open_model: None,
-                window_opened_at_ms: None,
+                window_opened_at_ms: Some(1_800_000_000_500),
                 measured_s: 10.0,
                 asked_s: 10.0,
                 short_window: None,

@@ -86,23 +86,7 @@ pub fn merge(parts: &[Results], how: How) -> Result<Results, MergeError> {
             )));
         }
     }
-    if how.pool {
-        if parts.len() < 2 {
-            return Err(MergeError("--pool needs two documents or more".into()));
-        }
-    } else {
-        check_shards(parts)?;
-        same_run(parts)?;
-    }
-    let skew = window_skew(parts);
-    if let Some(skew) = skew.filter(|s| !how.pool && !how.skew_only_warns && *s > how.max_skew_s) {
-        return Err(MergeError(format!(
-            "the shards' measured windows opened {skew:.2} s apart, more than {} s: they did \
-             not load the target together (start them with the same --start-at), or merge \
-             anyway with --skew-warns",
-            how.max_skew_s
-        )));
-    }
+    let skew = one_run(parts, how)?;
 
     let loads: Vec<&LoadResults> = parts.iter().filter_map(|p| p.load.as_ref()).collect();
     let mut settings = first.settings.clone();
@@ -143,9 +127,53 @@ pub fn merge(parts: &[Results], how: How) -> Result<Results, MergeError> {
     })
 }
 
+/// The parts are one run's shards (unless pooled), loading together: how
+/// far apart their windows opened, refused past `how.max_skew_s`.
+fn one_run(parts: &[Results], how: How) -> Result<Option<f64>, MergeError> {
+    if how.pool {
+        if parts.len() < 2 {
+            return Err(MergeError("--pool needs two documents or more".into()));
+        }
+    } else {
+        check_shards(parts)?;
+        same_run(parts)?;
+    }
+    let skew = window_skew(parts);
+    if skew.is_none() && !how.pool && !how.skew_only_warns {
+        return Err(MergeError(
+            "a document does not say when its measured window opened (it is older than \
+             version 4): whether the shards loaded the target together cannot be told; \
+             --skew-warns merges without it"
+                .into(),
+        ));
+    }
+    if let Some(skew) = skew.filter(|s| !how.pool && !how.skew_only_warns && *s > how.max_skew_s) {
+        return Err(MergeError(format!(
+            "the shards' measured windows opened {skew:.2} s apart, more than {} s: they did \
+             not load the target together (start them with the same --start-at), or merge \
+             anyway with --skew-warns",
+            how.max_skew_s
+        )));
+    }
+    Ok(skew)
+}
+
 /// No document twice: by its id, or (older documents have none) by its
-/// whole content.
+/// whole content; nor a merge beside one of the documents it merged.
 fn once_each(parts: &[Results]) -> Result<(), MergeError> {
+    for (j, b) in parts.iter().enumerate() {
+        for (i, a) in parts.iter().enumerate() {
+            if !b.document_id.is_empty()
+                && a.merged_from.iter().any(|m| m.document_id == b.document_id)
+            {
+                return Err(MergeError(format!(
+                    "document {} is one of those document {} merged: its requests would count twice",
+                    j + 1,
+                    i + 1
+                )));
+            }
+        }
+    }
     let texts: Vec<String> = parts
         .iter()
         .map(|p| serde_json::to_string(p).unwrap_or_default())
@@ -171,8 +199,16 @@ fn once_each(parts: &[Results]) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// The shards of one run: where they name their run, the same one.
+/// The shards of one run: all name the same run, or none names one.
 fn same_run(parts: &[Results]) -> Result<(), MergeError> {
+    let named = parts.iter().filter(|p| p.settings.run_id.is_some()).count();
+    if named > 0 && named < parts.len() {
+        return Err(MergeError(format!(
+            "{named} of the {} shards name their run (--run-id) and the others do not: \
+             documents of different runs",
+            parts.len()
+        )));
+    }
     let mut named = parts
         .iter()
         .filter_map(|p| Some((p.settings.shard?, p.settings.run_id.as_deref()?)));
@@ -563,8 +599,33 @@ mod tests {
         assert!(pooled.pooled);
         assert_eq!(pooled.settings.users, 2 * one.settings.users);
         assert!(crate::text::describe(&pooled).contains("Pooled from 2 separate runs"));
-        let e = refused(&[one.clone(), one], pool);
+        let e = refused(&[one.clone(), one.clone()], pool);
         assert!(e.contains("same document"), "{e}");
+        // A merge beside one of its own parts.
+        let (a, b) = (shard(&one, 1, 2), shard(&one, 2, 2));
+        let ab = merge(&[a.clone(), b], none).unwrap();
+        let e = refused(&[ab, a], pool);
+        assert!(e.contains("is one of those document 1 merged"), "{e}");
+    }
+
+    #[test]
+    fn shards_that_do_not_all_name_their_run_or_their_window_are_refused() {
+        let none = How::default();
+        let one = sample::results(&[("s", vec![1_000; 10], 0)]);
+        let (mut a, b) = (shard(&one, 1, 2), shard(&one, 2, 2));
+        a.settings.run_id = Some("nightly-41".into());
+        let e = refused(&[a.clone(), b.clone()], none);
+        assert!(e.contains("1 of the 2 shards name their run"), "{e}");
+        a.settings.run_id = None;
+        let mut old = b.clone();
+        old.load.as_mut().unwrap().window_opened_at_ms = None;
+        let e = refused(&[a.clone(), old.clone()], none);
+        assert!(e.contains("older than version 4"), "{e}");
+        let warns = How {
+            skew_only_warns: true,
+            ..How::default()
+        };
+        assert_eq!(merge(&[a, old], warns).unwrap().window_skew_s, None);
     }
 
     #[test]

@@ -155,7 +155,7 @@ async fn two_shards(stack: &harness::OryStack, out: &Path) -> (String, u64) {
                     "--run-id",
                     &run,
                     "--start-at",
-                    "+8s",
+                    "+12s",
                     "--epoch",
                     &epoch,
                     "--kratos-url",
@@ -185,7 +185,7 @@ async fn two_shards(stack: &harness::OryStack, out: &Path) -> (String, u64) {
     let (a, b) = tokio::join!(shard(1), shard(2));
     assert!(a.status.success(), "{}", said(&a));
     assert!(b.status.success(), "{}", said(&b));
-    (run, (epoch.parse::<u64>().unwrap() + 8) * 1000)
+    (run, (epoch.parse::<u64>().unwrap() + 12) * 1000)
 }
 
 #[tokio::test]
@@ -326,6 +326,11 @@ async fn refuses_a_document_twice(shard: &Path, all_path: &Path, out: &Path) {
     ])
     .await;
     assert_eq!(twice.status.code(), Some(2), "{}", said(&twice));
+    assert!(
+        said(&twice).contains("are the same document"),
+        "{}",
+        said(&twice)
+    );
 }
 
 #[tokio::test]
