@@ -154,7 +154,7 @@ fn remote_refs(schema: &serde_json::Value) -> std::result::Result<(), String> {
             if let Some(reference) = map.get("$ref").and_then(serde_json::Value::as_str)
                 && let Ok(url) = url::Url::parse(reference)
                 && matches!(url.scheme(), "http" | "https")
-                && !crate::confine::on_loopback(&url)
+                && !crate::confine::text_on_loopback(reference)
             {
                 return Err(format!(
                     "refers to {reference}, off this machine, which Kratos would fetch: keep what it refers to in the folder (file://)"

@@ -26,6 +26,40 @@ pub fn on_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether the URL written as `text` stays on this machine, as Ory's Go
+/// reads it: its host written as `localhost`, a dotted-quad loopback
+/// address or `[::1]`. Spellings the URL standard reads as loopback but
+/// Go takes for a name to look up (`127.1`, `2130706433`, `0x7f000001`)
+/// do not.
+pub fn text_on_loopback(text: &str) -> bool {
+    let Ok(url) = Url::parse(text) else {
+        return false;
+    };
+    if !on_loopback(&url) {
+        return false;
+    }
+    if url.host().is_none() {
+        return true;
+    }
+    let Some((_, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// [`NOWHERE`] with `url`'s path and query.
 pub fn nowhere(url: &Url) -> Url {
     moved_to(&Url::parse(NOWHERE).expect("a loopback URL"), url)
@@ -81,7 +115,7 @@ fn walk_at(
             let Ok(url) = Url::parse(text) else {
                 return Ok(());
             };
-            if !matches!(url.scheme(), "http" | "https") || on_loopback(&url) {
+            if !matches!(url.scheme(), "http" | "https") || text_on_loopback(text) {
                 return Ok(());
             }
             let to = target(path, &url)?;
@@ -261,7 +295,7 @@ pub(crate) fn tracing(config: &mut Value) -> Vec<String> {
             } else {
                 format!("http://{b}/")
             };
-            Url::parse(&url).is_ok_and(|u| on_loopback(&u))
+            text_on_loopback(&url)
         });
         if !local {
             at.insert(key.into(), Value::from(closed));
@@ -291,7 +325,7 @@ fn leaked_password_lookup(config: &Value) -> bool {
         .and_then(|c| c.get("haveibeenpwned_host"))
         .and_then(Value::as_str)
         .unwrap_or("api.pwnedpasswords.com");
-    let local = Url::parse(&format!("http://{host}/")).is_ok_and(|u| on_loopback(&u));
+    let local = text_on_loopback(&format!("http://{host}/"));
     enabled && lookup && !local
 }
 
@@ -334,7 +368,7 @@ pub fn client(client: &mut Value) -> Vec<String> {
         walk(client, &skip, &mut |_, url| Ok(nowhere(url))).expect("the target never fails");
     if let Some(map) = client.as_object_mut()
         && let Some(uri) = map.get("sector_identifier_uri").and_then(Value::as_str)
-        && !Url::parse(uri).is_ok_and(|u| on_loopback(&u))
+        && !text_on_loopback(uri)
     {
         changed.push(format!(
             "sector_identifier_uri: {uri} left out (Hydra would fetch it)"
@@ -501,6 +535,39 @@ mod tests {
         assert_eq!(c["jwks_uri"], "http://127.0.0.1:1/jwks.json");
         assert_eq!(c["request_uris"][0], "http://127.0.0.1:1/req/1");
         assert_eq!(c["redirect_uris"][0], "https://app.team.example/cb");
+    }
+
+    #[test]
+    fn loopback_is_what_go_reads_as_loopback() {
+        for here in [
+            "http://127.0.0.1:8080/x",
+            "http://localhost/",
+            "http://LOCALHOST:1/",
+            "http://[::1]:9/",
+            "https://user:pw@127.0.0.1/",
+            "http://127.0.0.2/",
+        ] {
+            assert!(text_on_loopback(here), "{here}");
+        }
+        for away in [
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://127.0.0.1.nip.io/",
+            "https://hooks.team.example/",
+            "not a url",
+        ] {
+            assert!(!text_on_loopback(away), "{away}");
+        }
+        let mut config = json!({"selfservice": {"flows": {"registration": {"after": {"hooks": [
+            {"hook": "web_hook", "config": {"url": "http://127.1:8080/hook"}}]}}}}});
+        service_config(Service::Kratos, &mut config, &hooks()).unwrap();
+        assert_eq!(
+            config
+                .pointer("/selfservice/flows/registration/after/hooks/0/config/url")
+                .unwrap(),
+            "http://127.0.0.1:40000/hook"
+        );
     }
 
     #[test]
