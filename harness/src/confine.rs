@@ -157,21 +157,7 @@ pub(crate) fn service_config(
                     )
                 }) || private_exceptions(path)
             };
-            let mut target = |path: &[String], url: &Url| {
-                if path.first().is_some_and(|p| p == "identity") {
-                    return Err(Error::Config {
-                        path: format!("kratos.yml {}", path.join(".")),
-                        reason: format!(
-                            "the identity schema {url} is off this machine, and the gate fetches nothing from there: keep it in the folder (file://) or inline (base64://)"
-                        ),
-                    });
-                }
-                Ok(if path.iter().any(|p| p == "hooks") {
-                    moved_to(hooks, url)
-                } else {
-                    nowhere(url)
-                })
-            };
+            let mut target = |path: &[String], url: &Url| kratos_target(path, url, hooks);
             changed = walk(config, &skip, &mut target)?;
             if let Some(courier) = config.get_mut("courier").and_then(Value::as_object_mut)
                 && courier.get("delivery_strategy").and_then(Value::as_str) == Some("http")
@@ -306,6 +292,42 @@ pub(crate) fn tracing(config: &mut Value) -> Vec<String> {
         }
     }
     changed
+}
+
+/// Where a URL of Kratos' config that leads off this machine goes: a
+/// hook's to the recorder, anything else to [`NOWHERE`]; what Kratos reads
+/// to work at all is refused by name.
+fn kratos_target(path: &[String], url: &Url, hooks: &Url) -> Result<Url> {
+    // What Kratos reads to work at all (an identity schema, a
+    // mail template, a web hook's body): refused by name, not
+    // silently missing.
+    let read = if path.first().is_some_and(|p| p == "identity") {
+        Some("the identity schema")
+    } else if path.first().is_some_and(|p| p == "courier") && path.iter().any(|p| p == "templates")
+    {
+        Some("the mail template")
+    } else if path.iter().any(|p| p == "hooks" || p == "migrate_hook")
+        && path.last().is_some_and(|k| k == "body")
+    {
+        Some("the web hook's body template")
+    } else {
+        None
+    };
+    if let Some(what) = read {
+        return Err(Error::Config {
+            path: format!("kratos.yml {}", path.join(".")),
+            reason: format!(
+                "{what} {url} is off this machine, and the gate fetches nothing from there: keep it in the folder (file://) or inline (base64://)"
+            ),
+        });
+    }
+    Ok(
+        if path.iter().any(|p| p == "hooks" || p == "migrate_hook") {
+            moved_to(hooks, url)
+        } else {
+            nowhere(url)
+        },
+    )
 }
 
 /// Whether Kratos would look passwords up on haveibeenpwned (on unless
@@ -452,6 +474,37 @@ mod tests {
             "file:///etc/config/kratos/p.json"
         );
         assert_eq!(changed.len(), 10, "{changed:#?}");
+    }
+
+    #[test]
+    fn a_remote_template_or_hook_body_is_refused_and_a_migrate_hook_recorded() {
+        let refused = |config: Value, what: &str| {
+            let mut config = config;
+            let e = service_config(Service::Kratos, &mut config, &hooks())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(what) && e.contains("team.example"), "{e}");
+        };
+        refused(
+            json!({"courier": {"templates": {"recovery_code": {"valid": {"email": {"body": {
+                "html": "https://cdn.team.example/recovery.gotmpl"}}}}}}}),
+            "the mail template",
+        );
+        refused(
+            json!({"selfservice": {"flows": {"registration": {"after": {"hooks": [
+                {"hook": "web_hook", "config": {"url": "http://127.0.0.1:8080/x",
+                    "body": "https://cdn.team.example/body.jsonnet"}}]}}}}}),
+            "the web hook's body template",
+        );
+        let mut config = json!({"selfservice": {"methods": {"password": {"config": {
+            "migrate_hook": {"enabled": true, "config": {"url": "https://legacy.team.example/check"}}}}}}});
+        service_config(Service::Kratos, &mut config, &hooks()).unwrap();
+        assert_eq!(
+            config
+                .pointer("/selfservice/methods/password/config/migrate_hook/config/url")
+                .unwrap(),
+            "http://127.0.0.1:40000/check"
+        );
     }
 
     #[test]
