@@ -29,7 +29,9 @@ const ALONE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How many tests run alone at once: each starts a stack and a load, and
 /// more than four at once on two cores slow each other into timeouts
 /// (cargo test may run more tests at once: the flows mostly wait).
-static CHILDREN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+static CHILDREN: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(CHILDREN_AT_ONCE as usize);
+const CHILDREN_AT_ONCE: u32 = 4;
 
 /// Whether the calling test runs its body in this process. Goose's kill
 /// switch is process-wide (each run resets it, orygate pulls it to close the
@@ -42,6 +44,18 @@ static CHILDREN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 /// [`ALONE_TIMEOUT`]. In that child, and under nextest (a process per test),
 /// it answers `true`.
 async fn alone() -> bool {
+    alone_with(1).await
+}
+
+/// As [`alone`], with no other test's load beside it: for a test that
+/// compares latencies between its own runs, which another test's load on
+/// the same two cores makes differ by more than any tolerance.
+async fn alone_exclusively() -> bool {
+    alone_with(CHILDREN_AT_ONCE).await
+}
+
+/// As [`alone`], holding `turns` of the [`CHILDREN`] while it runs.
+async fn alone_with(turns: u32) -> bool {
     if std::env::var_os(ALONE).is_some() || std::env::var_os("NEXTEST_RUN_ID").is_some() {
         return true;
     }
@@ -49,7 +63,10 @@ async fn alone() -> bool {
         .name()
         .expect("libtest names a test's thread after the test")
         .to_owned();
-    let _turn = CHILDREN.acquire().await.expect("the semaphore stays open");
+    let _turn = CHILDREN
+        .acquire_many(turns)
+        .await
+        .expect("the semaphore stays open");
     let child = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
         .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
         .env(ALONE, &name)

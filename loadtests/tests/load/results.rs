@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{alone, load_stack, load_stack_with, run, step, table};
+use super::{alone, alone_exclusively, load_stack, load_stack_with, run, step, table};
 
 const SCHEMA: &str = include_str!("../../../reports/schema/results.schema.json");
 
@@ -335,7 +335,7 @@ async fn refuses_a_document_twice(shard: &Path, all_path: &Path, out: &Path) {
 
 #[tokio::test]
 async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
-    if !alone().await {
+    if !alone_exclusively().await {
         return;
     }
     let fast = load_stack(&[]).await;
@@ -343,7 +343,9 @@ async fn the_gate_passes_a_rerun_and_fails_a_slower_bcrypt_cost() {
     // more per login here.
     let slow = load_stack(&[("HASHERS_BCRYPT_COST", "12")]).await;
     let login = "kratos POST /self-service/login?flow=%";
-    // Tolerant thresholds: tests run four at a time on two cores.
+    // Tolerant thresholds: the stacks share two cores. No other load test
+    // runs beside this one (beside three, a rerun's p99 of 3 requests came
+    // out 3.4 times the baseline's).
     let args = [
         "--profile",
         "login",
