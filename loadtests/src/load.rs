@@ -339,12 +339,23 @@ impl Progress {
         let ctx = Arc::clone(ctx);
         let line = bar.clone();
         let planned = opts.duration;
+        let start_at = opts.start_at().ok().flatten();
         let task = tokio::spawn(async move {
             let mut last = (Instant::now(), 0u64);
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let Some(opened) = ctx.window.opened() else {
                     let setup = &ctx.setup;
+                    if let (Some((_, ready)), Some(at)) = (ctx.window.setup(), start_at) {
+                        let left = at
+                            .duration_since(std::time::SystemTime::now())
+                            .unwrap_or_default();
+                        line.set_message(format!(
+                            "{ready} users ready · the window opens at --start-at, in {:.0} s",
+                            left.as_secs_f64().ceil()
+                        ));
+                        continue;
+                    }
                     line.set_message(format!(
                         "setup: {} of {} users ready · {} left out · {} starts tried again",
                         setup.ready(),
