@@ -57,6 +57,7 @@ mod client;
 mod config;
 pub mod confine;
 mod error;
+pub mod form;
 pub mod hydra;
 mod images;
 pub use images::stack_containers;
@@ -80,6 +81,7 @@ mod stack;
 mod step;
 pub mod tls;
 pub mod transport;
+pub mod ui;
 pub mod urls;
 mod webhook;
 

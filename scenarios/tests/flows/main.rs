@@ -24,3 +24,4 @@ mod signals;
 mod signup;
 mod stack;
 mod support;
+mod ui;

@@ -1,0 +1,197 @@
+//! The journeys through a self-service UI on an origin of its own
+//! (`harness::ui`), as people take them: pages read and forms filled and
+//! posted by a browser (`harness::form`), the app at
+//! `app.orygate.test`, Kratos at `auth.orygate.test`.
+
+use std::time::Duration;
+
+use harness::form::Page;
+use harness::ui::UiApp;
+use harness::{Browser, OryStack};
+
+use crate::support::{init_tracing, user};
+
+/// Signs up, verifies the address by the mailed code, signs in and out,
+/// all through the app's pages: each form from the page, its hidden CSRF
+/// token posted back, the redirects between the two hosts followed.
+#[tokio::test]
+async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
+    init_tracing();
+    let ui = UiApp::start().await.unwrap();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .self_service_ui(&ui)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let who = user(&stack, 9_401);
+    let person = &who.person;
+    let browser = Browser::new().unwrap();
+    let fail = |what: &str, page: &Page| -> String {
+        format!(
+            "{what}: {} {} after {:?}\n{}",
+            page.status, page.url, page.hops, page.html
+        )
+    };
+
+    // The app sends the browser to Kratos, which starts a flow and sends
+    // it back to the app's page for it.
+    let page = Page::open(&browser, &ui.url("registration")).await.unwrap();
+    assert_eq!(page.status, 200, "{}", fail("registration", &page));
+    assert_eq!(page.url.host_str(), Some(harness::ui::APP_HOST));
+    assert!(
+        page.url.query().unwrap_or_default().starts_with("flow="),
+        "{}",
+        page.url
+    );
+    assert!(
+        page.hops
+            .iter()
+            .any(|(_, from)| from.host_str() == Some(harness::ui::AUTH_HOST)),
+        "{:?}",
+        page.hops
+    );
+    let mut form = page.form().unwrap();
+    assert_eq!(form.action.host_str(), Some(harness::ui::AUTH_HOST));
+    assert!(
+        form.fields
+            .iter()
+            .any(|(n, v)| n == "csrf_token" && !v.is_empty()),
+        "{:?}",
+        form.fields
+    );
+    form.fill("traits.email", &person.email)
+        .unwrap()
+        .fill("traits.name.first", &person.first_name)
+        .unwrap();
+    // Two steps, as the profile method makes registration: the traits,
+    // then the password, on the same flow.
+    let page = form.submit(&browser, ("method", "profile")).await.unwrap();
+    assert_eq!(page.status, 200, "{}", fail("the traits", &page));
+    let mut form = page.form().unwrap();
+    form.fill("password", &person.password).unwrap();
+    // `show_verification_ui`: on to the app's verification page.
+    let page = form.submit(&browser, ("method", "password")).await.unwrap();
+    assert_eq!(page.status, 200, "{}", fail("after sign-up", &page));
+    assert_eq!(
+        page.url.path(),
+        "/verification",
+        "{}",
+        fail("after sign-up", &page)
+    );
+
+    let (_, code) = who
+        .mailbox
+        .next_code(Duration::from_secs(20))
+        .await
+        .unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("code", &code).unwrap();
+    let page = form.submit(&browser, ("method", "code")).await.unwrap();
+    assert_eq!(page.status, 200, "{}", fail("verification", &page));
+    // Kratos' 1080002: "You successfully verified your email address."
+    assert!(
+        page.html.contains("data-id=\"1080002\""),
+        "{}",
+        fail("verification", &page)
+    );
+
+    let page = Page::open(&browser, &ui.url("login")).await.unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("identifier", &person.email)
+        .unwrap()
+        .fill("password", &person.password)
+        .unwrap();
+    let page = form.submit(&browser, ("method", "password")).await.unwrap();
+    // Back on the app, which asks Kratos who this is with the session
+    // cookie Kratos set for both hosts.
+    assert_eq!(
+        page.url.host_str(),
+        Some(harness::ui::APP_HOST),
+        "{}",
+        fail("login", &page)
+    );
+    assert_eq!(
+        page.texts("#who"),
+        [format!("Signed in as {}", person.email)],
+        "{}",
+        fail("login", &page)
+    );
+    let session = browser
+        .cookie(ui.origin(), "ory_kratos_session")
+        .expect("the session cookie is sent to the app's host too");
+    assert_eq!(session.domain(), Some(harness::ui::COOKIE_DOMAIN));
+
+    // Out through Kratos' logout URL, back to the app's login.
+    let logout = page.link("#logout").expect("a sign-out link");
+    assert_eq!(logout.host_str(), Some(harness::ui::AUTH_HOST));
+    let page = Page::open(&browser, &logout).await.unwrap();
+    assert_eq!(page.url.path(), "/login", "{}", fail("logout", &page));
+    let page = Page::open(&browser, &ui.url("")).await.unwrap();
+    assert_eq!(page.url.path(), "/login", "{}", fail("after logout", &page));
+}
+
+/// The pitfall Ory's guide names first: a session cookie scoped to Kratos'
+/// host. Sign-in succeeds at Kratos, but the app on its own host never
+/// gets the cookie: it sends the browser to its login, Kratos (which does
+/// get it) sends a signed-in browser back to the app, and round it goes
+/// until the browser gives up. The test names the cookie and the domain
+/// it was set for.
+#[tokio::test]
+async fn a_session_cookie_for_kratos_host_alone_leaves_the_app_signed_out() {
+    init_tracing();
+    let ui = UiApp::start().await.unwrap();
+    let stack = OryStack::builder()
+        .with_kratos()
+        .self_service_ui(&ui)
+        .overlay(
+            harness::Service::Kratos,
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/ui/cookie-domain"),
+        )
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let who = user(&stack, 9_402);
+    let browser = Browser::new().unwrap();
+    // The account made by the API journey: this test is about the login.
+    ok_journey(&stack, &who).await;
+    let page = Page::open(&browser, &ui.url("login")).await.unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("identifier", &who.person.email)
+        .unwrap()
+        .fill("password", &who.person.password)
+        .unwrap();
+    let looped = form
+        .submit(&browser, ("method", "password"))
+        .await
+        .expect_err("a browser the app cannot see signed in goes round in circles");
+    assert!(
+        looped.to_string().contains("more than 10 redirects"),
+        "{looped}"
+    );
+    let kratos_host = ui.kratos_origin().clone();
+    let session = browser
+        .cookie(&kratos_host, "ory_kratos_session")
+        .expect("Kratos signed the browser in");
+    assert_eq!(
+        session.domain(),
+        Some(harness::ui::AUTH_HOST),
+        "the fixture's domain"
+    );
+    assert!(
+        browser.cookie(ui.origin(), "ory_kratos_session").is_none(),
+        "the app's host must not get a cookie set for {}",
+        harness::ui::AUTH_HOST
+    );
+}
+
+/// `who` signed up and verified through Kratos' API flows.
+async fn ok_journey(stack: &OryStack, who: &scenarios::User) {
+    let kratos = stack.kratos();
+    let app = harness::NativeApp::new().unwrap();
+    crate::support::ok(
+        stack,
+        scenarios::journey::api_register_verified(&app, who, &kratos).await,
+    )
+    .await;
+}
