@@ -437,8 +437,8 @@ fn redirect(to: &Url) -> Page {
 
 fn html(status: u16, title: &str, body: &str) -> Page {
     let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
         t = escape(title)
     );
     Response::builder()
@@ -447,6 +447,12 @@ fn html(status: u16, title: &str, body: &str) -> Page {
         .body(Full::new(Bytes::from(page)))
         .expect("a valid response")
 }
+
+/// One field per line, readable without a stylesheet to fetch.
+const STYLE: &str = "body{font-family:sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}\
+label{display:block;margin:.75rem 0}input:not([type=hidden]){display:block;width:100%;\
+padding:.4rem;margin-top:.25rem;box-sizing:border-box}button{margin:.75rem .5rem 0 0;\
+padding:.4rem .9rem}.message{margin:.25rem 0}.error{color:#b00020}";
 
 /// Text for HTML, in text and in attribute values.
 fn escape(text: &str) -> String {
