@@ -148,7 +148,12 @@ fn write_overlay(dir: &PathBuf, app: &Url, kratos: &Url) -> Result<()> {
     flows["verification"]["after"] = serde_json::json!({"default_browser_return_url": at("")});
     flows["logout"] = serde_json::json!({"after": {"default_browser_return_url": at("login")}});
     let config = serde_json::json!({
-        "serve": {"public": {"base_url": kratos.as_str()}},
+        // The app's own pages may call Kratos from the browser too.
+        "serve": {"public": {"base_url": kratos.as_str(), "cors": {
+            "enabled": true,
+            "allowed_origins": [app.as_str().trim_end_matches('/')],
+            "allow_credentials": true,
+        }}},
         "selfservice": {
             "default_browser_return_url": at(""),
             "allowed_return_urls": [app.as_str()],
@@ -214,7 +219,7 @@ async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
         "error" => error_page(shared, param("id").as_deref()).await,
         flow if FLOWS.contains(&flow) => match param("flow") {
             Some(id) => flow_page(shared, flow, &id, &cookie).await,
-            None => Ok(start(shared, flow)),
+            None => Ok(start(shared, flow, param("return_to").as_deref())),
         },
         _ => Ok(html(404, "Not found", "<p>No such page.</p>")),
     };
@@ -228,12 +233,15 @@ async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
 }
 
 /// A new browser flow of `kind`, started at Kratos, which sends the
-/// browser back here with its id.
-fn start(shared: &Shared, kind: &str) -> Page {
-    let to = shared
+/// browser back here with its id; `return_to` passed on, as Ory's UIs do.
+fn start(shared: &Shared, kind: &str, return_to: Option<&str>) -> Page {
+    let mut to = shared
         .kratos_origin
         .join(&format!("self-service/{kind}/browser"))
         .expect("a Kratos path");
+    if let Some(return_to) = return_to {
+        to.query_pairs_mut().append_pair("return_to", return_to);
+    }
     redirect(&to)
 }
 
@@ -266,7 +274,7 @@ async fn flow_page(shared: &Shared, kind: &str, id: &str, cookie: &str) -> Resul
     Ok(match status {
         200 => html(200, &title(kind), &form(&flow)),
         // Expired, of another browser, or gone: a new one, as Ory's UIs do.
-        403 | 404 | 410 => start(shared, kind),
+        403 | 404 | 410 => start(shared, kind, None),
         _ => html(
             502,
             &title(kind),
@@ -284,15 +292,16 @@ async fn error_page(shared: &Shared, id: Option<&str>) -> Result<Page> {
     };
     let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
     let (_, error) = kratos(shared, &format!("self-service/errors?id={id}"), "").await?;
-    let message = error
-        .pointer("/error/message")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown error");
-    Ok(html(
-        200,
-        "Error",
-        &format!("<p class=\"error\">{}</p>", escape(message)),
-    ))
+    let text = |pointer: &str| error.pointer(pointer).and_then(Value::as_str).map(escape);
+    let mut body = format!(
+        "<p class=\"error\">{}</p>",
+        text("/error/message").unwrap_or_else(|| "unknown error".into())
+    );
+    // Kratos' reason says which parameter, which URL.
+    if let Some(reason) = text("/error/reason") {
+        let _ = write!(body, "<p class=\"error reason\">{reason}</p>");
+    }
+    Ok(html(200, "Error", &body))
 }
 
 /// Who the browser is, with a way out; or the login, for nobody.

@@ -195,3 +195,119 @@ async fn ok_journey(stack: &OryStack, who: &scenarios::User) {
     )
     .await;
 }
+
+/// A stack behind a fresh UI, with the UI fixture `fixture` (under
+/// `fixtures/ui/`) merged over Kratos' config when given.
+async fn behind_ui(fixture: Option<&str>) -> (UiApp, OryStack) {
+    let ui = UiApp::start().await.unwrap();
+    let mut builder = OryStack::builder().with_kratos().self_service_ui(&ui);
+    if let Some(name) = fixture {
+        builder = builder.overlay(
+            harness::Service::Kratos,
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fixtures/ui")
+                .join(name),
+        );
+    }
+    let stack = builder
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("failed to {e}"));
+    (ui, stack)
+}
+
+/// A login that asks to come back to the app does, when the app is among
+/// Kratos' allowed return URLs; when it is not (`fixtures/ui/return-urls`),
+/// Kratos refuses it and the app's error page says why.
+#[tokio::test]
+async fn a_login_returns_to_the_app_only_where_kratos_allows_it() {
+    init_tracing();
+    let (ui, stack) = behind_ui(None).await;
+    let who = user(&stack, 9_403);
+    ok_journey(&stack, &who).await;
+    let browser = Browser::new().unwrap();
+    let mut login = ui.url("login");
+    login
+        .query_pairs_mut()
+        .append_pair("return_to", ui.url("").as_str());
+    let page = Page::open(&browser, &login).await.unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("identifier", &who.person.email)
+        .unwrap()
+        .fill("password", &who.person.password)
+        .unwrap();
+    let page = form.submit(&browser, ("method", "password")).await.unwrap();
+    assert_eq!(
+        page.texts("#who"),
+        [format!("Signed in as {}", who.person.email)],
+        "{} {}",
+        page.url,
+        page.html
+    );
+
+    let (ui, _stack) = behind_ui(Some("return-urls")).await;
+    let mut login = ui.url("login");
+    login
+        .query_pairs_mut()
+        .append_pair("return_to", ui.url("").as_str());
+    let page = Page::open(&Browser::new().unwrap(), &login).await.unwrap();
+    assert_eq!(page.url.path(), "/error", "{} {}", page.url, page.html);
+    let said = page.texts(".error").join(" ");
+    assert!(
+        said.contains("return_to") && said.contains("not allowed"),
+        "the error page names the refused return_to: {said:?}"
+    );
+}
+
+/// The app's own scripts call Kratos from the app's origin with the
+/// browser's cookies: Kratos echoes that origin and allows credentials;
+/// with CORS off (`fixtures/ui/cors-off`) it sends neither header.
+#[tokio::test]
+async fn the_apps_origin_may_call_kratos_with_credentials_unless_cors_is_off() {
+    init_tracing();
+    let origin = |ui: &UiApp| ui.origin().as_str().trim_end_matches('/').to_owned();
+    let ask = |ui: &UiApp| {
+        let (url, origin) = (
+            ui.kratos_origin().join("sessions/whoami").unwrap(),
+            origin(ui),
+        );
+        async move {
+            let browser = Browser::new().unwrap();
+            let agent = browser.agent();
+            let request = agent
+                .client()
+                .get(url.clone())
+                .header("Origin", origin)
+                .header("Accept", "application/json");
+            let answer = agent
+                .exchange(&harness::Step::get("browser", &url), request)
+                .await
+                .unwrap();
+            let header = |name: &str| {
+                answer
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            (
+                answer.status().as_u16(),
+                header("access-control-allow-origin"),
+                header("access-control-allow-credentials"),
+            )
+        }
+    };
+    let (ui, _stack) = behind_ui(None).await;
+    let (status, allow_origin, credentials) = ask(&ui).await;
+    assert_eq!(status, 401, "nobody is signed in");
+    assert_eq!(allow_origin.as_deref(), Some(origin(&ui).as_str()));
+    assert_eq!(credentials.as_deref(), Some("true"));
+
+    let (ui, _stack) = behind_ui(Some("cors-off")).await;
+    let (_, allow_origin, credentials) = ask(&ui).await;
+    assert_eq!(
+        (allow_origin, credentials),
+        (None, None),
+        "Access-Control-Allow-Origin and -Credentials from a Kratos with CORS off"
+    );
+}
