@@ -311,3 +311,68 @@ async fn the_apps_origin_may_call_kratos_with_credentials_unless_cors_is_off() {
         "Access-Control-Allow-Origin and -Credentials from a Kratos with CORS off"
     );
 }
+
+/// Recovery through the app's pages: the address, the mailed code, the
+/// settings page Kratos sends a recovered browser to, a new password
+/// there; then a login with it.
+#[tokio::test]
+async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
+    init_tracing();
+    let (ui, stack) = behind_ui(None).await;
+    let who = user(&stack, 9_404);
+    ok_journey(&stack, &who).await;
+    let browser = Browser::new().unwrap();
+    let fail = |what: &str, page: &Page| -> String {
+        format!(
+            "{what}: {} {} after {:?}\n{}",
+            page.status, page.url, page.hops, page.html
+        )
+    };
+
+    let page = Page::open(&browser, &ui.url("recovery")).await.unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("email", &who.person.email).unwrap();
+    let page = form.submit(&browser, ("method", "code")).await.unwrap();
+    assert_eq!(
+        page.url.path(),
+        "/recovery",
+        "{}",
+        fail("the address", &page)
+    );
+    let (_, code) = who
+        .mailbox
+        .next_code(Duration::from_secs(20))
+        .await
+        .unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("code", &code).unwrap();
+    let page = form.submit(&browser, ("method", "code")).await.unwrap();
+    // Recovered: signed in, on the app's settings page.
+    assert_eq!(page.url.path(), "/settings", "{}", fail("the code", &page));
+
+    let new_password = format!("{}-renewed", who.person.password);
+    let mut form = page.form().unwrap();
+    form.fill("password", &new_password).unwrap();
+    let page = form.submit(&browser, ("method", "password")).await.unwrap();
+    // Kratos' 1050001: "Your changes have been saved!"
+    assert!(
+        page.html.contains("data-id=\"1050001\""),
+        "{}",
+        fail("the new password", &page)
+    );
+
+    let fresh = Browser::new().unwrap();
+    let page = Page::open(&fresh, &ui.url("login")).await.unwrap();
+    let mut form = page.form().unwrap();
+    form.fill("identifier", &who.person.email)
+        .unwrap()
+        .fill("password", &new_password)
+        .unwrap();
+    let page = form.submit(&fresh, ("method", "password")).await.unwrap();
+    assert_eq!(
+        page.texts("#who"),
+        [format!("Signed in as {}", who.person.email)],
+        "{}",
+        fail("login with the new password", &page)
+    );
+}
