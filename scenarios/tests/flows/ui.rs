@@ -17,27 +17,15 @@ use crate::support::{init_tracing, user};
 #[tokio::test]
 async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
     init_tracing();
-    let ui = UiApp::start().await.unwrap();
-    let stack = OryStack::builder()
-        .with_kratos()
-        .self_service_ui(&ui)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let (ui, stack) = behind_ui(None).await;
     let who = user(&stack, 9_401);
     let person = &who.person;
     let browser = Browser::new().unwrap();
-    let fail = |what: &str, page: &Page| -> String {
-        format!(
-            "{what}: {} {} after {:?}\n{}",
-            page.status, page.url, page.hops, page.html
-        )
-    };
 
     // The app sends the browser to Kratos, which starts a flow and sends
     // it back to the app's page for it.
     let page = Page::open(&browser, &ui.url("registration")).await.unwrap();
-    assert_eq!(page.status, 200, "{}", fail("registration", &page));
+    assert_eq!(page.status, 200, "{}", shown("registration", &page));
     assert_eq!(page.url.host_str(), Some(harness::ui::APP_HOST));
     assert!(
         page.url.query().unwrap_or_default().starts_with("flow="),
@@ -67,17 +55,17 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
     // Two steps, as the profile method makes registration: the traits,
     // then the password, on the same flow.
     let page = form.submit(&browser, ("method", "profile")).await.unwrap();
-    assert_eq!(page.status, 200, "{}", fail("the traits", &page));
+    assert_eq!(page.status, 200, "{}", shown("the traits", &page));
     let mut form = page.form().unwrap();
     form.fill("password", &person.password).unwrap();
     // `show_verification_ui`: on to the app's verification page.
     let page = form.submit(&browser, ("method", "password")).await.unwrap();
-    assert_eq!(page.status, 200, "{}", fail("after sign-up", &page));
+    assert_eq!(page.status, 200, "{}", shown("after sign-up", &page));
     assert_eq!(
         page.url.path(),
         "/verification",
         "{}",
-        fail("after sign-up", &page)
+        shown("after sign-up", &page)
     );
 
     let (_, code) = who
@@ -88,34 +76,30 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
     let mut form = page.form().unwrap();
     form.fill("code", &code).unwrap();
     let page = form.submit(&browser, ("method", "code")).await.unwrap();
-    assert_eq!(page.status, 200, "{}", fail("verification", &page));
+    assert_eq!(page.status, 200, "{}", shown("verification", &page));
     // Kratos' 1080002: "You successfully verified your email address."
     assert!(
         page.html.contains("data-id=\"1080002\""),
         "{}",
-        fail("verification", &page)
+        shown("verification", &page)
     );
 
-    let page = Page::open(&browser, &ui.url("login")).await.unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("identifier", &person.email)
-        .unwrap()
-        .fill("password", &person.password)
+    let page = log_in(&browser, &ui.url("login"), &person.email, &person.password)
+        .await
         .unwrap();
-    let page = form.submit(&browser, ("method", "password")).await.unwrap();
     // Back on the app, which asks Kratos who this is with the session
     // cookie Kratos set for both hosts.
     assert_eq!(
         page.url.host_str(),
         Some(harness::ui::APP_HOST),
         "{}",
-        fail("login", &page)
+        shown("login", &page)
     );
     assert_eq!(
         page.texts("#who"),
         [format!("Signed in as {}", person.email)],
         "{}",
-        fail("login", &page)
+        shown("login", &page)
     );
     let session = browser
         .cookie(ui.origin(), "ory_kratos_session")
@@ -126,9 +110,14 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
     let logout = page.link("#logout").expect("a sign-out link");
     assert_eq!(logout.host_str(), Some(harness::ui::AUTH_HOST));
     let page = Page::open(&browser, &logout).await.unwrap();
-    assert_eq!(page.url.path(), "/login", "{}", fail("logout", &page));
+    assert_eq!(page.url.path(), "/login", "{}", shown("logout", &page));
     let page = Page::open(&browser, &ui.url("")).await.unwrap();
-    assert_eq!(page.url.path(), "/login", "{}", fail("after logout", &page));
+    assert_eq!(
+        page.url.path(),
+        "/login",
+        "{}",
+        shown("after logout", &page)
+    );
 }
 
 /// The pitfall Ory's guide names first: a session cookie scoped to Kratos'
@@ -140,31 +129,19 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
 #[tokio::test]
 async fn a_session_cookie_for_kratos_host_alone_leaves_the_app_signed_out() {
     init_tracing();
-    let ui = UiApp::start().await.unwrap();
-    let stack = OryStack::builder()
-        .with_kratos()
-        .self_service_ui(&ui)
-        .overlay(
-            harness::Service::Kratos,
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/ui/cookie-domain"),
-        )
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let (ui, stack) = behind_ui(Some("cookie-domain")).await;
     let who = user(&stack, 9_402);
     let browser = Browser::new().unwrap();
     // The account made by the API journey: this test is about the login.
     ok_journey(&stack, &who).await;
-    let page = Page::open(&browser, &ui.url("login")).await.unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("identifier", &who.person.email)
-        .unwrap()
-        .fill("password", &who.person.password)
-        .unwrap();
-    let looped = form
-        .submit(&browser, ("method", "password"))
-        .await
-        .expect_err("a browser the app cannot see signed in goes round in circles");
+    let looped = log_in(
+        &browser,
+        &ui.url("login"),
+        &who.person.email,
+        &who.person.password,
+    )
+    .await
+    .expect_err("a browser the app cannot see signed in goes round in circles");
     assert!(
         looped.to_string().contains("more than 10 redirects"),
         "{looped}"
@@ -183,6 +160,29 @@ async fn a_session_cookie_for_kratos_host_alone_leaves_the_app_signed_out() {
         "the app's host must not get a cookie set for {}",
         harness::ui::AUTH_HOST
     );
+}
+
+/// What a page was, for a failed assertion: its status, where it landed
+/// and by which redirects, and the page.
+fn shown(what: &str, page: &Page) -> String {
+    format!(
+        "{what}: {} {} after {:?}\n{}",
+        page.status, page.url, page.hops, page.html
+    )
+}
+
+/// Opens the app's login page at `login`, fills in `email` and
+/// `password` and signs in by password: where the browser landed.
+async fn log_in(
+    browser: &Browser,
+    login: &url::Url,
+    email: &str,
+    password: &str,
+) -> harness::Result<Page> {
+    let page = Page::open(browser, login).await?;
+    let mut form = page.form()?;
+    form.fill("identifier", email)?.fill("password", password)?;
+    form.submit(browser, ("method", "password")).await
 }
 
 /// `who` signed up and verified through Kratos' API flows.
@@ -230,13 +230,9 @@ async fn a_login_returns_to_the_app_only_where_kratos_allows_it() {
     login
         .query_pairs_mut()
         .append_pair("return_to", ui.url("").as_str());
-    let page = Page::open(&browser, &login).await.unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("identifier", &who.person.email)
-        .unwrap()
-        .fill("password", &who.person.password)
+    let page = log_in(&browser, &login, &who.person.email, &who.person.password)
+        .await
         .unwrap();
-    let page = form.submit(&browser, ("method", "password")).await.unwrap();
     assert_eq!(
         page.texts("#who"),
         [format!("Signed in as {}", who.person.email)],
@@ -322,12 +318,6 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
     let who = user(&stack, 9_404);
     ok_journey(&stack, &who).await;
     let browser = Browser::new().unwrap();
-    let fail = |what: &str, page: &Page| -> String {
-        format!(
-            "{what}: {} {} after {:?}\n{}",
-            page.status, page.url, page.hops, page.html
-        )
-    };
 
     let page = Page::open(&browser, &ui.url("recovery")).await.unwrap();
     let mut form = page.form().unwrap();
@@ -337,7 +327,7 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
         page.url.path(),
         "/recovery",
         "{}",
-        fail("the address", &page)
+        shown("the address", &page)
     );
     let (_, code) = who
         .mailbox
@@ -348,7 +338,7 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
     form.fill("code", &code).unwrap();
     let page = form.submit(&browser, ("method", "code")).await.unwrap();
     // Recovered: signed in, on the app's settings page.
-    assert_eq!(page.url.path(), "/settings", "{}", fail("the code", &page));
+    assert_eq!(page.url.path(), "/settings", "{}", shown("the code", &page));
 
     let new_password = format!("{}-renewed", who.person.password);
     let mut form = page.form().unwrap();
@@ -358,21 +348,17 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
     assert!(
         page.html.contains("data-id=\"1050001\""),
         "{}",
-        fail("the new password", &page)
+        shown("the new password", &page)
     );
 
     let fresh = Browser::new().unwrap();
-    let page = Page::open(&fresh, &ui.url("login")).await.unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("identifier", &who.person.email)
-        .unwrap()
-        .fill("password", &new_password)
+    let page = log_in(&fresh, &ui.url("login"), &who.person.email, &new_password)
+        .await
         .unwrap();
-    let page = form.submit(&fresh, ("method", "password")).await.unwrap();
     assert_eq!(
         page.texts("#who"),
         [format!("Signed in as {}", who.person.email)],
         "{}",
-        fail("login with the new password", &page)
+        shown("login with the new password", &page)
     );
 }
