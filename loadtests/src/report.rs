@@ -165,16 +165,11 @@ fn in_folder(folder: &Path, out: &Path) -> Result<Vec<reports::document::Results
         // Other JSON (a baseline, a schema) is not results; a results
         // document that cannot be read, or a file that is not JSON, is an
         // error, not a shard gone missing.
-        let other = std::fs::read(&path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .is_some_and(|v| {
-                v.get("schema").and_then(|s| s.as_str()) != Some(reports::document::SCHEMA)
-            });
-        if other {
-            continue;
-        }
-        let results = read(&path)?;
+        let results = match reports::read(&path) {
+            Ok(results) => results,
+            Err(reports::Error::NotResults { .. }) => continue,
+            Err(e) => return Err(Error::Usage(e.to_string())),
+        };
         if results.merged_from.is_empty() {
             found.push((path, results));
         }

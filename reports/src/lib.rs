@@ -41,6 +41,14 @@ pub enum Error {
     },
     #[error("read {path}: {reason}")]
     Document { path: PathBuf, reason: String },
+    /// JSON, but another kind of document (a baseline, a schema).
+    #[error(
+        "read {path}: not an orygate results document (schema {schema:?}, expected {SCHEMA:?})"
+    )]
+    NotResults {
+        path: PathBuf,
+        schema: Option<String>,
+    },
 }
 
 /// The output formats.
@@ -115,9 +123,10 @@ pub fn read(path: &Path) -> Result<Results, Error> {
     let schema = value.get("schema").and_then(serde_json::Value::as_str);
     let version = value.get("version").and_then(serde_json::Value::as_u64);
     if schema != Some(SCHEMA) {
-        return Err(bad(format!(
-            "not an orygate results document (schema {schema:?}, expected {SCHEMA:?})"
-        )));
+        return Err(Error::NotResults {
+            path: path.to_owned(),
+            schema: schema.map(str::to_owned),
+        });
     }
     if !version.is_some_and(|v| (u64::from(OLDEST_VERSION)..=u64::from(VERSION)).contains(&v)) {
         return Err(bad(format!(
