@@ -65,7 +65,9 @@ pub async fn run_scenarios(
     // (`Context::seat`), never through Goose's client: one shared client
     // for Goose to hold, not a client per user that reads the system's CA
     // certificates again for each.
-    let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts))?
+    // The shards' shared start, read once for the whole run.
+    let start_at = opts.start_at()?;
+    let mut attack = GooseAttack::initialize_with_config(configuration(ctx, opts, start_at))?
         .set_client_builder_without_cookies(GooseClientBuilder::new().without_cookies())?;
     for scenario in scenarios {
         attack = attack.register_scenario(scenario);
@@ -80,7 +82,7 @@ pub async fn run_scenarios(
             goose::trigger_killswitch("SIGTERM received");
         }
     });
-    let progress = Progress::start(ctx, opts);
+    let progress = Progress::start(ctx, opts, start_at);
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     ctx.setup.expect(opts.users);
@@ -93,7 +95,7 @@ pub async fn run_scenarios(
             length: opts.duration,
             drain: opts.request_timeout,
             launched: started,
-            start_at: opts.start_at()?,
+            start_at,
         },
     ));
     let metrics = Box::pin(attack.execute()).await;
@@ -151,7 +153,11 @@ pub async fn run_scenarios(
     })
 }
 
-fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
+fn configuration(
+    ctx: &Context,
+    opts: &Options,
+    start_at: Option<std::time::SystemTime>,
+) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     config.host = Some(ctx.kratos.public_base().to_string());
     config.users = Some(opts.users);
@@ -160,10 +166,7 @@ fn configuration(ctx: &Context, opts: &Options) -> GooseConfiguration {
     // orygate ends the run when its window closes; Goose's run time, which
     // counts from its last user's launch, is only the outer bound.
     // A `--start-at` later than the setup's end is waited for too.
-    let start_wait = opts
-        .start_at()
-        .ok()
-        .flatten()
+    let start_wait = start_at
         .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
         .unwrap_or_default();
     let bound =
@@ -325,7 +328,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn start(ctx: &Arc<Context>, opts: &Options) -> Self {
+    fn start(ctx: &Arc<Context>, opts: &Options, start_at: Option<std::time::SystemTime>) -> Self {
         let bar = if opts.quiet {
             ProgressBar::hidden()
         } else {
@@ -339,7 +342,6 @@ impl Progress {
         let ctx = Arc::clone(ctx);
         let line = bar.clone();
         let planned = opts.duration;
-        let start_at = opts.start_at().ok().flatten();
         let task = tokio::spawn(async move {
             let mut last = (Instant::now(), 0u64);
             loop {
