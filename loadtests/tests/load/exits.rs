@@ -90,6 +90,40 @@ fn a_run_whose_smoke_fails_exits_1() {
     assert!(written >= 4, "the results were written all the same");
 }
 
+/// The same failed run as a shard that leaves the verdict to the merge
+/// (`--defer-verdict`): it exits 0 once its results are written, and they
+/// say it failed.
+#[test]
+fn a_failed_run_that_defers_its_verdict_exits_0_with_failed_results() {
+    let out = folder("deferred");
+    let deferred = orygate(
+        &[
+            "--kratos-env",
+            "SELFSERVICE_FLOWS_REGISTRATION_ENABLED=false",
+            "--profile",
+            "health",
+            "-u",
+            "1",
+            "-t",
+            "1s",
+            "--defer-verdict",
+        ],
+        &out,
+    );
+    assert_eq!(deferred.status.code(), Some(0), "{}", text(&deferred));
+    assert!(
+        text(&deferred).contains("the merge gives the verdict"),
+        "{}",
+        text(&deferred)
+    );
+    let json = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("the results were written");
+    assert!(!reports::read(&json).unwrap().passed);
+}
+
 /// `orygate report` re-renders a saved run: against itself as baseline it
 /// passes (0); a run that failed stays failed (1); a document that is not
 /// one is bad input (2).
