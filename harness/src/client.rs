@@ -48,7 +48,6 @@ const USER_AGENT: &str = concat!("orygate/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone)]
 pub struct Browser {
     agent: Agent,
-    jar: Arc<CookieStoreMutex>,
 }
 
 impl Browser {
@@ -70,8 +69,8 @@ impl Browser {
         let jar = Arc::new(CookieStoreMutex::new(CookieStore::default()));
         let builder = client_builder().cookie_provider(Arc::clone(&jar));
         let client = build(builder, "browser")?;
-        let agent = Agent::new(client, Some(Arc::clone(&jar)), limits, USER_AGENT);
-        Ok(Self { agent, jar })
+        let agent = Agent::new(client, Some(jar), limits, USER_AGENT);
+        Ok(Self { agent })
     }
 
     /// What sends the browser's requests: its client, jar and connections.
@@ -81,13 +80,7 @@ impl Browser {
 
     /// The cookies the jar would send to `url`.
     pub fn cookies_for(&self, url: &Url) -> Vec<Cookie> {
-        self.jar
-            .lock()
-            .expect("cookie jar lock")
-            .matches(url)
-            .into_iter()
-            .map(|c| c.clone().into_owned())
-            .collect()
+        self.agent.cookies_for(url)
     }
 
     /// The cookie named `name` that the jar would send to `url`.
@@ -157,6 +150,10 @@ impl Transport for Browser {
 
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
         send(&self.agent, step, request).await
+    }
+
+    fn cookies_for(&self, url: &Url) -> Vec<Cookie> {
+        self.agent.cookies_for(url)
     }
 }
 

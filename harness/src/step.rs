@@ -68,6 +68,8 @@ pub struct Step {
     target: String,
     name: Arc<str>,
     expect: Expect,
+    /// The request carries only the `Cookie` header it was built with.
+    own_cookies: bool,
 }
 
 impl Step {
@@ -85,6 +87,7 @@ impl Step {
             method,
             target,
             expect,
+            own_cookies: false,
         }
     }
 
@@ -108,13 +111,32 @@ impl Step {
         self
     }
 
+    /// The same step, its request carrying only the `Cookie` header it was
+    /// built with, none if it has none, instead of the jar's: the caller
+    /// chose which of the jar's to send, as a browser's SameSite rules do
+    /// ([`crate::form`]). The jar still keeps what the answer sets.
+    #[must_use]
+    pub fn with_own_cookies(mut self) -> Self {
+        self.own_cookies = true;
+        self
+    }
+
+    /// Whether the request carries only its own cookies.
+    pub(crate) fn own_cookies(&self) -> bool {
+        self.own_cookies
+    }
+
     /// The same step named apart by a tag (`keto POST
     /// /relation-tuples/check/openapi [inherited]`), for requests to one
     /// endpoint that measure different things.
     #[must_use]
     pub fn tagged(self, tag: &str) -> Self {
         let target = format!("{} [{tag}]", self.target);
-        Self::named(self.service, self.method, target, self.expect)
+        let own_cookies = self.own_cookies;
+        Self {
+            own_cookies,
+            ..Self::named(self.service, self.method, target, self.expect)
+        }
     }
 
     /// `kratos`, `hydra`, `keto`, `mail`.

@@ -133,6 +133,10 @@ impl Transport for GooseTransport<'_> {
         checked
     }
 
+    fn cookies_for(&self, url: &url::Url) -> Vec<harness::Cookie> {
+        self.agent.cookies_for(url)
+    }
+
     async fn record(&self, step: &Step, elapsed: Duration, error: Option<&Error>) {
         let name = step.name();
         if error.is_some() {

@@ -105,6 +105,19 @@ impl Agent {
         }
     }
 
+    /// The cookies the agent's jar would send to `url`; none for an agent
+    /// without a jar.
+    pub fn cookies_for(&self, url: &Url) -> Vec<crate::Cookie> {
+        self.inner.jar.as_ref().map_or_else(Vec::new, |jar| {
+            jar.lock()
+                .expect("cookie jar lock")
+                .matches(url)
+                .into_iter()
+                .map(|c| c.clone().into_owned())
+                .collect()
+        })
+    }
+
     /// The client requests are built with (the agent sends them).
     pub fn client(&self) -> &Client {
         &self.inner.client
@@ -128,11 +141,12 @@ impl Agent {
             .then(|| request.try_clone())
             .flatten();
         let began = Instant::now();
-        let answer = match (self.send(request).await, again) {
+        let own = step.own_cookies();
+        let answer = match (self.send(request, own).await, again) {
             (Err((NoAnswer::Closed, error)), Some(again)) if began.elapsed() < RESEND_WITHIN => {
                 tracing::debug!(step = %step, %error, "closed unanswered; sending it again once");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                self.send(again).await
+                self.send(again, own).await
             }
             (answer, _) => answer,
         };
@@ -144,10 +158,16 @@ impl Agent {
         })
     }
 
-    async fn send(&self, request: reqwest::Request) -> Result<Response, (NoAnswer, BoxError)> {
+    /// Sends `request`; with `own_cookies`, only the `Cookie` header it
+    /// was built with.
+    async fn send(
+        &self,
+        request: reqwest::Request,
+        own_cookies: bool,
+    ) -> Result<Response, (NoAnswer, BoxError)> {
         let began = Instant::now();
         let deadline = began + request.timeout().copied().unwrap_or(self.inner.timeout);
-        let (url, mut request) = self.prepare(request)?;
+        let (url, mut request) = self.prepare(request, own_cookies)?;
         let origin = &url[..Position::AfterPort];
         // A kept connection the server closed before reading the request
         // gives the request back unsent: then it goes out on a new one.
@@ -207,10 +227,11 @@ impl Agent {
 
     /// The request as hyper sends it on a connection: origin-form target,
     /// `Host`, the client's default `Accept` and `User-Agent`, the jar's
-    /// cookies.
+    /// cookies (unless the request's are its own, [`Step::with_own_cookies`]).
     fn prepare(
         &self,
         request: reqwest::Request,
+        own_cookies: bool,
     ) -> Result<(Url, http::Request<reqwest::Body>), (NoAnswer, BoxError)> {
         let bad = |e: http::Error| (NoAnswer::Failed, BoxError::from(e));
         let mut request = request;
@@ -228,6 +249,7 @@ impl Agent {
             headers.insert(USER_AGENT, self.inner.user_agent.clone());
         }
         if let Some(jar) = &self.inner.jar
+            && !own_cookies
             && !headers.contains_key(COOKIE)
             && let Some(cookies) = jar.cookies(&url)
         {

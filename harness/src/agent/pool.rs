@@ -62,9 +62,10 @@ impl Agent {
         let stream = match &host {
             url::Host::Ipv4(ip) => tokio::net::TcpStream::connect((*ip, port)).await,
             url::Host::Ipv6(ip) => tokio::net::TcpStream::connect((*ip, port)).await,
-            // The names a stack's self-service UI and Kratos go by beside
-            // it ([`crate::ui`]) are this machine.
-            url::Host::Domain(name) if name.ends_with(".orygate.test") => {
+            // A name under `.test` is never in DNS (RFC 6761): the names a
+            // stack's self-service UI, Kratos, Hydra and a client go by
+            // ([`crate::ui`]) are this machine.
+            url::Host::Domain(name) if name.rsplit('.').next() == Some("test") => {
                 tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).await
             }
             url::Host::Domain(name) => tokio::net::TcpStream::connect((*name, port)).await,

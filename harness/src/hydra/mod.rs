@@ -178,6 +178,23 @@ impl Hydra {
         self.put(transport, url, accept).await
     }
 
+    /// `PUT /admin/oauth2/auth/requests/consent/reject`: the user said no
+    /// (`access_denied`, RFC 6749 4.1.2.1), `why` as its description.
+    pub async fn reject_consent<T: Transport>(
+        &self,
+        transport: &T,
+        challenge: &str,
+        why: &str,
+    ) -> Result<Redirect> {
+        let url = self.challenge_url(
+            "admin/oauth2/auth/requests/consent/reject",
+            "consent_challenge",
+            challenge,
+        );
+        let body = serde_json::json!({"error": "access_denied", "error_description": why});
+        self.put(transport, url, &body).await
+    }
+
     /// `PUT /admin/oauth2/auth/requests/logout/accept`.
     pub async fn accept_logout<T: Transport>(
         &self,

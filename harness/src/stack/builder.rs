@@ -107,7 +107,10 @@ impl OryStackBuilder {
     /// Kratos behind the self-service UI `ui` ([`crate::ui::UiApp`]): on
     /// the ports `ui` reserved for it, its public API at
     /// `http://auth.orygate.test:PORT/`, its flows' UI URLs on the app,
-    /// its cookies for both hosts.
+    /// its cookies for both hosts. For an app started with Hydra, Hydra
+    /// too: on its reserved ports, its issuer
+    /// `http://oauth.orygate.test:PORT/`, its login, consent and error
+    /// URLs on the app.
     ///
     /// # Panics
     /// If `ui` fronts a stack already.
@@ -116,13 +119,21 @@ impl OryStackBuilder {
         let ports = ui
             .take_kratos_ports()
             .expect("a self-service UI fronts one stack");
-        self.ports(Service::Kratos, ports)
+        let mut builder = self
+            .ports(Service::Kratos, ports)
             .overlay(Service::Kratos, ui.overlay().clone())
             .env(
                 Service::Kratos,
                 "SERVE_PUBLIC_BASE_URL",
                 ui.kratos_origin().as_str(),
-            )
+            );
+        if let Some((ports, env)) = ui.take_hydra() {
+            builder = builder.ports(Service::Hydra, ports);
+            for (key, value) in env {
+                builder = builder.env(Service::Hydra, key, value);
+            }
+        }
+        builder
     }
 
     /// Runs `service` from another config folder (it must hold the same file

@@ -25,3 +25,4 @@ mod signup;
 mod stack;
 mod support;
 mod ui;
+mod ui_oauth2;

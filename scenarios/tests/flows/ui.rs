@@ -164,7 +164,7 @@ async fn a_session_cookie_for_kratos_host_alone_leaves_the_app_signed_out() {
 
 /// What a page was, for a failed assertion: its status, where it landed
 /// and by which redirects, and the page.
-fn shown(what: &str, page: &Page) -> String {
+pub(crate) fn shown(what: &str, page: &Page) -> String {
     format!(
         "{what}: {} {} after {:?}\n{}",
         page.status, page.url, page.hops, page.html
@@ -173,7 +173,7 @@ fn shown(what: &str, page: &Page) -> String {
 
 /// Opens the app's login page at `login`, fills in `email` and
 /// `password` and signs in by password: where the browser landed.
-async fn log_in(
+pub(crate) async fn log_in(
     browser: &Browser,
     login: &url::Url,
     email: &str,
@@ -186,7 +186,7 @@ async fn log_in(
 }
 
 /// `who` signed up and verified through Kratos' API flows.
-async fn ok_journey(stack: &OryStack, who: &scenarios::User) {
+pub(crate) async fn ok_journey(stack: &OryStack, who: &scenarios::User) {
     let kratos = stack.kratos();
     let app = harness::NativeApp::new().unwrap();
     crate::support::ok(

@@ -5,25 +5,41 @@
 //! `http://app.orygate.test:PORT/` and Kratos at
 //! `http://auth.orygate.test:PORT/`: two names, so that cookies cross
 //! between the app's host and Kratos' as they do in a deployment (Kratos'
-//! cookies are set for `orygate.test`). Both names are this machine: the
-//! harness's agents connect to 127.0.0.1 for any `*.orygate.test`.
+//! cookies are set for `orygate.test`).
+//!
+//! Started with Hydra ([`UiApp::start_with_hydra`]) it is Hydra's login and
+//! consent UI too, as Ory's own UIs are: Hydra (at
+//! `http://oauth.orygate.test:PORT/`) sends a login to the app's login
+//! page, which hands its `login_challenge` to Kratos' login flow (Kratos
+//! accepts the login at Hydra itself), and a consent to the app's consent
+//! page, which asks the person and tells Hydra. A client on a site of its
+//! own ([`RelyingParty`], `client.orygate-client.test`) starts the
+//! authorization and gets the code back.
+//!
+//! Every one of these names is this machine: the harness's agents connect
+//! to 127.0.0.1 for any name under `.test`, which DNS never answers (RFC
+//! 6761).
 //!
 //! It is served by hyper, as the harness's other servers are, and renders
 //! with a few escaping functions rather than a template engine: a form is
 //! a loop over Kratos' nodes, and the page is what a browser reads, not
 //! what a designer edits.
 
+mod oauth2;
+mod pages;
+
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_TYPE, COOKIE, LOCATION};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper::header::COOKIE;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use reqwest::header::ACCEPT;
 use serde_json::Value;
@@ -31,14 +47,23 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::hydra::Hydra;
 use crate::{NativeApp, Ports, Step};
+
+pub use oauth2::RelyingParty;
+use pages::{Page, escape, form, html, redirect, title};
 
 /// The app's host name.
 pub const APP_HOST: &str = "app.orygate.test";
 /// Kratos' public host name, as browsers reach it beside the app.
 pub const AUTH_HOST: &str = "auth.orygate.test";
-/// The domain both share, which Kratos' cookies are set for.
+/// Hydra's public host name (its issuer's), beside the app.
+pub const OAUTH2_HOST: &str = "oauth.orygate.test";
+/// The domain the app, Kratos and Hydra share, which Kratos' cookies are
+/// set for: one site.
 pub const COOKIE_DOMAIN: &str = "orygate.test";
+/// A client's host, on a site of its own (`orygate-client.test`).
+pub const CLIENT_HOST: &str = "client.orygate-client.test";
 
 /// The flows the app renders, by their path on it.
 const FLOWS: [&str; 5] = [
@@ -49,6 +74,9 @@ const FLOWS: [&str; 5] = [
     "settings",
 ];
 
+/// The most of a form post the app reads.
+const FORM_LIMIT: usize = 64 * 1024;
+
 /// The UI app, serving until dropped.
 #[derive(Debug)]
 pub struct UiApp {
@@ -56,8 +84,18 @@ pub struct UiApp {
     kratos_origin: Url,
     _port: Ports,
     kratos_ports: Mutex<Option<Ports>>,
+    hydra: Option<HydraSide>,
     overlay: PathBuf,
     task: JoinHandle<()>,
+}
+
+/// Hydra, when the app is its login and consent UI.
+#[derive(Debug)]
+struct HydraSide {
+    /// Its public API as browsers reach it, its issuer.
+    origin: Url,
+    /// Its public and admin ports, reserved for the stack.
+    ports: Mutex<Option<Ports>>,
 }
 
 /// What every request of the app needs.
@@ -67,6 +105,8 @@ struct Shared {
     /// Kratos' public API as browsers reach it.
     kratos_origin: Url,
     origin: Url,
+    /// Hydra, with its admin API on loopback, when the app is its UI.
+    hydra: Option<Hydra>,
     app: NativeApp,
 }
 
@@ -75,6 +115,16 @@ impl UiApp {
     /// stack it will front ([`crate::OryStackBuilder::self_service_ui`]),
     /// and writes the Kratos config that points Kratos' flows at it.
     pub async fn start() -> Result<Self> {
+        Self::starting(false).await
+    }
+
+    /// [`UiApp::start`], the app also Hydra's login and consent UI: Hydra's
+    /// ports are reserved too, and the stack it fronts gets Hydra.
+    pub async fn start_with_hydra() -> Result<Self> {
+        Self::starting(true).await
+    }
+
+    async fn starting(with_hydra: bool) -> Result<Self> {
         let (port, listener, addr) = Ports::listen("self-service UI").await?;
         let kratos_ports = Ports::take(2)?;
         let origin = named(APP_HOST, addr.port());
@@ -82,19 +132,39 @@ impl UiApp {
         let overlay =
             std::env::temp_dir().join(format!("orygate-ui-{}-{}", std::process::id(), addr.port()));
         write_overlay(&overlay, &origin, &kratos_origin)?;
+        let (hydra, hydra_side) = if with_hydra {
+            let ports = Ports::take(2)?;
+            let origin = named(OAUTH2_HOST, ports.get(0));
+            let admin =
+                Url::parse(&format!("http://127.0.0.1:{}/", ports.get(1))).expect("a loopback URL");
+            (
+                Some(Hydra::new(origin.clone(), admin)),
+                Some(HydraSide {
+                    origin,
+                    ports: Mutex::new(Some(ports)),
+                }),
+            )
+        } else {
+            (None, None)
+        };
         let shared = Arc::new(Shared {
             kratos: Url::parse(&format!("http://127.0.0.1:{}/", kratos_ports.get(0)))
                 .expect("a loopback URL"),
             kratos_origin: kratos_origin.clone(),
             origin: origin.clone(),
+            hydra,
             app: NativeApp::new()?,
         });
-        let task = tokio::spawn(serve(listener, shared, addr));
+        let task = tokio::spawn(serve(listener, addr, "self-service UI", move |request| {
+            let shared = Arc::clone(&shared);
+            async move { page(&shared, request).await }
+        }));
         Ok(Self {
             origin,
             kratos_origin,
             _port: port,
             kratos_ports: Mutex::new(Some(kratos_ports)),
+            hydra: hydra_side,
             overlay,
             task,
         })
@@ -115,9 +185,33 @@ impl UiApp {
         &self.kratos_origin
     }
 
+    /// Hydra's public API as browsers reach it, its issuer; `None` for an
+    /// app started without Hydra.
+    pub fn hydra_origin(&self) -> Option<&Url> {
+        self.hydra.as_ref().map(|h| &h.origin)
+    }
+
     /// Kratos' ports, reserved for the stack; `None` once taken.
     pub(crate) fn take_kratos_ports(&self) -> Option<Ports> {
         self.kratos_ports.lock().expect("ports lock").take()
+    }
+
+    /// Hydra's ports and the environment that makes the app its login and
+    /// consent UI and `oauth.orygate.test` its issuer; `None` for an app
+    /// without Hydra, or once taken.
+    pub(crate) fn take_hydra(&self) -> Option<(Ports, Vec<(&'static str, String)>)> {
+        let hydra = self.hydra.as_ref()?;
+        let ports = hydra.ports.lock().expect("ports lock").take()?;
+        let at = |path: &str| self.url(path).to_string();
+        let env = vec![
+            ("URLS_SELF_ISSUER", hydra.origin.to_string()),
+            ("URLS_SELF_PUBLIC", hydra.origin.to_string()),
+            ("URLS_LOGIN", at("login")),
+            ("URLS_CONSENT", at("consent")),
+            ("URLS_ERROR", at("error")),
+            ("URLS_POST_LOGOUT_REDIRECT", at("")),
+        ];
+        Some((ports, env))
     }
 
     /// The folder of Kratos' config overlay pointing its flows here.
@@ -171,29 +265,36 @@ fn write_overlay(dir: &PathBuf, app: &Url, kratos: &Url) -> Result<()> {
     std::fs::write(dir.join("kratos.yml"), yaml).map_err(|e| failed(e.to_string()))
 }
 
-async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, addr: SocketAddr) {
+/// Serves `handler` on `listener` until the task is aborted.
+async fn serve<H, F>(
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    what: &'static str,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Page> + Send + 'static,
+{
     while let Ok((stream, _)) = listener.accept().await {
-        let shared = Arc::clone(&shared);
+        let handler = handler.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, hyper::Error>(page(&shared, request).await) }
+                let answer = handler(request);
+                async move { Ok::<_, hyper::Error>(answer.await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
-                tracing::debug!(error = %e, %addr, "self-service UI: connection ended");
+                tracing::debug!(error = %e, %addr, "{what}: connection ended");
             }
         });
     }
 }
 
-type Page = Response<Full<Bytes>>;
-
-async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
-    let path = request.uri().path().trim_matches('/').to_owned();
-    let query: Vec<(String, String)> = request
+/// The query's pairs.
+fn query(request: &Request<Incoming>) -> Vec<(String, String)> {
+    request
         .uri()
         .query()
         .map(|q| {
@@ -201,46 +302,73 @@ async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
                 .into_owned()
                 .collect()
         })
-        .unwrap_or_default();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+        .unwrap_or_default()
+}
+
+/// The value of the first pair named `name`.
+fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// A form post's pairs, read up to [`FORM_LIMIT`].
+async fn form_pairs(body: Incoming) -> Result<Vec<(String, String)>, String> {
+    let body = http_body_util::Limited::new(body, FORM_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| format!("the form could not be read: {e}"))?
+        .to_bytes();
+    Ok(url::form_urlencoded::parse(&body).into_owned().collect())
+}
+
+async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
+    let path = request.uri().path().trim_matches('/').to_owned();
+    let query = query(&request);
     let cookie = request
         .headers()
         .get(COOKIE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let post = request.method() == Method::POST;
     let answer = match path.as_str() {
         "" => welcome(shared, &cookie).await,
-        "error" => error_page(shared, param("id").as_deref()).await,
-        flow if FLOWS.contains(&flow) => match param("flow") {
+        "error" => error_page(shared, &query).await,
+        "consent" if post => match form_pairs(request.into_body()).await {
+            Ok(pairs) => oauth2::decide(shared, &pairs).await,
+            Err(e) => Ok(html(400, "Consent", &format!("<p>{}</p>", escape(&e)))),
+        },
+        "consent" => oauth2::consent(shared, param(&query, "consent_challenge")).await,
+        flow if FLOWS.contains(&flow) => match param(&query, "flow") {
             Some(id) => flow_page(shared, flow, &id, &cookie).await,
-            None => Ok(start(shared, flow, param("return_to").as_deref())),
+            None => Ok(start(shared, flow, &query)),
         },
         _ => Ok(html(404, "Not found", "<p>No such page.</p>")),
     };
     answer.unwrap_or_else(|e| {
         html(
             502,
-            "Kratos did not answer",
+            "Ory did not answer",
             &format!("<p>{}</p>", escape(&e.to_string())),
         )
     })
 }
 
 /// A new browser flow of `kind`, started at Kratos, which sends the
-/// browser back here with its id; `return_to` passed on, as Ory's UIs do.
-fn start(shared: &Shared, kind: &str, return_to: Option<&str>) -> Page {
+/// browser back here with its id; `return_to`, `login_challenge` (Hydra's
+/// login, which Kratos accepts at Hydra) and `refresh` passed on, as Ory's
+/// UIs do.
+fn start(shared: &Shared, kind: &str, query: &[(String, String)]) -> Page {
     let mut to = shared
         .kratos_origin
         .join(&format!("self-service/{kind}/browser"))
         .expect("a Kratos path");
-    if let Some(return_to) = return_to {
-        to.query_pairs_mut().append_pair("return_to", return_to);
+    for name in ["return_to", "login_challenge", "refresh"] {
+        if let Some(value) = param(query, name) {
+            to.query_pairs_mut().append_pair(name, &value);
+        }
     }
     redirect(&to)
 }
@@ -274,7 +402,7 @@ async fn flow_page(shared: &Shared, kind: &str, id: &str, cookie: &str) -> Resul
     Ok(match status {
         200 => html(200, &title(kind), &form(&flow)),
         // Expired, of another browser, or gone: a new one, as Ory's UIs do.
-        403 | 404 | 410 => start(shared, kind, None),
+        403 | 404 | 410 => start(shared, kind, &[]),
         _ => html(
             502,
             &title(kind),
@@ -286,8 +414,23 @@ async fn flow_page(shared: &Shared, kind: &str, id: &str, cookie: &str) -> Resul
     })
 }
 
-async fn error_page(shared: &Shared, id: Option<&str>) -> Result<Page> {
-    let Some(id) = id else {
+/// An error: Kratos' by its `id`, or Hydra's, which comes as `error`,
+/// `error_description` and `error_hint` (RFC 6749 4.1.2.1).
+async fn error_page(shared: &Shared, query: &[(String, String)]) -> Result<Page> {
+    if let Some(error) = param(query, "error") {
+        let mut body = format!("<p class=\"error\" id=\"error\">{}</p>", escape(&error));
+        for (name, class) in [("error_description", "description"), ("error_hint", "hint")] {
+            if let Some(text) = param(query, name) {
+                let _ = write!(
+                    body,
+                    "<p class=\"error {class}\" id=\"{name}\">{}</p>",
+                    escape(&text)
+                );
+            }
+        }
+        return Ok(html(200, "Error", &body));
+    }
+    let Some(id) = param(query, "id") else {
         return Ok(html(400, "Error", "<p>No error id.</p>"));
     };
     let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
@@ -326,155 +469,4 @@ async fn welcome(shared: &Shared, cookie: &str) -> Result<Page> {
         );
     }
     Ok(html(200, "Welcome", &body))
-}
-
-fn title(kind: &str) -> String {
-    let mut t = kind.to_owned();
-    if let Some(first) = t.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    t
-}
-
-/// A flow's UI as a form: its messages, then each node (inputs, buttons,
-/// links, text), each with its own messages.
-fn form(flow: &Value) -> String {
-    let ui = &flow["ui"];
-    let mut out = messages(&ui["messages"]);
-    let _ = write!(
-        out,
-        "<form action=\"{}\" method=\"{}\">",
-        escape(ui["action"].as_str().unwrap_or_default()),
-        escape(ui["method"].as_str().unwrap_or("POST"))
-    );
-    for node in ui["nodes"].as_array().into_iter().flatten() {
-        let a = &node["attributes"];
-        let label = node
-            .pointer("/meta/label/text")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        match node["type"].as_str().unwrap_or_default() {
-            "input" => {
-                let name = escape(a["name"].as_str().unwrap_or_default());
-                let kind = a["type"].as_str().unwrap_or("text");
-                let value = match &a["value"] {
-                    Value::String(s) => escape(s),
-                    Value::Null => String::new(),
-                    other => escape(&other.to_string()),
-                };
-                let required = if a["required"].as_bool() == Some(true) {
-                    " required"
-                } else {
-                    ""
-                };
-                match kind {
-                    "submit" | "button" => {
-                        let _ = write!(
-                            out,
-                            "<button type=\"submit\" name=\"{name}\" value=\"{value}\">{}</button>",
-                            escape(label)
-                        );
-                    }
-                    "hidden" => {
-                        let _ = write!(
-                            out,
-                            "<input type=\"hidden\" name=\"{name}\" value=\"{value}\">"
-                        );
-                    }
-                    _ => {
-                        let _ = write!(
-                            out,
-                            "<label>{} <input type=\"{}\" name=\"{name}\" value=\"{value}\"{required}></label>",
-                            escape(label),
-                            escape(kind)
-                        );
-                    }
-                }
-            }
-            "a" => {
-                let _ = write!(
-                    out,
-                    "<a href=\"{}\">{}</a>",
-                    escape(a["href"].as_str().unwrap_or_default()),
-                    escape(
-                        a.pointer("/title/text")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    )
-                );
-            }
-            "text" => {
-                let _ = write!(
-                    out,
-                    "<p>{}</p>",
-                    escape(
-                        a.pointer("/text/text")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    )
-                );
-            }
-            _ => {}
-        }
-        out.push_str(&messages(&node["messages"]));
-    }
-    out.push_str("</form>");
-    out
-}
-
-fn messages(list: &Value) -> String {
-    let mut out = String::new();
-    for m in list.as_array().into_iter().flatten() {
-        let _ = write!(
-            out,
-            "<p class=\"message {}\" data-id=\"{}\">{}</p>",
-            escape(m["type"].as_str().unwrap_or("info")),
-            m["id"].as_i64().unwrap_or_default(),
-            escape(m["text"].as_str().unwrap_or_default())
-        );
-    }
-    out
-}
-
-fn redirect(to: &Url) -> Page {
-    Response::builder()
-        .status(303)
-        .header(LOCATION, to.as_str())
-        .body(Full::new(Bytes::new()))
-        .expect("a valid response")
-}
-
-fn html(status: u16, title: &str, body: &str) -> Page {
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
-    );
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "text/html; charset=utf-8")
-        .body(Full::new(Bytes::from(page)))
-        .expect("a valid response")
-}
-
-/// One field per line, readable without a stylesheet to fetch.
-const STYLE: &str = "body{font-family:sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}\
-label{display:block;margin:.75rem 0}input:not([type=hidden]){display:block;width:100%;\
-padding:.4rem;margin-top:.25rem;box-sizing:border-box}button{margin:.75rem .5rem 0 0;\
-padding:.4rem .9rem}.message{margin:.25rem 0}.error{color:#b00020}";
-
-/// Text for HTML, in text and in attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
