@@ -44,6 +44,8 @@ pub struct Context {
     pub keto: Option<Keto>,
     /// Hydra, for the OAuth2 profiles.
     pub hydra: Option<Hydra>,
+    /// The self-service UI's origin, for the UI profiles.
+    pub ui: Option<url::Url>,
     /// Oathkeeper's proxy and the gateway step's URL (`/me` behind it),
     /// for the gateway profiles.
     pub gateway: Option<(url::Url, harness::Step)>,
@@ -83,6 +85,7 @@ impl Context {
             kratos,
             keto: None,
             hydra: None,
+            ui: None,
             gateway: None,
             schedule: None,
             setup: crate::setup::Setup::new(crate::setup::Policy::default()),
@@ -104,6 +107,13 @@ impl Context {
             let step = harness::Step::get("oathkeeper", &me);
             (me, step)
         });
+        self
+    }
+
+    /// The same context with the self-service UI at `origin`.
+    #[must_use]
+    pub fn with_ui(mut self, origin: Option<url::Url>) -> Self {
+        self.ui = origin;
         self
     }
 

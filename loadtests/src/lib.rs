@@ -96,6 +96,7 @@ pub async fn run(opts: Options) -> Result<Report> {
     let target = if let Some(target) = Target::from_options(&opts) {
         target
     } else {
+        let ui = mix.0.iter().any(|(p, _)| p.needs_ui);
         let mut extra: Vec<harness::Service> = mix
             .0
             .iter()
@@ -114,7 +115,12 @@ pub async fn run(opts: Options) -> Result<Report> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         say(&format!(
-            "starting a fresh stack: Kratos{names} tuned for load{}{}",
+            "starting a fresh stack: Kratos{names}{} tuned for load{}{}",
+            if ui {
+                " behind the self-service UI"
+            } else {
+                ""
+            },
             if opts.in_memory {
                 ", data in memory"
             } else {
@@ -130,6 +136,7 @@ pub async fn run(opts: Options) -> Result<Report> {
             "the stack's start",
             Target::start(
                 &extra,
+                ui,
                 opts.in_memory,
                 &opts.kratos_env,
                 &opts.oathkeeper_env,
@@ -254,6 +261,7 @@ fn context(target: &Target, opts: &Options, seed: u64, rate: Option<f64>) -> Con
     .with_keto(target.keto())
     .with_hydra(target.hydra())
     .with_oathkeeper(target.oathkeeper())
+    .with_ui(target.ui())
     .with_rate(rate, opts.duration)
     .with_setup(opts.setup_policy())
     .with_body_limit(opts.max_body)
@@ -365,6 +373,13 @@ fn check_profiles(ctx: &Context, mix: &Mix) -> Result<()> {
             return Err(Error::Usage(format!(
                 "profile {} goes through Oathkeeper: run it against a fresh stack, or give \
                  --oathkeeper-url",
+                profile.name
+            )));
+        }
+        if profile.needs_ui && ctx.ui.is_none() {
+            return Err(Error::Usage(format!(
+                "profile {} drives the self-service UI a fresh stack starts beside Kratos: \
+                 run it without --kratos-url",
                 profile.name
             )));
         }

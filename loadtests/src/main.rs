@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     if let Some(Command::Gate(args)) = &opts.command {
-        return match loadtests::config_gate::run(args).await {
+        return match Box::pin(loadtests::config_gate::run(args)).await {
             Ok(report) => {
                 print_paths(&report.paths);
                 if report.passed() {

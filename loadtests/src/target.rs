@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use harness::{
     Error as HarnessError, Mailboxes, NativeApp, OryStack, Service, Tuning, hydra::Hydra,
-    keto::Keto, kratos::Kratos,
+    keto::Keto, kratos::Kratos, ui::UiApp,
 };
 
 use crate::error::{Error, Result};
@@ -27,7 +27,9 @@ pub(crate) fn title(service: Service) -> &'static str {
 // One per run: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Target {
-    Stack(OryStack),
+    /// A fresh stack, and the self-service UI in front of it when the
+    /// run's profiles drive one.
+    Stack(OryStack, Option<UiApp>),
     Existing {
         kratos: Kratos,
         /// Mail for the deployment's users, when its courier delivers to a
@@ -47,8 +49,10 @@ impl Target {
     /// the run's profiles talk to beside it.
     /// `kratos_env`: settings for Kratos, as it reads its config from the
     /// environment, over the load tuning's.
+    /// `ui`: Kratos behind the harness's self-service UI.
     pub async fn start(
         extra: &[Service],
+        ui: bool,
         in_memory: bool,
         kratos_env: &[(String, String)],
         oathkeeper_env: &[(String, String)],
@@ -68,8 +72,15 @@ impl Target {
         for service in extra {
             builder = builder.with(*service);
         }
+        let ui = if ui {
+            let app = UiApp::start().await.map_err(Error::Harness)?;
+            builder = builder.self_service_ui(&app);
+            Some(app)
+        } else {
+            None
+        };
         let stack = builder.start().await.map_err(Error::Harness)?;
-        Ok(Self::Stack(stack))
+        Ok(Self::Stack(stack, ui))
     }
 
     /// The deployment the options name, or `None` for a fresh stack.
@@ -100,7 +111,13 @@ impl Target {
 
     pub fn kratos(&self) -> Kratos {
         match self {
-            Self::Stack(stack) => stack.kratos(),
+            // Behind the UI, browsers reach Kratos by its name, which its
+            // cookies are set for.
+            Self::Stack(stack, Some(ui)) => match stack.kratos().admin_base() {
+                Some(admin) => Kratos::new(ui.kratos_origin().clone(), admin.clone()),
+                None => Kratos::public_only(ui.kratos_origin().clone()),
+            },
+            Self::Stack(stack, None) => stack.kratos(),
             Self::Existing { kratos, .. } => kratos.clone(),
         }
     }
@@ -108,7 +125,7 @@ impl Target {
     /// Keto, when the stack runs it or the options name one.
     pub fn keto(&self) -> Option<Keto> {
         match self {
-            Self::Stack(stack) => stack.endpoints(Service::Keto).map(|_| stack.keto()),
+            Self::Stack(stack, _) => stack.endpoints(Service::Keto).map(|_| stack.keto()),
             Self::Existing { keto, .. } => keto.clone(),
         }
     }
@@ -116,7 +133,7 @@ impl Target {
     /// Oathkeeper's proxy, when the stack runs it or the options name one.
     pub fn oathkeeper(&self) -> Option<url::Url> {
         match self {
-            Self::Stack(stack) => stack
+            Self::Stack(stack, _) => stack
                 .endpoints(Service::Oathkeeper)
                 .map(|e| e.public.clone()),
             Self::Existing { oathkeeper, .. } => oathkeeper.clone(),
@@ -126,14 +143,22 @@ impl Target {
     /// Hydra, when the stack runs it or the options name one.
     pub fn hydra(&self) -> Option<Hydra> {
         match self {
-            Self::Stack(stack) => stack.endpoints(Service::Hydra).map(|_| stack.hydra()),
+            Self::Stack(stack, _) => stack.endpoints(Service::Hydra).map(|_| stack.hydra()),
             Self::Existing { hydra, .. } => hydra.clone(),
+        }
+    }
+
+    /// The self-service UI's origin, when the run started one.
+    pub fn ui(&self) -> Option<url::Url> {
+        match self {
+            Self::Stack(_, ui) => ui.as_ref().map(|u| u.origin().clone()),
+            Self::Existing { .. } => None,
         }
     }
 
     pub fn mailboxes(&self) -> Option<Mailboxes> {
         match self {
-            Self::Stack(stack) => stack.mailboxes(),
+            Self::Stack(stack, _) => stack.mailboxes(),
             Self::Existing { mailboxes, .. } => mailboxes.clone(),
         }
     }
@@ -145,7 +170,7 @@ impl Target {
             .admin_base()
             .map_or_else(|| "no admin URL".to_owned(), |u| format!("admin {u}"));
         // A fresh stack's services are at the pinned versions.
-        let fresh = matches!(self, Self::Stack(_));
+        let fresh = matches!(self, Self::Stack(..));
         let named = |service: Service| {
             if fresh {
                 format!("{} {}", title(service), service.tag())
@@ -181,7 +206,7 @@ impl Target {
             kratos.public_base()
         );
         match self {
-            Self::Stack(stack) => format!("a fresh stack {}: {kratos_at}", stack.id()),
+            Self::Stack(stack, _) => format!("a fresh stack {}: {kratos_at}", stack.id()),
             Self::Existing { .. } => kratos_at,
         }
     }
@@ -208,7 +233,7 @@ impl Target {
     /// run started the stack.
     pub async fn explain(&self, error: &HarnessError) -> String {
         match self {
-            Self::Stack(stack) => stack.explain(error).await,
+            Self::Stack(stack, _) => stack.explain(error).await,
             Self::Existing { .. } => error.to_string(),
         }
     }
@@ -216,7 +241,7 @@ impl Target {
     /// Kratos' last warnings and errors, when the run started the stack.
     pub async fn kratos_warnings(&self, lines: usize) -> Option<String> {
         match self {
-            Self::Stack(stack) => Some(stack.warnings(Service::Kratos, lines).await),
+            Self::Stack(stack, _) => Some(stack.warnings(Service::Kratos, lines).await),
             Self::Existing { .. } => None,
         }
     }
@@ -224,7 +249,7 @@ impl Target {
     /// Removes the stack, if the run started one.
     pub async fn stop(self) -> Result<()> {
         match self {
-            Self::Stack(stack) => stack.stop().await.map_err(Error::Harness),
+            Self::Stack(stack, _) => stack.stop().await.map_err(Error::Harness),
             Self::Existing { .. } => Ok(()),
         }
     }

@@ -213,7 +213,7 @@ pub(super) async fn rename(user: &mut GooseUser, ctx: Arc<Context>) -> Transacti
 
 /// Ends a transaction that changed the account: kept for the next round on
 /// success; on failure the user starts over with a new browser.
-fn keep_account(
+pub(super) fn keep_account(
     user: &mut GooseUser,
     ctx: &Context,
     finished: std::result::Result<Account, Box<TransactionError>>,
@@ -226,7 +226,7 @@ fn keep_account(
 /// After a failed journey the browser may hold a session or a flow half
 /// done (a login whose answer was lost), and every later iteration would
 /// fail on it: as a person would, the user starts over with a new browser.
-fn fresh_browser_on_failure<T>(
+pub(super) fn fresh_browser_on_failure<T>(
     user: &mut GooseUser,
     ctx: &Context,
     result: std::result::Result<T, Box<TransactionError>>,
@@ -252,7 +252,9 @@ pub(super) async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> Transacti
     fresh_browser_on_failure(user, &ctx, finished).map(drop)
 }
 
-async fn account(user: &GooseUser) -> std::result::Result<Account, Box<TransactionError>> {
+pub(super) async fn account(
+    user: &GooseUser,
+) -> std::result::Result<Account, Box<TransactionError>> {
     started(user, "an account").await
 }
 

@@ -19,6 +19,7 @@ mod hydra;
 mod keto;
 mod kratos;
 mod start;
+mod ui;
 
 use start::Start;
 
@@ -44,6 +45,9 @@ pub struct Profile {
     pub needs: &'static [Service],
     /// Its users need a verified Kratos account.
     pub needs_account: bool,
+    /// It drives the self-service UI's pages ([`harness::ui`]), which a
+    /// fresh stack starts in front of Kratos.
+    pub needs_ui: bool,
     /// How its users start, unmeasured, before the window opens.
     start: Start,
     /// Its measured transaction, repeated by each user while the window
@@ -59,6 +63,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInBrowser,
         transaction: |ctx| with_context!(ctx, kratos::whoami),
     },
@@ -68,6 +73,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInApp,
         transaction: |ctx| with_context!(ctx, kratos::whoami),
     },
@@ -77,6 +83,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: false,
+        needs_ui: false,
         start: Start::FreshBrowser,
         transaction: |ctx| with_context!(ctx, kratos::alive),
     },
@@ -86,6 +93,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
+        needs_ui: false,
         start: Start::VerifiedBrowser,
         transaction: |ctx| with_context!(ctx, kratos::login_whoami_logout),
     },
@@ -95,6 +103,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: true,
         needs: &[],
         needs_account: true,
+        needs_ui: false,
         start: Start::VerifiedBrowser,
         transaction: |ctx| with_context!(ctx, kratos::recover),
     },
@@ -104,6 +113,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInBrowser,
         transaction: |ctx| with_context!(ctx, kratos::rename),
     },
@@ -113,8 +123,29 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: true,
         needs: &[],
         needs_account: false,
+        needs_ui: false,
         start: Start::FreshBrowser,
         transaction: |ctx| with_context!(ctx, kratos::signup),
+    },
+    Profile {
+        name: "ui-login",
+        about: "verified users sign in and out through the self-service UI's pages, as a browser: each page and redirect",
+        needs_mail: false,
+        needs: &[],
+        needs_account: true,
+        needs_ui: true,
+        start: Start::VerifiedBrowser,
+        transaction: |ctx| with_context!(ctx, ui::login_logout),
+    },
+    Profile {
+        name: "ui-signup",
+        about: "new people sign up through the self-service UI's pages, verify by the mailed code, sign out",
+        needs_mail: true,
+        needs: &[],
+        needs_account: false,
+        needs_ui: true,
+        start: Start::FreshBrowser,
+        transaction: |ctx| with_context!(ctx, ui::signup),
     },
     Profile {
         name: "gateway",
@@ -122,6 +153,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Oathkeeper],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInBrowser,
         transaction: |ctx| with_context!(ctx, kratos::gateway),
     },
@@ -131,6 +163,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Oathkeeper],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInApp,
         transaction: |ctx| with_context!(ctx, kratos::gateway),
     },
@@ -140,6 +173,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Oathkeeper, Service::Keto],
         needs_account: true,
+        needs_ui: false,
         start: Start::SignedInBrowserWithDocument,
         transaction: |ctx| with_context!(ctx, kratos::gateway_document),
     },
@@ -149,6 +183,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Oathkeeper, Service::Hydra],
         needs_account: false,
+        needs_ui: false,
         start: Start::OAuth2Service,
         transaction: |ctx| with_context!(ctx, hydra::gateway_reports),
     },
@@ -158,6 +193,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Keto],
         needs_account: false,
+        needs_ui: false,
         start: Start::KetoRelationships,
         transaction: |ctx| with_context!(ctx, keto::checks),
     },
@@ -167,6 +203,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: true,
+        needs_ui: false,
         start: Start::OAuth2User,
         transaction: |ctx| with_context!(ctx, hydra::code_flow),
     },
@@ -176,6 +213,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: false,
+        needs_ui: false,
         start: Start::OAuth2Service,
         transaction: |ctx| with_context!(ctx, hydra::client_credentials),
     },
@@ -185,6 +223,7 @@ pub const PROFILES: &[Profile] = &[
         needs_mail: false,
         needs: &[Service::Hydra],
         needs_account: false,
+        needs_ui: false,
         start: Start::OAuth2Service,
         transaction: |ctx| with_context!(ctx, hydra::introspect),
     },

@@ -18,6 +18,7 @@ mod retry;
 mod schedule;
 mod server;
 mod smoke;
+mod ui;
 mod window;
 
 /// Set in a child process of this binary that runs one test alone.

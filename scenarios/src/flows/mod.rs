@@ -12,6 +12,7 @@ pub mod oauth2;
 pub mod recovery;
 pub mod registration;
 pub mod settings;
+pub mod ui;
 pub mod verification;
 
 use harness::kratos::Flow;

@@ -9,6 +9,8 @@ use harness::form::Page;
 use harness::ui::UiApp;
 use harness::{Browser, OryStack};
 
+use scenarios::flows::ui::submit_login;
+
 use crate::support::{init_tracing, user};
 
 /// Signs up, verifies the address by the mailed code, signs in and out,
@@ -84,7 +86,7 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
         shown("verification", &page)
     );
 
-    let page = log_in(&browser, &ui.url("login"), &person.email, &person.password)
+    let page = submit_login(&browser, &ui.url("login"), &person.email, &person.password)
         .await
         .unwrap();
     // Back on the app, which asks Kratos who this is with the session
@@ -134,7 +136,7 @@ async fn a_session_cookie_for_kratos_host_alone_leaves_the_app_signed_out() {
     let browser = Browser::new().unwrap();
     // The account made by the API journey: this test is about the login.
     ok_journey(&stack, &who).await;
-    let looped = log_in(
+    let looped = submit_login(
         &browser,
         &ui.url("login"),
         &who.person.email,
@@ -169,20 +171,6 @@ pub(crate) fn shown(what: &str, page: &Page) -> String {
         "{what}: {} {} after {:?}\n{}",
         page.status, page.url, page.hops, page.html
     )
-}
-
-/// Opens the app's login page at `login`, fills in `email` and
-/// `password` and signs in by password: where the browser landed.
-pub(crate) async fn log_in(
-    browser: &Browser,
-    login: &url::Url,
-    email: &str,
-    password: &str,
-) -> harness::Result<Page> {
-    let page = Page::open(browser, login).await?;
-    let mut form = page.form()?;
-    form.fill("identifier", email)?.fill("password", password)?;
-    form.submit(browser, ("method", "password")).await
 }
 
 /// `who` signed up and verified through Kratos' API flows.
@@ -230,7 +218,7 @@ async fn a_login_returns_to_the_app_only_where_kratos_allows_it() {
     login
         .query_pairs_mut()
         .append_pair("return_to", ui.url("").as_str());
-    let page = log_in(&browser, &login, &who.person.email, &who.person.password)
+    let page = submit_login(&browser, &login, &who.person.email, &who.person.password)
         .await
         .unwrap();
     assert_eq!(
@@ -352,7 +340,7 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
     );
 
     let fresh = Browser::new().unwrap();
-    let page = log_in(&fresh, &ui.url("login"), &who.person.email, &new_password)
+    let page = submit_login(&fresh, &ui.url("login"), &who.person.email, &new_password)
         .await
         .unwrap();
     assert_eq!(
