@@ -247,6 +247,7 @@ pub const REGISTRY: &[Check] = &[
     kratos::CSRF,
     kratos::RETURN_TO,
     kratos::FALLBACK_UI,
+    kratos::UI_REACH,
     kratos::CORS,
     secrets::SECRETS,
     kratos::PASSWORD_POLICY,

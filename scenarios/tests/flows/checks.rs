@@ -161,6 +161,7 @@ red_on_its_fixture! {
     cookies_cross_site_and_broad: "cookies" on [Kratos] says "SameSite=None";
     return_to_without_trailing_slash: "return-to" on [Kratos] says "took return_to=https://app.orygate.test/app-evil/";
     fallback_login_ui: "fallback-ui" on [Kratos] says "Ory's fallback page";
+    ui_reach_session_cookie_for_kratos_alone: "ui-reach" on [Kratos] says "(Domain=auth.orygate.test) is not sent to 127.0.0.1, where the login UI is";
     cors_any_origin_with_credentials: "cors" on [Kratos] says "Access-Control-Allow-Origin: * with credentials";
     secrets_from_the_docs: "secrets" on [Kratos] says "documented example";
     password_policy_weak: "password-policy" on [Kratos] says "was accepted";
@@ -180,6 +181,19 @@ red_on_its_fixture! {
     keto_model_misspelt_relation: "keto-model" on [Keto] says "did not declare relation \"owner\"";
     oathkeeper_anonymous_fallback: "oathkeeper-open-rules" on [Oathkeeper, Kratos] says "rule admin (<https?>://<[^/]+>/admin<(/.*)?>) sent a request without credentials to the app: the anonymous authenticator with the allow authorizer";
     oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
+}
+
+/// The UI check's second misconfiguration: the allow-list leaves the UI's
+/// origin out.
+#[tokio::test]
+async fn ui_reach_return_to_without_the_ui() {
+    red_at(
+        "ui-reach-return-to",
+        "ui-reach",
+        &[Service::Kratos],
+        "refused return_to=http://127.0.0.1:4455/, the UI's own origin",
+    )
+    .await;
 }
 
 /// Runs `check` on a stack of `services` from `ory/` whose deployment, as

@@ -169,7 +169,7 @@ pub(super) async fn cookies(cx: &Context<'_>) -> Verdict {
 }
 
 /// The session cookie's name: the config's, or Kratos' default.
-fn session_cookie_name<'c>(cx: &'c Context<'_>) -> &'c str {
+pub(super) fn session_cookie_name<'c>(cx: &'c Context<'_>) -> &'c str {
     cx.deployment
         .config
         .kratos

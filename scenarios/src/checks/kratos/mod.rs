@@ -8,6 +8,7 @@ mod credentials;
 mod redirects;
 mod schemas;
 mod sessions;
+mod ui;
 
 use serde_json::Value;
 use url::Url;
@@ -42,6 +43,13 @@ check!(
     "return-to",
     "flows refuse return_to URLs outside the allow-list (no open redirect)",
     redirects::return_to
+);
+check!(
+    Kratos,
+    UI_REACH,
+    "ui-reach",
+    "the self-service UI's hosts get Kratos' CSRF and session cookies, and its origin is a return_to Kratos takes",
+    ui::ui_reach
 );
 check!(
     Kratos,
