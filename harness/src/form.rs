@@ -15,10 +15,7 @@
 //! request carries every cookie; a cross-site one `SameSite=None` cookies,
 //! and `Lax` ones (or ones without the attribute, which browsers treat as
 //! `Lax`) only when it is a GET. A site is the scheme and the registrable
-//! domain: the last two labels of a name, as the public suffix list's
-//! default rule has them for names under `.test` (this harness's) and
-//! `.com`-like suffixes; a name under a two-label suffix (`co.uk`) is
-//! taken as its suffix's.
+//! domain ([`crate::urls::site`]).
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, COOKIE, HeaderValue, LOCATION};
@@ -27,6 +24,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
+use crate::urls::site;
 use crate::{Cookie, Expect, Step};
 
 /// The most redirects one navigation follows.
@@ -259,20 +257,6 @@ async fn navigate<T: Transport>(
     }
 }
 
-/// A URL's site: its scheme and registrable domain (see the module's
-/// text), or its address for an IP.
-fn site(url: &Url) -> (String, String) {
-    let host = match url.host() {
-        Some(url::Host::Domain(name)) => {
-            let labels: Vec<&str> = name.trim_end_matches('.').rsplit('.').take(2).collect();
-            labels.into_iter().rev().collect::<Vec<_>>().join(".")
-        }
-        Some(host) => host.to_string(),
-        None => String::new(),
-    };
-    (url.scheme().to_owned(), host)
-}
-
 /// The `Cookie` header a browser sends with a top-level navigation of
 /// `method`, same-site or not, from the cookies the jar matched; `None`
 /// when none goes.
@@ -321,6 +305,7 @@ mod tests {
 
     #[test]
     fn a_site_is_the_scheme_and_the_last_two_labels() {
+        use crate::urls::site;
         let app = site(&url("http://app.orygate.test:1/x"));
         assert_eq!(app, ("http".into(), "orygate.test".into()));
         assert_eq!(app, site(&url("http://auth.orygate.test:2/")));

@@ -1,4 +1,4 @@
-//! Joining API paths onto a deployment's base URLs.
+//! Joining API paths onto a deployment's base URLs, and a URL's site.
 
 use url::Url;
 
@@ -13,6 +13,24 @@ pub fn join(base: &Url, path: &str) -> Url {
     }
     dir.join(path.trim_start_matches('/'))
         .expect("a relative path joins onto a base URL")
+}
+
+/// A URL's site, as SameSite decides what is same-site (RFC 6265bis 5.2):
+/// its scheme and registrable domain, or its address for an IP. The
+/// registrable domain is taken as the name's last two labels, as the
+/// public suffix list's default rule has it for names under `.test` and
+/// `.com`-like suffixes; a name under a two-label suffix (`co.uk`) is
+/// taken as its suffix's, which makes two sites under it one.
+pub fn site(url: &Url) -> (String, String) {
+    let host = match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let labels: Vec<&str> = name.trim_end_matches('.').rsplit('.').take(2).collect();
+            labels.into_iter().rev().collect::<Vec<_>>().join(".")
+        }
+        Some(host) => host.to_string(),
+        None => String::new(),
+    };
+    (url.scheme().to_owned(), host)
 }
 
 #[cfg(test)]

@@ -196,6 +196,18 @@ async fn ui_reach_return_to_without_the_ui() {
     .await;
 }
 
+/// Hydra's cookies Strict, with a client on another site than the issuer.
+#[tokio::test]
+async fn hydra_cookies_strict_with_a_client_on_another_site() {
+    red_at(
+        "hydra-cookies-strict",
+        "hydra-cookies",
+        &[Service::Hydra],
+        "redirects to https://partner.example/callback, another site than the issuer",
+    )
+    .await;
+}
+
 /// Runs `check` on a stack of `services` from `ory/` whose deployment, as
 /// the checks see it, `misroute` changed (a proxy in front sending one
 /// API's host to another's port); it must fail saying `expected`.

@@ -350,3 +350,49 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
         shown("login with the new password", &page)
     );
 }
+
+/// Settings through the app's pages for someone signed in there: the
+/// profile form shows their name, a new one saved (Kratos' 1050001) is
+/// what the session's identity then carries.
+#[tokio::test]
+async fn change_the_name_on_the_apps_settings_page() {
+    init_tracing();
+    let (ui, stack) = behind_ui(None).await;
+    let who = user(&stack, 9_405);
+    ok_journey(&stack, &who).await;
+    let browser = Browser::new().unwrap();
+    let page = scenarios::flows::ui::log_in(
+        &browser,
+        ui.origin(),
+        &who.person.email,
+        &who.person.password,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.url.path(), "/", "{}", shown("login", &page));
+
+    let page = Page::open(&browser, &ui.url("settings")).await.unwrap();
+    assert_eq!(page.url.path(), "/settings", "{}", shown("settings", &page));
+    let mut form = page.form().unwrap();
+    let shown_name = form
+        .fields
+        .iter()
+        .find(|(n, _)| n == "traits.name.first")
+        .map(|(_, v)| v.clone());
+    assert_eq!(shown_name.as_deref(), Some(who.person.first_name.as_str()));
+    form.fill("traits.name.first", "Renamed").unwrap();
+    let page = form.submit(&browser, ("method", "profile")).await.unwrap();
+    // Kratos' 1050001: "Your changes have been saved!"
+    assert!(
+        page.html.contains("data-id=\"1050001\""),
+        "{}",
+        shown("the new name", &page)
+    );
+    let kratos = harness::kratos::Kratos::new(
+        ui.kratos_origin().clone(),
+        stack.kratos().admin("").unwrap(),
+    );
+    let session = crate::support::ok(&stack, kratos.whoami(&browser, None).await).await;
+    let traits = &session.identity.expect("an identity").traits;
+    assert_eq!(traits["name"]["first"], "Renamed", "{traits}");
+}

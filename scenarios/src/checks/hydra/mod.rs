@@ -48,7 +48,7 @@ check!(
     Hydra,
     COOKIES,
     "hydra-cookies",
-    "Hydra's login and consent cookies are HttpOnly, Secure, SameSite and Domain as the policy says",
+    "Hydra's login and consent cookies are HttpOnly, Secure, SameSite and Domain as the policy says, and not Strict where a client is on another site",
     redirects::cookies
 );
 check!(

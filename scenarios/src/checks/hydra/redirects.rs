@@ -6,7 +6,10 @@ use harness::Browser;
 use serde_json::{Value, json};
 use url::Url;
 
+use harness::urls::site;
+
 use super::super::kratos::cookies::judge_cookies;
+use super::super::probe::SetCookie;
 use super::super::{Context, Evidence, Probe, Verdict};
 use super::grants::param;
 use super::{REDIRECT, client, remove};
@@ -92,7 +95,81 @@ async fn walk(cx: &Context<'_>, hydra: &harness::hydra::Hydra, id: &str) -> Verd
             "Hydra set no cookie on the way to login and consent",
         )]);
     }
+    let strict: Vec<String> = answers
+        .iter()
+        .flat_map(Probe::set_cookies)
+        .filter_map(SetCookie::parse)
+        .filter(|c| {
+            c.name.starts_with("ory_hydra_")
+                && c.same_site
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("strict"))
+        })
+        .map(|c| c.name)
+        .collect();
+    if !strict.is_empty() {
+        evidence.extend(strict_across_sites(cx, hydra, id, &strict).await);
+    }
     Verdict::from_evidence(evidence, format!("{} as the policy says", seen.join(", ")))
+}
+
+/// Hydra's cookies `strict` are `SameSite=Strict`: a sign-in that a client
+/// on another site than Hydra's issuer starts reaches Hydra cross-site,
+/// and the browser withholds them: Hydra does not know the person it
+/// logged in, and single sign-on is lost (Kratos as login provider asks
+/// for the password again, `scenarios/tests/flows/ui_oauth2.rs`).
+/// Evidence for each registered client (the gate's own `own` aside) with
+/// a redirect URI on another site.
+async fn strict_across_sites(
+    cx: &Context<'_>,
+    hydra: &harness::hydra::Hydra,
+    own: &str,
+    strict: &[String],
+) -> Vec<Evidence> {
+    let url = hydra.public(".well-known/openid-configuration");
+    let issuer = match Probe::get_json(cx.app.agent(), "hydra", &url).await {
+        Ok(p) => p
+            .json()
+            .and_then(|v| v.get("issuer").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|i| Url::parse(&i).ok()),
+        Err(e) => return vec![e],
+    };
+    let Some(issuer) = issuer else {
+        return vec![Evidence::config(
+            "hydra",
+            "issuer",
+            "discovery names no issuer URL",
+        )];
+    };
+    let home = site(&issuer);
+    let pages = match super::clients::list(cx.app.agent(), hydra, 100).await {
+        Ok((pages, _)) => pages,
+        Err(e) => return vec![e],
+    };
+    let (_, evidence) = super::clients::judge(&pages, |client| {
+        if client.get("client_id").and_then(Value::as_str) == Some(own) {
+            return Vec::new();
+        }
+        let elsewhere = client
+            .get("redirect_uris")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|uri| Url::parse(uri).is_ok_and(|u| site(&u) != home));
+        elsewhere
+            .map(|uri| {
+                format!(
+                    "redirects to {uri}, another site than the issuer {issuer}: with {} \
+                     SameSite=Strict the sign-in it starts reaches Hydra without them, and \
+                     single sign-on is lost (the login is asked for again)",
+                    strict.join(", ")
+                )
+            })
+            .into_iter()
+            .collect()
+    });
+    evidence
 }
 
 /// Variants of `REDIRECT` a client did not register, each of which Hydra
