@@ -165,4 +165,9 @@ impl Transport for NativeApp {
     async fn send(&self, step: &Step, request: RequestBuilder) -> Result<Response> {
         send(&self.agent, step, request).await
     }
+
+    /// None: an app has no jar.
+    fn cookies_for(&self, _url: &Url) -> Vec<Cookie> {
+        Vec::new()
+    }
 }

@@ -7,15 +7,19 @@
 //! attribute, so what it shows is what a browser's cookies make of the
 //! app and Ory on their hosts.
 //!
-//! SameSite, as RFC 6265bis (section 5.2) and browsers have it: every
-//! request here is a top-level navigation. It is same-site when the site
-//! of the page that started the navigation (the page a form or link is
-//! on; the first URL for one typed in) and the site of every URL of the
-//! navigation so far, redirects included, are the same. A same-site
-//! request carries every cookie; a cross-site one `SameSite=None` cookies,
-//! and `Lax` ones (or ones without the attribute, which browsers treat as
-//! `Lax`) only when it is a GET. A site is the scheme and the registrable
-//! domain ([`crate::urls::site`]).
+//! SameSite, as RFC 6265bis (section 5.2) has it: every request here is a
+//! top-level navigation. It is same-site when the site of the page that
+//! started the navigation (the page a form or link is on; the first URL
+//! for one typed in) and the site of every URL of the navigation so far,
+//! redirects included, are the same (Chrome by default looks at the last
+//! hop only: a chain that leaves the site and comes back is cross-site
+//! here, same-site there). A same-site request carries every cookie; a
+//! cross-site one `SameSite=None` cookies, and `Lax` ones only when it is
+//! a GET. A cookie without the attribute counts as `Lax`, as in Chrome
+//! (Firefox and Safari send it as `None`; Chrome also lets it through a
+//! cross-site POST in its first two minutes); a `None` cookie without
+//! `Secure` is never sent, as browsers refuse it. A site is the scheme and
+//! the registrable domain ([`crate::urls::site`]).
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, COOKIE, HeaderValue, LOCATION};
@@ -121,16 +125,40 @@ impl Page {
         };
         let mut fields = Vec::new();
         let mut buttons = Vec::new();
-        for input in form.select(&selector("input[name], button[name]")) {
-            let e = input.value();
-            let pair = (
-                e.attr("name").unwrap_or_default().to_owned(),
-                e.attr("value").unwrap_or_default().to_owned(),
-            );
-            if e.name() == "button" || e.attr("type") == Some("submit") {
-                buttons.push(pair);
-            } else {
-                fields.push(pair);
+        // What a browser submits (HTML's form data set): enabled controls
+        // with a name; a checkbox or radio only when checked; a select's
+        // selected option (else its first); a textarea's text. Submit
+        // buttons go with the one clicked only.
+        let controls = "input[name], button[name], select[name], textarea[name]";
+        for control in form.select(&selector(controls)) {
+            let e = control.value();
+            if e.attr("disabled").is_some() {
+                continue;
+            }
+            let name = e.attr("name").unwrap_or_default().to_owned();
+            let kind = e.attr("type").unwrap_or_default().to_ascii_lowercase();
+            let value = match e.name() {
+                "textarea" => control.text().collect::<String>(),
+                "select" => {
+                    let options: Vec<_> = control.select(&selector("option")).collect();
+                    let chosen = options
+                        .iter()
+                        .find(|o| o.value().attr("selected").is_some())
+                        .or_else(|| options.first());
+                    chosen.map_or_else(String::new, |o| {
+                        o.value().attr("value").map_or_else(
+                            || o.text().collect::<String>().trim().to_owned(),
+                            str::to_owned,
+                        )
+                    })
+                }
+                _ => e.attr("value").unwrap_or_default().to_owned(),
+            };
+            match (e.name(), kind.as_str()) {
+                ("button", "" | "submit") | ("input", "submit") => buttons.push((name, value)),
+                ("button", _) | ("input", "button" | "reset" | "image" | "file") => {}
+                ("input", "checkbox" | "radio") if e.attr("checked").is_none() => {}
+                _ => fields.push((name, value)),
             }
         }
         Ok(Form {
@@ -182,7 +210,9 @@ impl Form {
         let mut pairs = self.fields.clone();
         pairs.push((button.0.to_owned(), button.1.to_owned()));
         if self.method == Method::GET {
+            // The form's data replaces the action's query, as browsers do.
             let mut url = self.action.clone();
+            url.set_query(None);
             url.query_pairs_mut().extend_pairs(&pairs);
             return navigate(transport, &self.page, Method::GET, url, None).await;
         }
@@ -193,7 +223,8 @@ impl Form {
 
 /// Sends the request of a navigation a page at `from` starts, and follows
 /// the redirects (as GETs, but for 307 and 308) to the page. Each request
-/// is a step of `browser`, expecting a page or a redirect.
+/// is a step of the service `browser`, expecting a page or a redirect,
+/// sent through `transport` with the cookies SameSite lets through.
 async fn navigate<T: Transport>(
     transport: &T,
     from: &Url,
@@ -201,12 +232,11 @@ async fn navigate<T: Transport>(
     url: Url,
     form: Option<Vec<(String, String)>>,
 ) -> Result<Page> {
-    let mut hops = Vec::new();
+    let mut hops: Vec<(u16, Url)> = Vec::new();
     let (mut method, mut url, mut form) = (method, url, form);
-    let initiator = site(from);
-    let mut same_site = true;
     loop {
-        same_site &= site(&url) == initiator;
+        let chain = hops.iter().map(|(_, u)| u).chain([&url]);
+        let same_site = same_site(from, chain);
         let mut request = transport
             .client()
             .request(method.clone(), url.clone())
@@ -257,20 +287,30 @@ async fn navigate<T: Transport>(
     }
 }
 
+/// Whether a navigation that a page at `initiator` started is same-site
+/// at its request to the last of `chain` (the URLs it went to, redirects
+/// included, in order): every one is on the initiator's site.
+fn same_site<'u>(initiator: &Url, mut chain: impl Iterator<Item = &'u Url>) -> bool {
+    let home = site(initiator);
+    chain.all(|url| site(url) == home)
+}
+
 /// The `Cookie` header a browser sends with a top-level navigation of
 /// `method`, same-site or not, from the cookies the jar matched; `None`
-/// when none goes.
+/// when none goes. A cookie whose name or value cannot be sent in a header
+/// is left out, not the others with it.
 fn cookie_header(cookies: &[Cookie], same_site: bool, method: &Method) -> Option<HeaderValue> {
     use cookie::SameSite;
     let safe = matches!(*method, Method::GET | Method::HEAD);
     let sent: Vec<String> = cookies
         .iter()
         .filter(|c| match c.same_site() {
-            Some(SameSite::None) => true,
+            Some(SameSite::None) => c.secure() == Some(true),
             Some(SameSite::Strict) => same_site,
             Some(SameSite::Lax) | None => same_site || safe,
         })
         .map(|c| format!("{}={}", c.name(), c.value()))
+        .filter(|pair| HeaderValue::from_str(pair).is_ok())
         .collect();
     if sent.is_empty() {
         return None;
@@ -304,18 +344,6 @@ mod tests {
     }
 
     #[test]
-    fn a_site_is_the_scheme_and_the_last_two_labels() {
-        use crate::urls::site;
-        let app = site(&url("http://app.orygate.test:1/x"));
-        assert_eq!(app, ("http".into(), "orygate.test".into()));
-        assert_eq!(app, site(&url("http://auth.orygate.test:2/")));
-        assert_ne!(app, site(&url("http://client.orygate-client.test/")));
-        // Schemeful: the same name over https is another site.
-        assert_ne!(app, site(&url("https://app.orygate.test/")));
-        assert_eq!(site(&url("http://127.0.0.1:8/")).1, "127.0.0.1");
-    }
-
-    #[test]
     fn a_cross_site_navigation_carries_lax_cookies_on_get_only_and_strict_never() {
         let cookies = jar(&[
             "s=1; SameSite=Strict",
@@ -336,5 +364,71 @@ mod tests {
             sent(&jar(&["s=1; SameSite=Strict"]), false, &Method::GET),
             None
         );
+    }
+
+    #[test]
+    fn a_same_site_post_carries_every_cookie_and_none_without_secure_never_goes() {
+        let cookies = jar(&[
+            "s=1; SameSite=Strict",
+            "l=2; SameSite=Lax",
+            "n=3; SameSite=None",
+        ]);
+        assert_eq!(
+            sent(&cookies, true, &Method::POST).as_deref(),
+            Some("s=1; l=2")
+        );
+        assert_eq!(sent(&cookies, false, &Method::GET).as_deref(), Some("l=2"));
+    }
+
+    #[test]
+    fn a_navigation_is_same_site_while_every_url_of_it_is_on_the_initiators_site() {
+        let app = url("http://app.orygate.test/login");
+        let auth = url("http://auth.orygate.test/self-service/login");
+        let client = url("http://client.orygate-client.test/");
+        // Typed in: the first URL is the initiator.
+        assert!(same_site(&client, [&client].into_iter()));
+        // A form on the app posting to Kratos, redirected back to the app.
+        assert!(same_site(&app, [&auth, &app].into_iter()));
+        // Started on the client's site: cross-site at Kratos and after.
+        assert!(!same_site(&client, [&auth].into_iter()));
+        // Leaving the site and coming back is cross-site from then on.
+        assert!(!same_site(&app, [&client, &app].into_iter()));
+    }
+
+    #[test]
+    fn a_form_holds_what_a_browser_submits() {
+        let page = Page {
+            url: url("http://app.orygate.test/settings?flow=1"),
+            status: 200,
+            html: r#"<form action="/go?old=1" method="get">
+                <input type="hidden" name="csrf_token" value="t">
+                <input name="plain" value="p">
+                <input type="checkbox" name="off" value="1">
+                <input type="CHECKBOX" name="on" value="2" checked>
+                <input name="gone" value="x" disabled>
+                <select name="pick"><option value="a">A</option><option value="b" selected>B</option></select>
+                <textarea name="note">hello</textarea>
+                <input type="reset" name="reset" value="r">
+                <button type="button" name="menu" value="m">Menu</button>
+                <button name="method" value="profile">Save</button>
+                <input type="SUBMIT" name="method" value="password">
+            </form>"#
+                .to_owned(),
+            hops: Vec::new(),
+        };
+        let form = page.form().unwrap();
+        let pairs = |list: &[(String, String)]| {
+            list.iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert_eq!(
+            pairs(&form.fields),
+            "csrf_token=t&plain=p&on=2&pick=b&note=hello"
+        );
+        assert_eq!(pairs(&form.buttons), "method=profile&method=password");
+        assert_eq!(form.method, Method::GET);
+        assert_eq!(form.action.as_str(), "http://app.orygate.test/go?old=1");
     }
 }

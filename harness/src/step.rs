@@ -132,10 +132,11 @@ impl Step {
     #[must_use]
     pub fn tagged(self, tag: &str) -> Self {
         let target = format!("{} [{tag}]", self.target);
-        let own_cookies = self.own_cookies;
+        let name = format!("{} {} {target}", self.service, self.method).into();
         Self {
-            own_cookies,
-            ..Self::named(self.service, self.method, target, self.expect)
+            target,
+            name,
+            ..self
         }
     }
 

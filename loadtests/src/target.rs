@@ -113,10 +113,7 @@ impl Target {
         match self {
             // Behind the UI, browsers reach Kratos by its name, which its
             // cookies are set for.
-            Self::Stack(stack, Some(ui)) => match stack.kratos().admin_base() {
-                Some(admin) => Kratos::new(ui.kratos_origin().clone(), admin.clone()),
-                None => Kratos::public_only(ui.kratos_origin().clone()),
-            },
+            Self::Stack(stack, Some(ui)) => ui.kratos(stack),
             Self::Stack(stack, None) => stack.kratos(),
             Self::Existing { kratos, .. } => kratos.clone(),
         }

@@ -62,10 +62,11 @@ impl Agent {
         let stream = match &host {
             url::Host::Ipv4(ip) => tokio::net::TcpStream::connect((*ip, port)).await,
             url::Host::Ipv6(ip) => tokio::net::TcpStream::connect((*ip, port)).await,
-            // A name under `.test` is never in DNS (RFC 6761): the names a
-            // stack's self-service UI, Kratos, Hydra and a client go by
-            // ([`crate::ui`]) are this machine.
-            url::Host::Domain(name) if name.rsplit('.').next() == Some("test") => {
+            // The names a stack's self-service UI, Kratos, Hydra and a
+            // client go by ([`crate::ui`]) are this machine; other names,
+            // `.test` ones a team's resolver answers included, are looked
+            // up as usual.
+            url::Host::Domain(name) if crate::ui::is_harness_name(name) => {
                 tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).await
             }
             url::Host::Domain(name) => tokio::net::TcpStream::connect((*name, port)).await,

@@ -10,6 +10,7 @@ mod oathkeeper;
 mod replace;
 mod running;
 mod template;
+mod ui;
 
 pub use builder::OryStackBuilder;
 pub use replace::{Replaced, Replacement};

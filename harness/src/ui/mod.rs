@@ -17,8 +17,8 @@
 //! authorization and gets the code back.
 //!
 //! Every one of these names is this machine: the harness's agents connect
-//! to 127.0.0.1 for any name under `.test`, which DNS never answers (RFC
-//! 6761).
+//! to 127.0.0.1 for any name under `orygate.test` or `orygate-client.test`
+//! ([`is_harness_name`]; `.test` is never in public DNS, RFC 6761).
 //!
 //! It is served by hyper, as the harness's other servers are, and renders
 //! with a few escaping functions rather than a template engine: a form is
@@ -64,6 +64,15 @@ pub const OAUTH2_HOST: &str = "oauth.orygate.test";
 pub const COOKIE_DOMAIN: &str = "orygate.test";
 /// A client's host, on a site of its own (`orygate-client.test`).
 pub const CLIENT_HOST: &str = "client.orygate-client.test";
+
+/// Whether `host` is one of the harness's names for this machine: under
+/// [`COOKIE_DOMAIN`] or the client's site.
+pub fn is_harness_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    ["orygate.test", "orygate-client.test"]
+        .iter()
+        .any(|d| host.ends_with(&format!(".{d}")))
+}
 
 /// The flows the app renders, by their path on it.
 const FLOWS: [&str; 5] = [
@@ -185,6 +194,16 @@ impl UiApp {
         &self.kratos_origin
     }
 
+    /// Kratos as browsers reach it beside the app, with `stack`'s admin API
+    /// (the stack this app fronts).
+    pub fn kratos(&self, stack: &crate::OryStack) -> crate::kratos::Kratos {
+        let public = self.kratos_origin.clone();
+        match stack.kratos().admin_base() {
+            Some(admin) => crate::kratos::Kratos::new(public, admin.clone()),
+            None => crate::kratos::Kratos::public_only(public),
+        }
+    }
+
     /// Hydra's public API as browsers reach it, its issuer; `None` for an
     /// app started without Hydra.
     pub fn hydra_origin(&self) -> Option<&Url> {
@@ -214,8 +233,9 @@ impl UiApp {
         Some((ports, env))
     }
 
-    /// The folder of Kratos' config overlay pointing its flows here.
-    pub(crate) fn overlay(&self) -> &PathBuf {
+    /// The folder of Kratos' config overlay pointing its flows here (its
+    /// `kratos.yml`).
+    pub fn kratos_overlay(&self) -> &PathBuf {
         &self.overlay
     }
 }
@@ -401,8 +421,18 @@ async fn flow_page(shared: &Shared, kind: &str, id: &str, cookie: &str) -> Resul
     .await?;
     Ok(match status {
         200 => html(200, &title(kind), &form(&flow)),
-        // Expired, of another browser, or gone: a new one, as Ory's UIs do.
-        403 | 404 | 410 => start(shared, kind, &[]),
+        // Expired, of another browser, or gone: a new one, as Ory's UIs
+        // do; where Kratos names the URL that started it (its
+        // `return_to`, Hydra's `login_challenge`), started the same way.
+        403 | 404 | 410 => match flow
+            .pointer("/error/details/redirect_to")
+            .and_then(Value::as_str)
+            .and_then(|to| Url::parse(to).ok())
+            .filter(|to| to.origin() == shared.kratos_origin.origin())
+        {
+            Some(again) => redirect(&again),
+            None => start(shared, kind, &[]),
+        },
         _ => html(
             502,
             &title(kind),

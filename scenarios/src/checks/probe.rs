@@ -141,6 +141,9 @@ pub struct SetCookie {
     pub same_site: Option<String>,
     /// Without a leading dot.
     pub domain: Option<String>,
+    /// As sent; `None` when the cookie takes the default path of the
+    /// request that set it (RFC 6265 5.1.4).
+    pub path: Option<String>,
     /// `Max-Age` in seconds, as sent (0 for a negative one).
     pub max_age: Option<i64>,
     /// Seconds from now to its `Expires` date, negative when it is past.
@@ -177,6 +180,7 @@ impl SetCookie {
             domain: cookie
                 .domain()
                 .map(|d| d.trim_start_matches('.').to_owned()),
+            path: cookie.path().map(str::to_owned),
             max_age: cookie.max_age().map(|d| d.whole_seconds().max(0)),
             expires_in: cookie.expires_datetime().map(|at| {
                 let at = std::time::SystemTime::from(at);

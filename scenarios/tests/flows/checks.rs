@@ -161,7 +161,7 @@ red_on_its_fixture! {
     cookies_cross_site_and_broad: "cookies" on [Kratos] says "SameSite=None";
     return_to_without_trailing_slash: "return-to" on [Kratos] says "took return_to=https://app.orygate.test/app-evil/";
     fallback_login_ui: "fallback-ui" on [Kratos] says "Ory's fallback page";
-    ui_reach_session_cookie_for_kratos_alone: "ui-reach" on [Kratos] says "(Domain=auth.orygate.test) is not sent to 127.0.0.1, where the login UI is";
+    ui_reach_return_to_without_the_ui: "ui-reach" on [Kratos] says "refused the UI as return_to: its origin http://127.0.0.1:4455/ and each of its pages";
     cors_any_origin_with_credentials: "cors" on [Kratos] says "Access-Control-Allow-Origin: * with credentials";
     secrets_from_the_docs: "secrets" on [Kratos] says "documented example";
     password_policy_weak: "password-policy" on [Kratos] says "was accepted";
@@ -183,17 +183,70 @@ red_on_its_fixture! {
     oathkeeper_api_through_the_proxy: "oathkeeper-api-not-public" on [Oathkeeper] says "the proxy answered with Oathkeeper's rule list";
 }
 
-/// The UI check's second misconfiguration: the allow-list leaves the UI's
-/// origin out.
+/// ui-reach on Kratos behind the harness's self-service UI, on names of
+/// their own (Kratos at `auth.orygate.test`, the UI at `app.orygate.test`,
+/// cookies for `orygate.test`): green; with the session cookie for
+/// Kratos' host alone (`fixtures/ui/cookie-domain`), red, naming the
+/// cookie, its domain and the UI's host.
 #[tokio::test]
-async fn ui_reach_return_to_without_the_ui() {
-    red_at(
-        "ui-reach-return-to",
-        "ui-reach",
-        &[Service::Kratos],
-        "refused return_to=http://127.0.0.1:4455/, the UI's own origin",
-    )
-    .await;
+async fn ui_reach_passes_the_ui_on_its_own_host_unless_the_session_cookie_is_kratos_alone() {
+    init_tracing();
+    let cases = [
+        (None, None),
+        (
+            Some("cookie-domain"),
+            Some(
+                "Set-Cookie ory_kratos_session (Domain=auth.orygate.test) is not sent to app.orygate.test",
+            ),
+        ),
+    ];
+    for (fixture, expected) in cases {
+        let ui = harness::ui::UiApp::start().await.unwrap();
+        let mut builder = OryStack::builder().with_kratos().self_service_ui(&ui);
+        let kratos = Service::Kratos;
+        let mut files = vec![
+            kratos.default_config_dir().join(kratos.config_file()),
+            ui.kratos_overlay().join(kratos.config_file()),
+        ];
+        if let Some(name) = fixture {
+            let dir = harness::repo_root().join("fixtures/ui").join(name);
+            files.push(dir.join(kratos.config_file()));
+            builder = builder.overlay(kratos, dir);
+        }
+        let stack = builder
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("failed to {e}"));
+        let deployment = Deployment {
+            kratos: Some(ui.kratos(&stack)),
+            hydra: None,
+            keto: None,
+            oathkeeper: None,
+            app: None,
+            admin: true,
+            config: Configs {
+                kratos: Some(Configs::read(&files).unwrap()),
+                ..Configs::default()
+            },
+        };
+        let only = [*checks::find("ui-reach").unwrap()];
+        let findings = checks::run(&only, &deployment, &ory_policy(), today())
+            .await
+            .unwrap();
+        match (expected, &findings[0].outcome) {
+            (None, Outcome::Passed { seen }) => assert!(
+                seen.starts_with(
+                    "the CSRF cookie and the session cookie reach the UI at app.orygate.test"
+                ),
+                "{seen}"
+            ),
+            (Some(expected), Outcome::Failed { evidence, .. }) => assert!(
+                evidence.iter().any(|e| e.to_string().contains(expected)),
+                "no evidence says {expected:?}: {evidence:?}"
+            ),
+            (expected, outcome) => panic!("{fixture:?}: expected {expected:?}, got {outcome:?}"),
+        }
+    }
 }
 
 /// Hydra's cookies Strict, with a client on another site than the issuer.
@@ -203,7 +256,7 @@ async fn hydra_cookies_strict_with_a_client_on_another_site() {
         "hydra-cookies-strict",
         "hydra-cookies",
         &[Service::Hydra],
-        "redirects to https://partner.example/callback, another site than the issuer",
+        "redirects to https://partner.example/callback, another site than Hydra's",
     )
     .await;
 }

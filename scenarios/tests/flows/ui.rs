@@ -388,10 +388,7 @@ async fn change_the_name_on_the_apps_settings_page() {
         "{}",
         shown("the new name", &page)
     );
-    let kratos = harness::kratos::Kratos::new(
-        ui.kratos_origin().clone(),
-        stack.kratos().admin("").unwrap(),
-    );
+    let kratos = ui.kratos(&stack);
     let session = crate::support::ok(&stack, kratos.whoami(&browser, None).await).await;
     let traits = &session.identity.expect("an identity").traits;
     assert_eq!(traits["name"]["first"], "Renamed", "{traits}");

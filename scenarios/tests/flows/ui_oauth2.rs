@@ -7,7 +7,6 @@
 use harness::form::Page;
 use harness::hydra::Hydra;
 use harness::hydra::jwt::{IdTokenExpect, validate_id_token};
-use harness::kratos::Kratos;
 use harness::ui::{RelyingParty, UiApp};
 use harness::{Browser, NativeApp, OryStack, Service};
 use scenarios::clients::{fixture, register};
@@ -153,10 +152,7 @@ async fn first_sign_in(
         },
     )
     .unwrap();
-    let kratos = Kratos::new(
-        ui.kratos_origin().clone(),
-        stack.kratos().admin("").unwrap(),
-    );
+    let kratos = ui.kratos(stack);
     let session = ok(stack, kratos.whoami(browser, None).await).await;
     let identity = session.identity.expect("a session has its identity");
     assert_eq!(
@@ -168,8 +164,10 @@ async fn first_sign_in(
 }
 
 /// A client on another site signs a person in through the app's pages, and
-/// a second time without any form: Kratos, which has the person's session,
-/// accepts Hydra's login at once, and only the consent is asked again.
+/// a second time without any form: Hydra remembers the login (its session
+/// cookie, Lax, goes with the sign-in the client's site starts) and Kratos
+/// accepts it at once; only the consent is asked again. A scope the
+/// consent form adds is not granted; a denied consent reaches the client.
 #[tokio::test]
 async fn a_client_on_another_site_signs_in_through_the_apps_login_and_consent() {
     let (ui, stack, rp, client) = stack(None).await;
@@ -191,15 +189,32 @@ async fn a_client_on_another_site_signs_in_through_the_apps_login_and_consent() 
         "{}",
         shown("signed in already", &page)
     );
-    let page = page
-        .form()
-        .unwrap()
-        .submit(&browser, ("action", "accept"))
-        .await
-        .unwrap();
+    // A scope the client may have but did not ask for, added to the form
+    // as a tampering browser would: the app grants only what Hydra asked.
+    let mut form = page.form().unwrap();
+    form.fields
+        .push(("grant_scope".to_owned(), "offline_access".to_owned()));
+    let page = form.submit(&browser, ("action", "accept")).await.unwrap();
     let callback = read_callback(page.url.clone(), &client, &request)
         .unwrap_or_else(|e| panic!("{e}: {}", shown("the second consent", &page)));
-    assert!(!callback.code.is_empty());
+    let tokens = ok(
+        &stack,
+        hydra(&ui, &stack)
+            .exchange_code(
+                &NativeApp::new().unwrap(),
+                &client.auth,
+                &callback.code,
+                &client.redirect_uri,
+                request.pkce.as_ref().map(|p| p.verifier.as_str()),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(tokens.scope, "openid", "{tokens:?}");
+    assert!(
+        tokens.refresh_token.is_none(),
+        "no offline_access, no refresh token"
+    );
     assert!(!subject.is_empty());
 
     // Denied: the client hears access_denied (RFC 6749 4.1.2.1).

@@ -95,58 +95,105 @@ async fn walk(cx: &Context<'_>, hydra: &harness::hydra::Hydra, id: &str) -> Verd
             "Hydra set no cookie on the way to login and consent",
         )]);
     }
+    // Every cookie Hydra set on the way, whatever the config names them.
     let strict: Vec<String> = answers
         .iter()
         .flat_map(Probe::set_cookies)
         .filter_map(SetCookie::parse)
         .filter(|c| {
-            c.name.starts_with("ory_hydra_")
-                && c.same_site
-                    .as_deref()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("strict"))
+            c.same_site
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("strict"))
         })
         .map(|c| c.name)
         .collect();
     if !strict.is_empty() {
-        evidence.extend(strict_across_sites(cx, hydra, id, &strict).await);
+        let login_ui = url.join(&location).ok().filter(|_| !location.is_empty());
+        evidence.extend(strict_across_sites(cx, hydra, id, &strict, login_ui).await);
     }
     Verdict::from_evidence(evidence, format!("{} as the policy says", seen.join(", ")))
 }
 
-/// Hydra's cookies `strict` are `SameSite=Strict`: a sign-in that a client
-/// on another site than Hydra's issuer starts reaches Hydra cross-site,
-/// and the browser withholds them: Hydra does not know the person it
-/// logged in, and single sign-on is lost (Kratos as login provider asks
-/// for the password again, `scenarios/tests/flows/ui_oauth2.rs`).
-/// Evidence for each registered client (the gate's own `own` aside) with
-/// a redirect URI on another site.
+/// Hydra's cookies `strict` are `SameSite=Strict`, which a browser
+/// withholds from a navigation that started on another site than
+/// Hydra's (its authorization endpoint's). So:
+/// - a login UI (`login_ui`, where Hydra sent the browser) on another
+///   site sends every login back to Hydra's `login_verifier` cross-site,
+///   without Hydra's login CSRF cookie: no login completes;
+/// - a client whose redirect URI is on another site starts sign-ins that
+///   reach Hydra without them: Hydra does not know the person it logged
+///   in, and single sign-on is lost (Kratos as login provider asks for
+///   the password again, `scenarios/tests/flows/ui_oauth2.rs`).
+///
+/// Native apps' redirect URIs (a custom scheme, loopback) are not
+/// judged: their sign-ins open in the system browser, a navigation no
+/// site starts. The gate's own client `own` is left out.
 async fn strict_across_sites(
     cx: &Context<'_>,
     hydra: &harness::hydra::Hydra,
     own: &str,
     strict: &[String],
+    login_ui: Option<Url>,
 ) -> Vec<Evidence> {
     let url = hydra.public(".well-known/openid-configuration");
-    let issuer = match Probe::get_json(cx.app.agent(), "hydra", &url).await {
-        Ok(p) => p
-            .json()
-            .and_then(|v| v.get("issuer").and_then(Value::as_str).map(str::to_owned))
-            .and_then(|i| Url::parse(&i).ok()),
+    let discovery = match Probe::get_json(cx.app.agent(), "hydra", &url).await {
+        Ok(p) => p,
         Err(e) => return vec![e],
     };
-    let Some(issuer) = issuer else {
-        return vec![Evidence::config(
-            "hydra",
-            "issuer",
-            "discovery names no issuer URL",
+    let Some(endpoint) = discovery
+        .json()
+        .and_then(|v| {
+            v.get("authorization_endpoint")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .and_then(|i| Url::parse(&i).ok())
+    else {
+        return vec![Evidence::answer(
+            &discovery,
+            "discovery names no authorization_endpoint",
         )];
     };
-    let home = site(&issuer);
-    let pages = match super::clients::list(cx.app.agent(), hydra, 100).await {
-        Ok((pages, _)) => pages,
-        Err(e) => return vec![e],
+    let home = site(&endpoint);
+    let cookies = strict.join(", ");
+    let mut evidence = Vec::new();
+    if let Some(mut ui) = login_ui.filter(|ui| site(ui) != home) {
+        ui.set_query(None);
+        evidence.push(Evidence::answer(
+            &discovery,
+            format!(
+                "the login UI {ui} is on another site than Hydra's {endpoint}: with {cookies} \
+                 SameSite=Strict every login's way back to Hydra is cross-site, without its \
+                 login CSRF cookie, and no login completes"
+            ),
+        ));
+    }
+    let pages = match super::clients::list(cx.app.agent(), hydra, super::clients::PAGE_SIZE).await {
+        Ok((pages, false)) => pages,
+        Ok((_, true)) => {
+            evidence.push(Evidence::answer(
+                &discovery,
+                format!(
+                    "more than {} pages of clients: their redirect URIs not judged against \
+                     {cookies} SameSite=Strict",
+                    super::clients::MAX_PAGES
+                ),
+            ));
+            return evidence;
+        }
+        Err(e) => {
+            evidence.push(e);
+            return evidence;
+        }
     };
-    let (_, evidence) = super::clients::judge(&pages, |client| {
+    let web_elsewhere = |uri: &str| {
+        Url::parse(uri).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && matches!(u.host(), Some(url::Host::Domain(d)) if d != "localhost")
+                && site(&u) != home
+        })
+    };
+    let (_, judged) = super::clients::judge(&pages, |client| {
         if client.get("client_id").and_then(Value::as_str) == Some(own) {
             return Vec::new();
         }
@@ -156,19 +203,19 @@ async fn strict_across_sites(
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
-            .find(|uri| Url::parse(uri).is_ok_and(|u| site(&u) != home));
+            .find(|uri| web_elsewhere(uri));
         elsewhere
             .map(|uri| {
                 format!(
-                    "redirects to {uri}, another site than the issuer {issuer}: with {} \
+                    "redirects to {uri}, another site than Hydra's {endpoint}: with {cookies} \
                      SameSite=Strict the sign-in it starts reaches Hydra without them, and \
-                     single sign-on is lost (the login is asked for again)",
-                    strict.join(", ")
+                     single sign-on is lost (the login is asked for again)"
                 )
             })
             .into_iter()
             .collect()
     });
+    evidence.extend(judged);
     evidence
 }
 
