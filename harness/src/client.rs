@@ -10,16 +10,13 @@ use reqwest::{Client, ClientBuilder, RequestBuilder, Response};
 use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
 use url::Url;
 
-use crate::agent::{Agent, Limits};
+use crate::agent::{Agent, Cookie, Limits};
 use crate::error::{Error, Result};
 use crate::step::Step;
 use crate::transport::Transport;
 
 /// How long one request may take, end to end.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A cookie as the jar holds it, with the attributes the server set.
-pub type Cookie = cookie_store::Cookie<'static>;
 
 /// The settings every orygate client shares: no redirects followed, no
 /// proxy, the process's one TLS configuration. The clients only build

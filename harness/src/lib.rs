@@ -85,9 +85,9 @@ pub mod ui;
 pub mod urls;
 mod webhook;
 
-pub use agent::{Agent, BODY_LIMIT, CONNECT_TIMEOUT, Limits};
+pub use agent::{Agent, BODY_LIMIT, CONNECT_TIMEOUT, Cookie, Limits};
 pub use certs::StackCertificates;
-pub use client::{Browser, Cookie, NativeApp, REQUEST_TIMEOUT, client_builder};
+pub use client::{Browser, NativeApp, REQUEST_TIMEOUT, client_builder};
 pub use config::merged_config;
 pub use error::{Error, NoAnswer, Result, TooLarge};
 pub use logs::Telemetry;

@@ -35,7 +35,7 @@ pub trait Transport: Send + Sync {
     /// The cookies the user's jar would send to `url` (none for an app,
     /// which has no jar). A browser-like flow chooses among them by their
     /// SameSite attribute ([`crate::form`]).
-    fn cookies_for(&self, url: &Url) -> Vec<crate::Cookie>;
+    fn cookies_for(&self, url: &Url) -> Vec<crate::agent::Cookie>;
 
     /// Notes a wait that is not a request (see [`Step::wait`]): how long it
     /// took and whether it failed. Tests log it; load runs count and time it

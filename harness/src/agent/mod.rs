@@ -107,7 +107,7 @@ impl Agent {
 
     /// The cookies the agent's jar would send to `url`; none for an agent
     /// without a jar.
-    pub fn cookies_for(&self, url: &Url) -> Vec<crate::Cookie> {
+    pub fn cookies_for(&self, url: &Url) -> Vec<Cookie> {
         self.inner.jar.as_ref().map_or_else(Vec::new, |jar| {
             jar.lock()
                 .expect("cookie jar lock")
@@ -265,6 +265,9 @@ impl Agent {
         Ok((url, out))
     }
 }
+
+/// A cookie as the jar holds it, with the attributes the server set.
+pub type Cookie = cookie_store::Cookie<'static>;
 
 /// How long a request may take and how much of its answer is read.
 #[derive(Debug, Clone, Copy)]
