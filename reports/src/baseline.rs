@@ -22,6 +22,17 @@ pub fn compare(baseline: &Results, source: &str, now: &Results, t: Thresholds) -
             // A step of failures only (a flow that failed before sending)
             // that is gone is a cleaner run, not a missing step.
             None if base.failures == base.requests => {}
+            // A step the baseline saw a few times only (a user signing in
+            // again after a retry) says nothing when it is gone: as for
+            // its percentiles, too few requests.
+            None if base.requests < t.min_tail => rows.push(Row {
+                step: base.step.clone(),
+                metric: "requests".into(),
+                baseline: Some(base.requests as f64),
+                now: None,
+                ratio: None,
+                verdict: Verdict::TooFew,
+            }),
             None => rows.push(Row {
                 step: base.step.clone(),
                 metric: "requests".into(),
@@ -214,5 +225,23 @@ mod tests {
         let c = compare(&base, "base.json", &empty, Thresholds::default());
         assert!(!c.passed);
         assert_eq!(c.failing().next().unwrap().verdict, Verdict::Missing);
+    }
+
+    #[test]
+    fn a_step_the_baseline_saw_a_few_times_may_go() {
+        // One logout among a whoami run's requests, as a user signing in
+        // again leaves it; 9 < the 10 requests a comparison needs.
+        let base =
+            crate::sample::results(&[("s", vec![3_000; 100], 0), ("once", vec![3_000; 9], 0)]);
+        let now = crate::sample::results(&[("s", vec![3_000; 100], 0)]);
+        let c = compare(&base, "base.json", &now, Thresholds::default());
+        assert!(c.passed, "{}", render(&c));
+        let row = c.rows.iter().find(|r| r.step == "once").unwrap();
+        assert_eq!(row.verdict, Verdict::TooFew);
+        // Ten or more, and it is missing.
+        let base =
+            crate::sample::results(&[("s", vec![3_000; 100], 0), ("often", vec![3_000; 10], 0)]);
+        let c = compare(&base, "base.json", &now, Thresholds::default());
+        assert!(!c.passed);
     }
 }
