@@ -21,7 +21,6 @@ fn migrate(
 ) -> (Option<i32>, String, Value, std::path::PathBuf) {
     let out = folder(&format!("migration-{case}"));
     let dir = kratos_only(&out);
-    cheap_hashing(&dir);
     let dir = dir.to_str().unwrap();
     let population = IMPORTED.to_string();
     let mut args = vec![
@@ -40,21 +39,6 @@ fn migrate(
     let json: Value = serde_json::from_str(&read(&out.join("gate.json")))
         .unwrap_or_else(|e| panic!("{e}: {said}"));
     (run.status.code(), said, json, out)
-}
-
-/// bcrypt at cost 4 instead of ory/'s 12 in the copy: each of the two
-/// dozen passwords a migration run hashes then costs about a millisecond
-/// instead of a quarter of a CPU second, and nothing the migration gate
-/// checks depends on the cost.
-fn cheap_hashing(dir: &Path) {
-    let config = dir.join("kratos/kratos.yml");
-    let yaml = read(&config);
-    let (from, to) = ("  bcrypt:\n    cost: 12\n", "  bcrypt:\n    cost: 4\n");
-    assert!(
-        yaml.contains(from),
-        "ory/kratos/kratos.yml's bcrypt cost moved"
-    );
-    std::fs::write(&config, yaml.replace(from, to)).unwrap();
 }
 
 fn row<'a>(json: &'a Value, name: &str) -> &'a Value {
