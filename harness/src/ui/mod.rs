@@ -357,7 +357,7 @@ async fn page(shared: &Shared, request: Request<Incoming>) -> Page {
         "" => welcome(shared, &cookie).await,
         "error" => error_page(shared, &query).await,
         "consent" if post => match form_pairs(request.into_body()).await {
-            Ok(pairs) => oauth2::decide(shared, &pairs).await,
+            Ok(pairs) => oauth2::decide(shared, &pairs, &cookie).await,
             Err(e) => Ok(html(400, "Consent", &format!("<p>{}</p>", escape(&e)))),
         },
         "consent" => oauth2::consent(shared, param(&query, "consent_challenge")).await,

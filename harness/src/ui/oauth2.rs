@@ -13,6 +13,7 @@ use super::pages::{Page, escape, html, redirect};
 use super::{CLIENT_HOST, Shared, named, param, query, serve};
 use crate::Ports;
 use crate::error::{Error, Result};
+use crate::hydra::tokens::random_token;
 use crate::hydra::{AcceptConsent, Hydra};
 
 fn hydra(shared: &Shared) -> Result<&Hydra> {
@@ -61,16 +62,51 @@ pub(super) async fn consent(shared: &Shared, challenge: Option<String>) -> Resul
             escape(scope)
         );
     }
+    // The app's own CSRF token: in the form and in a cookie of its own,
+    // which another site's page cannot read or set (double submit).
+    let token = random_token(24);
+    let _ = write!(
+        body,
+        "<input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">"
+    );
     body.push_str(
         "<button type=\"submit\" name=\"action\" value=\"accept\">Allow</button>\
          <button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></form>",
     );
-    Ok(html(200, "Consent", &body))
+    let mut page = html(200, "Consent", &body);
+    let cookie = format!("{CSRF_COOKIE}={token}; Path=/consent; HttpOnly; SameSite=Lax");
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&cookie) {
+        page.headers_mut().insert(hyper::header::SET_COOKIE, value);
+    }
+    Ok(page)
+}
+
+/// The app's consent CSRF cookie.
+const CSRF_COOKIE: &str = "ui_consent_csrf";
+
+/// Whether the form's CSRF token is the one in the browser's cookie.
+fn csrf_holds(form: &[(String, String)], cookie: &str) -> bool {
+    let sent = cookie.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == CSRF_COOKIE).then_some(value)
+    });
+    matches!((sent, param(form, "csrf_token")), (Some(a), Some(b)) if !a.is_empty() && a == b)
 }
 
 /// `POST /consent`: the person's answer, told to Hydra; the browser goes on
 /// where Hydra says.
-pub(super) async fn decide(shared: &Shared, form: &[(String, String)]) -> Result<Page> {
+pub(super) async fn decide(
+    shared: &Shared,
+    form: &[(String, String)],
+    cookie: &str,
+) -> Result<Page> {
+    if !csrf_holds(form, cookie) {
+        return Ok(html(
+            403,
+            "Consent",
+            "<p class=\"error\">The consent form's CSRF token does not match its cookie.</p>",
+        ));
+    }
     let Some(challenge) = param(form, "consent_challenge") else {
         return Ok(html(400, "Consent", "<p>No consent_challenge.</p>"));
     };

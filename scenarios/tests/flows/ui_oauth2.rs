@@ -167,7 +167,8 @@ async fn first_sign_in(
 /// a second time without any form: Hydra remembers the login (its session
 /// cookie, Lax, goes with the sign-in the client's site starts) and Kratos
 /// accepts it at once; only the consent is asked again. A scope the
-/// consent form adds is not granted; a denied consent reaches the client.
+/// consent form adds is not granted; a consent form another browser posts
+/// is refused; a denied consent reaches the client.
 #[tokio::test]
 async fn a_client_on_another_site_signs_in_through_the_apps_login_and_consent() {
     let (ui, stack, rp, client) = stack(None).await;
@@ -217,15 +218,21 @@ async fn a_client_on_another_site_signs_in_through_the_apps_login_and_consent() 
     );
     assert!(!subject.is_empty());
 
-    // Denied: the client hears access_denied (RFC 6749 4.1.2.1).
+    // The consent form posted by another browser, which lacks the app's
+    // CSRF cookie, is refused; then denied by its own: the client hears
+    // access_denied (RFC 6749 4.1.2.1).
     let request = Request::new("openid");
     let page = sign_in(&browser, &rp, request.url(&hydra(&ui, &stack), &client)).await;
-    let page = page
-        .form()
-        .unwrap()
-        .submit(&browser, ("action", "deny"))
+    let form = page.form().unwrap();
+    let forged = form
+        .submit(&Browser::new().unwrap(), ("action", "accept"))
         .await
-        .unwrap();
+        .expect_err("a consent posted without the app's cookie");
+    assert!(
+        matches!(forged, harness::Error::Status { status: 403, .. }),
+        "{forged}"
+    );
+    let page = form.submit(&browser, ("action", "deny")).await.unwrap();
     assert_eq!(
         page.url.host_str(),
         Some(harness::ui::CLIENT_HOST),
