@@ -24,7 +24,10 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 [ -n "$version" ] || die "no version in Cargo.toml"
 
 say "building orygate $version ($commit), $profile profile"
-ORYGATE_COMMIT=$commit timeout 3600 cargo build --locked --profile "$profile" -p loadtests --bin orygate
+# The commit goes into the image's environment, not into the build: a
+# build told it would differ from the test's and be compiled and linked
+# again, here and by the next cargo test.
+timeout 3600 cargo build --locked --profile "$profile" -p loadtests --bin orygate
 dir=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 binary=$dir/orygate
 
@@ -48,7 +51,7 @@ printf 'hosts: files dns\n' >"$ctx/rootfs/etc/nsswitch.conf"
 cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM scratch
 COPY rootfs/ /
-ENV PATH=/usr/bin ORYGATE_OUT=/results
+ENV PATH=/usr/bin ORYGATE_OUT=/results ORYGATE_COMMIT=$commit
 USER 65532:65532
 WORKDIR /tmp
 ENTRYPOINT ["orygate"]

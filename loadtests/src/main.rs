@@ -12,12 +12,13 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use loadtests::report::Command;
 use loadtests::{Error, Options};
 
-/// The version, and the commit it was built from when the build was told
-/// (`ORYGATE_COMMIT`, as the image's build does).
+/// The version, and the commit it was built from where the environment
+/// says so (`ORYGATE_COMMIT`, which the image sets to the commit its
+/// build ran at).
 fn version() -> &'static str {
     let version = env!("CARGO_PKG_VERSION");
-    match option_env!("ORYGATE_COMMIT") {
-        Some(commit) if !commit.is_empty() => {
+    match std::env::var("ORYGATE_COMMIT") {
+        Ok(commit) if !commit.is_empty() => {
             Box::leak(format!("{version} (commit {commit})").into_boxed_str())
         }
         _ => version,
