@@ -690,15 +690,21 @@ async fn the_gateway_keto_profile_reaches_each_users_own_document() {
 
 #[tokio::test]
 async fn keto_check_without_keto_is_refused_before_the_load() {
+    refused_before_the_load("keto-check", "--keto-read-url").await;
+}
+
+/// `profile` against a Kratos alone, as a deployment by URL: refused
+/// before anything is sent, the usage error saying `says`.
+async fn refused_before_the_load(profile: &str, says: &str) {
     if !alone().await {
         return;
     }
     let stack = load_stack(&[]).await;
-    let e = run(&stack, &["--profile", "keto-check", "--duration", "2s"])
+    let e = run(&stack, &["--profile", profile, "--duration", "2s"])
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Usage(_)), "{e}");
-    assert!(e.to_string().contains("--keto-read-url"), "{e}");
+    assert!(e.to_string().contains(says), "{e}");
 }
 
 /// Hydra beside Kratos in the load profile: the whole code flow per round

@@ -1,9 +1,7 @@
 //! The self-service UI's profiles: browsers that read the app's pages and
 //! post its forms, under load.
 
-use loadtests::Error;
-
-use super::{alone, init_tracing, load_stack, options, run, step, table};
+use super::{alone, init_tracing, options, refused_before_the_load, step, table};
 
 /// A fresh stack behind the UI, as the binary starts it for a UI profile:
 /// sign-ups and logins through the app's pages, each page and redirect a
@@ -49,13 +47,5 @@ async fn the_ui_profiles_sign_up_and_in_through_the_apps_pages_without_a_failure
 /// refused before anything is sent, saying so.
 #[tokio::test]
 async fn a_ui_profile_against_a_deployment_is_refused_before_the_load() {
-    if !alone().await {
-        return;
-    }
-    let stack = load_stack(&[]).await;
-    let e = run(&stack, &["--profile", "ui-login", "--duration", "2s"])
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Usage(_)), "{e}");
-    assert!(e.to_string().contains("self-service UI"), "{e}");
+    refused_before_the_load("ui-login", "self-service UI").await;
 }

@@ -380,8 +380,21 @@ pub async fn code_flow<T: Transport>(
     consent: &Consent,
 ) -> Result<(Callback, Tokens)> {
     let callback = authorize(t, hydra, client, request, login, consent).await?;
+    let tokens = exchange(t, hydra, client, request, &callback).await?;
+    Ok((callback, tokens))
+}
+
+/// The client's back end exchanges the callback's code, with the
+/// request's PKCE verifier when it sent a challenge.
+pub async fn exchange<T: Transport>(
+    t: &T,
+    hydra: &Hydra,
+    client: &Client,
+    request: &Request,
+    callback: &Callback,
+) -> Result<Tokens> {
     let verifier = request.pkce.as_ref().map(|p| p.verifier.as_str());
-    let tokens = hydra
+    hydra
         .exchange_code(
             t,
             &client.auth,
@@ -389,8 +402,7 @@ pub async fn code_flow<T: Transport>(
             &client.redirect_uri,
             verifier,
         )
-        .await?;
-    Ok((callback, tokens))
+        .await
 }
 
 /// RP-initiated logout: the logout request, the harness accepts it, and

@@ -104,14 +104,21 @@ pub async fn sign_up<T: Transport>(t: &T, app: &Url, user: &User) -> Result<Page
     if page.url.path() != "/verification" {
         return Err(not(&page, "the app's verification page after sign-up"));
     }
-    let (_, code) = crate::journey::wait_for_code(t, user).await?;
-    let mut form = page.form()?;
-    form.fill("code", &code)?;
-    let page = form.submit(t, ("method", "code")).await?;
+    let page = enter_mailed_code(t, &page, user).await?;
     // Kratos' 1080002: "You successfully verified your email address."
     if page.html.contains("data-id=\"1080002\"") {
         Ok(page)
     } else {
         Err(not(&page, "Kratos' 1080002 (the address verified)"))
     }
+}
+
+/// On `page`, whose form asks for a code (verification, recovery): the
+/// next code mailed to `user` (the wait timed as
+/// [`crate::journey::mail_step`]), submitted by its `method=code` button.
+pub async fn enter_mailed_code<T: Transport>(t: &T, page: &Page, user: &User) -> Result<Page> {
+    let (_, code) = crate::journey::wait_for_code(t, user).await?;
+    let mut form = page.form()?;
+    form.fill("code", &code)?;
+    form.submit(t, ("method", "code")).await
 }

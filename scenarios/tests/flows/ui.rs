@@ -3,13 +3,11 @@
 //! posted by a browser (`harness::form`), the app at
 //! `app.orygate.test`, Kratos at `auth.orygate.test`.
 
-use std::time::Duration;
-
 use harness::form::Page;
 use harness::ui::UiApp;
 use harness::{Browser, OryStack};
 
-use scenarios::flows::ui::submit_login;
+use scenarios::flows::ui::{enter_mailed_code, submit_login};
 
 use crate::support::{init_tracing, user};
 
@@ -70,14 +68,7 @@ async fn sign_up_verify_sign_in_and_out_through_the_apps_pages() {
         shown("after sign-up", &page)
     );
 
-    let (_, code) = who
-        .mailbox
-        .next_code(Duration::from_secs(20))
-        .await
-        .unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("code", &code).unwrap();
-    let page = form.submit(&browser, ("method", "code")).await.unwrap();
+    let page = enter_mailed_code(&browser, &page, &who).await.unwrap();
     assert_eq!(page.status, 200, "{}", shown("verification", &page));
     // Kratos' 1080002: "You successfully verified your email address."
     assert!(
@@ -188,20 +179,27 @@ pub(crate) async fn ok_journey(stack: &OryStack, who: &scenarios::User) {
 /// `fixtures/ui/`) merged over Kratos' config when given.
 async fn behind_ui(fixture: Option<&str>) -> (UiApp, OryStack) {
     let ui = UiApp::start().await.unwrap();
-    let mut builder = OryStack::builder().with_kratos().self_service_ui(&ui);
-    if let Some(name) = fixture {
-        builder = builder.overlay(
-            harness::Service::Kratos,
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/ui")
-                .join(name),
-        );
-    }
-    let stack = builder
+    let builder = OryStack::builder().with_kratos().self_service_ui(&ui);
+    let stack = start(builder, fixture.map(|f| (harness::Service::Kratos, f))).await;
+    (ui, stack)
+}
+
+/// Starts `builder`, with the UI fixture `(service, name)`
+/// (`fixtures/ui/<name>/`) merged over that service's config when given.
+pub(crate) async fn start(
+    builder: harness::OryStackBuilder,
+    fixture: Option<(harness::Service, &str)>,
+) -> OryStack {
+    let builder = match fixture {
+        Some((service, name)) => {
+            builder.overlay(service, harness::repo_root().join("fixtures/ui").join(name))
+        }
+        None => builder,
+    };
+    builder
         .start()
         .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
-    (ui, stack)
+        .unwrap_or_else(|e| panic!("failed to {e}"))
 }
 
 /// A login that asks to come back to the app does, when the app is among
@@ -317,14 +315,7 @@ async fn recover_by_code_and_set_a_new_password_through_the_apps_pages() {
         "{}",
         shown("the address", &page)
     );
-    let (_, code) = who
-        .mailbox
-        .next_code(Duration::from_secs(20))
-        .await
-        .unwrap();
-    let mut form = page.form().unwrap();
-    form.fill("code", &code).unwrap();
-    let page = form.submit(&browser, ("method", "code")).await.unwrap();
+    let page = enter_mailed_code(&browser, &page, &who).await.unwrap();
     // Recovered: signed in, on the app's settings page.
     assert_eq!(page.url.path(), "/settings", "{}", shown("the code", &page));
 

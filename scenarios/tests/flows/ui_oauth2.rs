@@ -10,10 +10,10 @@ use harness::hydra::jwt::{IdTokenExpect, validate_id_token};
 use harness::ui::{RelyingParty, UiApp};
 use harness::{Browser, NativeApp, OryStack, Service};
 use scenarios::clients::{fixture, register};
-use scenarios::flows::oauth2::{Client, Request, read_callback};
+use scenarios::flows::oauth2::{Client, Request, exchange, read_callback};
 
 use crate::support::{init_tracing, ok, user};
-use crate::ui::{ok_journey, shown};
+use crate::ui::{ok_journey, shown, start};
 
 /// The app as Hydra's UI in front of a stack of Kratos and Hydra, with
 /// `fixtures/ui/<fixture>/` merged over Hydra's config when given; a
@@ -21,22 +21,11 @@ use crate::ui::{ok_journey, shown};
 async fn stack(fixture_dir: Option<&str>) -> (UiApp, OryStack, RelyingParty, Client) {
     init_tracing();
     let ui = UiApp::start_with_hydra().await.unwrap();
-    let mut builder = OryStack::builder()
+    let builder = OryStack::builder()
         .with_kratos()
         .with_hydra()
         .self_service_ui(&ui);
-    if let Some(name) = fixture_dir {
-        builder = builder.overlay(
-            Service::Hydra,
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fixtures/ui")
-                .join(name),
-        );
-    }
-    let stack = builder
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("failed to {e}"));
+    let stack = start(builder, fixture_dir.map(|f| (Service::Hydra, f))).await;
     let rp = RelyingParty::start().await.unwrap();
     let mut client = fixture("web-basic").unwrap();
     client.redirect_uris = vec![rp.callback().to_string()];
@@ -123,17 +112,10 @@ async fn first_sign_in(
         .unwrap();
     let callback = read_callback(page.url.clone(), client, &request)
         .unwrap_or_else(|e| panic!("{e}: {}", shown("the consent", &page)));
+    let app = NativeApp::new().unwrap();
     let tokens = ok(
         stack,
-        hydra
-            .exchange_code(
-                &NativeApp::new().unwrap(),
-                &client.auth,
-                &callback.code,
-                &client.redirect_uri,
-                request.pkce.as_ref().map(|p| p.verifier.as_str()),
-            )
-            .await,
+        exchange(&app, &hydra, client, &request, &callback).await,
     )
     .await;
     let keys = ok(stack, hydra.jwks(&NativeApp::new().unwrap()).await).await;
@@ -198,17 +180,11 @@ async fn a_client_on_another_site_signs_in_through_the_apps_login_and_consent() 
     let page = form.submit(&browser, ("action", "accept")).await.unwrap();
     let callback = read_callback(page.url.clone(), &client, &request)
         .unwrap_or_else(|e| panic!("{e}: {}", shown("the second consent", &page)));
+    let app = NativeApp::new().unwrap();
+    let beside = hydra(&ui, &stack);
     let tokens = ok(
         &stack,
-        hydra(&ui, &stack)
-            .exchange_code(
-                &NativeApp::new().unwrap(),
-                &client.auth,
-                &callback.code,
-                &client.redirect_uri,
-                request.pkce.as_ref().map(|p| p.verifier.as_str()),
-            )
-            .await,
+        exchange(&app, &beside, &client, &request, &callback).await,
     )
     .await;
     assert_eq!(tokens.scope, "openid", "{tokens:?}");
