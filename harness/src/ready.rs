@@ -22,6 +22,7 @@ pub(crate) async fn wait(
     container: &ContainerAsync<GenericImage>,
     ports: &Ports,
     tuning: Tuning,
+    ready_made_keys: bool,
     timeout: Duration,
 ) -> Result<()> {
     let urls = service.health_urls(ports.all(), tuning);
@@ -78,7 +79,7 @@ pub(crate) async fn wait(
     owned(service, container, ports).await?;
     match service {
         Service::Keto => keto_database(&client, container, ports, deadline, timeout).await?,
-        Service::Hydra if tuning != Tuning::Dev => {
+        Service::Hydra if tuning != Tuning::Dev && !ready_made_keys => {
             let url = service.public_url(ports.all(), tuning, ".well-known/jwks.json");
             hydra_keys(&client, container, &url, deadline, timeout).await?;
         }
@@ -225,9 +226,10 @@ async fn hydra_keys(
     .await
 }
 
-/// Ready-made RSA 2048 signing keys for dev stacks, one set for ID tokens
-/// and one for JWT access tokens, keyed by Hydra's set names. Made once for
-/// throwaway stacks on loopback: never trust them anywhere else.
+/// Ready-made RSA 2048 signing keys for dev stacks (and stacks that ask for
+/// them), one set for ID tokens and one for JWT access tokens, keyed by
+/// Hydra's set names. Made once for throwaway stacks on loopback: never
+/// trust them anywhere else.
 const HYDRA_DEV_KEYS: &str = include_str!("hydra_dev_keys.json");
 
 /// Hydra makes a missing signing key set (RSA 4096) inside the request that
@@ -237,7 +239,8 @@ const HYDRA_DEV_KEYS: &str = include_str!("hydra_dev_keys.json");
 /// connection closed unanswered. A dev stack is therefore given the sets it
 /// lacks through `PUT /admin/keys/{set}`, which costs nothing, before it counts
 /// as ready. The measured and production-like stacks make their own
-/// ([`hydra_keys`]), as a deployment does.
+/// ([`hydra_keys`]), as a deployment does, unless built with
+/// [`ready_made_keys`](crate::OryStackBuilder::ready_made_keys).
 async fn hydra_dev_keys(
     client: &reqwest::Client,
     container: &ContainerAsync<GenericImage>,

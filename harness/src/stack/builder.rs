@@ -26,15 +26,16 @@ pub struct OryStackBuilder {
     services: BTreeMap<Service, Spec>,
     tuning: Tuning,
     ready_timeout: Duration,
-    /// Keep the load tuning's data in memory rather than PostgreSQL.
-    in_memory: bool,
-    /// Keep the data in PostgreSQL in the dev tuning too.
-    postgres: bool,
+    /// Where the services keep their data, when asked rather than by the
+    /// tuning.
+    storage: Option<Storage>,
     /// The stack lives as long as the process (see
     /// [`OryStackBuilder::for_the_process`]).
     process_lifetime: bool,
     /// Where Oathkeeper's rules send what they let through.
     upstreams: Upstreams,
+    /// Give Hydra the ready-made signing keys in every tuning.
+    ready_made_keys: bool,
 }
 
 impl OryStackBuilder {
@@ -165,12 +166,24 @@ impl OryStackBuilder {
         self
     }
 
+    /// Gives Hydra ready-made RSA 2048 signing keys before it counts as
+    /// ready, in every tuning, instead of letting the measured and
+    /// production-like stacks make their own (RSA 4096, about 2 CPU
+    /// seconds a set here): for tests that are not about key generation.
+    /// The keys are public in this repository: never trust them anywhere
+    /// else.
+    #[must_use]
+    pub fn ready_made_keys(mut self) -> Self {
+        self.ready_made_keys = true;
+        self
+    }
+
     /// Keeps the services' data in their in-memory stores when tuned for
     /// load or production too (no PostgreSQL), as Ory's own published benchmarks run
     /// them: fast, but concurrent writes fail there (see [`Tuning::Load`]).
     #[must_use]
     pub fn in_memory(mut self) -> Self {
-        self.in_memory = true;
+        self.storage = Some(Storage::Memory);
         self
     }
 
@@ -179,7 +192,7 @@ impl OryStackBuilder {
     /// the in-memory stores fail concurrent writes.
     #[must_use]
     pub fn postgres(mut self) -> Self {
-        self.postgres = true;
+        self.storage = Some(Storage::Postgres);
         self
     }
 
@@ -321,6 +334,7 @@ impl OryStackBuilder {
             ready_timeout: self.ready_timeout,
             peers: &peers,
             certificates: certificates.as_ref(),
+            ready_made_keys: self.ready_made_keys,
         };
         let (postgres, migrated) =
             Box::pin(self.databases(&docker, wide, &databases, &ports)).await?;
@@ -365,6 +379,7 @@ impl OryStackBuilder {
             smtp,
             peers,
             ready_timeout: self.ready_timeout,
+            ready_made_keys: self.ready_made_keys,
             postgres,
         };
         if let Some(e) = first_error {
@@ -458,8 +473,20 @@ impl OryStackBuilder {
     /// starts: tuned for load or production unless asked to keep it in
     /// memory, or asked for.
     fn wants_postgres(&self) -> bool {
-        (self.tuning != Tuning::Dev && !self.in_memory) || self.postgres
+        match self.storage {
+            Some(storage) => storage == Storage::Postgres,
+            None => self.tuning != Tuning::Dev,
+        }
     }
+}
+
+/// Where a stack's services keep their data, when the builder was told
+/// ([`OryStackBuilder::in_memory`], [`OryStackBuilder::postgres`]; the
+/// last call wins) rather than left to the tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    Memory,
+    Postgres,
 }
 
 impl OryStack {
@@ -469,8 +496,8 @@ impl OryStack {
             services: BTreeMap::new(),
             tuning: Tuning::default(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
-            in_memory: false,
-            postgres: false,
+            storage: None,
+            ready_made_keys: false,
             process_lifetime: false,
             upstreams: Upstreams::default(),
         }

@@ -129,6 +129,8 @@ pub(super) struct StackWide<'a> {
     pub(super) peers: &'a BTreeMap<Service, Endpoints>,
     /// The production-like tuning's certificates.
     pub(super) certificates: Option<&'a crate::certs::StackCertificates>,
+    /// Hydra is given ready-made signing keys in every tuning.
+    pub(super) ready_made_keys: bool,
 }
 
 /// The ports `service` listens on: those the caller reserved (as many as
@@ -148,8 +150,9 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
     }
 }
 
-/// Where a production-like stack's CA is in its containers.
-const STACK_CA_IN_CONTAINER: &str = "/etc/orygate/ca.pem";
+/// A production-like stack's CA in its containers, in the service's
+/// config folder.
+const STACK_CA_FILE: &str = "orygate-stack-ca.pem";
 
 /// The environment `service`'s containers run with: the tuning's, the
 /// peers', the caller's overrides, and `dsn` as its database.
@@ -172,7 +175,8 @@ pub(super) fn service_env(
     // Oathkeeper calls Kratos' public API, which the production-like
     // tuning serves over TLS: it trusts the stack's CA.
     if let (Some(_), Service::Oathkeeper) = (wide.certificates, service) {
-        env.push(("SSL_CERT_FILE".into(), STACK_CA_IN_CONTAINER.into()));
+        let ca = format!("{}/{STACK_CA_FILE}", service.container_config_dir());
+        env.push(("SSL_CERT_FILE".into(), ca));
     }
     if let Some(dsn) = dsn {
         env.retain(|(k, _)| k != "DSN");
@@ -189,10 +193,12 @@ pub(super) async fn migrate(
     spec: &Spec,
     env: &[(String, String)],
 ) -> Result<()> {
-    let migrate = container_request(wide.id, service, spec, env, "migrate")
-        .with_cmd(service.migrate_command(&spec.overlay_files(service)));
+    let (request, staged) = container_request(wide, service, spec, env, "migrate")?;
+    let migrate = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
     tracing::debug!(%service, stack = wide.id, "migrating the database");
-    migrate_once(service, migrate, wide.ready_timeout).await
+    let migrated = migrate_once(service, migrate, wide.ready_timeout).await;
+    drop(staged);
+    migrated
 }
 
 /// Starts `service` and waits until it is ready. With a `database`, its
@@ -215,19 +221,22 @@ pub(super) async fn start_service(
         ready_timeout,
         ..
     } = wide;
-    let mut request = container_request(stack, service, spec, &env, "")
-        .with_cmd(service.command(&spec.overlay_files(service), tuning));
-    if let Some(certificates) = wide.certificates {
-        request = request.with_copy_to(
-            CopyTargetOptions::new(STACK_CA_IN_CONTAINER),
-            certificates.ca_pem.clone().into_bytes(),
-        );
-    }
+    let (request, staged) = container_request(&wide, service, spec, &env, "")?;
+    let request = request.with_cmd(service.command(&spec.overlay_files(service), tuning));
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
+    drop(staged);
     tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.
-    crate::ready::wait(service, &container, &ports, tuning, ready_timeout).await?;
+    crate::ready::wait(
+        service,
+        &container,
+        &ports,
+        tuning,
+        wide.ready_made_keys,
+        ready_timeout,
+    )
+    .await?;
     Ok(Running {
         service,
         container,
@@ -239,18 +248,23 @@ pub(super) async fn start_service(
 
 /// A container of `service` for this stack, with its config and `env`;
 /// `role` names a helper container (`migrate`) apart from the service's.
+/// Its files are staged in one folder, copied in one upload (each upload
+/// costs Docker a process of its own); the folder is removed when the
+/// returned guard drops, once the container is created.
 fn container_request(
-    stack: &str,
+    wide: &StackWide<'_>,
     service: Service,
     spec: &Spec,
     env: &[(String, String)],
     role: &str,
-) -> testcontainers::ContainerRequest<GenericImage> {
+) -> Result<(testcontainers::ContainerRequest<GenericImage>, Written)> {
+    let stack = wide.id;
     let name = if role.is_empty() {
         format!("orygate-{stack}-{service}")
     } else {
         format!("orygate-{stack}-{service}-{role}")
     };
+    let staged = stage(&name, service, spec, wide.certificates)?;
     let mut request = GenericImage::new(service.image(), spec.tag.clone())
         .with_network("host")
         .with_container_name(name)
@@ -259,11 +273,8 @@ fn container_request(
         .with_label("dev.orygate.service", service.name())
         .with_copy_to(
             CopyTargetOptions::new(service.container_config_dir()),
-            spec.config_dir.clone(),
+            staged.0.clone(),
         );
-    for (dir, inside) in spec.overlay_dirs(service) {
-        request = request.with_copy_to(CopyTargetOptions::new(inside), dir);
-    }
     if let Some(run) = crate::reaper::run() {
         request = request.with_label(crate::reaper::RUN_LABEL, run);
     }
@@ -273,7 +284,55 @@ fn container_request(
     for (key, value) in env {
         request = request.with_env_var(key, value);
     }
-    request
+    Ok((request, staged))
+}
+
+/// The files of the container `name` as they are laid out under the
+/// service's config folder inside it: the config folder's, each overlay
+/// folder under `overlays/` ([`Service::overlay_dir`]), and the stack's CA
+/// ([`STACK_CA_FILE`]).
+fn stage(
+    name: &str,
+    service: Service,
+    spec: &Spec,
+    certificates: Option<&crate::certs::StackCertificates>,
+) -> Result<Written> {
+    let dir = std::env::temp_dir().join(format!("{name}-files"));
+    let staged = Written(dir.clone());
+    let failed = |what: &std::path::Path, e: std::io::Error| Error::Config {
+        path: what.display().to_string(),
+        reason: format!("staging the files of {name}: {e}"),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&spec.config_dir, &dir).map_err(|e| failed(&spec.config_dir, e))?;
+    let root = service.container_config_dir();
+    for (from, inside) in spec.overlay_dirs(service) {
+        let relative = inside
+            .strip_prefix(&root)
+            .expect("overlays are copied under the config folder");
+        copy_tree(&from, &dir.join(relative.trim_start_matches('/')))
+            .map_err(|e| failed(&from, e))?;
+    }
+    if let Some(certificates) = certificates {
+        let file = dir.join(STACK_CA_FILE);
+        std::fs::write(&file, &certificates.ca_pem).map_err(|e| failed(&file, e))?;
+    }
+    Ok(staged)
+}
+
+/// Copies the folder `from` to `to` (created), following links.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, dest) = (entry.path(), to.join(entry.file_name()));
+        if std::fs::metadata(&source)?.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else {
+            std::fs::copy(&source, &dest)?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates and starts a container of `service` for `what` (`start`,

@@ -107,6 +107,7 @@ impl OryStack {
             ready_timeout: self.ready_timeout,
             peers: &self.peers,
             certificates: self.certificates.as_ref(),
+            ready_made_keys: self.ready_made_keys,
         };
         let started = Instant::now();
         if let Some(dsn) = &dsn {

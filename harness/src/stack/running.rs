@@ -36,6 +36,9 @@ pub struct OryStack {
     pub(super) smtp: Option<u16>,
     pub(super) peers: BTreeMap<Service, Endpoints>,
     pub(super) ready_timeout: std::time::Duration,
+    /// Hydra is given ready-made signing keys (see
+    /// [`OryStackBuilder::ready_made_keys`](super::OryStackBuilder::ready_made_keys)).
+    pub(super) ready_made_keys: bool,
     /// The load tuning's database; dropped after the services' containers
     /// (fields drop in order).
     pub(super) postgres: Option<Postgres>,
@@ -185,6 +188,7 @@ impl OryStack {
             &running.container,
             &running.ports,
             self.tuning,
+            self.ready_made_keys,
             super::DEFAULT_READY_TIMEOUT,
         )
         .await

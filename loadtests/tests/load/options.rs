@@ -163,6 +163,7 @@ async fn hydra_and_keto_by_url_run_their_profiles() {
         .with(Service::Hydra)
         .with(Service::Keto)
         .tuning(Tuning::Load)
+        .ready_made_keys()
         .start()
         .await
         .unwrap_or_else(|e| panic!("failed to {e}"));
