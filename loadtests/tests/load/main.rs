@@ -745,7 +745,7 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
             // A code-flow round is a dozen requests across both services:
             // the window holds whole ones on a busy machine.
             "--duration",
-            "6s",
+            "4s",
         ],
     )
     .await
