@@ -27,7 +27,14 @@ say "building orygate $version ($commit), $profile profile"
 # The commit goes into the image's environment, not into the build: a
 # build told it would differ from the test's and be compiled and linked
 # again, here and by the next cargo test.
-timeout 3600 cargo build --locked --profile "$profile" -p loadtests --bin orygate
+# The dev build is the tests' own binary: built with the whole workspace's
+# targets, it is the orygate cargo test builds (the same features), so
+# neither build undoes the other.
+if [ "$profile" = dev ]; then
+  timeout 3600 cargo build --locked --workspace --all-targets
+else
+  timeout 3600 cargo build --locked --profile "$profile" -p loadtests --bin orygate
+fi
 dir=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 binary=$dir/orygate
 
