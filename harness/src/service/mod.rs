@@ -353,7 +353,9 @@ impl fmt::Display for Service {
 /// How the stack is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tuning {
-    /// `--dev`, plain HTTP on 127.0.0.1, in-memory storage, low hashing cost.
+    /// `--dev`, plain HTTP on 127.0.0.1, a fresh store per container (lost
+    /// with it and on a restart: Kratos' and Hydra's a copy of a migrated
+    /// SQLite file, Keto's in memory), low hashing cost.
     #[default]
     Dev,
     /// Dev, tuned so that what limits a load run is Ory and not the setup:

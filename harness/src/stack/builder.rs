@@ -14,10 +14,10 @@ use crate::service::{Endpoints, Service, Tuning};
 
 use super::DEFAULT_READY_TIMEOUT;
 use super::containers::{
-    Spec, StackWide, Written, confine, migrate, reserve, service_env, stack_id, start_service,
+    Spec, StackWide, Store, Written, confine, reserve, stack_id, start_service,
 };
 use super::running::OryStack;
-use super::template;
+use super::{sqlite, template};
 
 /// Configures which services to start, from which config, with what
 /// overrides. Built by [`OryStack::builder`].
@@ -178,9 +178,11 @@ impl OryStackBuilder {
         self
     }
 
-    /// Keeps the services' data in their in-memory stores when tuned for
-    /// load or production too (no PostgreSQL), as Ory's own published benchmarks run
-    /// them: fast, but concurrent writes fail there (see [`Tuning::Load`]).
+    /// Keeps the services' data out of PostgreSQL when tuned for load or
+    /// production too: in memory under load, as Ory's own published
+    /// benchmarks run them (fast, but concurrent writes fail there, see
+    /// [`Tuning::Load`]); in the production-like tuning, in the dev
+    /// tuning's fresh stores.
     #[must_use]
     pub fn in_memory(mut self) -> Self {
         self.storage = Some(Storage::Memory);
@@ -189,7 +191,7 @@ impl OryStackBuilder {
 
     /// Keeps the services' data in a PostgreSQL the stack starts, in the
     /// dev tuning too: for a stack that several tests use at once, since
-    /// the in-memory stores fail concurrent writes.
+    /// the dev stores refuse concurrent writes or make them wait.
     #[must_use]
     pub fn postgres(mut self) -> Self {
         self.storage = Some(Storage::Postgres);
@@ -342,15 +344,20 @@ impl OryStackBuilder {
             .iter()
             .filter_map(|s| postgres.as_ref().map(|p| (*s, p.dsn(s.name()))))
             .collect();
+        let files = Box::pin(sqlite::files(&docker, &wide, &self.services, &dsns, &ports)).await?;
 
         // Start every service and wait for all of them, even after one
         // failed: a container whose start was cut short would be left behind.
         let attempts = futures::future::join_all(self.services.iter().map(|(service, spec)| {
-            let database = dsns.get(service).map(String::as_str);
+            let store = match (dsns.get(service), files.get(service)) {
+                (Some(dsn), _) => Store::Postgres { dsn, migrated },
+                (None, Some(file)) => Store::Sqlite(file),
+                (None, None) => Store::Memory,
+            };
             let own = ports
                 .remove(service)
                 .expect("every service's ports were chosen");
-            start_service(wide, *service, spec, own, database, migrated)
+            start_service(wide, *service, spec, own, store)
         }))
         .await;
         // The confined configs were copied into their containers.
@@ -409,7 +416,7 @@ impl OryStackBuilder {
         if databases.is_empty() {
             return Ok((None, false));
         }
-        let template = self.template(docker, wide, databases, ports).await?;
+        let template = template::postgres(docker, wide, &self.services, databases, ports).await?;
         let postgres = Postgres::start_from(wide.id, template.as_deref()).await?;
         if template.is_none() {
             for service in databases {
@@ -417,44 +424,6 @@ impl OryStackBuilder {
             }
         }
         Ok((Some(postgres), template.is_some()))
-    }
-
-    /// The folder of a migrated cluster for `databases` to copy
-    /// ([`template`](super::template)), made now in a cluster of its own if
-    /// no process made it yet; `None` while another process makes it.
-    async fn template(
-        &self,
-        docker: &testcontainers::bollard::Docker,
-        wide: StackWide<'_>,
-        databases: &[Service],
-        ports: &BTreeMap<Service, Ports>,
-    ) -> Result<Option<PathBuf>> {
-        let tags: Vec<(Service, &str)> = databases
-            .iter()
-            .map(|s| (*s, self.services[s].tag.as_str()))
-            .collect();
-        let key = template::key(docker, &tags).await?;
-        if let Some(found) = template::find(&key) {
-            return Ok(Some(found));
-        }
-        let Some(claim) = template::claim(&key)? else {
-            return Ok(None);
-        };
-        if let Some(found) = template::find(&key) {
-            return Ok(Some(found));
-        }
-        let started = Instant::now();
-        let building = Postgres::start(&format!("{}-template", wide.id)).await?;
-        for service in databases {
-            building.create_database(service.name()).await?;
-            let spec = &self.services[service];
-            let dsn = building.dsn(service.name());
-            let env = service_env(&wide, *service, spec, &ports[service], Some(&dsn));
-            migrate(&wide, *service, spec, &env).await?;
-        }
-        building.keep_as(claim.dest.clone()).await?;
-        tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated template kept");
-        Ok(Some(claim.dest))
     }
 
     /// The images and programs the stack needs on this machine.

@@ -2,7 +2,7 @@
 //! its migration and start.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use testcontainers::CopyTargetOptions;
@@ -59,7 +59,7 @@ impl Spec {
     }
 
     /// The overlays' config files in the container, for `-c`.
-    fn overlay_files(&self, service: Service) -> Vec<String> {
+    pub(super) fn overlay_files(&self, service: Service) -> Vec<String> {
         self.overlay_dirs(service)
             .into_iter()
             .map(|(_, inside)| format!("{inside}/{}", service.config_file()))
@@ -150,6 +150,30 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
     }
 }
 
+/// The folder of a service's SQLite file in its config folder in the
+/// container; writable by the service's user.
+const SQLITE_DIR: &str = "orygate-db";
+/// The SQLite file's name in [`SQLITE_DIR`].
+const SQLITE_FILE: &str = "orygate.sqlite";
+
+/// The SQLite file's path in `service`'s container.
+pub(super) fn sqlite_path(service: Service) -> String {
+    format!(
+        "{}/{SQLITE_DIR}/{SQLITE_FILE}",
+        service.container_config_dir()
+    )
+}
+
+/// The DSN `service` is started with to keep its data in its SQLite
+/// file: foreign keys on, the journal in memory, no syncs, and writers
+/// waiting up to 10 s for each other.
+pub(super) fn sqlite_dsn(service: Service) -> String {
+    format!(
+        "sqlite://{}?_fk=true&_journal_mode=MEMORY&_sync=OFF&_busy_timeout=10000",
+        sqlite_path(service)
+    )
+}
+
 /// A production-like stack's CA in its containers, in the service's
 /// config folder.
 const STACK_CA_FILE: &str = "orygate-stack-ca.pem";
@@ -193,26 +217,44 @@ pub(super) async fn migrate(
     spec: &Spec,
     env: &[(String, String)],
 ) -> Result<()> {
-    let (request, staged) = container_request(wide, service, spec, env, "migrate")?;
+    let (request, staged) = container_request(wide, service, spec, env, "migrate", None)?;
     let migrate = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
     tracing::debug!(%service, stack = wide.id, "migrating the database");
     let migrated = migrate_once(service, migrate, wide.ready_timeout).await;
     drop(staged);
-    migrated
+    migrated.map(drop)
 }
 
-/// Starts `service` and waits until it is ready. With a `database`, its
-/// data is kept there, migrated first unless `migrated` says it is.
+/// Where a service keeps its data.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Store<'a> {
+    /// `DSN=memory` (or no database at all: Oathkeeper).
+    Memory,
+    /// A copy of this migrated SQLite file (made by the `sqlite` module).
+    Sqlite(&'a Path),
+    /// A PostgreSQL database, migrated already or not.
+    Postgres { dsn: &'a str, migrated: bool },
+}
+
+/// Starts `service` and waits until it is ready, its data kept in
+/// `store` (a PostgreSQL database migrated first unless it is already).
 pub(super) async fn start_service(
     wide: StackWide<'_>,
     service: Service,
     spec: &Spec,
     ports: Ports,
-    database: Option<&str>,
-    migrated: bool,
+    store: Store<'_>,
 ) -> Result<Running> {
-    let env = service_env(&wide, service, spec, &ports, database);
-    if database.is_some() && !migrated {
+    let (dsn, sqlite) = match store {
+        Store::Memory => (None, None),
+        Store::Sqlite(file) => (Some(sqlite_dsn(service)), Some(file)),
+        Store::Postgres { dsn, .. } => (Some(dsn.to_owned()), None),
+    };
+    let env = service_env(&wide, service, spec, &ports, dsn.as_deref());
+    if let Store::Postgres {
+        migrated: false, ..
+    } = store
+    {
         migrate(&wide, service, spec, &env).await?;
     }
     let StackWide {
@@ -221,7 +263,7 @@ pub(super) async fn start_service(
         ready_timeout,
         ..
     } = wide;
-    let (request, staged) = container_request(&wide, service, spec, &env, "")?;
+    let (request, staged) = container_request(&wide, service, spec, &env, "", sqlite)?;
     let request = request.with_cmd(service.command(&spec.overlay_files(service), tuning));
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
@@ -243,20 +285,23 @@ pub(super) async fn start_service(
         endpoints: Endpoints::local(service, ports.all(), tuning),
         ports,
         spec: spec.without_ports(),
+        sqlite: sqlite.map(Path::to_path_buf),
     })
 }
 
 /// A container of `service` for this stack, with its config and `env`;
-/// `role` names a helper container (`migrate`) apart from the service's.
-/// Its files are staged in one folder, copied in one upload (each upload
-/// costs Docker a process of its own); the folder is removed when the
-/// returned guard drops, once the container is created.
-fn container_request(
+/// `role` names a helper container (`migrate`) apart from the service's;
+/// `sqlite` is the migrated file it keeps its data in a copy of. Its files
+/// are staged in one folder, copied in one upload (each upload costs
+/// Docker a process of its own); the folder is removed when the returned
+/// guard drops, once the container is created.
+pub(super) fn container_request(
     wide: &StackWide<'_>,
     service: Service,
     spec: &Spec,
     env: &[(String, String)],
     role: &str,
+    sqlite: Option<&Path>,
 ) -> Result<(testcontainers::ContainerRequest<GenericImage>, Written)> {
     let stack = wide.id;
     let name = if role.is_empty() {
@@ -264,7 +309,7 @@ fn container_request(
     } else {
         format!("orygate-{stack}-{service}-{role}")
     };
-    let staged = stage(&name, service, spec, wide.certificates)?;
+    let staged = stage(&name, service, spec, wide.certificates, sqlite)?;
     let mut request = GenericImage::new(service.image(), spec.tag.clone())
         .with_network("host")
         .with_container_name(name)
@@ -289,13 +334,16 @@ fn container_request(
 
 /// The files of the container `name` as they are laid out under the
 /// service's config folder inside it: the config folder's, each overlay
-/// folder under `overlays/` ([`Service::overlay_dir`]), and the stack's CA
-/// ([`STACK_CA_FILE`]).
+/// folder under `overlays/` ([`Service::overlay_dir`]), the stack's CA
+/// ([`STACK_CA_FILE`]), and for a service with a database a folder its
+/// user can write, with a copy of the `sqlite` file if given
+/// ([`SQLITE_DIR`]).
 fn stage(
     name: &str,
     service: Service,
     spec: &Spec,
     certificates: Option<&crate::certs::StackCertificates>,
+    sqlite: Option<&Path>,
 ) -> Result<Written> {
     let dir = std::env::temp_dir().join(format!("{name}-files"));
     let staged = Written(dir.clone());
@@ -316,6 +364,19 @@ fn stage(
     if let Some(certificates) = certificates {
         let file = dir.join(STACK_CA_FILE);
         std::fs::write(&file, &certificates.ca_pem).map_err(|e| failed(&file, e))?;
+    }
+    if service.has_database() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let db = dir.join(SQLITE_DIR);
+        std::fs::create_dir_all(&db).map_err(|e| failed(&db, e))?;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| failed(&db, e))?;
+        if let Some(template) = sqlite {
+            let file = db.join(SQLITE_FILE);
+            std::fs::copy(template, &file).map_err(|e| failed(template, e))?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
+                .map_err(|e| failed(&file, e))?;
+        }
     }
     Ok(staged)
 }
@@ -354,12 +415,13 @@ async fn run_container(
 }
 
 /// Runs the service's database migration to completion; a non-zero exit
-/// fails with the migration's log. The container is removed either way.
-async fn migrate_once(
+/// fails with the migration's log. The container is removed when the
+/// returned one drops, or at once on an error.
+pub(super) async fn migrate_once(
     service: Service,
     request: testcontainers::ContainerRequest<GenericImage>,
     timeout: Duration,
-) -> Result<()> {
+) -> Result<ContainerAsync<GenericImage>> {
     let container = run_container(service, "migrate", request).await?;
     let deadline = Instant::now() + timeout;
     while container.is_running().await.unwrap_or(false) {
@@ -375,7 +437,7 @@ async fn migrate_once(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     match container.exit_code().await.ok().flatten() {
-        Some(0) => Ok(()),
+        Some(0) => Ok(container),
         code => Err(Error::Exited {
             service,
             code: code.unwrap_or(-1),
@@ -415,4 +477,7 @@ pub(super) struct Running {
     pub(super) endpoints: Endpoints,
     /// What it was started from (its ports aside).
     pub(super) spec: Spec,
+    /// The migrated SQLite file its data is a copy of, put back on a
+    /// restart.
+    pub(super) sqlite: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ mod containers;
 mod oathkeeper;
 mod replace;
 mod running;
+mod sqlite;
 mod template;
 mod ui;
 

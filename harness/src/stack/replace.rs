@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::service::Service;
 
 use super::DOCKER_TIMEOUT;
-use super::containers::{StackWide, confine, migrate, service_env, start_service};
+use super::containers::{StackWide, Store, confine, migrate, service_env, start_service};
 use super::running::OryStack;
 
 /// What a replaced service starts from; what is not set stays as it was.
@@ -116,7 +116,14 @@ impl OryStack {
         }
         let migration = started.elapsed();
         let started = Instant::now();
-        let running = start_service(wide, service, &spec, ports, dsn.as_deref(), true).await?;
+        let store = match dsn.as_deref() {
+            Some(dsn) => Store::Postgres {
+                dsn,
+                migrated: true,
+            },
+            None => Store::Memory,
+        };
+        let running = start_service(wide, service, &spec, ports, store).await?;
         let start = started.elapsed();
         self.services.insert(service, running);
         tracing::info!(%service, ?migration, ?start, "service replaced");

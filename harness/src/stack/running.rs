@@ -179,6 +179,9 @@ impl OryStack {
         .await
         .map_err(|_| failed("stop", late()))?
         .map_err(|e| failed("stop", e.to_string()))?;
+        if let Some(template) = &running.sqlite {
+            super::sqlite::reset(&running.container, service, template).await?;
+        }
         tokio::time::timeout(DOCKER_TIMEOUT, running.container.start())
             .await
             .map_err(|_| failed("start", late()))?

@@ -11,6 +11,7 @@
 //! another process does not wait: it creates and migrates its own cluster,
 //! as without templates.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -18,7 +19,11 @@ use sha2::{Digest, Sha256};
 use testcontainers::bollard::Docker;
 
 use crate::error::{Error, Result};
+use crate::ports::Ports;
+use crate::postgres::Postgres;
 use crate::service::Service;
+
+use super::containers::{Spec, StackWide, migrate, service_env};
 
 /// Where the templates are kept: beside the stacks' own clusters, outside
 /// the pattern (`orygate-*-postgres`) of those removed with their owner.
@@ -31,21 +36,50 @@ pub(super) async fn key(docker: &Docker, services: &[(Service, &str)]) -> Result
     let mut hash = Sha256::new();
     hash.update(crate::postgres::binaries()?.display().to_string());
     for (service, tag) in services {
-        let image = format!("{}:{tag}", service.image());
-        let id = docker
-            .inspect_image(&image)
-            .await
-            .map_err(|e| Error::Docker {
-                reason: format!("inspect {image}: {e}"),
-            })?
-            .id
-            .unwrap_or_default();
+        let id = image_id(docker, *service, tag).await?;
         hash.update(format!("\n{}={id}", service.name()));
     }
     let names: Vec<&str> = services.iter().map(|(s, _)| s.name()).collect();
+    Ok(format!("{}-{}", names.join("-"), short(hash)))
+}
+
+/// The name of the migrated SQLite file of `service`'s image
+/// ([`sqlite`](super::sqlite)).
+pub(super) async fn sqlite_key(docker: &Docker, service: Service, tag: &str) -> Result<String> {
+    let mut hash = Sha256::new();
+    hash.update(image_id(docker, service, tag).await?);
+    Ok(format!("{}-sqlite-{}", service.name(), short(hash)))
+}
+
+/// The id of `service`'s image at `tag`.
+async fn image_id(docker: &Docker, service: Service, tag: &str) -> Result<String> {
+    let image = format!("{}:{tag}", service.image());
+    Ok(docker
+        .inspect_image(&image)
+        .await
+        .map_err(|e| Error::Docker {
+            reason: format!("inspect {image}: {e}"),
+        })?
+        .id
+        .unwrap_or_default())
+}
+
+/// The first 8 bytes of a hash, in hex.
+fn short(hash: Sha256) -> String {
     let digest = hash.finalize();
     let short = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"));
-    Ok(format!("{}-{short:016x}", names.join("-")))
+    format!("{short:016x}")
+}
+
+/// The migrated SQLite file `key`, if it was made.
+pub(super) fn find_file(key: &str) -> Option<PathBuf> {
+    let file = root().join(format!("{key}.sqlite"));
+    file.is_file().then_some(file)
+}
+
+/// Where the SQLite file of a claim goes.
+pub(super) fn file(claim: &Claim) -> PathBuf {
+    claim.dest.with_extension("sqlite")
 }
 
 /// The template's folder, if it was made.
@@ -84,4 +118,42 @@ pub(super) struct Claim {
     _lock: File,
     /// Where the template goes.
     pub(super) dest: PathBuf,
+}
+
+/// The folder of a migrated cluster for `databases` (of `services`) to
+/// copy, made now in a cluster of its own if no process made it yet;
+/// `None` while another process makes it.
+pub(super) async fn postgres(
+    docker: &Docker,
+    wide: StackWide<'_>,
+    services: &BTreeMap<Service, Spec>,
+    databases: &[Service],
+    ports: &BTreeMap<Service, Ports>,
+) -> Result<Option<PathBuf>> {
+    let tags: Vec<(Service, &str)> = databases
+        .iter()
+        .map(|s| (*s, services[s].tag.as_str()))
+        .collect();
+    let key = key(docker, &tags).await?;
+    if let Some(found) = find(&key) {
+        return Ok(Some(found));
+    }
+    let Some(claim) = claim(&key)? else {
+        return Ok(None);
+    };
+    if let Some(found) = find(&key) {
+        return Ok(Some(found));
+    }
+    let started = std::time::Instant::now();
+    let building = Postgres::start(&format!("{}-template", wide.id)).await?;
+    for service in databases {
+        building.create_database(service.name()).await?;
+        let spec = &services[service];
+        let dsn = building.dsn(service.name());
+        let env = service_env(&wide, *service, spec, &ports[service], Some(&dsn));
+        migrate(&wide, *service, spec, &env).await?;
+    }
+    building.keep_as(claim.dest.clone()).await?;
+    tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated template kept");
+    Ok(Some(claim.dest))
 }
