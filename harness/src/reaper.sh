@@ -3,7 +3,7 @@
 # process that starts stacks: it waits for that process's end of a pipe to
 # close (the process ended, however), then removes the containers labelled
 # with its OWNER and stops the databases of its load stacks, and says so in
-# LOG. Its environment: OWNER (pid.start-time), OWNER_PID, RUN, LOG,
+# LOG, and removes the config folders it mounted into containers. Its environment: OWNER (pid.start-time), OWNER_PID, RUN, LOG,
 # DOCKER_HOST.
 trap '' INT TERM HUP QUIT
 cat >/dev/null
@@ -44,3 +44,6 @@ for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
   esac
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) run=${RUN:--} owner=$OWNER removed database $dir$kept" >> "$LOG"
 done
+# The config folders mounted into its containers (a stack's own go with
+# it; those of a stack kept for the process stay until here).
+rm -rf "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-files

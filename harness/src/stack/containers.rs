@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use testcontainers::CopyTargetOptions;
+use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -107,8 +107,8 @@ fn confined_dir(stack: &str, service: Service) -> PathBuf {
     std::env::temp_dir().join(format!("orygate-{stack}-{service}-confined"))
 }
 
-/// A folder written for a container to copy, removed when this drops
-/// (once the container has its copy, or the start failed).
+/// A folder written for a container to copy or mount, removed when this
+/// drops.
 #[derive(Debug)]
 pub(super) struct Written(pub(super) PathBuf);
 
@@ -155,6 +155,11 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
 const SQLITE_DIR: &str = "orygate-db";
 /// The SQLite file's name in [`SQLITE_DIR`].
 const SQLITE_FILE: &str = "orygate.sqlite";
+
+/// The SQLite file in the folder staged for a container.
+pub(super) fn sqlite_staged(staged: &Written) -> PathBuf {
+    staged.0.join(SQLITE_DIR).join(SQLITE_FILE)
+}
 
 /// The SQLite file's path in `service`'s container.
 pub(super) fn sqlite_path(service: Service) -> String {
@@ -267,7 +272,6 @@ pub(super) async fn start_service(
     let request = request.with_cmd(service.command(&spec.overlay_files(service), tuning));
     tracing::debug!(%service, stack, ports = ?ports.all(), tuning = ?tuning, "creating and starting the container");
     let container = run_container(service, "start", request).await?;
-    drop(staged);
     tracing::debug!(%service, id = container.id(), "container started");
     // On an error the container is dropped (removed) before the ports.
     crate::ready::wait(
@@ -286,15 +290,17 @@ pub(super) async fn start_service(
         ports,
         spec: spec.without_ports(),
         sqlite: sqlite.map(Path::to_path_buf),
+        files: staged,
     })
 }
 
 /// A container of `service` for this stack, with its config and `env`;
 /// `role` names a helper container (`migrate`) apart from the service's;
 /// `sqlite` is the migrated file it keeps its data in a copy of. Its files
-/// are staged in one folder, copied in one upload (each upload costs
-/// Docker a process of its own); the folder is removed when the returned
-/// guard drops, once the container is created.
+/// are staged in one folder, mounted as its config folder (a copy into a
+/// container costs Docker a process of its own per upload); the folder is
+/// removed when the returned guard drops, which must outlive the
+/// container.
 pub(super) fn container_request(
     wide: &StackWide<'_>,
     service: Service,
@@ -316,10 +322,10 @@ pub(super) fn container_request(
         .with_label(STACK_LABEL, stack)
         .with_label(crate::reaper::OWNER_LABEL, crate::reaper::owner())
         .with_label("dev.orygate.service", service.name())
-        .with_copy_to(
-            CopyTargetOptions::new(service.container_config_dir()),
-            staged.0.clone(),
-        );
+        .with_mount(Mount::bind_mount(
+            staged.0.display().to_string(),
+            service.container_config_dir(),
+        ));
     if let Some(run) = crate::reaper::run() {
         request = request.with_label(crate::reaper::RUN_LABEL, run);
     }
@@ -335,9 +341,10 @@ pub(super) fn container_request(
 /// The files of the container `name` as they are laid out under the
 /// service's config folder inside it: the config folder's, each overlay
 /// folder under `overlays/` ([`Service::overlay_dir`]), the stack's CA
-/// ([`STACK_CA_FILE`]), and for a service with a database a folder its
-/// user can write, with a copy of the `sqlite` file if given
-/// ([`SQLITE_DIR`]).
+/// ([`STACK_CA_FILE`]), and for a service with a database a folder and
+/// file its user can write ([`SQLITE_DIR`]): a copy of the `sqlite` file
+/// if given, else empty (a file the service made would be its user's
+/// alone).
 fn stage(
     name: &str,
     service: Service,
@@ -345,7 +352,11 @@ fn stage(
     certificates: Option<&crate::certs::StackCertificates>,
     sqlite: Option<&Path>,
 ) -> Result<Written> {
-    let dir = std::env::temp_dir().join(format!("{name}-files"));
+    // A folder of its own per container: one replacing another of the same
+    // name (`OryStack::replace`) must not take the other's folder.
+    static STAGED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("{name}-{n}-files"));
     let staged = Written(dir.clone());
     let failed = |what: &std::path::Path, e: std::io::Error| Error::Config {
         path: what.display().to_string(),
@@ -371,12 +382,14 @@ fn stage(
         std::fs::create_dir_all(&db).map_err(|e| failed(&db, e))?;
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o777))
             .map_err(|e| failed(&db, e))?;
-        if let Some(template) = sqlite {
-            let file = db.join(SQLITE_FILE);
-            std::fs::copy(template, &file).map_err(|e| failed(template, e))?;
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
-                .map_err(|e| failed(&file, e))?;
+        let file = db.join(SQLITE_FILE);
+        match sqlite {
+            Some(template) => std::fs::copy(template, &file).map(drop),
+            None => std::fs::write(&file, b""),
         }
+        .map_err(|e| failed(&file, e))?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| failed(&file, e))?;
     }
     Ok(staged)
 }
@@ -480,4 +493,6 @@ pub(super) struct Running {
     /// The migrated SQLite file its data is a copy of, put back on a
     /// restart.
     pub(super) sqlite: Option<PathBuf>,
+    /// Its config folder (mounted), removed after the container.
+    pub(super) files: Written,
 }

@@ -180,7 +180,7 @@ impl OryStack {
         .map_err(|_| failed("stop", late()))?
         .map_err(|e| failed("stop", e.to_string()))?;
         if let Some(template) = &running.sqlite {
-            super::sqlite::reset(&running.container, service, template).await?;
+            super::sqlite::reset(&running.files, template)?;
         }
         tokio::time::timeout(DOCKER_TIMEOUT, running.container.start())
             .await

@@ -1,5 +1,6 @@
 //! The store of a dev or production-like stack without PostgreSQL: Kratos'
-//! and Hydra's data in a SQLite file inside the container, a copy of one
+//! and Hydra's data in a SQLite file in the container's config folder
+//! (mounted from this machine), a copy of one
 //! migrated once per image. It is the empty store `DSN=memory` gives,
 //! without running every migration at each start (about 0.3 CPU seconds
 //! for Kratos, a third of its start here, and 0.08 of Hydra's 0.2), and
@@ -19,18 +20,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use testcontainers::ImageExt;
 use testcontainers::bollard::Docker;
-use testcontainers::bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
-};
-use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use crate::error::{Error, Result};
 use crate::ports::Ports;
 use crate::service::{Service, Tuning};
 
 use super::containers::{
-    Spec, StackWide, container_request, migrate_once, service_env, sqlite_dsn, sqlite_path,
+    Spec, StackWide, Written, container_request, migrate_once, service_env, sqlite_dsn,
+    sqlite_staged,
 };
 use super::template;
 
@@ -86,87 +85,26 @@ async fn template(
     let (request, staged) = container_request(wide, service, spec, &env, "sqlite", None)?;
     let request = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
     let container = migrate_once(service, request, wide.ready_timeout).await?;
-    drop(staged);
+    drop(container);
     let dest = template::file(&claim);
-    let partial = dest.with_extension("partial");
-    let data = copy_out(container.id(), &sqlite_path(service))
-        .await
-        .map_err(|reason| Error::Docker {
-            reason: format!("copy {service}'s migrated SQLite file out: {reason}"),
-        })?;
-    std::fs::write(&partial, data)
-        .and_then(|()| std::fs::rename(&partial, &dest))
+    std::fs::rename(sqlite_staged(&staged), &dest)
         .map_err(|e| Error::io(format!("keep {}", dest.display()), e))?;
     tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated SQLite file kept");
     Ok(Some(dest))
 }
 
-/// The file at `path` in the container `id` (stopped or not), within
-/// [`DOCKER_TIMEOUT`](super::DOCKER_TIMEOUT).
-async fn copy_out(id: &str, path: &str) -> std::result::Result<Vec<u8>, String> {
-    use futures::TryStreamExt as _;
-    use tokio::io::AsyncReadExt as _;
-    let docker = Docker::connect_with_local_defaults().map_err(|e| e.to_string())?;
-    let options = DownloadFromContainerOptionsBuilder::default()
-        .path(path)
-        .build();
-    let download = docker
-        .download_from_container(id, Some(options))
-        .map_ok(|chunk| chunk.to_vec())
-        .try_concat();
-    let tar = tokio::time::timeout(super::DOCKER_TIMEOUT, download)
-        .await
-        .map_err(|_| format!("no answer within {:?}", super::DOCKER_TIMEOUT))?
-        .map_err(|e| e.to_string())?;
-    let mut archive = tokio_tar::Archive::new(tar.as_slice());
-    let mut entries = archive.entries().map_err(|e| e.to_string())?;
-    while let Some(entry) = entries.try_next().await.map_err(|e| e.to_string())? {
-        if entry.header().entry_type().is_file() {
-            let mut data = Vec::new();
-            let mut entry = entry;
-            entry
-                .read_to_end(&mut data)
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(data);
-        }
-    }
-    Err(format!("no file at {path}"))
-}
-
-/// Puts the migrated file back into `container` (stopped), as a restart
-/// of a service whose data is in memory finds nothing of it.
-pub(super) async fn reset(
-    container: &ContainerAsync<GenericImage>,
-    service: Service,
-    template: &Path,
-) -> Result<()> {
-    let failed = |reason: String| Error::Docker {
-        reason: format!("put {service}'s migrated SQLite file back: {reason}"),
-    };
-    let data = std::fs::read(template).map_err(|e| failed(e.to_string()))?;
-    let mut header = tokio_tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o666);
-    header.set_cksum();
-    let mut tar = tokio_tar::Builder::new(Vec::new());
-    tar.append_data(
-        &mut header,
-        sqlite_path(service).trim_start_matches('/'),
-        data.as_slice(),
-    )
-    .await
-    .map_err(|e| failed(e.to_string()))?;
-    let tar = tar.into_inner().await.map_err(|e| failed(e.to_string()))?;
-    let docker = Docker::connect_with_local_defaults().map_err(|e| failed(e.to_string()))?;
-    let options = UploadToContainerOptionsBuilder::default().path("/").build();
-    let upload = docker.upload_to_container(
-        container.id(),
-        Some(options),
-        testcontainers::bollard::body_full(tar.into()),
-    );
-    tokio::time::timeout(super::DOCKER_TIMEOUT, upload)
-        .await
-        .map_err(|_| failed(format!("no answer within {:?}", super::DOCKER_TIMEOUT)))?
-        .map_err(|e| failed(e.to_string()))
+/// Puts the migrated file back into a service's folder `files` (its
+/// container stopped), as a restart of a service whose data is in memory
+/// finds nothing of it.
+pub(super) fn reset(files: &Written, template: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = sqlite_staged(files);
+    std::fs::copy(template, &file)
+        .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)))
+        .map_err(|e| {
+            Error::io(
+                format!("put {} back as {}", template.display(), file.display()),
+                e,
+            )
+        })
 }

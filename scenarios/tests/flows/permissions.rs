@@ -440,6 +440,9 @@ async fn timed_check(
 #[tokio::test]
 async fn deep_and_wide_trees_answer_within_bounds() {
     const BOUND: Duration = Duration::from_secs(2);
+    // A deep check takes about 180 ms of Keto's CPU here: five make a
+    // median.
+    const ROUNDS: usize = 5;
     let stack = keto_stack(None).await;
     let keto = stack.keto();
     let admin = NativeApp::new().unwrap();
@@ -462,19 +465,19 @@ async fn deep_and_wide_trees_answer_within_bounds() {
     ok(&stack, keto.insert_all(&admin, &tuples).await).await;
 
     let deep = Relationship::new("Document", "deep", "view", "reader");
-    let (allowed, median) = timed_check(&stack, &keto, &admin, &deep, None, 20).await;
+    let (allowed, median) = timed_check(&stack, &keto, &admin, &deep, None, ROUNDS).await;
     println!("10 folders deep, through a group: allowed={allowed}, median {median:?}");
     assert!(allowed, "{deep} within limit.max_read_depth");
     assert!(median < BOUND, "{median:?}");
 
     let stranger = Relationship::new("Document", "deep", "view", "stranger");
-    let (allowed, median) = timed_check(&stack, &keto, &admin, &stranger, None, 20).await;
+    let (allowed, median) = timed_check(&stack, &keto, &admin, &stranger, None, ROUNDS).await;
     println!("10 folders deep, denied after the whole search: median {median:?}");
     assert!(!allowed);
     assert!(median < BOUND, "{median:?}");
 
     let last = Relationship::new("Document", "wide", "view", "person-999");
-    let (allowed, median) = timed_check(&stack, &keto, &admin, &last, None, 20).await;
+    let (allowed, median) = timed_check(&stack, &keto, &admin, &last, None, ROUNDS).await;
     println!("one of 1000 members: allowed={allowed}, median {median:?}");
     assert!(allowed);
     assert!(median < BOUND, "{median:?}");
