@@ -100,7 +100,7 @@ say "postgresql $(ls /usr/lib/postgresql | sort -n | tail -n 1) server binaries 
 # Databases of load stacks whose process was killed (the harness stops and
 # deletes its own on drop). Their folders start with the owner's pid.
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres; do
+for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres /dev/shm/orygate-*-postgres; do
   [ -d "$dir" ] || continue
   owner=${dir##*/orygate-}
   [ -d "/proc/${owner%%-*}" ] && continue

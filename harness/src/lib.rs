@@ -96,6 +96,7 @@ pub use mail::{
 };
 pub use overlay::FilledOverlay;
 pub use ports::Ports;
+pub use postgres::folder as database_folder;
 pub use service::{
     Endpoints, HYDRA_VERSION, KETO_VERSION, KRATOS_VERSION, OATHKEEPER_VERSION, Service, Tuning,
 };

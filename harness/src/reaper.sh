@@ -30,7 +30,9 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
   sleep 2
 done
 pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres; do
+# The clusters are under /dev/shm when it is a roomy tmpfs, else the temp
+# folder (harness/src/postgres.rs).
+for dir in "${TMPDIR:-/tmp}"/orygate-"$OWNER_PID"-*-postgres /dev/shm/orygate-"$OWNER_PID"-*-postgres; do
   [ -d "$dir" ] || continue
   if [ "$(id -u)" -eq 0 ]; then
     runuser -u postgres -- "$pg/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1

@@ -28,7 +28,7 @@ use super::containers::{Spec, StackWide, migrate, service_env};
 /// Where the templates are kept: beside the stacks' own clusters, outside
 /// the pattern (`orygate-*-postgres`) of those removed with their owner.
 fn root() -> PathBuf {
-    std::env::temp_dir().join("orygate-templates")
+    crate::postgres::data_root().join("orygate-templates")
 }
 
 /// The name of the template for `services` (with their image tags).

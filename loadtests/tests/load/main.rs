@@ -551,7 +551,7 @@ async fn ctrl_c_stops_the_binary_prints_what_ran_and_removes_the_stack() {
     assert!(rest.contains("stopped early"), "{rest}");
     let left = harness::stack_containers(&stack).await.unwrap();
     assert!(left.is_empty(), "containers left behind: {left:?}");
-    let database = std::env::temp_dir().join(format!("orygate-{stack}-postgres"));
+    let database = harness::database_folder(&stack);
     assert!(!database.exists(), "{} left behind", database.display());
 }
 

@@ -81,7 +81,7 @@ async fn in_memory_runs_the_health_profile_on_a_stack_without_postgresql() {
     // The control: a stack tuned for load keeps its data in PostgreSQL,
     // in a folder named after the stack.
     let control = load_stack(&[]).await;
-    let folder = |id: &str| std::env::temp_dir().join(format!("orygate-{id}-postgres"));
+    let folder = harness::database_folder;
     assert!(
         folder(control.id()).is_dir(),
         "{}",
