@@ -86,8 +86,12 @@ async fn template(
     let request = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
     let container = migrate_once(service, request, wide.ready_timeout).await?;
     drop(container);
+    // Copied beside the template, then renamed: no process sees it half
+    // written (the staged folder may be on another filesystem).
     let dest = template::file(&claim);
-    std::fs::rename(sqlite_staged(&staged), &dest)
+    let partial = dest.with_extension("partial");
+    std::fs::copy(sqlite_staged(&staged), &partial)
+        .and_then(|_| std::fs::rename(&partial, &dest))
         .map_err(|e| Error::io(format!("keep {}", dest.display()), e))?;
     tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated SQLite file kept");
     Ok(Some(dest))
