@@ -112,5 +112,13 @@ for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres /dev/shm/orygate-*-postgres; do
   fi
   rm -rf "$dir"
 done
+# Config folders mounted into the containers of a process that is gone
+# (its watcher removes them; one killed with it does not).
+for dir in "${TMPDIR:-/tmp}"/orygate-*-files; do
+  [ -d "$dir" ] || continue
+  owner=${dir##*/orygate-}
+  [ -d "/proc/${owner%%-*}" ] && continue
+  rm -rf "$dir"
+done
 
 ory/images/build.sh

@@ -3,15 +3,18 @@
 # process that starts stacks: it waits for that process's end of a pipe to
 # close (the process ended, however), then removes the containers labelled
 # with its OWNER and stops the databases of its load stacks, and says so in
-# LOG, and removes the config folders it mounted into containers. Its environment: OWNER (pid.start-time), OWNER_PID, RUN, LOG,
-# DOCKER_HOST.
+# LOG, and removes the config folders it mounted into containers. Its
+# environment: OWNER (pid.start-time), OWNER_PID, RUN, LOG, DOCKER_HOST.
 trap '' INT TERM HUP QUIT
 cat >/dev/null
-command -v docker >/dev/null 2>&1 || exit 0
 # A container whose creation was under way when the owner died shows up a
 # moment later: look until two looks 2 s apart find nothing (at most 10).
 quiet=0
-for _ in 1 2 3 4 5 6 7 8 9 10; do
+looks=0
+# Without docker there are no containers to look for, only files.
+command -v docker >/dev/null 2>&1 || quiet=2
+while [ "$quiet" -lt 2 ] && [ "$looks" -lt 10 ]; do
+  looks=$((looks + 1))
   ids=$(timeout 60 docker ps -aq --filter "label=dev.orygate.owner=$OWNER")
   if [ -n "$ids" ]; then
     quiet=0

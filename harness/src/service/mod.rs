@@ -374,7 +374,8 @@ pub enum Tuning {
     /// CA the stack makes and the process trusts
     /// ([`OryStack::certificates`](crate::OryStack::certificates)). The
     /// admin APIs and Keto stay plain HTTP on 127.0.0.1, as inside a
-    /// cluster. Data in PostgreSQL unless asked to keep it in memory.
+    /// cluster. Data in PostgreSQL unless asked to keep it out
+    /// (`in_memory`: then in the dev tuning's fresh stores).
     Production,
 }
 

@@ -13,9 +13,8 @@ use crate::postgres::Postgres;
 use crate::service::{Endpoints, Service, Tuning};
 
 use super::DEFAULT_READY_TIMEOUT;
-use super::containers::{
-    Spec, StackWide, Store, Written, confine, reserve, stack_id, start_service,
-};
+use super::containers::{Spec, StackWide, Store, confine, reserve, stack_id, start_service};
+use super::files::Written;
 use super::running::OryStack;
 use super::{sqlite, template};
 
@@ -360,7 +359,7 @@ impl OryStackBuilder {
             start_service(wide, *service, spec, own, store)
         }))
         .await;
-        // The confined configs were copied into their containers.
+        // The confined configs were copied into the containers' folders.
         drop(written);
         let mut services = BTreeMap::new();
         let mut first_error = None;

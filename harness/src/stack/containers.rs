@@ -14,6 +14,7 @@ use crate::logs::{self};
 use crate::ports::Ports;
 use crate::service::{Endpoints, Service, Tuning};
 
+use super::files::{STACK_CA_FILE, Written, sqlite_dsn, stage};
 use super::{DOCKER_TIMEOUT, STACK_LABEL};
 
 #[derive(Debug)]
@@ -107,17 +108,6 @@ fn confined_dir(stack: &str, service: Service) -> PathBuf {
     std::env::temp_dir().join(format!("orygate-{stack}-{service}-confined"))
 }
 
-/// A folder written for a container to copy or mount, removed when this
-/// drops.
-#[derive(Debug)]
-pub(super) struct Written(pub(super) PathBuf);
-
-impl Drop for Written {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What every service of one stack starts with.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StackWide<'a> {
@@ -149,39 +139,6 @@ pub(super) fn reserve(service: Service, given: Option<Ports>) -> Result<Ports> {
         None => Ports::take(service.port_count()),
     }
 }
-
-/// The folder of a service's SQLite file in its config folder in the
-/// container; writable by the service's user.
-const SQLITE_DIR: &str = "orygate-db";
-/// The SQLite file's name in [`SQLITE_DIR`].
-const SQLITE_FILE: &str = "orygate.sqlite";
-
-/// The SQLite file in the folder staged for a container.
-pub(super) fn sqlite_staged(staged: &Written) -> PathBuf {
-    staged.0.join(SQLITE_DIR).join(SQLITE_FILE)
-}
-
-/// The SQLite file's path in `service`'s container.
-pub(super) fn sqlite_path(service: Service) -> String {
-    format!(
-        "{}/{SQLITE_DIR}/{SQLITE_FILE}",
-        service.container_config_dir()
-    )
-}
-
-/// The DSN `service` is started with to keep its data in its SQLite
-/// file: foreign keys on, the journal in memory, no syncs, and writers
-/// waiting up to 10 s for each other.
-pub(super) fn sqlite_dsn(service: Service) -> String {
-    format!(
-        "sqlite://{}?_fk=true&_journal_mode=MEMORY&_sync=OFF&_busy_timeout=10000",
-        sqlite_path(service)
-    )
-}
-
-/// A production-like stack's CA in its containers, in the service's
-/// config folder.
-const STACK_CA_FILE: &str = "orygate-stack-ca.pem";
 
 /// The environment `service`'s containers run with: the tuning's, the
 /// peers', the caller's overrides, and `dsn` as its database.
@@ -225,9 +182,16 @@ pub(super) async fn migrate(
     let (request, staged) = container_request(wide, service, spec, env, "migrate", None)?;
     let migrate = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
     tracing::debug!(%service, stack = wide.id, "migrating the database");
-    let migrated = migrate_once(service, migrate, wide.ready_timeout).await;
+    let migrated = migrate_once(
+        service,
+        "its database migration",
+        migrate,
+        wide.ready_timeout,
+    )
+    .await
+    .map(drop);
     drop(staged);
-    migrated.map(drop)
+    migrated
 }
 
 /// Where a service keeps its data.
@@ -315,7 +279,14 @@ pub(super) fn container_request(
     } else {
         format!("orygate-{stack}-{service}-{role}")
     };
-    let staged = stage(&name, service, spec, wide.certificates, sqlite)?;
+    let staged = stage(
+        &name,
+        service,
+        &spec.config_dir,
+        &spec.overlay_dirs(service),
+        wide.certificates,
+        sqlite,
+    )?;
     let mut request = GenericImage::new(service.image(), spec.tag.clone())
         .with_network("host")
         .with_container_name(name)
@@ -338,77 +309,6 @@ pub(super) fn container_request(
     Ok((request, staged))
 }
 
-/// The files of the container `name` as they are laid out under the
-/// service's config folder inside it: the config folder's, each overlay
-/// folder under `overlays/` ([`Service::overlay_dir`]), the stack's CA
-/// ([`STACK_CA_FILE`]), and for a service with a database a folder and
-/// file its user can write ([`SQLITE_DIR`]): a copy of the `sqlite` file
-/// if given, else empty (a file the service made would be its user's
-/// alone).
-fn stage(
-    name: &str,
-    service: Service,
-    spec: &Spec,
-    certificates: Option<&crate::certs::StackCertificates>,
-    sqlite: Option<&Path>,
-) -> Result<Written> {
-    // A folder of its own per container: one replacing another of the same
-    // name (`OryStack::replace`) must not take the other's folder.
-    static STAGED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("{name}-{n}-files"));
-    let staged = Written(dir.clone());
-    let failed = |what: &std::path::Path, e: std::io::Error| Error::Config {
-        path: what.display().to_string(),
-        reason: format!("staging the files of {name}: {e}"),
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_tree(&spec.config_dir, &dir).map_err(|e| failed(&spec.config_dir, e))?;
-    let root = service.container_config_dir();
-    for (from, inside) in spec.overlay_dirs(service) {
-        let relative = inside
-            .strip_prefix(&root)
-            .expect("overlays are copied under the config folder");
-        copy_tree(&from, &dir.join(relative.trim_start_matches('/')))
-            .map_err(|e| failed(&from, e))?;
-    }
-    if let Some(certificates) = certificates {
-        let file = dir.join(STACK_CA_FILE);
-        std::fs::write(&file, &certificates.ca_pem).map_err(|e| failed(&file, e))?;
-    }
-    if service.has_database() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let db = dir.join(SQLITE_DIR);
-        std::fs::create_dir_all(&db).map_err(|e| failed(&db, e))?;
-        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o777))
-            .map_err(|e| failed(&db, e))?;
-        let file = db.join(SQLITE_FILE);
-        match sqlite {
-            Some(template) => std::fs::copy(template, &file).map(drop),
-            None => std::fs::write(&file, b""),
-        }
-        .map_err(|e| failed(&file, e))?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
-            .map_err(|e| failed(&file, e))?;
-    }
-    Ok(staged)
-}
-
-/// Copies the folder `from` to `to` (created), following links.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let (source, dest) = (entry.path(), to.join(entry.file_name()));
-        if std::fs::metadata(&source)?.is_dir() {
-            copy_tree(&source, &dest)?;
-        } else {
-            std::fs::copy(&source, &dest)?;
-        }
-    }
-    Ok(())
-}
-
 /// Creates and starts a container of `service` for `what` (`start`,
 /// `migrate`), within [`DOCKER_TIMEOUT`].
 async fn run_container(
@@ -427,11 +327,13 @@ async fn run_container(
         })
 }
 
-/// Runs the service's database migration to completion; a non-zero exit
-/// fails with the migration's log. The container is removed when the
-/// returned one drops, or at once on an error.
+/// Runs the service's database migration (`what`, as errors name it) to
+/// completion; a non-zero exit fails with the migration's log. The
+/// container is removed when the returned one drops, or at once on an
+/// error.
 pub(super) async fn migrate_once(
     service: Service,
+    what: &str,
     request: testcontainers::ContainerRequest<GenericImage>,
     timeout: Duration,
 ) -> Result<ContainerAsync<GenericImage>> {
@@ -441,7 +343,7 @@ pub(super) async fn migrate_once(
         if Instant::now() >= deadline {
             return Err(Error::NotReady {
                 service,
-                url: "its database migration".into(),
+                url: what.into(),
                 timeout,
                 last: "still running".into(),
                 log: logs::tail(&container, 30).await,
@@ -454,10 +356,7 @@ pub(super) async fn migrate_once(
         code => Err(Error::Exited {
             service,
             code: code.unwrap_or(-1),
-            log: format!(
-                "(its database migration)\n{}",
-                logs::tail(&container, 30).await
-            ),
+            log: format!("({what})\n{}", logs::tail(&container, 30).await),
         }),
     }
 }

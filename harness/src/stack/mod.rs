@@ -6,6 +6,7 @@
 
 mod builder;
 mod containers;
+mod files;
 mod oathkeeper;
 mod replace;
 mod running;

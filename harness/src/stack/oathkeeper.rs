@@ -19,7 +19,8 @@ use crate::oathkeeper::{
 use crate::service::{Endpoints, Service};
 use crate::webhook::WebhookSink;
 
-use super::containers::{Spec, Written};
+use super::containers::Spec;
+use super::files::Written;
 
 /// The most rules JSON an environment variable carries: Linux refuses
 /// one string over 128 KiB, and the container would not start.

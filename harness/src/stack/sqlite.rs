@@ -18,6 +18,7 @@
 //! [`Tuning::Load`]: crate::Tuning::Load
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use testcontainers::ImageExt;
@@ -27,17 +28,16 @@ use crate::error::{Error, Result};
 use crate::ports::Ports;
 use crate::service::{Service, Tuning};
 
-use super::containers::{
-    Spec, StackWide, Written, container_request, migrate_once, service_env, sqlite_dsn,
-    sqlite_staged,
-};
+use super::containers::{Spec, StackWide, container_request, migrate_once, service_env};
+use super::files::{Written, sqlite_dsn, sqlite_staged};
 use super::template;
 
 /// The migrated file of Kratos and Hydra (of `services`) outside
 /// PostgreSQL (`postgres`), unless tuned for load (its `in_memory` is
-/// Ory's `DSN=memory`) or another process is making it. Keto migrates in
-/// milliseconds and answers deep checks faster in memory: it keeps
-/// `DSN=memory`.
+/// Ory's `DSN=memory`), given a `DSN` of the caller's, or another process
+/// is making it (or it cannot be made: said at warning level); those keep
+/// `DSN=memory`. Keto migrates in milliseconds and answers deep checks
+/// faster in memory: it keeps `DSN=memory`.
 pub(super) async fn files(
     docker: &Docker,
     wide: &StackWide<'_>,
@@ -50,11 +50,21 @@ pub(super) async fn files(
         return Ok(files);
     }
     for (service, spec) in services {
-        if !matches!(service, Service::Kratos | Service::Hydra) || postgres.contains_key(service) {
+        let own_dsn = spec.env.iter().any(|(key, _)| key == "DSN");
+        if !matches!(service, Service::Kratos | Service::Hydra)
+            || postgres.contains_key(service)
+            || own_dsn
+        {
             continue;
         }
-        if let Some(file) = template(docker, wide, *service, spec, &ports[service]).await? {
-            files.insert(*service, file);
+        // A template that cannot be made or shared here is no reason to
+        // fail the stack: it runs its migrations in memory, as before.
+        match template(docker, wide, *service, spec, &ports[service]).await {
+            Ok(Some(file)) => {
+                files.insert(*service, file);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%service, error = %e, "no migrated SQLite file: DSN=memory"),
         }
     }
     Ok(files)
@@ -84,14 +94,17 @@ async fn template(
     let env = service_env(wide, service, spec, ports, Some(&sqlite_dsn(service)));
     let (request, staged) = container_request(wide, service, spec, &env, "sqlite", None)?;
     let request = request.with_cmd(service.migrate_command(&spec.overlay_files(service)));
-    let container = migrate_once(service, request, wide.ready_timeout).await?;
+    let what = "the migration of its SQLite template";
+    let container = migrate_once(service, what, request, wide.ready_timeout).await?;
     drop(container);
     // Copied beside the template, then renamed: no process sees it half
     // written (the staged folder may be on another filesystem).
     let dest = template::file(&claim);
     let partial = dest.with_extension("partial");
+    // Read-only to others: every stack of every user starts from it.
     std::fs::copy(sqlite_staged(&staged), &partial)
-        .and_then(|_| std::fs::rename(&partial, &dest))
+        .and_then(|_| std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)))
+        .and_then(|()| std::fs::rename(&partial, &dest))
         .map_err(|e| Error::io(format!("keep {}", dest.display()), e))?;
     tracing::info!(%key, elapsed_ms = started.elapsed().as_millis(), "migrated SQLite file kept");
     Ok(Some(dest))
@@ -101,7 +114,6 @@ async fn template(
 /// container stopped), as a restart of a service whose data is in memory
 /// finds nothing of it.
 pub(super) fn reset(files: &Written, template: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
     let file = sqlite_staged(files);
     std::fs::copy(template, &file)
         .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)))

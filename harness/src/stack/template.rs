@@ -9,7 +9,10 @@
 //! tag, gets a template of its own). The services' migrations do not
 //! depend on their config. A stack that finds the template being built by
 //! another process does not wait: it creates and migrates its own cluster,
-//! as without templates.
+//! as without templates (or, for a SQLite file, migrates in memory).
+//!
+//! The same folder keeps the migrated SQLite files of Kratos and Hydra
+//! ([`sqlite`](super::sqlite)), one per image.
 
 use std::collections::BTreeMap;
 use std::fs::File;
