@@ -7,7 +7,7 @@ use goose::goose::{GooseUser, TransactionError, TransactionResult};
 use harness::kratos::Session;
 use harness::{Error, Mailbox, Result, kratos::Kratos, transport::Transport};
 use scenarios::flows::{login, logout, settings};
-use scenarios::{Person, journey};
+use scenarios::{Person, User, journey};
 
 use crate::context::Context;
 use crate::glue::{custom, started};
@@ -238,14 +238,20 @@ pub(super) fn fresh_browser_on_failure<T>(
     result
 }
 
-/// The whole sign-up journey for a new person.
-pub(super) async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let person = ctx.next_user().ok_or_else(|| {
+/// The next new person for the sign-up profile `profile`; refused without
+/// the stack's mail sink, which sign-up reads its codes from.
+pub(super) fn newcomer(ctx: &Context, profile: &str) -> Result<User, Box<TransactionError>> {
+    ctx.next_user().ok_or_else(|| {
         custom(Error::unexpected(
-            "signup",
+            profile,
             "no mail sink: sign-up reads codes from the stack's mail",
         ))
-    })?;
+    })
+}
+
+/// The whole sign-up journey for a new person.
+pub(super) async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
+    let person = newcomer(&ctx, "signup")?;
     let t = GooseTransport::new(user, &ctx)?;
     let result = journey::browser_signup(&t, &person, &ctx.kratos).await;
     let finished = t.finish(result);

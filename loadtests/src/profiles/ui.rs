@@ -9,9 +9,8 @@ use harness::{Error, Result};
 use scenarios::flows::ui;
 use url::Url;
 
-use super::kratos::{account, fresh_browser_on_failure, keep_account};
+use super::kratos::{account, fresh_browser_on_failure, keep_account, newcomer};
 use crate::context::Context;
-use crate::glue::custom;
 use crate::goose_transport::GooseTransport;
 
 /// The UI's origin; the run's checks refused a UI profile without one.
@@ -41,12 +40,7 @@ pub(super) async fn login_logout(user: &mut GooseUser, ctx: Arc<Context>) -> Tra
 /// A new person signs up through the app's pages, verifies by the mailed
 /// code, signs in and out.
 pub(super) async fn signup(user: &mut GooseUser, ctx: Arc<Context>) -> TransactionResult {
-    let who = ctx.next_user().ok_or_else(|| {
-        custom(Error::unexpected(
-            "ui-signup",
-            "no mail sink: sign-up reads codes from the stack's mail",
-        ))
-    })?;
+    let who = newcomer(&ctx, "ui-signup")?;
     let t = GooseTransport::new(user, &ctx)?;
     let result = async {
         let app = app(&ctx)?;

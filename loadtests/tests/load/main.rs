@@ -190,6 +190,12 @@ fn step<'r>(report: &'r Report, name: &str) -> Option<&'r StepSummary> {
     steps(report).iter().find(|s| s.step == name)
 }
 
+/// The step `name` of `report`; a panic showing the whole table when the
+/// run has no such step.
+fn ran<'r>(report: &'r Report, name: &str) -> &'r StepSummary {
+    step(report, name).unwrap_or_else(|| panic!("no step {name}:\n{}", table(report)))
+}
+
 fn table(report: &Report) -> String {
     loadtests::summary::render(steps(report))
 }
@@ -219,7 +225,7 @@ async fn a_passing_signup_journey_records_every_step_and_no_failure() {
         "kratos GET /sessions/whoami",
         "kratos GET /self-service/logout?token=%",
     ] {
-        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        let s = ran(&report, name);
         assert!(s.requests > 0, "{table}");
     }
     // 303s and the 401 after logout are what the journey expects.
@@ -580,7 +586,7 @@ async fn recovery_and_settings_run_under_load_without_a_failure() {
         "mail WAIT code",
         "kratos POST /self-service/settings?flow=%",
     ] {
-        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        let s = ran(&report, name);
         assert!(s.requests > 0, "{table}");
     }
     assert!(report.passed(), "{table}");
@@ -610,7 +616,7 @@ async fn keto_checks_run_under_load_as_three_steps_without_a_failure() {
     let table = table(&report);
     for tag in ["direct", "inherited", "denied"] {
         let name = format!("keto POST /relation-tuples/check/openapi [{tag}]");
-        let s = step(&report, &name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        let s = ran(&report, &name);
         assert!(s.requests > 0 && s.failures == 0, "{table}");
     }
     assert!(report.passed(), "{table}");
@@ -759,7 +765,7 @@ async fn oauth2_profiles_run_under_load_without_a_failure() {
         "hydra POST /oauth2/token [client_credentials]",
         "hydra POST /admin/oauth2/introspect",
     ] {
-        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        let s = ran(&report, name);
         assert!(s.requests > 0, "{table}");
     }
     assert!(

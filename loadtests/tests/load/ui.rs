@@ -1,7 +1,7 @@
 //! The self-service UI's profiles: browsers that read the app's pages and
 //! post its forms, under load.
 
-use super::{alone, init_tracing, options, refused_before_the_load, step, table};
+use super::{alone, init_tracing, options, ran, refused_before_the_load, table};
 
 /// A fresh stack behind the UI, as the binary starts it for a UI profile:
 /// sign-ups and logins through the app's pages, each page and redirect a
@@ -37,7 +37,7 @@ async fn the_ui_profiles_sign_up_and_in_through_the_apps_pages_without_a_failure
         "browser GET /self-service/logout?token=%",
         "mail WAIT code",
     ] {
-        let s = step(&report, name).unwrap_or_else(|| panic!("no step {name}:\n{table}"));
+        let s = ran(&report, name);
         assert!(s.requests > 0 && s.failures == 0, "{name}:\n{table}");
     }
     assert!(report.passed(), "{table}");
