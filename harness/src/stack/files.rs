@@ -105,15 +105,19 @@ pub(super) fn stage(
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o777))
             .map_err(|e| failed(&db, e))?;
         let file = db.join(SQLITE_FILE);
-        match sqlite {
-            Some(template) => std::fs::copy(template, &file).map(drop),
-            None => std::fs::write(&file, b""),
-        }
-        .map_err(|e| failed(&file, e))?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
-            .map_err(|e| failed(&file, e))?;
+        write_sqlite(&file, sqlite).map_err(|e| failed(&file, e))?;
     }
     Ok(staged)
+}
+
+/// Writes a container's SQLite `file`, on staging and again on a restart:
+/// a copy of `template`, or empty, writable by the container's user.
+pub(super) fn write_sqlite(file: &Path, template: Option<&Path>) -> std::io::Result<()> {
+    match template {
+        Some(template) => std::fs::copy(template, file).map(drop),
+        None => std::fs::write(file, b""),
+    }?;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o666))
 }
 
 /// Copies the folder `from` to `to` (created, and open to the container's

@@ -29,7 +29,7 @@ use crate::ports::Ports;
 use crate::service::{Service, Tuning};
 
 use super::containers::{Spec, StackWide, container_request, migrate_once, service_env};
-use super::files::{Written, sqlite_dsn, sqlite_staged};
+use super::files::{Written, sqlite_dsn, sqlite_staged, write_sqlite};
 use super::template;
 
 /// The migrated file of Kratos and Hydra (of `services`) outside
@@ -115,12 +115,10 @@ async fn template(
 /// finds nothing of it.
 pub(super) fn reset(files: &Written, template: &Path) -> Result<()> {
     let file = sqlite_staged(files);
-    std::fs::copy(template, &file)
-        .and_then(|_| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)))
-        .map_err(|e| {
-            Error::io(
-                format!("put {} back as {}", template.display(), file.display()),
-                e,
-            )
-        })
+    write_sqlite(&file, Some(template)).map_err(|e| {
+        Error::io(
+            format!("put {} back as {}", template.display(), file.display()),
+            e,
+        )
+    })
 }
