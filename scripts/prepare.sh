@@ -97,27 +97,25 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
 fi
 say "postgresql $(ls /usr/lib/postgresql | sort -n | tail -n 1) server binaries present"
 
-# Databases of load stacks whose process was killed (the harness stops and
-# deletes its own on drop). Their folders start with the owner's pid.
+# Databases of load stacks, and config folders mounted into containers,
+# of a process that was killed (the harness stops and deletes its own on
+# drop, and its watcher those it left; one killed with it does not). Their
+# names start with the owner's pid.
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres /dev/shm/orygate-*-postgres; do
+for dir in "${TMPDIR:-/tmp}"/orygate-*-postgres /dev/shm/orygate-*-postgres "${TMPDIR:-/tmp}"/orygate-*-files; do
   [ -d "$dir" ] || continue
   owner=${dir##*/orygate-}
   [ -d "/proc/${owner%%-*}" ] && continue
-  say "stopping the database of a load stack that is gone: $dir"
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
-  else
-    "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
-  fi
-  rm -rf "$dir"
-done
-# Config folders mounted into the containers of a process that is gone
-# (its watcher removes them; one killed with it does not).
-for dir in "${TMPDIR:-/tmp}"/orygate-*-files; do
-  [ -d "$dir" ] || continue
-  owner=${dir##*/orygate-}
-  [ -d "/proc/${owner%%-*}" ] && continue
+  case "$dir" in
+    *-postgres)
+      say "stopping the database of a load stack that is gone: $dir"
+      if [ "$(id -u)" -eq 0 ]; then
+        runuser -u postgres -- "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
+      else
+        "$pg_bin/pg_ctl" stop -D "$dir" -m immediate >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
   rm -rf "$dir"
 done
 
